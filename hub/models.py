@@ -1,0 +1,309 @@
+"""Domain models of the store (SQLAlchemy 2). The bottom layer: every package may import it.
+
+Tables follow the data flow of docs/architecture.md: units and sources (registry), crawl runs and
+outcomes (crawl), items and their revisions (ingest), moderation events (moderation), the index
+outbox (index) and staff users (api).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hub.timeutil import utcnow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every backend and always returns aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class UnitLevel(enum.StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    STREET = "street"
+    COMMUNITY = "community"
+    BRANCH = "branch"
+
+
+class UnitType(enum.StrEnum):
+    GOVERNMENT = "government"
+    PARTY = "party"
+    ENTERPRISE = "enterprise"
+    COMMUNITY = "community"
+    SCHOOL = "school"
+    HOSPITAL = "hospital"
+    OTHER = "other"
+
+
+class SourceKind(enum.StrEnum):
+    FEED = "feed"  # RSS / Atom / JSON Feed
+    HTML = "html"  # list page -> article pages
+    SITEMAP = "sitemap"
+    ACCOUNT = "account"  # Weibo / WeChat through an RSSHub-compatible bridge
+
+
+class ItemState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    NEEDS_CHANGES = "needs_changes"
+    WITHDRAWN = "withdrawn"
+
+
+class OutboxOp(enum.StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    VIEWER = "viewer"
+
+
+def _enum(cls: type[enum.StrEnum], length: int = 16) -> Any:
+    # Stored as plain strings (no DB enum types) so adding a value needs no migration on PostgreSQL.
+    return String(length)
+
+
+class Unit(Base):
+    """An organization unit: the city, a district, ... a grassroots branch. Units form a tree."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    level: Mapped[str] = mapped_column(_enum(UnitLevel))
+    unit_type: Mapped[str] = mapped_column(_enum(UnitType), default=UnitType.GOVERNMENT.value)
+    region_code: Mapped[str | None] = mapped_column(String(12))
+    # Materialized ancestor path of ids, "/1/4/17/": subtree = path LIKE '/1/4/%'.
+    path: Mapped[str] = mapped_column(String(400), default="/", index=True)
+    website: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent")
+    sources: Mapped[list[Source]] = relationship(back_populates="unit")
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the root down to and including this unit."""
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
+
+class Source(Base):
+    """One place content comes from: a feed, a news list page, a sitemap or a social account."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(_enum(SourceKind))
+    url: Mapped[str] = mapped_column(String(1000), unique=True)
+    platform: Mapped[str | None] = mapped_column(String(16))  # weibo / wechat for accounts
+    account_id: Mapped[str | None] = mapped_column(String(100))
+    category: Mapped[str | None] = mapped_column(String(50))
+    selectors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Scheduling and conditional GET.
+    check_interval_s: Mapped[int] = mapped_column(Integer, default=3600)
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_checked_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_new_item_at: Mapped[datetime | None]
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    # Error counters.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    total_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error_kind: Mapped[str | None] = mapped_column(String(40))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit: Mapped[Unit] = relationship(back_populates="sources")
+
+
+class Item(Base):
+    """A news item or notice as the hub knows it: the live (latest approved or pending) content."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("canonical_url", name="uq_items_canonical_url"),
+        Index("ix_items_source_guid", "source_id", "guid"),
+        Index("ix_items_state_published", "state", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    canonical_url: Mapped[str] = mapped_column(String(1000))
+    guid: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(500))
+    html: Mapped[str] = mapped_column(Text, default="")  # sanitized, safe to republish
+    text: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(200))
+    origin: Mapped[str | None] = mapped_column(String(200))  # 来源 line
+    category: Mapped[str | None] = mapped_column(String(50))
+    attachments: Mapped[list[Any]] = mapped_column(default=list)  # [{"name", "url"}]
+    images: Mapped[list[Any]] = mapped_column(default=list)
+    published_at: Mapped[datetime | None]
+    date_source: Mapped[str] = mapped_column(String(40), default="first_seen")
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(_enum(ItemState), default=ItemState.PENDING.value)
+    # Optimistic concurrency for moderation decisions.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    revision_count: Mapped[int] = mapped_column(Integer, default=1)
+    repost_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None]
+
+    source: Mapped[Source] = relationship()
+    unit: Mapped[Unit] = relationship()
+    revisions: Mapped[list[ItemRevision]] = relationship(
+        back_populates="item", order_by="ItemRevision.number", cascade="all, delete-orphan"
+    )
+
+
+class ItemRevision(Base):
+    """Every distinct content an item has had at its source, in order."""
+
+    __tablename__ = "item_revisions"
+    __table_args__ = (UniqueConstraint("item_id", "number", name="uq_item_revisions_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500))
+    html: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[Item] = relationship(back_populates="revisions")
+
+
+class CrawlRun(Base):
+    """One crawl of a set of sources, started by the CLI, the scheduler or the demo."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(20), default="cli")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    sources_total: Mapped[int] = mapped_column(Integer, default=0)
+    sources_ok: Mapped[int] = mapped_column(Integer, default=0)
+    sources_failed: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+
+    outcomes: Mapped[list[CrawlOutcome]] = relationship(back_populates="run", cascade="all, delete-orphan")
+
+
+class CrawlOutcome(Base):
+    """What one crawl run did with one source: success, not modified, or a classified failure."""
+
+    __tablename__ = "crawl_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # ok / not_modified / failed
+    error_kind: Mapped[str | None] = mapped_column(String(40))  # timeout, http_5xx, redirect_loop, ...
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    run: Mapped[CrawlRun] = relationship(back_populates="outcomes")
+    source: Mapped[Source] = relationship()
+
+
+class ModerationEvent(Base):
+    """Audit trail: every moderation transition with the responsible person."""
+
+    __tablename__ = "moderation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEntry(Base):
+    """A pending index update, written in the same transaction as the state change it mirrors."""
+
+    __tablename__ = "index_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, index=True)  # no FK: deletes must outlive the item
+    op: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """A staff account: admin, moderator (optionally limited to a unit subtree) or viewer."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(_enum(Role))
+    unit_scope_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

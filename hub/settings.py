@@ -1,0 +1,199 @@
+"""The one settings registry (pydantic-settings).
+
+Every option has a type, a default and a help line (``description``). Layers, lowest first:
+defaults < TOML file < ``XINLIAN_*_FILE`` secret files < ``XINLIAN_*`` environment < explicit overrides.
+Nested sections use ``__`` in environment names, e.g. ``XINLIAN_STORE__URL``.
+This is the only module that reads the process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "XINLIAN_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = Path("config/xinlian.toml")
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "demo-secret-change-me"})
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class StoreSettings(_Section):
+    url: str = Field(
+        "sqlite:///var/xinlian.db",
+        description="Database URL: sqlite:///path (WAL mode) or postgresql://user@host/db.",
+    )
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+
+class SearchSettings(_Section):
+    backend: str = Field(
+        "embedded",
+        description="'embedded' (SQLite FTS5 file, no server) or an Elasticsearch URL http(s)://host:9200.",
+    )
+    embedded_path: str = Field("var/search.db", description="File of the embedded search index.")
+    index_prefix: str = Field("xinlian", description="Prefix of Elasticsearch index and alias names.")
+    es_username: str = Field("", description="Elasticsearch basic-auth user name (empty: none).")
+    es_password: SecretStr = Field(SecretStr(""), description="Elasticsearch basic-auth password.")
+    es_api_key: SecretStr = Field(SecretStr(""), description="Elasticsearch API key (wins over user/password).")
+    es_ca_certs: str = Field("", description="CA bundle for verifying the Elasticsearch TLS certificate.")
+    es_timeout_s: float = Field(10.0, description="Elasticsearch request timeout in seconds.")
+    templates_dir: str = Field(
+        str(PROJECT_ROOT / "config" / "index"), description="Folder of index templates and mappings."
+    )
+    outbox_batch: int = Field(500, description="Outbox rows applied to the index per batch.")
+    outbox_max_attempts: int = Field(20, description="Attempts before an outbox row is reported as stuck.")
+
+
+class CrawlSettings(_Section):
+    user_agent: str = Field(
+        "XinlianBot/0.1 (+https://xinlian.example/bot)", description="User-Agent sent to every source."
+    )
+    download_timeout_s: float = Field(15.0, description="Give up on one request after this many seconds.")
+    max_page_bytes: int = Field(5 * 1024 * 1024, description="Responses larger than this are refused.")
+    concurrent_requests: int = Field(32, description="Requests in flight per crawl process.")
+    concurrent_per_host: int = Field(4, description="Requests in flight per host.")
+    retry_times: int = Field(1, description="Retries of a failed request within one crawl.")
+    max_redirects: int = Field(5, description="Redirects followed before a redirect loop is declared.")
+    list_page_depth: int = Field(2, description="List pages followed per HTML source (pagination depth).")
+    max_items_per_source: int = Field(200, description="Items taken from one source in one crawl.")
+    obey_robots_txt: bool = Field(True, description="Honour robots.txt of each site.")
+    allow_private_networks: bool = Field(
+        False, description="Allow sources on private/loopback addresses (never in production)."
+    )
+    allowed_private_hosts: list[str] = Field(
+        default_factory=list,
+        description="Private or loopback hosts that are allowed anyway (the sample network: 127.0.0.1).",
+    )
+    default_interval_s: int = Field(3600, description="Check interval of a new source, in seconds.")
+
+
+class WebSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(8000, description="Port the web app listens on.")
+    secret_key: SecretStr = Field(
+        SecretStr("demo-secret-change-me"), description="Key signing session cookies and tokens."
+    )
+    base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the portal (links, feeds).")
+    page_size: int = Field(20, description="Results per page on the portal and in the API.")
+    language: Literal["zh-CN", "en"] = Field("zh-CN", description="Default language of the portal.")
+
+
+class SampleSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address the sample network listens on (loopback only).")
+    port: int = Field(8700, description="Port of the sample network.")
+    districts: int = Field(3, description="District sites in the demo sample network.")
+    branches: int = Field(4, description="Branch sites per district in the demo sample network.")
+    seed: int = Field(7, description="Seed of the demo sample network.")
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one Xinlian process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    demo: bool = Field(False, description="Demo mode: placeholder secrets and the demo login are allowed.")
+    timezone: str = Field("Asia/Shanghai", description="Zone in which dates are shown and parsed.")
+    log_level: str = Field("INFO", description="Log level of every process.")
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)  # type: ignore[arg-type]
+    web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
+    sample: SampleSettings = Field(default_factory=SampleSettings)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if not self.demo and self.web.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "web.secret_key is a placeholder; set XINLIAN_WEB__SECRET_KEY (or _FILE) or run in demo mode"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            SecretFileEnvSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls),
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """Settings as plain data with every secret replaced by ``***``."""
+        return _mask(self.model_dump(mode="python"))
+
+
+class SecretFileEnvSource(PydanticBaseSettingsSource):
+    """``XINLIAN_X__Y_FILE=/run/secrets/y`` sets option ``x.y`` to the file's content (Docker secrets)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for key, file_name in os.environ.items():
+            upper = key.upper()
+            if not (upper.startswith(ENV_PREFIX) and upper.endswith("_FILE")):
+                continue
+            dotted = upper[len(ENV_PREFIX) : -len("_FILE")].lower().split("__")
+            content = Path(file_name).read_text(encoding="utf-8").strip()
+            node = values
+            for part in dotted[:-1]:
+                node = node.setdefault(part, {})
+            node[dotted[-1]] = content
+        return values
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, SecretStr):
+        return "***" if value.get_secret_value() else ""
+    return value
+
+
+def config_file_path(explicit: str | Path | None = None) -> Path | None:
+    """The TOML file to read: explicit argument, else ``XINLIAN_CONFIG``, else ``config/xinlian.toml``."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(ENV_PREFIX + "CONFIG")
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from all layers; a missing explicit config file is an error."""
+    path = config_file_path(config_file)
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    return FileSettings(**overrides)
