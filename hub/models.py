@@ -194,6 +194,9 @@ class Item(Base):
     # Optimistic concurrency for moderation decisions.
     version: Mapped[int] = mapped_column(Integer, default=1)
     revision_count: Mapped[int] = mapped_column(Integer, default=1)
+    # A newer revision seen at the source while the live content is approved: it waits for review
+    # and is never shown before that (the live columns keep the approved content).
+    pending_revision: Mapped[int | None] = mapped_column(Integer)
     repost_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
     reviewed_at: Mapped[datetime | None]

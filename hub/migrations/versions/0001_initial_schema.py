@@ -161,6 +161,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("revision_count", sa.Integer(), nullable=False),
+        sa.Column("pending_revision", sa.Integer(), nullable=True),
         sa.Column("repost_of_id", sa.Integer(), nullable=True),
         sa.Column("reviewed_by", sa.String(length=100), nullable=True),
         sa.Column("reviewed_at", sa.DateTime(), nullable=True),

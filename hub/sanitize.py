@@ -1,0 +1,75 @@
+"""Sanitize crawled HTML before it is stored and republished (crawled content is untrusted; step 5)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+from lxml import html as lxml_html
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt", "em",
+        "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "li", "ol",
+        "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot",
+        "th", "thead", "tr", "u", "ul",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+}
+URL_ATTRIBUTES = frozenset({"href", "src"})
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+# Removed together with their content (plain tag stripping would leave script text behind).
+DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "noscript", "template"})
+LINK_REL = "noopener nofollow"
+_BLANK_LINES = re.compile(r"\n{3,}")
+_SPACES = re.compile(r"[ \t\u3000\xa0]+")
+
+
+def _absolute(base_url: str, value: str) -> str | None:
+    """``value`` resolved against ``base_url``; ``None`` when the result is not a safe link."""
+    resolved = urljoin(base_url, value.strip())
+    scheme = urlsplit(resolved).scheme.lower()
+    return resolved if scheme in SAFE_SCHEMES else None
+
+
+def sanitize_html(html: str, base_url: str) -> str:
+    """``html`` reduced to an allow-list of tags/attributes, links absolute and marked nofollow."""
+    if not html.strip():
+        return ""
+
+    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in URL_ATTRIBUTES:
+            return _absolute(base_url, value)
+        return value
+
+    cleaned: str = nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=attribute_filter,
+        url_schemes=set(SAFE_SCHEMES),
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
+    return cleaned.strip()
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text of ``html``: one line per block, whitespace collapsed."""
+    if not html.strip():
+        return ""
+    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    for bad in root.xpath("//script|//style"):
+        bad.drop_tree()
+    for block in root.xpath("//p|//div|//br|//li|//tr|//h1|//h2|//h3|//h4|//h5|//h6|//blockquote"):
+        block.tail = "\n" + (block.tail or "")
+    lines = [_SPACES.sub(" ", line).strip() for line in root.text_content().splitlines()]
+    return _BLANK_LINES.sub("\n\n", "\n".join(line for line in lines if line)).strip()
