@@ -9,6 +9,7 @@ This is the only module that reads the process environment.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from pydantic_settings import (
 ENV_PREFIX = "XINLIAN_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = Path("config/xinlian.toml")
+_URL_PASSWORD = re.compile(r"(://[^/:@]+:)[^/@]+@")
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "demo-secret-change-me"})
 
 
@@ -81,6 +83,14 @@ class CrawlSettings(_Section):
     default_interval_s: int = Field(3600, description="Check interval of a new source, in seconds.")
 
 
+class WorkerSettings(_Section):
+    tick_s: float = Field(30.0, description="How often the worker looks for due sources, in seconds.")
+    batch: int = Field(200, description="Due sources crawled per tick at most.")
+    per_host_cap: int = Field(20, description="Due sources of one host taken per tick at most.")
+    lease_s: int = Field(900, description="A picked source is not picked again for this long (crash safety).")
+    drain_s: float = Field(5.0, description="How often the worker applies pending index updates, in seconds.")
+
+
 class WebSettings(_Section):
     host: str = Field("127.0.0.1", description="Address the web app listens on.")
     port: int = Field(8000, description="Port the web app listens on.")
@@ -116,6 +126,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
     search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)  # type: ignore[arg-type]
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     sample: SampleSettings = Field(default_factory=SampleSettings)  # type: ignore[arg-type]
 
@@ -170,6 +181,8 @@ class SecretFileEnvSource(PydanticBaseSettingsSource):
 
 
 def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1***@", value)
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, SecretStr):

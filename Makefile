@@ -1,0 +1,52 @@
+# One entry point for people and CI. The README's two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# PostgreSQL server used by the second test run (a fresh database per test is created on it).
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# STRICT=1: a skipped PostgreSQL, Elasticsearch-API or browser test fails the run.
+STRICT ?= 1
+PYTEST_ARGS ?=
+
+ifeq ($(STRICT),1)
+SQLITE_REQUIRE := elasticsearch,browser
+PG_REQUIRE := postgres
+endif
+
+.PHONY: install browser demo test lint typecheck test-sqlite test-postgres bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# Debian's Chromium and a CJK font for the browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	@scripts/install-browser
+
+demo: install
+	$(BIN)/xinlian demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test-sqlite: install browser
+	XINLIAN_TEST_REQUIRE=$(SQLITE_REQUIRE) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	XINLIAN_TEST_DATABASE_URL=$(PG_URL) XINLIAN_TEST_REQUIRE=$(PG_REQUIRE) $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+
+test: lint typecheck test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""``xinlian config show`` and ``xinlian init``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.table import Table
+
+from cli.context import cli_context
+from hub.settings import Settings
+from index.factory import open_backend
+
+app = typer.Typer(help="Inspect the effective settings.", no_args_is_help=True)
+
+
+def _rows(model: type[BaseModel], values: dict[str, Any], prefix: str = "") -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for name, info in model.model_fields.items():
+        value = values[name]
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += _rows(annotation, value, f"{prefix}{name}.")
+        else:
+            rows.append((f"{prefix}{name}", json.dumps(value, ensure_ascii=False), info.description or ""))
+    return rows
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    describe: Annotated[bool, typer.Option("--all", help="Also print each option's help text.")] = False,
+) -> None:
+    """Print the effective settings, secrets masked."""
+    context = cli_context(ctx)
+    settings = context.settings
+    table = Table("option", "value", *(["help"] if describe else []))
+    for name, value, help_text in _rows(Settings, settings.masked()):
+        table.add_row(name, value, *([help_text] if describe else []))
+    context.console.print(table)
+
+
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the store schema and the search index."""
+    context = cli_context(ctx)
+    context.database.migrate()
+    backend = open_backend(context.settings)
+    try:
+        backend.ensure_ready()
+    finally:
+        backend.close()
+    context.console.print(f"store ready: {context.settings.store.url}")
+    context.console.print(f"search ready: {context.settings.search.backend}")

@@ -1,0 +1,50 @@
+"""The ``xinlian`` command line (typer + rich): ties the pipeline steps of docs/architecture.md together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import config_cmd, crawl_cmd, demo_cmd, index_cmd, moderate_cmd, sample_cmd, serve_cmd, sources_cmd
+from cli import users_cmd, worker_cmd
+from cli.context import CliContext
+
+
+def build_app() -> typer.Typer:
+    """The typer application with every command group registered."""
+    app = typer.Typer(
+        name="xinlian",
+        help="Xinlian (信链): crawl, moderate, index and republish the sites of an organization's units.",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+    )
+
+    @app.callback()
+    def root(
+        ctx: typer.Context,
+        config: Annotated[
+            Path | None,
+            typer.Option("--config", "-c", help="Settings file (default: $XINLIAN_CONFIG or config/xinlian.toml)."),
+        ] = None,
+    ) -> None:
+        ctx.obj = CliContext(config_file=config)
+
+    app.add_typer(config_cmd.app, name="config")
+    app.add_typer(sources_cmd.app, name="sources")
+    app.add_typer(moderate_cmd.app, name="moderate")
+    app.add_typer(index_cmd.app, name="index")
+    app.add_typer(sample_cmd.app, name="sample")
+    app.add_typer(users_cmd.app, name="users")
+    app.command("init")(config_cmd.init)
+    app.command("crawl")(crawl_cmd.crawl)
+    app.command("serve")(serve_cmd.serve)
+    app.command("worker")(worker_cmd.worker)
+    app.command("demo")(demo_cmd.demo)
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    build_app()()

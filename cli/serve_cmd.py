@@ -1,0 +1,23 @@
+"""``xinlian serve``: the web app (portal, API, staff) — step 8."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.app import create_app
+from cli.context import cli_context
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: web.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: web.port).")] = None,
+) -> None:
+    """Serve the portal, the JSON API and the staff API. Crawling never runs in this process."""
+    context = cli_context(ctx)
+    settings = context.settings
+    app = create_app(settings, context.database)
+    uvicorn.run(app, host=host or settings.web.host, port=port or settings.web.port, log_level="info")

@@ -1,0 +1,68 @@
+"""``xinlian worker``: crawl due sources and drain the index outbox, forever (steps 3-7)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from cli.context import cli_context
+from crawlers.runner import crawl as run_crawl
+from hub.db import Database
+from hub.scheduler import build_scheduler, claim_due_sources
+from hub.settings import Settings
+from index.factory import open_backend
+from index.outbox import drain_outbox
+
+log = logging.getLogger("xinlian.worker")
+
+
+def crawl_tick(settings: Settings, database: Database) -> int:
+    """Crawl the sources that are due now; returns how many were crawled."""
+    with database.session() as session:
+        source_ids = claim_due_sources(
+            session, settings.worker.batch, settings.worker.per_host_cap, settings.worker.lease_s
+        )
+    if source_ids:
+        summary = run_crawl(settings, source_ids, trigger="scheduler")
+        log.info(
+            "crawled %d sources: %d new, %d updated, %d failed",
+            len(source_ids),
+            summary.items_new,
+            summary.items_updated,
+            summary.sources_failed,
+        )
+    return len(source_ids)
+
+
+def worker(ctx: typer.Context) -> None:
+    """Run the scheduler: crawl due sources every worker.tick_s, apply index updates every worker.drain_s."""
+    context = cli_context(ctx)
+    settings = context.settings
+    database = context.database
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    backend = open_backend(settings)
+    backend.ensure_ready()
+
+    def drain() -> None:
+        stats = drain_outbox(database, backend)
+        log.debug("outbox: %s", stats)
+
+    def crawl() -> None:
+        crawl_tick(settings, database)
+
+    scheduler = build_scheduler(
+        [
+            ("crawl", crawl, settings.worker.tick_s),
+            ("drain", drain, settings.worker.drain_s),
+        ]
+    )
+    context.console.print(
+        f"worker started: crawl every {settings.worker.tick_s}s, drain every {settings.worker.drain_s}s"
+    )
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        context.console.print("worker stopped")
+    finally:
+        backend.close()
