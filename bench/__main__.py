@@ -1,0 +1,7 @@
+"""``python -m bench``: run every benchmark with its default size."""
+
+from __future__ import annotations
+
+from bench import ingest
+
+ingest.main([])

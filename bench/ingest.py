@@ -1,0 +1,107 @@
+"""Benchmark: cold ingest of the sample network scaled to N feed sources × M items.
+
+End to end through the real code paths: fetch (Scrapy worker process) → ingest (stored) →
+moderation approve → outbox drain (indexed in the embedded index). Prints one ``name: value`` line
+per figure, in a stable order, so runs can be compared with ``diff``.
+
+    python -m bench.ingest --sources 500 --items 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import func, select
+
+from crawlers.runner import crawl
+from hub.db import Database
+from hub.models import Item, ItemState
+from hub.registry import import_registry
+from hub.settings import Settings
+from index.factory import open_backend
+from index.outbox import drain_outbox
+from moderation.service import approve
+from samplenet.export import write_registry
+from samplenet.generate import generate_network
+from samplenet.server import running_network
+
+
+def _peak_rss_mib(who: int) -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def run(sources: int, items: int, workdir: Path) -> dict[str, float | int | str]:
+    """Run the benchmark once and return its figures."""
+    settings = Settings(
+        demo=True,
+        store={"url": f"sqlite:///{workdir / 'bench.db'}"},  # type: ignore[arg-type]
+        search={"backend": "embedded", "embedded_path": str(workdir / "search.db")},  # type: ignore[arg-type]
+        # Every sample site shares one loopback host, so the per-host cap is raised to the global one.
+        crawl={"allowed_private_hosts": ["127.0.0.1"], "concurrent_requests": 64, "concurrent_per_host": 64},  # type: ignore[arg-type]
+    )
+    network = generate_network(0, 0, seed=1, items_per_site=items, feed_sources=sources)
+    database = Database(settings.store.url)
+    database.migrate()
+    backend = open_backend(settings)
+    backend.ensure_ready()
+    figures: dict[str, float | int | str] = {}
+    with running_network(network) as running:
+        registry = workdir / "registry.yaml"
+        write_registry(registry, network, running.base_url)
+        with database.session() as session:
+            import_registry(session, registry)
+        start = time.perf_counter()
+        summary = crawl(settings, None, trigger="bench")
+        crawled = time.perf_counter()
+    with database.session() as session:
+        pending = session.scalars(select(Item.id).where(Item.state == ItemState.PENDING.value)).all()
+        for item_id in pending:
+            approve(session, item_id, "bench")
+    approved = time.perf_counter()
+    drain_outbox(database, backend, batch=settings.search.outbox_batch)
+    while drain_outbox(database, backend, batch=settings.search.outbox_batch).applied:
+        pass
+    indexed = time.perf_counter()
+    with database.session() as session:
+        stored = session.scalar(select(func.count(Item.id))) or 0
+    figures["sources"] = sources
+    figures["sources_ok"] = summary.sources_ok
+    figures["items_stored"] = stored
+    figures["items_indexed"] = backend.count()
+    figures["crawl_s"] = round(crawled - start, 2)
+    figures["approve_s"] = round(approved - crawled, 2)
+    figures["index_s"] = round(indexed - approved, 2)
+    figures["wall_s"] = round(indexed - start, 2)
+    figures["items_per_s_crawl_stored"] = round(stored / (crawled - start), 1)
+    figures["items_per_s_end_to_end"] = round(stored / (indexed - start), 1)
+    figures["peak_rss_worker_mib"] = round(_peak_rss_mib(resource.RUSAGE_CHILDREN), 1)
+    figures["peak_rss_bench_mib"] = round(_peak_rss_mib(resource.RUSAGE_SELF), 1)
+    backend.close()
+    database.dispose()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry: run and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sources", type=int, default=500, help="feed sources in the sample network")
+    parser.add_argument("--items", type=int, default=20, help="items per source")
+    args = parser.parse_args(argv)
+    console = Console(highlight=False)
+    with tempfile.TemporaryDirectory(prefix="xinlian-bench-") as tmp:
+        figures = run(args.sources, args.items, Path(tmp))
+    console.print("bench: ingest")
+    console.print(f"machine: {platform.machine()} python {platform.python_version()}")
+    for name, value in figures.items():
+        console.print(f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
