@@ -1,0 +1,139 @@
+"""Typed rows of a registry file (pydantic) and where each came from (docs/architecture.md step 2)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from hub.models import SourceKind, UnitLevel, UnitType
+from hub.registry.errors import Problem
+
+SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_http_url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL with a host, else ValueError."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {value!r}")
+    return value.strip()
+
+
+class _Row(BaseModel):
+    # Numbers written without quotes (region: 330100) are still codes, not integers.
+    model_config = ConfigDict(
+        extra="forbid", coerce_numbers_to_str=True, use_enum_values=True, validate_default=True
+    )
+
+
+class SourceRow(_Row):
+    """A source as written in a registry file."""
+
+    name: str
+    kind: SourceKind
+    url: str
+    category: str | None = None
+    platform: str | None = None
+    account: str | None = None
+    selectors: dict[str, str] = {}  # pydantic copies mutable defaults
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_http_url(value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as written in a file: required fields first, empty and default fields left out."""
+        data = self.model_dump(exclude_none=True, exclude_defaults=True)
+        return {"name": self.name, "kind": self.kind, "url": self.url} | data
+
+
+class UnitRow(_Row):
+    """A unit as written in a registry file (without its sources and children)."""
+
+    slug: str
+    name: str
+    level: UnitLevel
+    type: UnitType = UnitType.GOVERNMENT
+    region: str | None = None
+    website: str | None = None
+    parent: str | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_RE.match(value):
+            raise ValueError(f"slug must be letters, digits, '-', '_' or '.' (at most 64): {value!r}")
+        return value
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else check_http_url(value)
+
+
+@dataclass(slots=True)
+class Located:
+    """Where a row was written: file, line of the row, and line of each of its keys."""
+
+    file: str
+    line: int
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+    def problem(self, message: str, key: str | None = None) -> Problem:
+        """A problem pointing at ``key`` of this row (or the row itself)."""
+        line = self.key_lines.get(key, self.line) if key else self.line
+        return Problem(self.file, line, message)
+
+
+@dataclass(slots=True)
+class SourceEntry:
+    """A validated source and where it was written."""
+
+    row: SourceRow
+    where: Located
+
+
+@dataclass(slots=True)
+class UnitEntry:
+    """A validated unit, its sources, and where it was written."""
+
+    row: UnitRow
+    where: Located
+    sources: list[SourceEntry] = field(default_factory=list)
+
+
+def _problems(error: ValidationError, where: Located, what: str) -> list[Problem]:
+    problems = []
+    for detail in error.errors():
+        key = str(detail["loc"][0]) if detail["loc"] else None
+        if detail["type"] == "extra_forbidden":
+            message = f"{what}: unknown field {key!r}"
+        elif detail["type"] == "missing":
+            message = f"{what}: missing field {key!r}"
+        else:
+            message = f"{what}: {key}: {detail['msg']}"
+        problems.append(where.problem(message, key))
+    return problems
+
+
+def parse_unit(data: dict[str, Any], where: Located, problems: list[Problem]) -> UnitRow | None:
+    """``data`` as a UnitRow, or None with its problems appended."""
+    try:
+        return UnitRow.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_problems(error, where, f"unit {data.get('slug', '?')!s}"))
+        return None
+
+
+def parse_source(data: dict[str, Any], where: Located, problems: list[Problem]) -> SourceRow | None:
+    """``data`` as a SourceRow, or None with its problems appended."""
+    try:
+        return SourceRow.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_problems(error, where, f"source {data.get('url') or data.get('name') or '?'!s}"))
+        return None
