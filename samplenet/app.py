@@ -1,0 +1,217 @@
+"""The Starlette app serving a sample network: sites under /sites/<slug>/, the account bridge, controls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from samplenet import render_bridge, render_feeds, render_html
+from samplenet.assets import ATTACHMENT_TYPES, TINY_PNG, attachment_bytes
+from samplenet.generate import publish_item
+from samplenet.model import SampleItem, SampleNetwork, SampleSite
+from samplenet.responses import conditional
+
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
+
+class SampleApp:
+    """Request handlers over one network; a stop event cuts slow (`timeout`) responses short at shutdown."""
+
+    def __init__(self, network: SampleNetwork, publish_every_s: float | None = None) -> None:
+        self.network = network
+        self.publish_every_s = publish_every_s
+        self.ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def build(self) -> Starlette:
+        """The ASGI app."""
+        routes = [
+            Route("/", self.index),
+            Route("/robots.txt", self.robots),
+            Route("/sites/{slug}", self.site_root),
+            Route("/sites/{slug}/{path:path}", self.site_page),
+            Route("/bridge/{platform:str}/{kind:str}/{account:str}", self.bridge),
+            Route("/_control/publish", self.publish, methods=["POST"]),
+        ]
+        return Starlette(routes=routes, lifespan=self._lifespan)
+
+    def request_stop(self) -> None:
+        """Wake every delayed response so the server can shut down at once; callable from any thread."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        publisher = asyncio.create_task(self._publish_loop()) if self.publish_every_s else None
+        self.ready.set()
+        try:
+            yield
+        finally:
+            self._stopping.set()
+            if publisher is not None:
+                publisher.cancel()
+
+    async def _publish_loop(self) -> None:
+        assert self.publish_every_s is not None
+        while not await self._wait_stopping(self.publish_every_s):
+            publish_item(self.network)
+
+    async def _wait_stopping(self, seconds: float) -> bool:
+        """Wait ``seconds``; True if the server began stopping meanwhile."""
+        assert self._stopping is not None
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _items(self, site: SampleSite) -> list[SampleItem]:
+        with self.network.lock:
+            return list(site.items)
+
+    async def index(self, request: Request) -> Response:
+        """The server root: links to every site."""
+        body = render_html.network_index(self.network, _base(request))
+        return Response(body, headers={"Content-Type": "text/html; charset=utf-8"})
+
+    async def robots(self, request: Request) -> Response:
+        """Allow all, as most unit sites do."""
+        return PlainTextResponse(
+            f"User-agent: *\nAllow: /\n\nSitemap: {_base(request)}/sites/city/sitemap.xml\n"
+        )
+
+    async def site_root(self, request: Request) -> Response:
+        """/sites/<slug> without the slash."""
+        return RedirectResponse(f"{request.url.path}/", status_code=301)
+
+    async def site_page(self, request: Request) -> Response:
+        """Every page of a site: the source (faults apply there), home, lists, articles, files."""
+        try:
+            site = self.network.site(request.path_params["slug"])
+        except KeyError:
+            return PlainTextResponse("not found", status_code=404)
+        path: str = request.path_params["path"]
+        base = _base(request)
+        source = site.source_path.removeprefix(site.root_path)
+        if site.fault is not None and path in (source, f"moved/{source}"):
+            faulty = await self._fault(site, path, source, base)
+            if faulty is not None:
+                return faulty
+        return self._page(request, site, path, base)
+
+    async def _fault(self, site: SampleSite, path: str, source: str, base: str) -> Response | None:
+        """The broken answer of a faulty site's source, or None to serve it normally (after a delay)."""
+        if site.fault == "timeout":
+            if await self._wait_stopping(self.network.timeout_delay_s):
+                return PlainTextResponse("server stopping", status_code=503)
+            return None
+        if site.fault == "http_500":
+            return PlainTextResponse("500 Internal Server Error", status_code=500)
+        if site.fault == "redirect_loop":
+            target = f"moved/{source}" if path == source else source
+            return RedirectResponse(f"{base}{site.root_path}{target}", status_code=302)
+        body = render_feeds.malformed_feed(site, self._items(site), base)
+        return Response(body, headers={"Content-Type": RSS_TYPE})
+
+    def _page(self, request: Request, site: SampleSite, path: str, base: str) -> Response:
+        items = self._items(site)
+        modified = render_feeds.newest(items)
+        html_type = _html_type(site)
+        if path in ("", "index.html"):
+            return conditional(request, render_html.home_page(self.network, site, base), html_type, modified)
+        if path == "rss.xml" and site.template in ("rss", "html_feed"):
+            return conditional(request, render_feeds.rss_feed(site, items, base), RSS_TYPE, modified)
+        if path == "atom.xml" and site.template == "atom":
+            return conditional(request, render_feeds.atom_feed(site, items, base), ATOM_TYPE, modified)
+        if site.template != "account" and (path == "list.html" or _list_number(path) > 1):
+            body = render_html.list_page(site, items, 1 if path == "list.html" else _list_number(path))
+            if body is not None:
+                return conditional(request, body, html_type, modified)
+        if path.startswith("articles/images/") and path.endswith(".png"):
+            return Response(TINY_PNG, media_type="image/png")
+        if path.startswith("articles/files/"):
+            ext = path.rsplit(".", 1)[-1]
+            if ext in ATTACHMENT_TYPES:
+                return Response(attachment_bytes(path), media_type=ATTACHMENT_TYPES[ext])
+        if path.startswith("articles/") and path.endswith(".html"):
+            item_id = path.removeprefix("articles/").removesuffix(".html")
+            for item in items:
+                if item.item_id == item_id:
+                    return conditional(
+                        request, render_html.article_page(site, item), html_type, item.published_at
+                    )
+        if path == "sitemap.xml":
+            return Response(_sitemap(base, site, items), media_type="application/xml")
+        return PlainTextResponse("not found", status_code=404)
+
+    async def bridge(self, request: Request) -> Response:
+        """RSSHub-compatible routes /bridge/weibo/user/<uid> and /bridge/wechat/mp/<id>; need ?key=."""
+        platform, kind, account = (request.path_params[k] for k in ("platform", "kind", "account"))
+        if (platform, kind) not in (("weibo", "user"), ("wechat", "mp")):
+            return PlainTextResponse("no such route", status_code=404)
+        if request.query_params.get("key") != self.network.access_key:
+            return PlainTextResponse("access key missing or wrong", status_code=403)
+        site = self.network.by_account(platform, account)
+        if site is None:
+            return PlainTextResponse("no such account", status_code=404)
+        items = self._items(site)
+        body = render_bridge.bridge_feed(site, items, _base(request))
+        return conditional(request, body, RSS_TYPE, render_feeds.newest(items))
+
+    async def publish(self, request: Request) -> Response:
+        """Add an item now (to ?site=<slug> or the next site in turn) and return it as JSON."""
+        slug = request.query_params.get("site") or None
+        if slug is not None and slug not in {s.slug for s in self.network.sites}:
+            return JSONResponse({"error": f"unknown site {slug}"}, status_code=404)
+        item = publish_item(self.network, slug)
+        site = self.network.site(item.site_slug)
+        data = asdict(item)
+        data["published_at"] = item.published_at.isoformat()
+        data["url"] = f"{render_html.site_url(_base(request), site)}{item.article_path}"
+        return JSONResponse(data)
+
+
+def _base(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _html_type(site: SampleSite) -> str:
+    if site.template == "gbk":
+        return "text/html; charset=GBK"
+    if site.template == "gbk_mislabeled":
+        # Half of them claim utf-8, the other half say nothing: both happen on real sites.
+        return "text/html; charset=utf-8" if int(site.region[-1]) % 2 == 0 else "text/html"
+    return "text/html; charset=utf-8"
+
+
+def _list_number(path: str) -> int:
+    """n for "list_<n>.html", else 0."""
+    if path.startswith("list_") and path.endswith(".html"):
+        number = path.removeprefix("list_").removesuffix(".html")
+        if number.isdigit():
+            return int(number)
+    return 0
+
+
+def _sitemap(base: str, site: SampleSite, items: list[SampleItem]) -> bytes:
+    home = render_html.site_url(base, site)
+    urls = "".join(
+        f"<url><loc>{home}{item.article_path}</loc><lastmod>{item.published_at.date().isoformat()}</lastmod></url>"
+        for item in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>\n'
+    ).encode()

@@ -1,0 +1,128 @@
+"""Export a sample network as the registry file the hub imports, and as the ground truth tests compare to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from samplenet.model import FAULT_KINDS, FEED_SIZE, LIST_PAGE_SIZE, SampleItem, SampleNetwork, SampleSite
+
+HTML_SELECTORS = {
+    "item": "ul.news-list li",
+    "link": "a",
+    "date": "span.date",
+    "body": "div.article-body",
+    "next": "a.next",
+}
+
+
+def source_kind(site: SampleSite) -> str:
+    """Registry kind of a site's source: feed | html | account."""
+    if site.template == "account":
+        return "account"
+    if site.template in ("rss", "atom", "html_feed"):
+        return "feed"
+    return "html"
+
+
+def source_url(network: SampleNetwork, site: SampleSite, base_url: str) -> str:
+    """Absolute URL of a site's source as the registry lists it (bridge URLs carry the access key)."""
+    url = f"{base_url.rstrip('/')}{site.source_path}"
+    return f"{url}?key={network.access_key}" if site.template == "account" else url
+
+
+def _source(network: SampleNetwork, site: SampleSite, base_url: str) -> dict[str, Any]:
+    kind = source_kind(site)
+    entry: dict[str, Any] = {"name": f"{site.name} {site.category}", "kind": kind}
+    if kind == "account":
+        platform_name = "微博" if site.platform == "weibo" else "微信公众号"
+        entry["name"] = f"{site.name} {platform_name}"
+        entry["platform"] = site.platform
+        entry["account"] = site.account
+    entry["url"] = source_url(network, site, base_url)
+    entry["category"] = site.category
+    if kind == "html":
+        entry["selectors"] = dict(HTML_SELECTORS)
+    return entry
+
+
+def registry_document(network: SampleNetwork, base_url: str) -> dict[str, Any]:
+    """The unit tree with one source per unit, in the registry's YAML shape."""
+    base = base_url.rstrip("/")
+
+    def unit(site: SampleSite) -> dict[str, Any]:
+        node: dict[str, Any] = {
+            "slug": site.slug,
+            "name": site.name,
+            "level": site.level,
+            "type": site.unit_type,
+            "region": site.region,
+            "website": f"{base}{site.root_path}",
+            "sources": [_source(network, site, base)],
+        }
+        children = network.children(site.slug)
+        if children:
+            node["children"] = [unit(child) for child in children]
+        return node
+
+    return {"units": [unit(site) for site in network.sites if site.parent is None]}
+
+
+def _expected_item(site: SampleSite, item: SampleItem, base: str, index: int, kind: str) -> dict[str, Any]:
+    home = f"{base}{site.root_path}"
+    exact = kind != "html" or item.date_style == "full_cn"  # list and page show only the day otherwise
+    return {
+        "url": home + item.article_path,
+        "title": item.title,
+        "published_at": item.published_at.isoformat(),
+        "published_date": item.published_at.date().isoformat(),
+        "date_precision": "minute" if exact else "day",
+        "attachments": [home + a.path for a in item.attachments],
+        "attachment_names": [a.name for a in item.attachments],
+        "images": [home + path for path in item.images],
+        "category": item.category,
+        "trusted": site.trusted,
+        "list_page": index // LIST_PAGE_SIZE + 1 if kind == "html" else None,
+    }
+
+
+def ground_truth(network: SampleNetwork, base_url: str) -> dict[str, Any]:
+    """Per source URL: the site, whether it is trusted, the failure a crawler should record, the items."""
+    base = base_url.rstrip("/")
+    sources: dict[str, Any] = {}
+    with network.lock:
+        for site in network.sites:
+            kind = source_kind(site)
+            items = site.items if kind == "html" else site.items[:FEED_SIZE]
+            sources[source_url(network, site, base)] = {
+                "site": site.slug,
+                "unit_name": site.name,
+                "kind": kind,
+                "template": site.template,
+                "trusted": site.trusted,
+                "liveliness": site.liveliness,
+                "failure": FAULT_KINDS[site.fault] if site.fault else None,
+                "items": []
+                if site.fault
+                else [_expected_item(site, item, base, n, kind) for n, item in enumerate(items)],
+            }
+    return {"base_url": base, "today": network.today.isoformat(), "seed": network.seed, "sources": sources}
+
+
+def write_registry(path: str | Path, network: SampleNetwork, base_url: str) -> Path:
+    """Write the registry YAML file and return its path."""
+    target = Path(path)
+    document = registry_document(network, base_url)
+    target.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def write_ground_truth(path: str | Path, network: SampleNetwork, base_url: str) -> Path:
+    """Write the ground truth as JSON and return its path."""
+    target = Path(path)
+    text = json.dumps(ground_truth(network, base_url), ensure_ascii=False, indent=2)
+    target.write_text(text, encoding="utf-8")
+    return target

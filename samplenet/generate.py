@@ -1,0 +1,245 @@
+"""Build a sample network deterministically from its parameters, and publish new items into it."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from samplenet import texts
+from samplenet.model import (
+    TEMPLATES,
+    DateStyle,
+    Fault,
+    Liveliness,
+    SampleAttachment,
+    SampleItem,
+    SampleNetwork,
+    SampleSite,
+    Template,
+    Tier,
+)
+
+ZONE = ZoneInfo("Asia/Shanghai")
+DATE_STYLES: tuple[DateStyle, ...] = ("full_cn", "dash", "slash", "bracket")
+# Each fault sits on the template where it hurts the way it does on real sites.
+FAULT_TEMPLATES: dict[Fault, Template] = {
+    "timeout": "html",
+    "http_500": "atom",
+    "redirect_loop": "html_feed",
+    "malformed_xml": "rss",
+}
+MIN_BRANCHES_FOR_FAULTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    slug: str
+    name: str
+    parent: str | None
+    tier: Tier
+    level: str
+    unit_type: str
+    region: str
+    place: str
+
+
+def generate_network(
+    districts: int,
+    branches: int,
+    seed: int,
+    today: date | None = None,
+    items_per_site: int = 12,
+    feed_sources: int | None = None,
+    faults: bool = True,
+    timeout_delay_s: float = 30.0,
+) -> SampleNetwork:
+    """A network of one city, ``districts`` districts and ``branches`` branches per district.
+
+    ``feed_sources=N`` builds exactly N sites in total (city, up to ``districts`` districts, the rest
+    branches spread over the districts), all RSS, lively and healthy: the benchmark shape.
+    """
+    rng = random.Random(f"samplenet:{seed}")
+    today = today or date.today()
+    city = texts.CITY_NAMES[seed % len(texts.CITY_NAMES)]
+    units = _units(city, districts, branches, seed, feed_sources)
+    branch_slugs = [u.slug for u in units if u.tier == "branch"]
+    fault_of: dict[str, Fault] = {}
+    if faults and feed_sources is None and len(branch_slugs) >= MIN_BRANCHES_FOR_FAULTS:
+        chosen = rng.sample(branch_slugs, 4)
+        fault_of = dict(zip(chosen, ("timeout", "http_500", "redirect_loop", "malformed_xml"), strict=True))
+    sites: list[SampleSite] = []
+    healthy = 0
+    healthy_branches = 0
+    trusted_districts: set[str] = set()
+    cycle: list[Template] = list(TEMPLATES)
+    accounts = 0
+    for index, unit in enumerate(units):
+        fault = fault_of.get(unit.slug)
+        liveliness: Liveliness = "lively"
+        if fault is not None:
+            template = FAULT_TEMPLATES[fault]
+        elif feed_sources is not None:
+            template = "rss"
+        else:
+            # Healthy sites walk through every template first, so small networks still show each one.
+            if healthy and healthy % len(cycle) == 0:
+                rng.shuffle(cycle)
+            template = cycle[healthy % len(cycle)]
+            healthy += 1
+        trusted = fault is None and unit.tier in ("city", "district")
+        if fault is None and unit.tier == "branch" and feed_sources is None:
+            if healthy_branches % 3 == 2:
+                liveliness = "stale"
+            elif unit.parent not in trusted_districts:
+                trusted = True  # one healthy, lively branch per district is trusted
+                trusted_districts.add(unit.parent or "")
+            healthy_branches += 1
+        platform = account = None
+        if template == "account":
+            platform = ("weibo", "wechat")[accounts % 2]
+            account = (
+                str(rng.randrange(10**9, 10**10)) if platform == "weibo" else f"gh_{rng.getrandbits(48):012x}"
+            )
+            accounts += 1
+        site = SampleSite(
+            slug=unit.slug,
+            name=unit.name,
+            parent=unit.parent,
+            tier=unit.tier,
+            level=unit.level,
+            unit_type=unit.unit_type,
+            region=unit.region,
+            template=template,
+            fault=fault,
+            trusted=trusted,
+            liveliness=liveliness,
+            category=_category(unit, rng),
+            platform=platform,
+            account=account,
+        )
+        style = DATE_STYLES[index % len(DATE_STYLES)]
+        _fill_items(site, unit.place, seed, today, items_per_site, style)
+        sites.append(site)
+    return SampleNetwork(
+        seed=seed,
+        today=today,
+        city_name=city,
+        access_key=f"k{rng.getrandbits(64):016x}",
+        timeout_delay_s=timeout_delay_s,
+        sites=sites,
+    )
+
+
+def publish_item(
+    network: SampleNetwork, site_slug: str | None = None, now: datetime | None = None
+) -> SampleItem:
+    """Add a new item to a site (by default the next healthy site in turn) and return it; thread-safe."""
+    with network.lock:
+        if site_slug is None:
+            healthy = [s for s in network.sites if s.fault is None]
+            site = healthy[network.published % len(healthy)]
+        else:
+            site = network.site(site_slug)
+        when = (now or datetime.now(ZONE)).astimezone(ZONE).replace(second=0, microsecond=0)
+        style = site.items[0].date_style if site.items else "full_cn"
+        place = site.name
+        item = _make_item(site, place, network.seed, site.serial + 1, when, style)
+        site.serial += 1
+        site.items.insert(0, item)
+        network.published += 1
+        return item
+
+
+def _units(city: str, districts: int, branches: int, seed: int, feed_sources: int | None) -> list[_Unit]:
+    """The unit tree in order: city, then each district followed by its branches."""
+    region = f"{31 + seed % 9}0100"
+    if feed_sources is not None:
+        districts = min(districts, max(feed_sources - 1, 0))
+        branch_counts = [0] * districts
+        for n in range(max(feed_sources - 1 - districts, 0)):
+            branch_counts[n % max(districts, 1)] += 1
+    else:
+        branch_counts = [branches] * districts
+    width = max(2, len(str(max(branch_counts, default=0))))
+    offset = random.Random(f"samplenet:places:{seed}").randrange(240)
+    units = [_Unit("city", f"{city}人民政府", None, "city", "city", "government", region, city)]
+    for d in range(districts):
+        dname = texts.district_name(d)
+        dslug = f"d{d + 1:02d}"
+        dregion = f"{region[:4]}{d + 1:02d}"
+        units.append(
+            _Unit(
+                dslug, f"{city}{dname}人民政府", "city", "district", "district", "government", dregion, dname
+            )
+        )
+        for b in range(branch_counts[d]):
+            suffix, unit_type, level = texts.BRANCH_KINDS[(d * 3 + b + seed) % len(texts.BRANCH_KINDS)]
+            place = texts.branch_place(len(units) - d - 1, offset)
+            units.append(
+                _Unit(
+                    f"{dslug}-b{b + 1:0{width}d}",
+                    f"{dname}{place}{suffix}",
+                    dslug,
+                    "branch",
+                    level,
+                    unit_type,
+                    f"{dregion}{b + 1:03d}",
+                    f"{dname}{place}",
+                )
+            )
+    return units
+
+
+def _category(unit: _Unit, rng: random.Random) -> str:
+    if unit.tier == "city":
+        return "通知公告"
+    if unit.tier == "district":
+        return "工作动态"
+    return rng.choice(texts.CATEGORIES)
+
+
+def _fill_items(site: SampleSite, place: str, seed: int, today: date, count: int, style: DateStyle) -> None:
+    """Give a site ``count`` items, newest first: days ago for lively sites, months ago for stale ones."""
+    rng = random.Random(f"samplenet:{seed}:{site.slug}")
+    newest = today - timedelta(
+        days=rng.randint(1, 3) if site.liveliness == "lively" else rng.randint(120, 240)
+    )
+    gap = (1, 6) if site.liveliness == "lively" else (5, 20)
+    day = newest
+    dates: list[datetime] = []
+    for _ in range(count):
+        moment = time(rng.randint(8, 18), rng.randrange(60))
+        dates.append(datetime.combine(day, moment, tzinfo=ZONE))
+        day -= timedelta(days=rng.randint(*gap))
+    # Serial 1 is the oldest item, so publishing continues the numbering.
+    site.items = [_make_item(site, place, seed, count - n, when, style) for n, when in enumerate(dates)]
+    site.serial = count
+
+
+def _make_item(
+    site: SampleSite, place: str, seed: int, serial: int, when: datetime, style: DateStyle
+) -> SampleItem:
+    rng = random.Random(f"samplenet:{seed}:{site.slug}:{serial}")
+    item_id = f"t{when:%Y%m%d}_{serial}"
+    attachments: list[SampleAttachment] = []
+    if rng.random() < 0.4:
+        for k, (ext, label) in enumerate(rng.sample(texts.ATTACHMENT_KINDS, rng.randint(1, 2)), start=1):
+            attachments.append(
+                SampleAttachment(f"附件{k}：{label}.{ext}", f"articles/files/{item_id}_{k}.{ext}")
+            )
+    images = (f"articles/images/{item_id}_1.png",) if rng.random() < 0.5 else ()
+    return SampleItem(
+        site_slug=site.slug,
+        item_id=item_id,
+        title=texts.make_title(rng, place, when.year, party=serial % 3 == 1),
+        paragraphs=texts.make_paragraphs(rng, place, when),
+        published_at=when,
+        date_style=style,
+        category=site.category,
+        author=texts.make_author(rng),
+        origin=site.name if rng.random() < 0.7 else "融媒体中心",
+        attachments=tuple(attachments),
+        images=images,
+    )

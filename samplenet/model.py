@@ -1,0 +1,144 @@
+"""The sample network as plain data: sites (one per unit), their items, and the network itself.
+
+Paths here are relative to the server root ("/sites/<slug>/..."); renderers and the export add the
+base URL, so one network can be served on any port.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Tier = Literal["city", "district", "branch"]
+Template = Literal["rss", "atom", "html_feed", "html", "gbk", "gbk_mislabeled", "account"]
+Fault = Literal["timeout", "http_500", "redirect_loop", "malformed_xml"]
+Liveliness = Literal["lively", "stale"]
+DateStyle = Literal["full_cn", "dash", "slash", "bracket"]
+
+TEMPLATES: tuple[Template, ...] = ("rss", "atom", "html_feed", "html", "gbk", "gbk_mislabeled", "account")
+FAULTS: tuple[Fault, ...] = ("timeout", "http_500", "redirect_loop", "malformed_xml")
+# What a crawler should record for each fault (ground truth).
+FAULT_KINDS: dict[Fault, str] = {
+    "timeout": "timeout",
+    "http_500": "http_5xx",
+    "redirect_loop": "redirect_loop",
+    "malformed_xml": "parse_error",
+}
+FEED_TEMPLATES: frozenset[Template] = frozenset({"rss", "atom", "html_feed"})
+LIST_TEMPLATES: frozenset[Template] = frozenset({"html", "gbk", "gbk_mislabeled", "html_feed"})
+FEED_SIZE = 20  # items a feed carries, newest first
+LIST_PAGE_SIZE = 10  # items per HTML list page; page n > 1 is list_<n>.html
+
+
+@dataclass(frozen=True, slots=True)
+class SampleAttachment:
+    """A file linked from an article; ``path`` is relative to the site root."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class SampleItem:
+    """One notice or news item of a site."""
+
+    site_slug: str
+    item_id: str  # also the article file name: articles/<item_id>.html
+    title: str
+    paragraphs: tuple[str, ...]
+    published_at: datetime  # aware, Asia/Shanghai
+    date_style: DateStyle  # how the article page prints the date
+    category: str
+    author: str
+    origin: str  # 来源 line
+    attachments: tuple[SampleAttachment, ...] = ()
+    images: tuple[str, ...] = ()  # paths relative to the site root
+
+    @property
+    def article_path(self) -> str:
+        """Article page path relative to the site root."""
+        return f"articles/{self.item_id}.html"
+
+
+@dataclass(slots=True)
+class SampleSite:
+    """One unit and its web presence; items are kept newest first."""
+
+    slug: str
+    name: str
+    parent: str | None
+    tier: Tier
+    level: str  # registry level: city | district | street | community | branch
+    unit_type: str  # government | party | enterprise | community | school | hospital | other
+    region: str
+    template: Template
+    fault: Fault | None
+    trusted: bool
+    liveliness: Liveliness
+    category: str  # the column the site's list/feed carries, e.g. 通知公告
+    platform: str | None = None  # account template: weibo | wechat
+    account: str | None = None  # account template: uid / biz id
+    items: list[SampleItem] = field(default_factory=list)
+    serial: int = 0  # last item serial used (publishing continues from here)
+
+    @property
+    def root_path(self) -> str:
+        """Path of the site's home page."""
+        return f"/sites/{self.slug}/"
+
+    @property
+    def source_path(self) -> str:
+        """Path of the one source the registry lists for this site (feed, list page or bridge)."""
+        if self.template == "account":
+            if self.platform == "weibo":
+                return f"/bridge/weibo/user/{self.account}"
+            return f"/bridge/wechat/mp/{self.account}"
+        if self.template in ("rss", "html_feed"):
+            return f"{self.root_path}rss.xml"
+        if self.template == "atom":
+            return f"{self.root_path}atom.xml"
+        return f"{self.root_path}list.html"
+
+    @property
+    def encoding(self) -> str:
+        """Encoding of the site's HTML pages."""
+        return "gbk" if self.template in ("gbk", "gbk_mislabeled") else "utf-8"
+
+
+@dataclass(slots=True)
+class SampleNetwork:
+    """A whole federation: sites in tree order (city, then each district followed by its branches)."""
+
+    seed: int
+    today: date
+    city_name: str
+    access_key: str  # the bridge's ?key=
+    timeout_delay_s: float  # how long a `timeout` site keeps a request waiting
+    sites: list[SampleSite]
+    published: int = 0  # items added by publish_item since generation
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _by_slug: dict[str, SampleSite] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_slug = {s.slug: s for s in self.sites}
+
+    def site(self, slug: str) -> SampleSite:
+        """The site with this slug (KeyError if unknown)."""
+        return self._by_slug[slug]
+
+    def children(self, slug: str) -> list[SampleSite]:
+        """Sites whose parent is ``slug``."""
+        return [s for s in self.sites if s.parent == slug]
+
+    def by_account(self, platform: str, account: str) -> SampleSite | None:
+        """The account site for a bridge path, if any."""
+        for candidate in self.sites:
+            if candidate.platform == platform and candidate.account == account:
+                return candidate
+        return None
+
+    def items(self) -> list[SampleItem]:
+        """Every item of every site."""
+        return [item for site in self.sites for item in site.items]

@@ -1,0 +1,92 @@
+"""RSS 2.0 and Atom feeds of the sample sites, and the broken feed of a `malformed_xml` site."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime
+from html import escape
+
+from samplenet.model import FEED_SIZE, SampleItem, SampleSite
+from samplenet.render_html import body_html, site_url
+
+
+def _summary(item: SampleItem) -> str:
+    return item.paragraphs[0] if item.paragraphs else ""
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def newest(items: list[SampleItem]) -> datetime | None:
+    """Publication time of the newest item (the feed's Last-Modified)."""
+    return max((item.published_at for item in items), default=None)
+
+
+def rss_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
+    """RSS 2.0 with a summary in <description> and the full body in <content:encoded>."""
+    home = site_url(base, site)
+    entries = []
+    for item in items[:FEED_SIZE]:
+        link = home + item.article_path
+        entries.append(
+            "<item>\n"
+            f"<title>{escape(item.title)}</title>\n<link>{escape(link)}</link>\n"
+            f'<guid isPermaLink="true">{escape(link)}</guid>\n'
+            f"<pubDate>{format_datetime(item.published_at)}</pubDate>\n"
+            f"<category>{escape(item.category)}</category>\n<dc:creator>{escape(item.author)}</dc:creator>\n"
+            f"<description>{escape(_summary(item))}</description>\n"
+            f"<content:encoded>{_cdata(body_html(item, home))}</content:encoded>\n"
+            "</item>"
+        )
+    updated = newest(items)
+    build = f"<lastBuildDate>{format_datetime(updated)}</lastBuildDate>\n" if updated else ""
+    text = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
+        f"<title>{escape(site.name)} {escape(site.category)}</title>\n<link>{escape(home)}</link>\n"
+        f'<atom:link href="{escape(base + site.source_path)}" rel="self" type="application/rss+xml"/>\n'
+        f"<description>{escape(site.name)}发布的{escape(site.category)}</description>\n"
+        f"<language>zh-cn</language>\n{build}" + "\n".join(entries) + "\n</channel>\n</rss>\n"
+    )
+    return text.encode()
+
+
+def atom_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
+    """Atom 1.0 with <summary> and HTML <content>."""
+    home = site_url(base, site)
+    entries = []
+    for item in items[:FEED_SIZE]:
+        link = home + item.article_path
+        stamp = item.published_at.isoformat()
+        entries.append(
+            "<entry>\n"
+            f"<title>{escape(item.title)}</title>\n"
+            f'<link rel="alternate" type="text/html" href="{escape(link)}"/>\n'
+            f"<id>{escape(link)}</id>\n<published>{stamp}</published>\n<updated>{stamp}</updated>\n"
+            f"<author><name>{escape(item.author)}</name></author>\n"
+            f'<category term="{escape(item.category)}"/>\n'
+            f"<summary>{escape(_summary(item))}</summary>\n"
+            f'<content type="html">{escape(body_html(item, home))}</content>\n'
+            "</entry>"
+        )
+    updated = newest(items)
+    text = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="zh-CN">\n'
+        f"<title>{escape(site.name)} {escape(site.category)}</title>\n"
+        f'<link rel="alternate" type="text/html" href="{escape(home)}"/>\n'
+        f'<link rel="self" type="application/atom+xml" href="{escape(base + site.source_path)}"/>\n'
+        f"<id>{escape(home)}</id>\n<updated>{(updated.isoformat() if updated else '')}</updated>\n"
+        + "\n".join(entries)
+        + "\n</feed>\n"
+    )
+    return text.encode()
+
+
+def malformed_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
+    """An RSS feed broken the way hand-edited feeds break: a bare '&', a stray tag, and no end."""
+    whole = rss_feed(site, items, base).decode()
+    cut = whole[: max(len(whole) // 2, 200)]
+    return (cut + "\n<item><title>关于 <b>紧急通知 & 安排</title>\n<link>未闭合").encode()
