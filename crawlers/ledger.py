@@ -1,0 +1,205 @@
+"""Per-source bookkeeping of one crawl run, and its single database writer.
+
+Spiders report requests, responses, items and failures per source; when a source has nothing left
+in flight its outcome is written (docs/architecture.md step 9). Every database write — ingest
+batches and outcomes — goes through one worker thread: SQLite has one writer, and the reactor
+never blocks on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from crawlers.errors import FailureInfo
+from hub.crawlrecord import record_outcome
+from hub.db import Database
+from hub.ingest import ingest
+from hub.rawitem import RawItem
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SourceJob:
+    """What a spider needs to know about one source (read from the DB before the crawl)."""
+
+    id: int
+    name: str
+    kind: str
+    url: str
+    selectors: dict[str, Any] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    site_name: str | None = None
+
+
+@dataclass(slots=True)
+class SourceState:
+    """Progress of one source in this run."""
+
+    job: SourceJob
+    started: float = field(default_factory=time.monotonic)
+    in_flight: int = 0  # requests and items not finished yet
+    items_seen: int = 0
+    items_new: int = 0
+    items_updated: int = 0
+    items_failed: int = 0
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    failure: FailureInfo | None = None
+    notes: list[str] = field(default_factory=list)
+    seen_urls: set[str] = field(default_factory=set)
+    recorded: bool = False
+
+
+class CrawlLedger:
+    """Tracks every source of a run and writes items and outcomes through one DB thread."""
+
+    def __init__(self, database: Database, run_id: int, jobs: Iterable[SourceJob]) -> None:
+        self.database = database
+        self.run_id = run_id
+        self.states = {job.id: SourceState(job) for job in jobs}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
+        self._queue: list[tuple[RawItem, asyncio.Future[str | None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Future[Any]] = set()
+
+    # --- reports from spiders -------------------------------------------------------------------
+    def begin(self, source_id: int) -> None:
+        """A request or item of the source is in flight."""
+        self.states[source_id].in_flight += 1
+
+    def end(self, source_id: int) -> None:
+        """A request or item of the source finished; the last one writes the outcome."""
+        state = self.states[source_id]
+        state.in_flight -= 1
+        if state.in_flight <= 0:
+            self._finalize(state)
+
+    def item_found(self, source_id: int) -> None:
+        """The spider produced an item for the source; it is in flight until stored."""
+        self.states[source_id].items_seen += 1
+        self.begin(source_id)
+
+    def responded(self, source_id: int, status: int, etag: str | None, last_modified: str | None) -> None:
+        """The source's own URL answered (conditional-GET validators are kept for the next run)."""
+        state = self.states[source_id]
+        state.http_status = status
+        state.not_modified = status == 304
+        state.etag, state.last_modified = etag, last_modified
+
+    def fail(self, source_id: int, info: FailureInfo) -> None:
+        """The source failed; the first failure is the one recorded."""
+        state = self.states[source_id]
+        if state.failure is None:
+            state.failure = info
+
+    def note(self, source_id: int, message: str) -> None:
+        """A non-fatal problem (an article that could not be fetched), kept for the outcome message."""
+        self.states[source_id].notes.append(message)
+
+    def claim_url(self, source_id: int, url: str) -> bool:
+        """True the first time ``url`` is seen for this source (dedupe within a run)."""
+        seen = self.states[source_id].seen_urls
+        if url in seen:
+            return False
+        seen.add(url)
+        return True
+
+    # --- ingest ---------------------------------------------------------------------------------
+    async def ingest(self, item: RawItem) -> str | None:
+        """Store one item (batched with others waiting): new / updated / unchanged, or None if refused."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        status = await future
+        state = self.states[item.source_id]
+        if status == "new":
+            state.items_new += 1
+        elif status == "updated":
+            state.items_updated += 1
+        elif status is None:
+            state.items_failed += 1
+        return status
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch, self._queue = self._queue, []
+            results = await loop.run_in_executor(
+                self._writer, self._ingest_batch, [item for item, _ in batch]
+            )
+            for (_, future), status in zip(batch, results, strict=True):
+                future.set_result(status)
+
+    def _ingest_batch(self, items: list[RawItem]) -> list[str | None]:
+        results: list[str | None] = []
+        try:
+            with self.database.session() as session:
+                for item in items:
+                    try:
+                        with session.begin_nested():
+                            results.append(ingest(session, item).status)
+                    except ValueError as exc:  # unusable input: no title, no body, bad URL
+                        logger.warning("item not ingested: %s", exc)
+                        results.append(None)
+        except SQLAlchemyError:
+            logger.exception("ingest batch of %d items failed", len(items))
+            return [None] * len(items)
+        return results
+
+    # --- outcomes -------------------------------------------------------------------------------
+    def _finalize(self, state: SourceState) -> None:
+        if state.recorded:
+            return
+        state.recorded = True
+        future = asyncio.get_running_loop().run_in_executor(self._writer, self._write_outcome, state)
+        self._writes.add(future)
+        future.add_done_callback(self._writes.discard)
+
+    def _write_outcome(self, state: SourceState) -> None:
+        failure = state.failure
+        notes = list(state.notes)
+        if state.items_failed:
+            notes.append(f"{state.items_failed} item(s) could not be stored")
+        message = failure.message if failure else ("; ".join(notes[:5]) or None)
+        status = "failed" if failure else "not_modified" if state.not_modified else "ok"
+        with self.database.session() as session:
+            record_outcome(
+                session,
+                self.run_id,
+                state.job.id,
+                status,
+                error_kind=failure.kind if failure else None,
+                http_status=failure.http_status if failure and failure.http_status else state.http_status,
+                message=message,
+                items_seen=state.items_seen,
+                items_new=state.items_new,
+                items_updated=state.items_updated,
+                duration_ms=int((time.monotonic() - state.started) * 1000),
+                etag=state.etag,
+                last_modified=state.last_modified,
+            )
+
+    async def close(self, source_ids: Iterable[int]) -> None:
+        """Write outcomes of ``source_ids`` still open (e.g. requests dropped by Scrapy), then wait."""
+        for source_id in source_ids:
+            self._finalize(self.states[source_id])
+        while self._writes or (self._flusher is not None and not self._flusher.done()):
+            pending = [*self._writes, *([self._flusher] if self._flusher else [])]
+            await asyncio.gather(*pending)
+
+    def shutdown(self) -> None:
+        """Stop the writer thread after the last write."""
+        self._writer.shutdown(wait=True)

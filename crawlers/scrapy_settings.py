@@ -1,0 +1,32 @@
+"""Scrapy settings built from hub.settings.CrawlSettings (the one registry stays the only source)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.settings import Settings
+
+
+def scrapy_settings(settings: Settings) -> dict[str, Any]:
+    """The Scrapy settings of a crawl process."""
+    crawl = settings.crawl
+    return {
+        "USER_AGENT": crawl.user_agent,
+        "DOWNLOAD_TIMEOUT": crawl.download_timeout_s,
+        "DNS_TIMEOUT": crawl.download_timeout_s,
+        "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "REDIRECT_MAX_TIMES": crawl.max_redirects,
+        "RETRY_ENABLED": crawl.retry_times > 0,
+        "RETRY_TIMES": crawl.retry_times,
+        "CONCURRENT_REQUESTS": crawl.concurrent_requests,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_per_host,
+        "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
+        "DOWNLOADER_MIDDLEWARES": {"crawlers.safety.PrivateNetworkMiddleware": 50},
+        "ITEM_PIPELINES": {"crawlers.pipeline.IngestPipeline": 300},
+        "XINLIAN_ALLOW_PRIVATE_NETWORKS": crawl.allow_private_networks,
+        "XINLIAN_ALLOWED_PRIVATE_HOSTS": list(crawl.allowed_private_hosts),
+    }

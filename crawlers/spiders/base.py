@@ -1,0 +1,134 @@
+"""What every Xinlian spider shares: per-source request accounting, conditional GET, failure classes.
+
+Each request names its source (``meta["source_id"]``); the ledger counts it in flight until its
+callback or errback has finished, so a source's outcome is written as soon as it is done.
+A failure of the source's own URL fails the source; a failed article only adds a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawlers.decode import charset_from_content_type, decode_html
+from crawlers.errors import FailureInfo, classify_failure
+from crawlers.feeds import FeedParseError
+from crawlers.ledger import CrawlLedger, SourceJob
+from hub.rawitem import RawItem
+from hub.settings import CrawlSettings
+
+logger = logging.getLogger(__name__)
+
+
+class ParseFailure(ValueError):
+    """The source's page could not be understood (no feed, no article list...)."""
+
+
+class SourceSpider(scrapy.Spider):
+    """Base of the feed and HTML spiders: crawls a fixed list of sources for one run."""
+
+    name = "xinlian-base"
+
+    def __init__(
+        self,
+        jobs: list[SourceJob],
+        ledger: CrawlLedger,
+        crawl_settings: CrawlSettings,
+        zone: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.jobs = jobs
+        self.ledger = ledger
+        self.crawl_settings = crawl_settings
+        self.zone = zone
+
+    def source_request(
+        self,
+        job: SourceJob,
+        url: str,
+        handler: str,
+        primary: bool = False,
+        **cb_kwargs: Any,
+    ) -> scrapy.Request:
+        """A request on behalf of ``job``; ``primary`` marks the source's own URL (conditional GET)."""
+        self.ledger.begin(job.id)
+        headers: dict[str, str] = {}
+        meta: dict[str, Any] = {"source_id": job.id, "primary": primary, "handler": handler}
+        if primary:
+            meta["handle_httpstatus_list"] = [304]
+            if job.etag:
+                headers["If-None-Match"] = job.etag
+            if job.last_modified:
+                headers["If-Modified-Since"] = job.last_modified
+        return scrapy.Request(
+            url,
+            callback=self._dispatch,
+            errback=self._on_error,
+            headers=headers,
+            meta=meta,
+            cb_kwargs={"job": job, **cb_kwargs},
+            dont_filter=True,  # dedupe is per source (ledger.claim_url); dropped requests would leak counts
+        )
+
+    def emit(self, item: RawItem) -> RawItem:
+        """Count an item for its source before handing it to the pipeline."""
+        self.ledger.item_found(item.source_id)
+        return item
+
+    def _dispatch(self, response: Response, job: SourceJob, **kwargs: Any) -> Iterator[Any]:
+        primary = bool(response.meta.get("primary"))
+        try:
+            if primary:
+                self.ledger.responded(
+                    job.id,
+                    response.status,
+                    _header(response, b"ETag"),
+                    _header(response, b"Last-Modified"),
+                )
+                if response.status == 304:
+                    return
+            if len(response.body) > self.crawl_settings.max_page_bytes:
+                raise ParseFailure(f"{len(response.body)} bytes is over the page limit")
+            yield from getattr(self, response.meta["handler"])(response, job, **kwargs)
+        except (ParseFailure, FeedParseError) as exc:
+            self._report(job, primary, FailureInfo("parse_error", response.status, str(exc)), response.url)
+        except Exception as exc:
+            # A bug must not make the source look healthy: record it, then let Scrapy log the traceback.
+            self._report(job, primary, FailureInfo("error", response.status, repr(exc)), response.url)
+            raise
+        finally:
+            self.ledger.end(job.id)
+
+    def _on_error(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        job: SourceJob = request.cb_kwargs["job"]
+        try:
+            info = classify_failure(failure)
+            self._report(job, bool(request.meta.get("primary")), info, request.url)
+            fallback = request.meta.get("fallback_item")
+            if isinstance(fallback, RawItem):
+                yield self.emit(fallback)
+        finally:
+            self.ledger.end(job.id)
+
+    def _report(self, job: SourceJob, primary: bool, info: FailureInfo, url: str) -> None:
+        if primary:
+            self.ledger.fail(job.id, info)
+        else:
+            self.ledger.note(job.id, f"{url}: {info.kind} {info.message}")
+
+    def decode(self, response: Response) -> str:
+        """The page as text (header → BOM → meta → detection)."""
+        header = charset_from_content_type(response.headers.get(b"Content-Type"))
+        return decode_html(response.body, header).text
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

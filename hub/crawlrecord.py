@@ -1,0 +1,149 @@
+"""Crawl runs and per-source outcomes (docs/architecture.md steps 5 and 9).
+
+One outcome row per source per run; writing it also updates the source's counters and schedules
+its next check, so the health views and the scheduler read one consistent picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.models import CrawlOutcome, CrawlRun, Source
+from hub.timeutil import utcnow
+
+OUTCOME_STATUSES = frozenset({"ok", "not_modified", "failed"})
+ERROR_KINDS = frozenset(
+    {
+        "timeout",
+        "dns",
+        "refused",
+        "connection",
+        "http_4xx",
+        "http_5xx",
+        "redirect_loop",
+        "too_large",
+        "parse_error",
+        "blocked_private",
+        "robots",
+        "aborted",
+        "error",
+    }
+)
+MESSAGE_MAX = 2000
+
+
+def start_run(
+    session: Session, trigger: str, source_ids: Iterable[int], now: datetime | None = None
+) -> CrawlRun:
+    """Create a CrawlRun for ``source_ids`` (flushed, so it has an id)."""
+    run = CrawlRun(trigger=trigger, started_at=now or utcnow(), sources_total=len(list(source_ids)))
+    session.add(run)
+    session.flush()
+    return run
+
+
+def record_outcome(
+    session: Session,
+    run_id: int,
+    source_id: int,
+    status: str,
+    error_kind: str | None = None,
+    http_status: int | None = None,
+    message: str | None = None,
+    items_seen: int = 0,
+    items_new: int = 0,
+    items_updated: int = 0,
+    duration_ms: int = 0,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    now: datetime | None = None,
+) -> CrawlOutcome:
+    """Write the outcome of one source in one run and update the source's counters and next check."""
+    if status not in OUTCOME_STATUSES:
+        raise ValueError(f"unknown crawl outcome status {status!r}")
+    if status == "failed" and error_kind not in ERROR_KINDS:
+        raise ValueError(f"failed outcome needs a known error_kind, got {error_kind!r}")
+    now = now or utcnow()
+    message = message[:MESSAGE_MAX] if message else None
+    outcome = CrawlOutcome(
+        run_id=run_id,
+        source_id=source_id,
+        status=status,
+        error_kind=error_kind if status == "failed" else None,
+        http_status=http_status,
+        message=message,
+        items_seen=items_seen,
+        items_new=items_new,
+        items_updated=items_updated,
+        duration_ms=duration_ms,
+        finished_at=now,
+    )
+    session.add(outcome)
+    source = session.get(Source, source_id)
+    if source is not None:
+        source.last_checked_at = now
+        source.last_status_code = http_status
+        source.next_check_at = now + timedelta(seconds=source.check_interval_s)
+        if status == "failed":
+            source.consecutive_failures = (source.consecutive_failures or 0) + 1
+            source.total_failures = (source.total_failures or 0) + 1
+            source.last_error_kind = error_kind
+            source.last_error = message
+        else:
+            source.last_success_at = now
+            source.consecutive_failures = 0
+            source.last_error_kind = None
+            source.last_error = None
+            if etag is not None:
+                source.etag = etag[:300]
+            if last_modified is not None:
+                source.last_modified = last_modified[:100]
+        if items_new:
+            source.last_new_item_at = now
+    session.flush()
+    return outcome
+
+
+def recorded_source_ids(session: Session, run_id: int) -> set[int]:
+    """Sources that already have an outcome in this run."""
+    return set(session.scalars(select(CrawlOutcome.source_id).where(CrawlOutcome.run_id == run_id)))
+
+
+def count_outcomes(session: Session, run_id: int) -> int:
+    """How many sources of the run have finished (for progress reports)."""
+    return session.scalar(select(func.count()).where(CrawlOutcome.run_id == run_id)) or 0
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    missing_source_ids: Iterable[int] = (),
+    missing_kind: str = "aborted",
+    missing_message: str = "the crawl ended before this source was finished",
+    now: datetime | None = None,
+) -> CrawlRun:
+    """Close the run: sources without an outcome get a failed one, then the totals are summed."""
+    now = now or utcnow()
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        raise ValueError(f"unknown crawl run {run_id}")
+    done = recorded_source_ids(session, run_id)
+    for source_id in missing_source_ids:
+        if source_id not in done:
+            record_outcome(
+                session, run_id, source_id, "failed", missing_kind, message=missing_message, now=now
+            )
+            done.add(source_id)
+    outcomes = session.scalars(select(CrawlOutcome).where(CrawlOutcome.run_id == run_id)).all()
+    run.sources_ok = sum(1 for o in outcomes if o.status != "failed")
+    run.sources_failed = sum(1 for o in outcomes if o.status == "failed")
+    run.items_new = sum(o.items_new for o in outcomes)
+    run.items_updated = sum(o.items_updated for o in outcomes)
+    run.sources_total = max(run.sources_total, len(outcomes))
+    run.finished_at = now
+    session.flush()
+    return run
