@@ -6,9 +6,14 @@ and index.elastic (Elasticsearch). ``open_backend`` picks one from the settings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+
+class SearchBackendError(RuntimeError):
+    """The search engine could not apply or answer a request (unreachable, refused, broken)."""
 
 
 @dataclass(slots=True)
@@ -36,6 +41,11 @@ class SearchDocument:
     has_attachments: bool
     state: str
 
+    @property
+    def sort_date(self) -> datetime:
+        """The date used for date sorting and date filters: published, else first seen."""
+        return self.published_at or self.first_seen_at
+
 
 @dataclass(slots=True)
 class SearchQuery:
@@ -56,6 +66,8 @@ class SearchQuery:
 
 @dataclass(slots=True)
 class SearchHit:
+    """One result: enough to render a result line without loading the item."""
+
     item_id: int
     score: float
     title: str
@@ -68,6 +80,8 @@ class SearchHit:
 
 @dataclass(slots=True)
 class SearchResult:
+    """The hits of one page and the total number of matching documents."""
+
     total: int
     hits: list[SearchHit] = field(default_factory=list)
 
@@ -91,7 +105,10 @@ class SearchBackend(Protocol):
         """Number of documents in the index."""
 
     def clear(self) -> None:
-        """Drop every document (used by reindex)."""
+        """Drop every document."""
+
+    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
+        """Replace the whole index with ``documents`` in one swap (searches keep answering meanwhile)."""
 
     def close(self) -> None:
         """Release connections and files."""
