@@ -30,7 +30,6 @@ FAULT_TEMPLATES: dict[Fault, Template] = {
     "redirect_loop": "html_feed",
     "malformed_xml": "rss",
 }
-MIN_BRANCHES_FOR_FAULTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +58,8 @@ def generate_network(
 
     ``feed_sources=N`` builds exactly N sites in total (city, up to ``districts`` districts, the rest
     branches spread over the districts), all RSS, lively and healthy: the benchmark shape.
+    With ``faults``, four branch sites break (timeout after ``timeout_delay_s``, HTTP 500, redirect loop,
+    malformed XML) once the network has at least 11 sites, so the healthy ones still show every template.
     """
     rng = random.Random(f"samplenet:{seed}")
     today = today or date.today()
@@ -66,7 +67,8 @@ def generate_network(
     units = _units(city, districts, branches, seed, feed_sources)
     branch_slugs = [u.slug for u in units if u.tier == "branch"]
     fault_of: dict[str, Fault] = {}
-    if faults and feed_sources is None and len(branch_slugs) >= MIN_BRANCHES_FOR_FAULTS:
+    # Faults only once the healthy sites left still show every template (11 sites: 2 districts x 4).
+    if faults and feed_sources is None and len(units) - 4 >= len(TEMPLATES) and len(branch_slugs) >= 4:
         chosen = rng.sample(branch_slugs, 4)
         fault_of = dict(zip(chosen, ("timeout", "http_500", "redirect_loop", "malformed_xml"), strict=True))
     sites: list[SampleSite] = []

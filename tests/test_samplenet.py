@@ -1,0 +1,275 @@
+"""The sample network: deterministic, every template served as real sites serve it, faults as declared."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import feedparser
+import httpx
+import pytest
+import yaml
+from lxml import etree
+
+from samplenet import render_feeds, render_html
+from samplenet.export import HTML_SELECTORS, ground_truth, registry_document
+from samplenet.generate import generate_network
+from samplenet.model import FAULTS, TEMPLATES, SampleNetwork, SampleSite
+from samplenet.server import RunningNetwork, running_network
+from tests.fixtures.sample import make_sample_network
+
+
+@pytest.fixture
+def client(sample_server: RunningNetwork) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sample_server.base_url, timeout=10) as http:
+        yield http
+
+
+@pytest.fixture
+def own_server() -> Iterator[RunningNetwork]:
+    """A private network and server, for tests that publish."""
+    with running_network(make_sample_network()) as running:
+        yield running
+
+
+def healthy(network: SampleNetwork, template: str) -> SampleSite:
+    return next(s for s in network.sites if s.template == template and s.fault is None)
+
+
+def test_same_arguments_give_the_same_network_and_bytes() -> None:
+    first, second = make_sample_network(), make_sample_network()
+    assert first.sites == second.sites and first.access_key == second.access_key
+    base = "http://127.0.0.1:1"
+    for a, b in zip(first.sites, second.sites, strict=True):
+        assert render_feeds.rss_feed(a, a.items, base) == render_feeds.rss_feed(b, b.items, base)
+        assert render_html.list_page(a, a.items, 1) == render_html.list_page(b, b.items, 1)
+        assert render_html.article_page(a, a.items[0]) == render_html.article_page(b, b.items[0])
+    assert make_sample_network(seed=2).sites != first.sites
+
+
+def test_every_template_and_fault_present(sample_network: SampleNetwork) -> None:
+    assert {s.template for s in sample_network.sites if s.fault is None} == set(TEMPLATES)
+    assert sorted(s.fault for s in sample_network.sites if s.fault) == sorted(FAULTS)
+    assert all(s.tier == "branch" for s in sample_network.sites if s.fault)
+    assert {s.liveliness for s in sample_network.sites} == {"lively", "stale"}
+    assert sample_network.site("city").trusted
+    assert not any(s.trusted for s in sample_network.sites if s.fault or s.liveliness == "stale")
+    small = generate_network(2, 2, seed=3)  # too small for faults, yet every template
+    assert {s.template for s in small.sites} == set(TEMPLATES) and not any(s.fault for s in small.sites)
+
+
+def test_texts_are_chinese_notices_with_party_and_english_words(sample_network: SampleNetwork) -> None:
+    items = sample_network.items()
+    with_party = {i.site_slug for i in items if "党建" in i.title or any("党建" in p for p in i.paragraphs)}
+    assert len(with_party) == len(sample_network.sites)
+    bodies = " ".join(p for i in items for p in i.paragraphs)
+    assert "WiFi" in bodies and "App" in bodies and "Smart City" in bodies
+    for item in items:  # GBK sites label themselves gb2312: everything must fit in it
+        item.title.encode("gb2312")
+        "".join(item.paragraphs).encode("gb2312")
+    assert any(i.attachments for i in items) and any(i.images for i in items)
+    lively = sample_network.site("city").items[0].published_at.date()
+    stale = next(s for s in sample_network.sites if s.liveliness == "stale").items[0].published_at.date()
+    assert (sample_network.today - lively).days <= 3 and (sample_network.today - stale).days >= 120
+
+
+def test_feeds_parse_with_their_content_types(sample_network: SampleNetwork, client: httpx.Client) -> None:
+    for template, content_type in (("rss", "application/rss+xml"), ("atom", "application/atom+xml")):
+        site = healthy(sample_network, template)
+        response = client.get(site.source_path)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == f"{content_type}; charset=utf-8"
+        feed = feedparser.parse(response.content)
+        assert not feed.bozo
+        assert [e.title for e in feed.entries] == [i.title for i in site.items]
+        assert feed.entries[0].link.endswith(f"/sites/{site.slug}/{site.items[0].article_path}")
+
+
+def test_html_feed_advertises_its_feed_and_lists_paginate(
+    sample_network: SampleNetwork, client: httpx.Client
+) -> None:
+    site = healthy(sample_network, "html_feed")
+    page = client.get(f"/sites/{site.slug}/list.html")
+    assert '<link rel="alternate" type="application/rss+xml"' in page.text
+    assert client.get(site.source_path).headers["content-type"].startswith("application/rss+xml")
+    plain = healthy(sample_network, "html")
+    first = client.get(plain.source_path)
+    assert first.headers["content-type"] == "text/html; charset=utf-8"
+    assert 'class="next" href="list_2.html"' in first.text and 'rel="alternate"' not in first.text
+    second = client.get(f"/sites/{plain.slug}/list_2.html")
+    assert second.status_code == 200 and plain.items[-1].title in second.text
+    assert client.get(f"/sites/{plain.slug}/list_3.html").status_code == 404
+
+
+def test_gbk_pages_are_gbk_bytes(sample_network: SampleNetwork, client: httpx.Client) -> None:
+    site = healthy(sample_network, "gbk")
+    response = client.get(site.source_path)
+    assert response.headers["content-type"] == "text/html; charset=GBK"
+    text = response.content.decode("gb18030")
+    assert site.items[0].title in text and '<meta charset="gbk">' in text
+    mislabeled = healthy(sample_network, "gbk_mislabeled")
+    response = client.get(mislabeled.source_path)
+    assert "gb" not in response.headers["content-type"].lower()
+    with pytest.raises(UnicodeDecodeError):
+        response.content.decode("utf-8")
+    text = response.content.decode("gb18030")
+    assert "charset=gb2312" in text and mislabeled.items[0].title in text
+
+
+def test_article_page_with_date_line_images_and_attachments(
+    sample_network: SampleNetwork, client: httpx.Client
+) -> None:
+    formats = {"full_cn": "发布时间：", "dash": "日期：", "bracket": "【发布日期】"}
+    seen = set()
+    for site in sample_network.sites:
+        for item in [i for i in site.items if i.attachments or i.images][:2]:
+            page = client.get(f"/sites/{site.slug}/{item.article_path}")
+            text = page.content.decode("gb18030" if site.encoding == "gbk" else "utf-8")
+            assert f"<title>{item.title} - {site.name}</title>" in text
+            assert "来源：" in text and "作者：" in text and '<div class="article-body">' in text
+            prefix = formats.get(item.date_style, f"{item.published_at.year}/{item.published_at.month}/")
+            assert prefix in text
+            seen.add(item.date_style)
+            for image in item.images:
+                response = client.get(f"/sites/{site.slug}/{image}")
+                assert response.headers["content-type"] == "image/png"
+                assert response.content.startswith(b"\x89PNG")
+                assert f'src="{image.removeprefix("articles/")}"' in text
+            for attachment in item.attachments:
+                response = client.get(f"/sites/{site.slug}/{attachment.path}")
+                assert response.status_code == 200 and len(response.content) > 20
+                assert f">{attachment.name}</a>" in text
+    assert seen == {"full_cn", "dash", "slash", "bracket"}
+
+
+def test_faults_behave_as_declared(sample_network: SampleNetwork, client: httpx.Client) -> None:
+    by_fault = {s.fault: s for s in sample_network.sites if s.fault}
+    assert client.get(by_fault["http_500"].source_path).status_code == 500
+    with pytest.raises(httpx.TooManyRedirects):
+        client.get(by_fault["redirect_loop"].source_path, follow_redirects=True)
+    broken = client.get(by_fault["malformed_xml"].source_path)
+    assert broken.status_code == 200
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(broken.content)
+    with pytest.raises(httpx.ReadTimeout):
+        client.get(by_fault["timeout"].source_path, timeout=0.3)
+    # Only the source is broken; the rest of a faulty site answers.
+    assert client.get(f"/sites/{by_fault['http_500'].slug}/").status_code == 200
+
+
+def test_shutdown_does_not_wait_for_delayed_responses() -> None:
+    network = make_sample_network(timeout_delay_s=120.0)
+    slow = next(s for s in network.sites if s.fault == "timeout")
+    with running_network(network) as running, pytest.raises(httpx.ReadTimeout):
+        httpx.get(running.url(slow.source_path), timeout=0.3)
+    started = time.monotonic()
+    with running_network(network) as running:
+        pass
+    assert time.monotonic() - started < 5
+
+
+def test_etag_and_last_modified_give_304(sample_network: SampleNetwork, client: httpx.Client) -> None:
+    path = sample_network.site("city").source_path
+    first = client.get(path)
+    assert first.headers["etag"] and first.headers["last-modified"]
+    assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert client.get(path, headers={"If-Modified-Since": first.headers["last-modified"]}).status_code == 304
+    assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+    robots = client.get("/robots.txt")
+    assert "Allow: /" in robots.text and "Sitemap:" in robots.text
+
+
+def test_bridge_needs_the_access_key(sample_network: SampleNetwork, client: httpx.Client) -> None:
+    accounts = [s for s in sample_network.sites if s.template == "account"]
+    for site in accounts:
+        good = client.get(site.source_path, params={"key": sample_network.access_key})
+        assert good.status_code == 200
+        feed = feedparser.parse(good.content)
+        assert feed.entries[0].title == site.items[0].title and "<p>" in feed.entries[0].description
+        assert client.get(site.source_path, params={"key": "wrong"}).status_code == 403
+        assert client.get(site.source_path).status_code == 403
+    assert client.get("/bridge/weibo/user/1", params={"key": sample_network.access_key}).status_code == 404
+
+
+def test_publish_adds_an_item_to_feed_and_list(own_server: RunningNetwork) -> None:
+    network = own_server.network
+    with httpx.Client(base_url=own_server.base_url, timeout=10) as http:
+        before = http.get(network.site("city").source_path)
+        created = http.post("/_control/publish", params={"site": "city"})
+        assert created.status_code == 200
+        data: dict[str, Any] = created.json()
+        assert data["site_slug"] == "city" and data["url"].startswith(own_server.base_url)
+        after = http.get(network.site("city").source_path, headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200 and feedparser.parse(after.content).entries[0].title == data["title"]
+        assert http.get(data["url"]).status_code == 200
+        site = healthy(network, "html")
+        item = own_server.publish(site.slug)
+        assert item.title in http.get(site.source_path).text
+        assert http.post("/_control/publish", params={"site": "nope"}).status_code == 404
+    truth = ground_truth(network, own_server.base_url)
+    assert truth["sources"][own_server.url(site.source_path)]["items"][0]["title"] == item.title
+
+
+def _walk(units: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for unit in units:
+        yield unit
+        yield from _walk(unit.get("children", []))
+
+
+def test_registry_export_shape(sample_network: SampleNetwork, sample_registry_file: Any) -> None:
+    document = yaml.safe_load(sample_registry_file.read_text(encoding="utf-8"))
+    assert [u["slug"] for u in document["units"]] == ["city"]
+    units = list(_walk(document["units"]))
+    assert [u["slug"] for u in units] == [s.slug for s in sample_network.sites]
+    for unit in units:
+        assert {"slug", "name", "level", "type", "region", "website", "sources"} <= set(unit)
+        assert unit["level"] in {"city", "district", "street", "community", "branch"}
+        assert unit["type"] in {
+            "government",
+            "party",
+            "enterprise",
+            "community",
+            "school",
+            "hospital",
+            "other",
+        }
+        assert isinstance(unit["region"], str) and unit["website"].endswith(f"/sites/{unit['slug']}/")
+        for source in unit["sources"]:
+            assert source["kind"] in {"feed", "html", "sitemap", "account"} and source["name"]
+            if source["kind"] == "html":
+                assert source["selectors"] == HTML_SELECTORS
+            if source["kind"] == "account":
+                assert source["platform"] in {"weibo", "wechat"} and source["account"]
+                assert source["url"].endswith(f"?key={sample_network.access_key}")
+    feed_of = healthy(sample_network, "html_feed")
+    unit = next(u for u in units if u["slug"] == feed_of.slug)
+    assert unit["sources"][0]["kind"] == "feed" and unit["sources"][0]["url"].endswith("/rss.xml")
+
+
+def test_ground_truth_matches_what_is_served(
+    sample_network: SampleNetwork, sample_server: RunningNetwork, sample_ground_truth: dict[str, Any]
+) -> None:
+    sources = sample_ground_truth["sources"]
+    assert len(sources) == len(sample_network.sites)
+    failures = {entry["failure"] for entry in sources.values() if entry["failure"]}
+    assert failures == {"timeout", "http_5xx", "redirect_loop", "parse_error"}
+    assert all(not e["items"] for e in sources.values() if e["failure"])
+    trusted = {e["site"] for e in sources.values() if e["trusted"] and e["items"]}
+    assert len(trusted) >= 3
+    with httpx.Client(timeout=10) as http:
+        for entry in sources.values():
+            for item in entry["items"][:2]:
+                assert http.get(item["url"]).status_code == 200
+                for url in item["attachments"]:
+                    assert http.get(url).status_code == 200
+    assert registry_document(sample_network, sample_server.base_url)["units"][0]["slug"] == "city"
+
+
+def test_scaled_network_for_benchmarks_is_fast() -> None:
+    started = time.perf_counter()
+    network = generate_network(20, 0, seed=5, items_per_site=20, feed_sources=500)
+    elapsed = time.perf_counter() - started
+    assert len(network.sites) == 500 and len(network.items()) == 10_000
+    assert {s.template for s in network.sites} == {"rss"} and not any(s.fault for s in network.sites)
+    assert elapsed < 3.0, f"generating 500 x 20 took {elapsed:.2f}s"
