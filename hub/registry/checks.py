@@ -16,6 +16,8 @@ def check_entries(session: Session, entries: list[UnitEntry]) -> list[Problem]:
     problems: list[Problem] = []
     first_by_slug: dict[str, UnitEntry] = {}
     for entry in entries:
+        if not entry.row.slug:
+            continue  # already reported as missing
         first = first_by_slug.setdefault(entry.row.slug, entry)
         if first is not entry:
             message = f"duplicate slug {entry.row.slug!r} (first at line {first.where.line})"

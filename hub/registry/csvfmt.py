@@ -50,9 +50,7 @@ def load_csv(text: str, file: str) -> tuple[list[UnitEntry], list[Problem]]:
                 problems.append(where.problem(f"unit {slug}: columns differ from its first row"))
         else:
             unit_data[slug] = data
-            unit = parse_unit(data, where, problems)
-            if unit is not None:
-                entries[slug] = UnitEntry(unit, where)
+            entries[slug] = UnitEntry(parse_unit(data, where, problems), where)
         source_data = _non_empty(row, SOURCE_COLUMNS, SOURCE_FIELDS)
         if not source_data:
             continue

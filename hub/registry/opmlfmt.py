@@ -61,9 +61,8 @@ def _unit(
     if parent is not None:
         data["parent"] = parent
     row = parse_unit(data, where, problems)
-    entry = UnitEntry(row, where) if row is not None else None
-    if entry is not None:
-        entries.append(entry)  # before the children: parents first, as the other formats deliver them
+    entry = UnitEntry(row, where)
+    entries.append(entry)  # before the children: parents first, as the other formats deliver them
     for child in outline.findall("outline"):
         if not child.get("xmlUrl"):
             _unit(child, data["slug"], depth + 1, file, entries, problems)
@@ -77,7 +76,7 @@ def _unit(
         if child.get("category"):
             source_data["category"] = child.get("category").strip()
         source = parse_source(source_data, source_where, problems)
-        if entry is not None and source is not None:
+        if source is not None:
             entry.sources.append(SourceEntry(source, source_where))
 
 

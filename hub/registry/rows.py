@@ -121,13 +121,21 @@ def _problems(error: ValidationError, where: Located, what: str) -> list[Problem
     return problems
 
 
-def parse_unit(data: dict[str, Any], where: Located, problems: list[Problem]) -> UnitRow | None:
-    """``data`` as a UnitRow, or None with its problems appended."""
+def parse_unit(data: dict[str, Any], where: Located, problems: list[Problem]) -> UnitRow:
+    """``data`` as a UnitRow; when invalid, its problems are appended and an unchecked row is returned
+    so that the whole-file checks (duplicates, parents, cycles) still see it."""
     try:
         return UnitRow.model_validate(data)
     except ValidationError as error:
         problems.extend(_problems(error, where, f"unit {data.get('slug', '?')!s}"))
-        return None
+    parent = data.get("parent")
+    unchecked: dict[str, Any] = {
+        "slug": str(data.get("slug") or ""),
+        "name": str(data.get("name") or ""),
+        "level": str(data.get("level") or ""),
+        "parent": parent if isinstance(parent, str) else None,
+    }
+    return UnitRow.model_construct(**unchecked)
 
 
 def parse_source(data: dict[str, Any], where: Located, problems: list[Problem]) -> SourceRow | None:

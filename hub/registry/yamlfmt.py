@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -9,83 +11,92 @@ import yaml
 from hub.registry.errors import Problem
 from hub.registry.rows import Located, SourceEntry, UnitEntry, parse_source, parse_unit
 
-_LINE = "__line__"
-_KEY_LINES = "__key_lines__"
-
 
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader that records, on every mapping, the line of the mapping and of each key."""
+    """A safe loader that records where every mapping and each of its keys start (node marks)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping[_LINE] = node.start_mark.line + 1
-        mapping[_KEY_LINES] = {
-            str(key_node.value): key_node.start_mark.line + 1 for key_node, _value in node.value
-        }
-        return mapping
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # id(mapping) -> (line of the mapping, line of each key); the document keeps the mappings alive.
+        self.lines: dict[int, tuple[int, dict[str, int]]] = {}
+
+    def construct_line_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+        """Like SafeLoader's map constructor, remembering the marks of the mapping it yields."""
+        data: dict[Any, Any] = {}
+        keys = {str(key_node.value): key_node.start_mark.line + 1 for key_node, _value in node.value}
+        self.lines[id(data)] = (node.start_mark.line + 1, keys)
+        yield data
+        data.update(self.construct_mapping(node))
 
 
-def _located(file: str, data: dict[str, Any]) -> tuple[Located, dict[str, Any]]:
-    where = Located(file, int(data.get(_LINE, 1)), dict(data.get(_KEY_LINES, {})))
-    clean = {key: value for key, value in data.items() if key not in (_LINE, _KEY_LINES)}
-    return where, clean
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_line_map)
+
+
+def _located(file: str, data: dict[str, Any], lines: dict[int, tuple[int, dict[str, int]]]) -> Located:
+    line, keys = lines.get(id(data), (1, {}))
+    return Located(file, line, dict(keys))
 
 
 def load_yaml(text: str, file: str) -> tuple[list[UnitEntry], list[Problem]]:
     """Units and sources of a YAML registry, flattened parents-first, with every problem found."""
     problems: list[Problem] = []
+    loader = _LineLoader(text)
     try:
-        document = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
+        document = loader.get_single_data()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         return [], [Problem(file, line, f"not valid YAML: {getattr(error, 'problem', error)}")]
+    finally:
+        loader.dispose()
     if not isinstance(document, dict) or not isinstance(document.get("units"), list):
         return [], [Problem(file, 1, "expected a mapping with a 'units' list")]
-    where, top = _located(file, document)
-    for key in top:
+    where = _located(file, document, loader.lines)
+    for key in document:
         if key != "units":
             problems.append(where.problem(f"unknown top-level field {key!r}", key))
     entries: list[UnitEntry] = []
-    _walk(top["units"], None, file, entries, problems, where.key_lines.get("units", 1))
+    _walk(document["units"], None, _Context(file, loader.lines, entries, problems), where.key_lines["units"])
     return entries, problems
 
 
-def _walk(
-    units: Any,
-    parent: str | None,
-    file: str,
-    entries: list[UnitEntry],
-    problems: list[Problem],
-    line: int,
-) -> None:
+@dataclass(slots=True)
+class _Context:
+    """What the walk over nested units shares: file name, key lines, results."""
+
+    file: str
+    lines: dict[int, tuple[int, dict[str, int]]]
+    entries: list[UnitEntry]
+    problems: list[Problem]
+
+
+def _walk(units: Any, parent: str | None, ctx: _Context, line: int) -> None:
     if not isinstance(units, list):
-        problems.append(Problem(file, line, "expected a list of units"))
+        ctx.problems.append(Problem(ctx.file, line, "expected a list of units"))
         return
     for data in units:
         if not isinstance(data, dict):
-            problems.append(Problem(file, line, f"expected a unit mapping, got {data!r}"))
+            ctx.problems.append(Problem(ctx.file, line, f"expected a unit mapping, got {data!r}"))
             continue
-        where, clean = _located(file, data)
+        where = _located(ctx.file, data, ctx.lines)
+        clean = dict(data)
         children = clean.pop("children", None)
         sources = clean.pop("sources", None)
         if parent is not None:
             if clean.get("parent") not in (None, parent):
                 message = f"unit {clean.get('slug')}: parent {clean['parent']!r} but nested in {parent!r}"
-                problems.append(where.problem(message, "parent"))
+                ctx.problems.append(where.problem(message, "parent"))
             clean["parent"] = parent
-        row = parse_unit(clean, where, problems)
-        entry = UnitEntry(row, where) if row is not None else None
-        for source_data in _as_list(sources, where, "sources", problems):
-            source_where, source_clean = _located(file, source_data)
-            source = parse_source(source_clean, source_where, problems)
-            if entry is not None and source is not None:
+        row = parse_unit(clean, where, ctx.problems)
+        entry = UnitEntry(row, where)
+        ctx.entries.append(entry)
+        for source_data in _as_list(sources, where, "sources", ctx.problems):
+            source_where = _located(ctx.file, source_data, ctx.lines)
+            source = parse_source(source_data, source_where, ctx.problems)
+            if source is not None:
                 entry.sources.append(SourceEntry(source, source_where))
-        if entry is not None:
-            entries.append(entry)
         if children is not None:
-            children_line = where.key_lines.get("children", where.line)
-            _walk(children, str(clean.get("slug")), file, entries, problems, children_line)
+            _walk(children, str(clean.get("slug")), ctx, where.key_lines.get("children", where.line))
 
 
 def _as_list(value: Any, where: Located, key: str, problems: list[Problem]) -> list[dict[str, Any]]:
