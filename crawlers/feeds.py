@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
+from xml.sax import SAXException
 
 import feedparser
 import lxml.html
@@ -168,9 +169,10 @@ def parse_feed(
     parsed = feedparser.parse(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
-    if not parsed.entries and (parsed.bozo or not parsed.version):
-        reason = parsed.get("bozo_exception") or "not a feed"
-        raise FeedParseError(f"malformed feed: {reason}")
+    problem = parsed.get("bozo_exception")
+    # Entries salvaged from XML that is not well-formed may be cut short or mixed up: refuse them all.
+    if isinstance(problem, SAXException) or (not parsed.entries and (parsed.bozo or not parsed.version)):
+        raise FeedParseError(f"malformed feed: {problem or 'not a feed'}")
     feed = ParsedFeed(title=str(parsed.feed.get("title", "")))
     for entry in parsed.entries:
         link = urljoin(feed_url, entry.get("link") or "")
