@@ -1,0 +1,42 @@
+"""The analysis shared by both backends: tokens, the query language and snippets."""
+
+from __future__ import annotations
+
+from index.analysis import Term, cjk_chars, parse_query, token_text, tokenize
+from index.snippet import make_snippet
+
+
+def test_chinese_becomes_overlapping_bigrams_and_words_are_normalized() -> None:
+    assert token_text("加强党建工作") == "加强 强党 党建 建工 工作"
+    assert token_text("ＷｉＦｉ６覆盖 2024年") == "wifi6 覆盖 2024 年"
+    assert token_text("党") == "党"
+    assert cjk_chars("党建", "建设") == ["党", "建", "设"]
+
+
+def test_token_offsets_point_into_the_original_text() -> None:
+    text = "推进ＷｉＦｉ建设"
+    spans = [text[token.start : token.end] for token in tokenize(text)]
+    assert spans == ["推进", "ＷｉＦｉ", "建设"]
+
+
+def test_query_language() -> None:
+    parsed = parse_query('党建 "public wifi" -通知 规划 OR 建设 党')
+    assert parsed.must == [
+        [Term(("党建",))],
+        [Term(("public", "wifi"))],
+        [Term(("规划",)), Term(("建设",))],
+        [Term(("党",))],
+    ]
+    assert parsed.must_not == [Term(("通知",))]
+    assert parsed.must[-1][0].char == "党"
+    assert parse_query("  ，。 ").is_empty
+    assert parse_query('"未闭合 引号').must == [[Term(("未闭", "闭合", "引号"))]]
+
+
+def test_snippet_window_marks_and_escapes() -> None:
+    text = "前言" * 40 + "<b>加强党建</b>工作"
+    snippet = make_snippet(text, parse_query("党建"))
+    assert snippet.startswith("…")
+    assert "&lt;b&gt;加强<mark>党建</mark>&lt;/b&gt;" in snippet
+    assert make_snippet("没有匹配", parse_query("党建")) == "没有匹配"
+    assert "<mark>党</mark>员" in make_snippet("党员服务", parse_query("党"))
