@@ -147,7 +147,8 @@ def publish_item(
         when = (now or datetime.now(ZONE)).astimezone(ZONE).replace(second=0, microsecond=0)
         style = site.items[0].date_style if site.items else "full_cn"
         place = site.name
-        item = _make_item(site, place, network.seed, site.serial + 1, when, style)
+        rng = random.Random(f"samplenet:{network.seed}:{site.slug}:{site.serial + 1}")
+        item = _make_item(site, place, rng, site.serial + 1, when, style)
         site.serial += 1
         site.items.insert(0, item)
         network.published += 1
@@ -216,14 +217,13 @@ def _fill_items(site: SampleSite, place: str, seed: int, today: date, count: int
         dates.append(datetime.combine(day, moment, tzinfo=ZONE))
         day -= timedelta(days=rng.randint(*gap))
     # Serial 1 is the oldest item, so publishing continues the numbering.
-    site.items = [_make_item(site, place, seed, count - n, when, style) for n, when in enumerate(dates)]
+    site.items = [_make_item(site, place, rng, count - n, when, style) for n, when in enumerate(dates)]
     site.serial = count
 
 
 def _make_item(
-    site: SampleSite, place: str, seed: int, serial: int, when: datetime, style: DateStyle
+    site: SampleSite, place: str, rng: random.Random, serial: int, when: datetime, style: DateStyle
 ) -> SampleItem:
-    rng = random.Random(f"samplenet:{seed}:{site.slug}:{serial}")
     item_id = f"t{when:%Y%m%d}_{serial}"
     attachments: list[SampleAttachment] = []
     if rng.random() < 0.4:
