@@ -1,0 +1,106 @@
+"""The web app (step 8 of docs/architecture.md): public portal, JSON API and staff moderation API.
+
+``create_app`` builds one app from explicit settings; the store, the search backend and the templates live
+on ``app.state`` and routes reach them through ``api.deps``. Starting the app never crawls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.i18n import LANG_COOKIE, choose_language, normalize_language
+from api.rendering import make_templates, render
+from api.routes import health, json_api, portal
+from hub.db import Database
+from hub.settings import Settings
+from index.backend import SearchBackend
+from index.factory import open_backend
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+# Everything is served from here: no CDN. Images inside notices come from the units' own sites.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' http: https: data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(
+    settings: Settings, database: Database | None = None, backend: SearchBackend | None = None
+) -> FastAPI:
+    """A portal app for ``settings``; a given database or backend is used as is and left open on shutdown."""
+    owns_database = database is None
+    owns_backend = backend is None
+    db = database if database is not None else Database(settings.store.url, echo=settings.store.echo)
+    search = backend if backend is not None else open_backend(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Release only what this app opened; the caller owns what it passed in.
+        if owns_backend:
+            search.close()
+        if owns_database:
+            db.dispose()
+
+    app = FastAPI(
+        title="Xinlian 信链",
+        summary="Search the approved notices of every unit; staff moderation API.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    app.state.backend = search
+    app.state.templates = make_templates(settings.timezone)
+
+    app.middleware("http")(_language_middleware)
+    app.middleware("http")(_security_headers_middleware)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(health.router)
+    app.include_router(json_api.router)
+    app.include_router(portal.router)
+    return app
+
+
+async def _language_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Pick the language of this request; ``?lang=`` also remembers the choice in a cookie."""
+    settings: Settings = request.app.state.settings
+    asked = normalize_language(request.query_params.get("lang"))
+    request.state.language = choose_language(asked, request.cookies.get(LANG_COOKIE), settings.web.language)
+    response = await call_next(request)
+    if asked is not None and asked != request.cookies.get(LANG_COOKIE):
+        response.set_cookie(LANG_COOKIE, asked, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True)
+    return response
+
+
+async def _security_headers_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Headers that keep republished, untrusted content in its place."""
+    response = await call_next(request)
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """JSON errors under /api and for health; a translated page everywhere else."""
+    if request.url.path.startswith(("/api/", "/healthz", "/static/")):
+        return await http_exception_handler(request, exc)
+    if exc.status_code == 404:
+        return render(request, "error.html", {"status": 404}, status_code=404)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

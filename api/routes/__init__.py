@@ -1,0 +1,1 @@
+"""Routers of the web app: health, public portal pages, JSON API."""

@@ -1,0 +1,128 @@
+"""Shapes of the JSON API (pydantic): what /api/v1 answers and accepts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hub.models import Item
+
+
+class UnitRef(BaseModel):
+    """The unit an item belongs to."""
+
+    id: int
+    name: str
+    slug: str | None = None
+
+
+class SearchItemOut(BaseModel):
+    """One search hit."""
+
+    id: int
+    title: str
+    snippet: str = Field(description="Plain text, HTML-escaped, matches wrapped in <mark>.")
+    url: str = Field(description="The original page at the source.")
+    portal_url: str = Field(description="The item's page on this portal.")
+    unit: UnitRef
+    published_at: datetime | None
+
+
+class SearchOut(BaseModel):
+    """One page of search results."""
+
+    total: int
+    page: int
+    page_size: int
+    pages: int
+    items: list[SearchItemOut]
+
+
+class AttachmentOut(BaseModel):
+    name: str
+    url: str
+
+
+class ItemOut(BaseModel):
+    """A full item (approved for the public; any state for staff)."""
+
+    id: int
+    title: str
+    html: str = Field(description="Sanitized HTML of the body.")
+    text: str
+    url: str
+    portal_url: str
+    unit: UnitRef
+    category: str | None
+    origin: str | None
+    published_at: datetime | None
+    date_source: str
+    attachments: list[AttachmentOut]
+    state: str
+    version: int
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+    @classmethod
+    def from_item(cls, item: Item, portal_url: str) -> ItemOut:
+        """Build from the model."""
+        return cls(
+            id=item.id,
+            title=item.title,
+            html=item.html,
+            text=item.text,
+            url=item.url,
+            portal_url=portal_url,
+            unit=UnitRef(id=item.unit.id, name=item.unit.name, slug=item.unit.slug),
+            category=item.category,
+            origin=item.origin,
+            published_at=item.published_at,
+            date_source=item.date_source,
+            attachments=[_attachment(entry) for entry in item.attachments or [] if isinstance(entry, dict)],
+            state=item.state,
+            version=item.version,
+            reviewed_by=item.reviewed_by,
+            reviewed_at=item.reviewed_at,
+        )
+
+
+def _attachment(entry: dict[str, Any]) -> AttachmentOut:
+    return AttachmentOut(name=str(entry.get("name") or ""), url=str(entry.get("url") or ""))
+
+
+class QueueItemOut(BaseModel):
+    """An item in the moderation queue."""
+
+    id: int
+    title: str
+    url: str
+    unit: UnitRef
+    state: str
+    version: int
+    published_at: datetime | None
+    first_seen_at: datetime
+
+
+class QueueOut(BaseModel):
+    state: str
+    total: int
+    items: list[QueueItemOut]
+
+
+class DecisionIn(BaseModel):
+    """A moderation decision; ``version`` is the version the reviewer saw (409 if it moved on)."""
+
+    reason: str | None = Field(None, max_length=2000)
+    version: int | None = None
+
+
+class DecisionOut(BaseModel):
+    """The item after a decision."""
+
+    id: int
+    state: str
+    version: int
+    reviewed_by: str | None
+    reviewed_at: datetime | None

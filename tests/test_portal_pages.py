@@ -1,0 +1,130 @@
+"""The public portal: home, search page, item page, unit page, 404s, language, degraded search."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from hub.db import Database
+from hub.settings import Settings
+from index.factory import open_backend
+from tests.fixtures.web import REVIEWER, PortalData
+
+
+def _result_titles(html: str) -> list[str]:
+    return re.findall(r'<h2 class="result-title"><a href="[^"]+">([^<]*)</a>', html)
+
+
+def test_home_lists_approved_notices_and_never_pending(client: TestClient, portal_data: PortalData) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<html lang="zh-CN">' in page.text
+    assert "学校召开党建工作推进会" in page.text
+    assert "Volunteer day" in page.text
+    assert "待审核的党建简报" not in page.text
+    assert 'role="search"' in page.text
+
+
+def test_search_page_finds_chinese_word_with_highlight_and_links(
+    client: TestClient, portal_data: PortalData
+) -> None:
+    page = client.get("/search", params={"q": "党建"})
+    assert page.status_code == 200
+    assert _result_titles(page.text) == ["学校召开党建工作推进会"]
+    assert "<mark>" in page.text
+    assert f'href="/items/{portal_data.party_item}"' in page.text
+    assert 'href="http://127.0.0.1:8700/n/1.html"' in page.text  # the source page
+    assert "待审核" not in page.text
+    assert 'value="党建"' in page.text  # the box keeps the query: the URL is the shareable state
+
+
+def test_search_page_finds_english_word_never_pending(client: TestClient, portal_data: PortalData) -> None:
+    page = client.get("/search", params={"q": "volunteer"})
+    assert page.status_code == 200
+    assert _result_titles(page.text) == ["Volunteer day"]
+
+
+def test_search_filters_by_unit_subtree_and_level(client: TestClient, portal_data: PortalData) -> None:
+    assert len(_result_titles(client.get("/search", params={"q": "党建", "unit": "east"}).text)) == 1
+    assert _result_titles(client.get("/search", params={"q": "党建", "unit": "nowhere"}).text) == []
+    assert _result_titles(client.get("/search", params={"q": "党建", "level": "city"}).text) == []
+
+
+def test_item_page_shows_content_dates_breadcrumb_reviewer(
+    client: TestClient, portal_data: PortalData
+) -> None:
+    page = client.get(f"/items/{portal_data.party_item}")
+    assert page.status_code == 200
+    html = page.text
+    assert "<h1>学校召开党建工作推进会</h1>" in html
+    assert "<b>党建</b>" in html  # sanitized markup kept
+    assert "alert(1)" not in html  # the script of the source never reaches the page
+    assert "2024-05-06 09:30" in html  # 01:30 UTC shown in Asia/Shanghai
+    assert "页面标注" in html  # where the date came from
+    assert f"责任审核人：{REVIEWER}" in html
+    assert 'href="http://127.0.0.1:8700/f/plan.pdf"' in html and "工作方案.pdf" in html
+    assert 'href="http://127.0.0.1:8700/n/1.html"' in html
+    crumbs = re.findall(
+        r'<a href="/units/([a-z-]+)">', html.split('class="breadcrumb"')[1].split("</nav>")[0]
+    )
+    assert crumbs == ["city", "east", "east-school"]
+
+
+def test_hostile_titles_are_escaped_everywhere(client: TestClient, portal_data: PortalData) -> None:
+    for path in (f"/items/{portal_data.hostile_item}", "/", "/search?q=通知"):
+        html = client.get(path).text
+        assert "<script>alert('x')</script>" not in html, path
+        assert "&lt;script&gt;" in html, path
+
+
+def test_pending_and_missing_items_are_404(client: TestClient, portal_data: PortalData) -> None:
+    for item_id in (portal_data.pending_item, 999_999):
+        page = client.get(f"/items/{item_id}")
+        assert page.status_code == 404
+        assert "页面不存在" in page.text
+        assert "待审核的党建简报" not in page.text
+    assert client.get("/units/nowhere").status_code == 404
+
+
+def test_unit_page_shows_tree_and_subtree_notices(client: TestClient, portal_data: PortalData) -> None:
+    page = client.get("/units/east")
+    assert page.status_code == 200
+    assert "东城区委" in page.text
+    assert 'href="/units/city"' in page.text  # parent
+    assert 'href="/units/east-school"' in page.text  # child
+    assert "学校召开党建工作推进会" in page.text  # notice of a unit below
+    assert "待审核的党建简报" not in page.text
+
+
+def test_english_on_request_and_remembered(client: TestClient, portal_data: PortalData) -> None:
+    page = client.get("/", params={"lang": "en"})
+    assert '<html lang="en">' in page.text
+    assert "Latest notices" in page.text
+    assert client.cookies.get("lang") == "en"
+    again = client.get(f"/items/{portal_data.party_item}")
+    assert "Reviewed by " + REVIEWER in again.text
+    assert "Latest notices" not in client.get("/", params={"lang": "zh-CN"}).text
+
+
+def test_search_down_degrades_with_a_message(settings: Settings, database: Database) -> None:
+    backend = open_backend(settings)
+    backend.ensure_ready()
+    backend.close()  # a backend that can no longer answer: every call fails as if the index were gone
+    with TestClient(create_app(settings, database, backend)) as client:
+        page = client.get("/search", params={"q": "党建"})
+        assert page.status_code == 503
+        assert "搜索服务暂时不可用" in page.text
+        assert client.get("/").status_code == 200  # the rest of the portal still works
+        assert client.get("/api/v1/search", params={"q": "党建"}).status_code == 503
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+
+
+def test_static_css_is_served_locally(client: TestClient) -> None:
+    page = client.get("/")
+    assert 'href="/static/portal.css"' in page.text
+    assert client.get("/static/portal.css").status_code == 200
+    assert "cdn" not in page.text.lower()
