@@ -53,7 +53,8 @@ class _Content:
 
 def content_hash(title: str, text: str) -> str:
     """SHA-256 over the normalized title and text: insensitive to whitespace and full/half-width forms."""
-    normalized = [_WHITESPACE.sub(" ", unicodedata.normalize("NFKC", part)).strip() for part in (title, text)]
+    # Whitespace is dropped, not collapsed: re-rendered Chinese pages shift spaces and line breaks freely.
+    normalized = [_WHITESPACE.sub("", unicodedata.normalize("NFKC", part)) for part in (title, text)]
     return hashlib.sha256("\n".join(normalized).encode("utf-8")).hexdigest()
 
 
