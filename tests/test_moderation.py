@@ -1,0 +1,170 @@
+"""Moderation: transitions, permissions, optimistic locking, audit events and outbox rows."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.db import Database
+from hub.ingest import ingest
+from hub.models import Item, ModerationEvent, OutboxEntry, Source, Unit, User
+from hub.rawitem import RawItem
+from hub.users import create_user
+from moderation.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from moderation.queue import count_queue, list_queue
+from moderation.service import approve, reject, transition
+
+
+@pytest.fixture
+def items(database: Database) -> list[int]:
+    """Three pending items: two under district d1 (of the city), one directly under the city."""
+    with database.session() as session:
+        city = Unit(slug="city", name="市", level="city", path="/")
+        session.add(city)
+        session.flush()
+        city.path = f"/{city.id}/"
+        district = Unit(slug="d1", name="区", level="district", parent_id=city.id, path="/")
+        session.add(district)
+        session.flush()
+        district.path = f"{city.path}{district.id}/"
+        ids = []
+        for n, unit in enumerate([district, city, district]):
+            source = Source(unit_id=unit.id, name=f"s{n}", kind="feed", url=f"http://127.0.0.1/{n}.xml")
+            session.add(source)
+            session.flush()
+            raw = RawItem(
+                source_id=source.id, url=f"http://127.0.0.1/{n}.html", title=f"通知{n}", html=f"<p>{n}</p>"
+            )
+            ids.append(ingest(session, raw).item_id)
+    return ids
+
+
+def outbox(session: Session) -> list[tuple[int, str]]:
+    return [(e.item_id, e.op) for e in session.scalars(select(OutboxEntry).order_by(OutboxEntry.id))]
+
+
+def test_approve_then_withdraw_writes_events_and_outbox(database: Database, items: list[int]) -> None:
+    with database.session() as session:
+        moderator = create_user(session, "mod", "pw-secret-1", "moderator", display_name="审核员")
+        item = approve(session, items[0], moderator, expected_version=1)
+        assert (item.state, item.version, item.reviewed_by) == ("approved", 2, "mod")
+        assert item.reviewed_at is not None
+    with database.session() as session:
+        assert outbox(session) == [(items[0], "upsert")]
+        with pytest.raises(InvalidTransition, match="reason"):
+            transition(session, items[0], "withdraw", "auto")
+        item = transition(session, items[0], "withdraw", "auto", reason="内容有误")
+        assert item.state == "withdrawn"
+    with database.session() as session:
+        assert outbox(session) == [(items[0], "upsert"), (items[0], "delete")]
+        events = session.scalars(
+            select(ModerationEvent).where(ModerationEvent.item_id == items[0]).order_by(ModerationEvent.id)
+        ).all()
+        assert [(e.action, e.actor, e.from_state, e.to_state) for e in events] == [
+            ("submitted", "crawler", None, "pending"),
+            ("approve", "mod", "pending", "approved"),
+            ("withdraw", "auto", "approved", "withdrawn"),
+        ]
+        assert events[-1].reason == "内容有误"
+
+
+def test_reject_writes_no_outbox_row_and_rejected_can_be_approved(
+    database: Database, items: list[int]
+) -> None:
+    with database.session() as session:
+        item = reject(session, items[1], "demo", reason="与本单位无关")
+        assert item.state == "rejected"
+        assert outbox(session) == []
+        with pytest.raises(InvalidTransition):
+            reject(session, items[1], "demo")
+        assert approve(session, items[1], "demo").state == "approved"
+        assert outbox(session) == [(items[1], "upsert")]
+
+
+def test_invalid_transitions_and_unknown_items(database: Database, items: list[int]) -> None:
+    with database.session() as session:
+        with pytest.raises(InvalidTransition):
+            transition(session, items[0], "withdraw", "auto", reason="x")  # pending is not live
+        with pytest.raises(InvalidTransition, match="unknown action"):
+            transition(session, items[0], "publish", "auto")
+        approve(session, items[0], "auto")
+        with pytest.raises(InvalidTransition):
+            approve(session, items[0], "auto")  # already approved, no revision waiting
+        with pytest.raises(NotFound):
+            approve(session, 999_999, "auto")
+
+
+def test_permissions(database: Database, items: list[int]) -> None:
+    with database.session() as session:
+        viewer = create_user(session, "viewer", "pw-secret-2", "viewer")
+        district_id = session.scalars(select(Unit.id).where(Unit.slug == "d1")).one()
+        scoped = create_user(session, "scoped", "pw-secret-3", "moderator", unit_scope_id=district_id)
+        admin = create_user(session, "admin", "pw-secret-4", "admin")
+        with pytest.raises(Forbidden):
+            approve(session, items[0], viewer)
+        with pytest.raises(Forbidden):
+            approve(session, items[1], scoped)  # the city item is outside the district scope
+        assert approve(session, items[0], scoped).state == "approved"
+        admin.active = False
+        with pytest.raises(Forbidden):
+            approve(session, items[2], admin)
+        assert outbox(session) == [(items[0], "upsert")]
+        assert session.get(Item, items[1]).state == "pending"  # type: ignore[union-attr]
+
+
+def test_stale_expected_version_is_a_conflict(database: Database, items: list[int]) -> None:
+    with database.session() as session:
+        approve(session, items[0], "auto", expected_version=1)
+    with database.session() as session:
+        with pytest.raises(Conflict):
+            transition(session, items[0], "withdraw", "auto", reason="r", expected_version=1)
+        assert outbox(session) == [(items[0], "upsert")]
+
+
+def test_two_reviewers_exactly_one_wins(database: Database, items: list[int]) -> None:
+    """Both sessions read version 1; the second UPDATE ... WHERE version = 1 matches nothing."""
+    first, second = database.sessions(), database.sessions()
+    try:
+        assert first.get(Item, items[0]) is not None and second.get(Item, items[0]) is not None
+        first.commit(), second.commit()  # end the read transactions: each reviewer decides later
+        approve(first, items[0], "alice", expected_version=1)
+        first.commit()
+        with pytest.raises(Conflict):
+            reject(second, items[0], "bob", expected_version=1)
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    with database.session() as session:
+        item = session.get(Item, items[0])
+        assert item is not None and (item.state, item.version, item.reviewed_by) == ("approved", 2, "alice")
+        assert outbox(session) == [(items[0], "upsert")]
+        decisions = session.scalar(
+            select(func.count())
+            .select_from(ModerationEvent)
+            .where(ModerationEvent.actor.in_(["alice", "bob"]))
+        )
+        assert decisions == 1
+
+
+def test_queue_is_oldest_first_and_filters_by_subtree(database: Database, items: list[int]) -> None:
+    with database.session() as session:
+        assert [item.id for item in list_queue(session)] == items
+        city_id, district_id = (
+            session.scalars(select(Unit.id).where(Unit.slug == s)).one() for s in ("city", "d1")
+        )
+        assert [item.id for item in list_queue(session, unit_subtree=district_id)] == [items[0], items[2]]
+        assert len(list_queue(session, unit_subtree=city_id)) == 3
+        assert [item.id for item in list_queue(session, limit=1, offset=1)] == [items[1]]
+        approve(session, items[0], "auto")
+        assert [item.id for item in list_queue(session, state="approved")] == [items[0]]
+        assert count_queue(session) == 2 and count_queue(session, unit_subtree=district_id) == 1
+        assert list_queue(session, unit_subtree=999_999) == []
+
+
+def test_users_are_objects_not_strings(database: Database, items: list[int]) -> None:
+    with database.session() as session:
+        user = create_user(session, "m2", "pw-secret-5", "moderator")
+        assert isinstance(user, User)
+        assert approve(session, items[2], user).reviewed_by == "m2"
