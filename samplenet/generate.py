@@ -159,7 +159,8 @@ def _units(city: str, districts: int, branches: int, seed: int, feed_sources: in
     """The unit tree in order: city, then each district followed by its branches."""
     region = f"{31 + seed % 9}0100"
     if feed_sources is not None:
-        districts = min(districts, max(feed_sources - 1, 0))
+        # At least one district to hang branches on; never more sites than asked for.
+        districts = min(max(districts, 1), max(feed_sources - 1, 0))
         branch_counts = [0] * districts
         for n in range(max(feed_sources - 1 - districts, 0)):
             branch_counts[n % max(districts, 1)] += 1

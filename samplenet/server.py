@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -82,4 +83,6 @@ def serve_forever(
 ) -> None:
     """Serve ``network`` in the foreground until Ctrl-C, publishing an item every ``publish_every_s``."""
     app = SampleApp(network, publish_every_s=publish_every_s)
-    uvicorn.Server(_config(app, host, port)).run()
+    # uvicorn shuts down cleanly on Ctrl-C, then re-raises the signal; that is a normal stop here.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(_config(app, host, port)).run()

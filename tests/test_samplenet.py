@@ -273,3 +273,5 @@ def test_scaled_network_for_benchmarks_is_fast() -> None:
     assert len(network.sites) == 500 and len(network.items()) == 10_000
     assert {s.template for s in network.sites} == {"rss"} and not any(s.fault for s in network.sites)
     assert elapsed < 3.0, f"generating 500 x 20 took {elapsed:.2f}s"
+    for count in (1, 2, 7):
+        assert len(generate_network(0, 0, seed=1, feed_sources=count).sites) == count
