@@ -65,17 +65,15 @@ def _html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment
 
 
 def _entry_date(entry: Any, zone: str, now: datetime | None) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
-        if parsed:
+    for key in ("published", "updated", "created"):
+        raw = str(entry.get(key) or "")
+        parsed = entry.get(f"{key}_parsed")
+        # feedparser misreads Chinese date strings ("2024年05月03日" came out as November); ours first.
+        if parsed and raw.isascii():
             return plausible(datetime.fromtimestamp(calendar.timegm(parsed), UTC), now)
-    # feedparser does not read Chinese date strings; try ours on the raw value.
-    for key in ("published", "updated", "created", "date"):
-        raw = entry.get(key)
-        if raw:
-            value = parse_date(str(raw), zone, now)
-            if value is not None:
-                return value
+        value = parse_date(raw, zone, now) if raw else None
+        if value is not None:
+            return value
     return None
 
 
