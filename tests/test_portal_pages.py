@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -128,3 +129,18 @@ def test_static_css_is_served_locally(client: TestClient) -> None:
     assert 'href="/static/portal.css"' in page.text
     assert client.get("/static/portal.css").status_code == 200
     assert "cdn" not in page.text.lower()
+
+
+def test_search_pages_through_results_with_shareable_links(
+    settings: Settings, database: Database, portal_data: PortalData, app: FastAPI
+) -> None:
+    one_per_page = settings.model_copy(update={"web": settings.web.model_copy(update={"page_size": 1})})
+    with TestClient(create_app(one_per_page, database, app.state.backend)) as client:
+        first = client.get("/search", params={"sort": "date"})
+        assert "第 1 / 3 页" in first.text
+        assert 'href="?sort=date&amp;page=2"' in first.text
+        second = client.get("/search?sort=date&page=2")
+        assert _result_titles(second.text) != _result_titles(first.text)
+        assert 'rel="prev"' in second.text and 'rel="next"' in second.text
+        api = client.get("/api/v1/search", params={"limit": 1, "page": 3})
+        assert api.json()["pages"] == 3 and len(api.json()["items"]) == 1

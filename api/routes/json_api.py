@@ -34,6 +34,7 @@ from moderation.service import transition
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
+MAX_LIMIT = 100
 # How each moderation error reaches the client.
 _ERROR_STATUS: dict[type[ModerationError], int] = {
     NotFound: 404,
@@ -54,10 +55,11 @@ def search(
     backend: BackendDep,
     settings: SettingsDep,
     params: Annotated[SearchParams, Depends(search_params)],
+    limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="Results per page.")] = None,
 ) -> SearchOut:
     """Approved items matching the query (same parameters as the /search page); 503 if search is down."""
     try:
-        page = run_search(session, backend, params, settings.web.page_size)
+        page = run_search(session, backend, params, limit or settings.web.page_size)
     except SearchUnavailable as exc:
         raise HTTPException(status_code=503, detail="search is temporarily unavailable") from exc
     items = [
