@@ -127,7 +127,8 @@ def test_two_reviewers_exactly_one_wins(database: Database, items: list[int]) ->
     first, second = database.sessions(), database.sessions()
     try:
         assert first.get(Item, items[0]) is not None and second.get(Item, items[0]) is not None
-        first.commit(), second.commit()  # end the read transactions: each reviewer decides later
+        first.commit()  # end the read transactions: each reviewer decides later
+        second.commit()
         approve(first, items[0], "alice", expected_version=1)
         first.commit()
         with pytest.raises(Conflict):
