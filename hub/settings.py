@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -50,7 +52,7 @@ class SearchSettings(_Section):
     index_prefix: str = Field("xinlian", description="Prefix of Elasticsearch index and alias names.")
     es_username: str = Field("", description="Elasticsearch basic-auth user name (empty: none).")
     es_password: SecretStr = Field(SecretStr(""), description="Elasticsearch basic-auth password.")
-    es_api_key: SecretStr = Field(SecretStr(""), description="Elasticsearch API key (wins over user/password).")
+    es_api_key: SecretStr = Field(SecretStr(""), description="Elasticsearch API key (wins over a password).")
     es_ca_certs: str = Field("", description="CA bundle for verifying the Elasticsearch TLS certificate.")
     es_timeout_s: float = Field(10.0, description="Elasticsearch request timeout in seconds.")
     templates_dir: str = Field(
@@ -149,7 +151,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            env_settings,
+            PlainEnvSource(settings_cls),
             SecretFileEnvSource(settings_cls),
             TomlConfigSettingsSource(settings_cls),
         )
@@ -157,6 +159,13 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """Settings as plain data with every secret replaced by ``***``."""
         return _mask(self.model_dump(mode="python"))
+
+
+class PlainEnvSource(EnvSettingsSource):
+    """``XINLIAN_*`` variables, without the ``*_FILE`` twins (SecretFileEnvSource reads those)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v for k, v in super()._load_env_vars().items() if not k.lower().endswith("_file")}
 
 
 class SecretFileEnvSource(PydanticBaseSettingsSource):
