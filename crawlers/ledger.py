@@ -192,10 +192,20 @@ class CrawlLedger:
                 last_modified=state.last_modified,
             )
 
-    async def close(self, source_ids: Iterable[int]) -> None:
-        """Write outcomes of ``source_ids`` still open (e.g. requests dropped by Scrapy), then wait."""
+    async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:
+        """Write outcomes of ``source_ids`` still open, then wait for every write.
+
+        A source still open when the spider closes normally had requests dropped by Scrapy and is
+        recorded as it stands; when the crawl was stopped (``aborted``) it is recorded as failed.
+        """
         for source_id in source_ids:
-            self._finalize(self.states[source_id])
+            state = self.states[source_id]
+            if aborted and not state.recorded and state.in_flight > 0:
+                self.fail(
+                    source_id,
+                    FailureInfo("aborted", None, "the crawl was stopped before this source finished"),
+                )
+            self._finalize(state)
         while self._writes or (self._flusher is not None and not self._flusher.done()):
             pending = [*self._writes, *([self._flusher] if self._flusher else [])]
             await asyncio.gather(*pending)

@@ -43,4 +43,7 @@ class IngestPipeline:
     async def close_spider(self) -> None:
         """Write the outcomes of this spider's sources and wait for the writer to finish them."""
         spider = self.crawler.spider
-        await self._ledger().close(job.id for job in spider.jobs)  # type: ignore[union-attr]
+        # The engine stops running before it closes the spider only when the crawl is being shut down.
+        engine = self.crawler.engine
+        aborted = engine is not None and not engine.running
+        await self._ledger().close((job.id for job in spider.jobs), aborted)  # type: ignore[union-attr]

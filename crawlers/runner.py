@@ -121,26 +121,29 @@ def crawl(
             run = start_run(session, trigger, source_ids)
             run_id = run.id
         total = len(source_ids)
-        exit_code = 0
-        if source_ids:
-            exit_code = _run_child(settings, database, run_id, source_ids, on_progress)
-        with database.session() as session:
-            current = session.get(CrawlRun, run_id)
-            if exit_code != 0 or current is None or current.finished_at is None:
-                finish_run(
-                    session,
-                    run_id,
-                    source_ids,
-                    missing_message=f"the crawl worker exited with code {exit_code} first",
-                )
+        exit_code: int | None = None
+        try:
+            exit_code = _run_child(settings, database, run_id, source_ids, on_progress) if source_ids else 0
+        finally:
+            # Interrupted, killed or crashed: close the run with the unfinished sources as failures.
+            _close_run(database, run_id, source_ids, exit_code)
         if on_progress is not None:
             on_progress(total, total)
         summary = summarize(database, run_id)
         summary.wall_s = time.monotonic() - started
-        summary.exit_code = exit_code
+        summary.exit_code = exit_code or 0
         return summary
     finally:
         database.dispose()
+
+
+def _close_run(database: Database, run_id: int, source_ids: list[int], exit_code: int | None) -> None:
+    with database.session() as session:
+        current = session.get(CrawlRun, run_id)
+        if exit_code == 0 and current is not None and current.finished_at is not None:
+            return
+        how = "was interrupted" if exit_code is None else f"exited with code {exit_code}"
+        finish_run(session, run_id, source_ids, missing_message=f"the crawl worker {how} first")
 
 
 def _run_child(
