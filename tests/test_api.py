@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from hub.db import Database
 from hub.models import Role, Unit, User
+from hub.settings import Settings
 from tests.fixtures.web import STAFF_PASSWORD, PortalData, add_unit, add_user
 
 
@@ -133,3 +136,16 @@ def test_scoped_moderator_may_not_decide_outside_subtree(
     assert client.get("/api/v1/moderation/queue", auth=auth).json()["items"] == []
     response = client.post(f"/api/v1/moderation/items/{portal_data.pending_item}/approve", auth=auth)
     assert response.status_code == 403
+
+
+def test_health_is_503_when_the_store_is_unreachable(settings: Settings, app: FastAPI) -> None:
+    # A real PostgreSQL URL on a loopback port nothing listens on: connecting is refused at once.
+    unreachable = Database("postgresql://nobody@127.0.0.1:1/none")
+    try:
+        with TestClient(create_app(settings, unreachable, app.state.backend)) as client:
+            response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["database"] == "unreachable"
+        assert response.json()["search"] == "ok"
+    finally:
+        unreachable.dispose()
