@@ -1,4 +1,4 @@
-"""Canonical URLs: one spelling per page, so re-crawls and tracking links dedupe (docs/architecture.md step 5)."""
+"""Canonical URLs: one spelling per page, so re-crawls and tracking links dedupe (step 5)."""
 
 from __future__ import annotations
 
