@@ -19,7 +19,9 @@ from index.outbox import drain_outbox
 
 def crawl(
     ctx: typer.Context,
-    source: Annotated[list[int] | None, typer.Option("--source", "-s", help="Source id (repeatable).")] = None,
+    source: Annotated[
+        list[int] | None, typer.Option("--source", "-s", help="Source id (repeatable).")
+    ] = None,
     drain: Annotated[bool, typer.Option(help="Apply pending index updates afterwards.")] = True,
 ) -> None:
     """Crawl the given sources, or every enabled source."""

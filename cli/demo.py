@@ -31,7 +31,7 @@ from samplenet.model import SampleNetwork
 from samplenet.server import RunningNetwork, running_network
 
 DEMO_USER = "admin"
-DEMO_PASSWORD = "xinlian-demo"  # noqa: S105 - printed on purpose: the demo login, refused outside demo mode
+DEMO_PASSWORD = "xinlian-demo"
 DEMO_ACTOR = "演示审核员 (demo)"
 
 
@@ -70,9 +70,7 @@ def sample_network_running(settings: Settings, port: int | None = None) -> Itera
         yield running
 
 
-def run_pipeline(
-    settings: Settings, running: RunningNetwork, workdir: Path, console: Console
-) -> DemoResult:
+def run_pipeline(settings: Settings, running: RunningNetwork, workdir: Path, console: Console) -> DemoResult:
     """Import the running sample network, crawl it, approve trusted sources' items, index them."""
     database = Database(settings.store.url)
     try:

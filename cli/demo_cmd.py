@@ -10,13 +10,22 @@ import uvicorn
 
 from api.app import create_app
 from cli.context import cli_context
-from cli.demo import DEMO_PASSWORD, DEMO_USER, demo_settings, reset_workdir, run_pipeline, sample_network_running
+from cli.demo import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    demo_settings,
+    reset_workdir,
+    run_pipeline,
+    sample_network_running,
+)
 from hub.db import Database
 
 
 def demo(
     ctx: typer.Context,
-    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its store and index.")] = Path("var/demo"),
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its store and index.")] = Path(
+        "var/demo"
+    ),
     serve: Annotated[bool, typer.Option(help="Serve the portal after the pipeline ran.")] = True,
 ) -> None:
     """Start the sample network, import, crawl, approve trusted sources, index, and serve the portal."""

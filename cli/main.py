@@ -7,8 +7,18 @@ from typing import Annotated
 
 import typer
 
-from cli import config_cmd, crawl_cmd, demo_cmd, index_cmd, moderate_cmd, sample_cmd, serve_cmd, sources_cmd
-from cli import users_cmd, worker_cmd
+from cli import (
+    config_cmd,
+    crawl_cmd,
+    demo_cmd,
+    index_cmd,
+    moderate_cmd,
+    sample_cmd,
+    serve_cmd,
+    sources_cmd,
+    users_cmd,
+    worker_cmd,
+)
 from cli.context import CliContext
 
 
@@ -26,7 +36,9 @@ def build_app() -> typer.Typer:
         ctx: typer.Context,
         config: Annotated[
             Path | None,
-            typer.Option("--config", "-c", help="Settings file (default: $XINLIAN_CONFIG or config/xinlian.toml)."),
+            typer.Option(
+                "--config", "-c", help="Settings file (default: $XINLIAN_CONFIG or config/xinlian.toml)."
+            ),
         ] = None,
     ) -> None:
         ctx.obj = CliContext(config_file=config)

@@ -17,13 +17,17 @@ from moderation.service import transition
 
 app = typer.Typer(help="Review crawled items before they are republished.", no_args_is_help=True)
 
-ActorOption = Annotated[str, typer.Option("--as", help="Name of the responsible reviewer, recorded in the audit log.")]
+ActorOption = Annotated[
+    str, typer.Option("--as", help="Name of the responsible reviewer, recorded in the audit log.")
+]
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    state: Annotated[str, typer.Option(help="pending, approved, rejected, needs_changes or withdrawn.")] = "pending",
+    state: Annotated[
+        str, typer.Option(help="pending, approved, rejected, needs_changes or withdrawn.")
+    ] = "pending",
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
 ) -> None:
     """Items waiting in the queue, oldest first."""

@@ -12,7 +12,9 @@ from samplenet.export import write_ground_truth, write_registry
 from samplenet.generate import generate_network
 from samplenet.server import serve_forever
 
-app = typer.Typer(help="The sample network: a local federation of unit sites on loopback.", no_args_is_help=True)
+app = typer.Typer(
+    help="The sample network: a local federation of unit sites on loopback.", no_args_is_help=True
+)
 
 Districts = Annotated[int | None, typer.Option(help="District sites (default: sample.districts).")]
 Branches = Annotated[int | None, typer.Option(help="Branch sites per district (default: sample.branches).")]
@@ -48,7 +50,9 @@ def export(
     districts: Districts = None,
     branches: Branches = None,
     seed: Seed = None,
-    port: Annotated[int | None, typer.Option(help="Port the network is served on (default: sample.port).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port the network is served on (default: sample.port).")
+    ] = None,
 ) -> None:
     """Export the network's definition: registry for import and ground truth for checks."""
     context = cli_context(ctx)

@@ -19,8 +19,12 @@ app = typer.Typer(help="Import, export and list units and their sources.", no_ar
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A YAML, CSV or OPML registry file.", exists=True, dir_okay=False)],
-    fmt: Annotated[str | None, typer.Option("--format", help="yaml, csv or opml (default: by extension).")] = None,
+    path: Annotated[
+        Path, typer.Argument(help="A YAML, CSV or OPML registry file.", exists=True, dir_okay=False)
+    ],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="yaml, csv or opml (default: by extension).")
+    ] = None,
 ) -> None:
     """Import units and sources; nothing is written unless the whole file is valid."""
     context = cli_context(ctx)
@@ -39,7 +43,9 @@ def import_(
 def export(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", help="yaml, csv or opml.")] = "yaml",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
 ) -> None:
     """Export the registry."""
     context = cli_context(ctx)

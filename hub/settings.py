@@ -125,12 +125,12 @@ class Settings(BaseSettings):
     demo: bool = Field(False, description="Demo mode: placeholder secrets and the demo login are allowed.")
     timezone: str = Field("Asia/Shanghai", description="Zone in which dates are shown and parsed.")
     log_level: str = Field("INFO", description="Log level of every process.")
-    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
-    search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
-    crawl: CrawlSettings = Field(default_factory=CrawlSettings)  # type: ignore[arg-type]
-    worker: WorkerSettings = Field(default_factory=WorkerSettings)  # type: ignore[arg-type]
-    web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
-    sample: SampleSettings = Field(default_factory=SampleSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    sample: SampleSettings = Field(default_factory=SampleSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-from pathlib import Path
 
 from alembic import command
 
@@ -19,7 +18,10 @@ def main() -> None:
     target.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         command.revision(
-            alembic_config(f"sqlite:///{tmp}/gen.db"), message="initial schema", autogenerate=True, rev_id="0001"
+            alembic_config(f"sqlite:///{tmp}/gen.db"),
+            message="initial schema",
+            autogenerate=True,
+            rev_id="0001",
         )
     text = target.read_text(encoding="utf-8")
     # Migrations must not depend on model code that may change later: use the plain column type.

@@ -49,7 +49,9 @@ def test_claims_only_due_sources_and_leases_them(database: Database) -> None:
 
 
 def test_per_host_cap_and_limit(database: Database) -> None:
-    _add_sources(database, [(f"http://same.test/{n}", None) for n in range(5)] + [("http://other.test/", None)])
+    _add_sources(
+        database, [(f"http://same.test/{n}", None) for n in range(5)] + [("http://other.test/", None)]
+    )
     with database.session() as session:
         claimed = claim_due_sources(session, limit=10, per_host_cap=2, lease_s=900)
         hosts = [session.get(Source, source_id).url.split("/")[2] for source_id in claimed]  # type: ignore[union-attr]

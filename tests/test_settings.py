@@ -18,7 +18,9 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_toml_then_environment_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = _write(tmp_path / "x.toml", 'demo = true\n[store]\nurl = "sqlite:///from-file.db"\n[web]\nport = 9001\n')
+    config = _write(
+        tmp_path / "x.toml", 'demo = true\n[store]\nurl = "sqlite:///from-file.db"\n[web]\nport = 9001\n'
+    )
     monkeypatch.setenv("XINLIAN_WEB__PORT", "9002")
     settings = load_settings(config)
     assert settings.store.url == "sqlite:///from-file.db"
@@ -59,7 +61,8 @@ def test_secret_from_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_config_show_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = _write(
         tmp_path / "c.toml",
-        'demo = true\n[store]\nurl = "postgresql://app:pg-pass-123@db/x"\n[search]\nes_password = "es-pass-456"\n',
+        'demo = true\n[store]\nurl = "postgresql://app:pg-pass-123@db/x"\n'
+        '[search]\nes_password = "es-pass-456"\n',
     )
     monkeypatch.setenv("XINLIAN_WEB__SECRET_KEY", "web-secret-789")
     result = CliRunner().invoke(build_app(), ["--config", str(config), "config", "show", "--all"])
