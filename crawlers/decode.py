@@ -10,22 +10,25 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from charset_normalizer import from_bytes
 
 # GB2312 and GBK are subsets of GB18030; decoding as GB18030 never loses a character they encode.
-_ALIASES = {
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "cp936": "gb18030",
-    "euc-cn": "gb18030",
-    "hz-gb-2312": "gb18030",
-    "utf8": "utf-8",
-    "unicode-1-1-utf-8": "utf-8",
-}
+_ALIASES = MappingProxyType(
+    {
+        "gb2312": "gb18030",
+        "gbk": "gb18030",
+        "x-gbk": "gb18030",
+        "cp936": "gb18030",
+        "euc-cn": "gb18030",
+        "hz-gb-2312": "gb18030",
+        "utf8": "utf-8",
+        "unicode-1-1-utf-8": "utf-8",
+    }
+)
 # Single-byte charsets decode any byte string, so "it decoded" proves nothing for them.
-_PERMISSIVE = {"latin-1", "iso8859-1", "cp1252", "ascii"}
+_PERMISSIVE = frozenset({"latin-1", "iso8859-1", "cp1252", "ascii"})
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32"),
