@@ -22,7 +22,6 @@ _ALIASES = MappingProxyType(
         "x-gbk": "gb18030",
         "cp936": "gb18030",
         "euc-cn": "gb18030",
-        "hz-gb-2312": "gb18030",
         "utf8": "utf-8",
         "unicode-1-1-utf-8": "utf-8",
     }
