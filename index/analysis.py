@@ -9,20 +9,25 @@ the character anywhere. The query language is shared too: terms, "quoted phrases
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # CJK ideographs (basic, extension A, compatibility, extensions B+), kana and Hangul syllables.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+_CJK_RUNS = re.compile(f"[{_CJK_CLASS}]+")
+# A run of CJK characters, or a run of letters and digits (underscore separates). A word run may still
+# swallow CJK characters that follow it; _split_word cuts those off (cheaper than excluding them here).
+_RUN = re.compile(f"([{_CJK_CLASS}]+)|([^\\W_]+)")
+_WORD_PIECE = re.compile(f"([{_CJK_CLASS}]+)|([^{_CJK_CLASS}]+)")
 _QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _OR_WORDS = frozenset({"OR", "|"})
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """A token and the span of original text it came from."""
 
     text: str
@@ -35,52 +40,78 @@ def is_cjk(char: str) -> bool:
     return bool(_CJK.fullmatch(char))
 
 
-def _normalized_chars(text: str) -> Iterator[tuple[str, int]]:
-    # Character by character so every normalized character keeps its original offset (for snippets).
+def normalize(text: str) -> tuple[str, list[int] | None]:
+    """NFKC + lowercase, and the original offset of every normalized character (None: unchanged).
+
+    Whole-string normalization is the fast path; when it changes the length, characters are
+    normalized one by one so that snippets can still map tokens back to the original text.
+    """
+    whole = unicodedata.normalize("NFKC", text).lower()
+    if len(whole) == len(text):
+        return whole, None
+    chars: list[str] = []
+    offsets: list[int] = []
     for offset, char in enumerate(text):
         for norm in unicodedata.normalize("NFKC", char).lower():
-            yield norm, offset
+            chars.append(norm)
+            offsets.append(offset)
+    return "".join(chars), offsets
+
+
+def _runs(norm: str) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, is CJK) of every run of CJK characters and of every word in ``norm``."""
+    for match in _RUN.finditer(norm):
+        start, end = match.span()
+        if match.group(1) is not None:
+            yield start, end, True
+        elif match.group(2).isascii() or not _CJK.search(match.group(2)):
+            yield start, end, False
+        else:
+            for piece in _WORD_PIECE.finditer(match.group(2)):
+                yield start + piece.start(), start + piece.end(), piece.group(1) is not None
 
 
 def tokenize(text: str) -> list[Token]:
     """The tokens of ``text`` in order: CJK bigrams (or a lone unigram) and lowercased words."""
+    norm, offsets = normalize(text)
+
+    def token(start: int, end: int) -> Token:
+        if offsets is None:
+            return Token(norm[start:end], start, end)
+        return Token(norm[start:end], offsets[start], offsets[end - 1] + 1)
+
     tokens: list[Token] = []
-    run: list[tuple[str, int]] = []  # current run of (char, original offset)
-    run_is_cjk = False
-
-    def flush() -> None:
-        if not run:
-            return
-        if run_is_cjk:
-            if len(run) == 1:
-                tokens.append(Token(run[0][0], run[0][1], run[0][1] + 1))
-            for (a, start), (b, end) in itertools.pairwise(run):
-                tokens.append(Token(a + b, start, end + 1))
+    for start, end, cjk in _runs(norm):
+        if cjk and end - start > 1:
+            tokens.extend(token(i, i + 2) for i in range(start, end - 1))
         else:
-            tokens.append(Token("".join(c for c, _ in run), run[0][1], run[-1][1] + 1))
-        run.clear()
+            tokens.append(token(start, end))
+    return tokens
 
-    for char, offset in _normalized_chars(text):
-        cjk = is_cjk(char)
-        if not (cjk or char.isalnum()):
-            flush()
-            continue
-        if run and cjk != run_is_cjk:
-            flush()
-        run_is_cjk = cjk
-        run.append((char, offset))
-    flush()
+
+def token_strings(text: str) -> list[str]:
+    """The token texts of ``text`` (``tokenize`` without offsets, faster: for indexing)."""
+    norm = normalize(text)[0]
+    tokens: list[str] = []
+    for start, end, cjk in _runs(norm):
+        if cjk and end - start > 1:
+            tokens.extend([norm[i : i + 2] for i in range(start, end - 1)])
+        else:
+            tokens.append(norm[start:end])
     return tokens
 
 
 def token_text(text: str) -> str:
     """``text`` analysed and joined by spaces: what both backends store in their token fields."""
-    return " ".join(token.text for token in tokenize(text))
+    return " ".join(token_strings(text))
 
 
 def cjk_chars(*texts: str) -> list[str]:
     """Distinct CJK characters of ``texts``, sorted: matched by one-character queries."""
-    return sorted({char for text in texts for char, _ in _normalized_chars(text) if is_cjk(char)})
+    found: set[str] = set()
+    for text in texts:
+        found.update("".join(_CJK_RUNS.findall(normalize(text)[0])))
+    return sorted(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +146,7 @@ class ParsedQuery:
 
 
 def _term(text: str) -> Term | None:
-    tokens = tuple(token.text for token in tokenize(text))
+    tokens = tuple(token_strings(text))
     return Term(tokens) if tokens else None
 
 

@@ -5,6 +5,11 @@ Chinese bigrams and the query language behave exactly as in the Elasticsearch ba
 a plain table beside the FTS table; ``unit_ancestors`` is a text column " 1 4 17 " so a subtree filter
 is one ``instr``. bm25 weighs the title above the body. One connection guarded by a lock: the web app
 calls from worker threads.
+
+Why own tokens: FTS5's ``trigram`` tokenizer cannot match two-character words such as 党建, and
+``unicode61`` keeps a whole Chinese sentence as one token. Measured here (20,000 synthetic documents of
+600 Chinese characters, worst case: nearly every bigram in every document): indexing 16.6 s, a
+two-character query with a subtree filter 28 ms, a one-character query 71 ms, file 209 MB.
 """
 
 from __future__ import annotations
