@@ -1,0 +1,117 @@
+"""The command line, driven in-process with typer's runner against a real store and the sample network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from cli.main import build_app
+from hub.db import Database
+from hub.models import Item, ItemState, ModerationEvent, Source
+from hub.settings import Settings
+from index.backend import SearchQuery
+from index.factory import open_backend
+from samplenet.server import RunningNetwork
+
+
+@pytest.fixture
+def config_file(settings: Settings, tmp_path: Path) -> Path:
+    """A settings file naming this test's store and index, as an operator would write it."""
+    path = tmp_path / "xinlian.toml"
+    path.write_text(
+        "demo = true\n"
+        f'[store]\nurl = "{settings.store.url}"\n'
+        f'[search]\nbackend = "embedded"\nembedded_path = "{settings.search.embedded_path}"\n'
+        '[crawl]\nallowed_private_hosts = ["127.0.0.1"]\ndownload_timeout_s = 3.0\nretry_times = 0\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config_file: Path, *args: str) -> tuple[int, str]:
+    # Wide enough that rich tables do not wrap URLs.
+    result = CliRunner().invoke(build_app(), ["--config", str(config_file), *args], env={"COLUMNS": "300"})
+    return result.exit_code, result.output
+
+
+def test_bad_registry_is_reported_with_file_and_line_and_nothing_imported(
+    config_file: Path, database: Database, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "units:\n"
+        "  - slug: city\n"
+        "    name: 市\n"
+        "    level: city\n"
+        "    sources:\n"
+        "      - {name: ok, kind: feed, url: 'http://127.0.0.1:1/a.xml'}\n"
+        "  - slug: d1\n"
+        "    name: 区\n"
+        "    level: planet\n"
+        "    parent: city\n",
+        encoding="utf-8",
+    )
+    code, output = run(config_file, "sources", "import", str(bad))
+    assert code == 1
+    assert "bad.yaml:9" in output.replace("\n", "")
+    assert "nothing was imported" in output
+    with database.session() as session:
+        assert session.scalars(select(Source)).all() == []
+
+
+def test_import_crawl_moderate_search_from_the_command_line(
+    config_file: Path,
+    settings: Settings,
+    database: Database,
+    sample_registry_file: Path,
+    sample_server: RunningNetwork,
+) -> None:
+    code, output = run(config_file, "init")
+    assert code == 0, output
+    code, output = run(config_file, "sources", "import", str(sample_registry_file))
+    assert code == 0, output
+    with database.session() as session:
+        rss = session.scalars(select(Source).where(Source.url.like("%rss.xml"))).first()
+        assert rss is not None
+        source_id = rss.id
+
+    code, output = run(config_file, "sources", "list")
+    assert code == 0 and rss.url in output
+
+    code, output = run(config_file, "crawl", "--source", str(source_id))
+    assert code == 0, output
+    assert "1 ok, 0 failed" in output
+
+    with database.session() as session:
+        item = session.scalars(select(Item).where(Item.source_id == source_id).order_by(Item.id)).first()
+        assert item is not None and item.state == ItemState.PENDING.value
+        item_id, title = item.id, item.title
+
+    code, output = run(config_file, "moderate", "list")
+    assert code == 0 and str(item_id) in output
+
+    code, output = run(config_file, "moderate", "approve", str(item_id), "--as", "张三")
+    assert code == 0, output
+    with database.session() as session:
+        approved = session.get(Item, item_id)
+        assert approved is not None and approved.state == ItemState.APPROVED.value
+        assert approved.reviewed_by == "张三"
+        assert session.scalars(select(ModerationEvent.actor).where(ModerationEvent.item_id == item_id)).all()
+
+    backend = open_backend(settings)
+    try:
+        hits = backend.search(SearchQuery(text=title)).hits
+        assert item_id in {hit.item_id for hit in hits}
+    finally:
+        backend.close()
+
+    # Rejecting an already-approved item is not a valid transition: a clear error, exit 1.
+    code, output = run(config_file, "moderate", "reject", str(item_id), "--reason", "重复")
+    assert code == 1
+    assert f"item {item_id}" in output
+
+    code, output = run(config_file, "sources", "export", "--format", "csv")
+    assert code == 0 and rss.url in output
