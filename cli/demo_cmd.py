@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from api.app import create_app
 from cli.context import cli_context
 from cli.demo import (
     DEMO_PASSWORD,
@@ -48,6 +46,10 @@ def demo(
         console.print(f"JSON API:      http://{web.host}:{web.port}/api/v1/search?q=党建")
         console.print(f"staff login:   {DEMO_USER} / {DEMO_PASSWORD}  (HTTP Basic on /api/v1/moderation/...)")
         console.print("Ctrl-C stops the portal and the sample network.\n")
+        import uvicorn
+
+        from api.app import create_app  # the web stack loads only when the portal is served
+
         database = Database(settings.store.url)
         try:
             uvicorn.run(create_app(settings, database), host=web.host, port=web.port, log_level="warning")

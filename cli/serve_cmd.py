@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from api.app import create_app
 from cli.context import cli_context
 
 
@@ -17,6 +15,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port (default: web.port).")] = None,
 ) -> None:
     """Serve the portal, the JSON API and the staff API. Crawling never runs in this process."""
+    import uvicorn
+
+    from api.app import create_app  # the web stack loads only for the command that serves it
+
     context = cli_context(ctx)
     settings = context.settings
     app = create_app(settings, context.database)

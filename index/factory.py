@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from elastic_transport import BaseNode
-from elasticsearch import Elasticsearch
+from typing import TYPE_CHECKING, Any
 
 from hub.settings import SearchSettings, Settings
 from index.backend import SearchBackend
-from index.elastic import ElasticBackend
 from index.embedded import EmbeddedBackend
+
+if TYPE_CHECKING:
+    from elastic_transport import BaseNode
+    from elasticsearch import Elasticsearch
 
 RETRY_ON_STATUS = (429, 502, 503, 504)
 
 
 def elastic_client(search: SearchSettings, node_class: type[BaseNode] | None = None) -> Elasticsearch:
     """An Elasticsearch client for ``search.backend`` with auth, CA bundle, timeout and retries."""
+    # Imported here: the client costs ~0.3 s to import and embedded deployments never need it.
+    from elasticsearch import Elasticsearch
+
     options: dict[str, Any] = {
         "request_timeout": search.es_timeout_s,
         "retry_on_status": RETRY_ON_STATUS,
@@ -47,6 +50,8 @@ def open_backend(settings: Settings, node_class: type[BaseNode] | None = None) -
         backend.ensure_ready()  # creating tables in its own file is cheap and local
         return backend
     if search.backend.startswith(("http://", "https://")):
+        from index.elastic import ElasticBackend
+
         return ElasticBackend(
             elastic_client(search, node_class),
             prefix=search.index_prefix,
