@@ -32,6 +32,9 @@ class RawItem:
     origin: str | None = None  # 来源 line
     category: str | None = None
     published_at: datetime | None = None  # aware (UTC) when known
-    date_source: str = "first_seen"  # where published_at came from: feed, meta, label, url, first_seen
+    # Where published_at came from: selector, label, meta, list, feed, url, first_seen.
+    date_source: str = "first_seen"
+    date_flag: str | None = None  # "future_clamped" when the source's date was in the future
     attachments: list[Attachment] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    videos: list[str] = field(default_factory=list)  # absolute URLs of <video> files and known players

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawlers.dates import date_from_url, find_labelled_date, parse_date
+from crawlers.dates import FLAG_FUTURE, clamp_future, date_from_url, find_labelled_date, parse_date
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -82,3 +82,48 @@ def test_urls_without_dates() -> None:
 
 def test_zone_setting_is_honoured() -> None:
     assert parse_date("2024-05-06 09:30", "UTC", NOW) == utc(2024, 5, 6, 9, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("二〇二三年五月六日", utc(2023, 5, 5, 16, 0)),
+        ("二零二三年五月六日", utc(2023, 5, 5, 16, 0)),
+        ("二○二三年十二月三十一日", utc(2023, 12, 30, 16, 0)),
+        ("二〇二三年十月二十日", utc(2023, 10, 19, 16, 0)),
+        ("２０２３年５月６日", utc(2023, 5, 5, 16, 0)),
+        ("2023 年 5 月 6 日 09:30", utc(2023, 5, 6, 1, 30)),
+        ("2023_05_06", utc(2023, 5, 5, 16, 0)),
+        ("2023 - 05 - 06", utc(2023, 5, 5, 16, 0)),
+        ("2023-05/06", utc(2023, 5, 5, 16, 0)),
+    ],
+)
+def test_chinese_numerals_and_any_separator(text: str, expected: datetime) -> None:
+    assert parse_date(text, "Asia/Shanghai", NOW) == expected
+
+
+def test_broken_chinese_numerals_do_not_parse() -> None:
+    assert parse_date("二〇二三年十三月六日", "Asia/Shanghai", NOW) is None
+    assert parse_date("二〇二三年五月四十日", "Asia/Shanghai", NOW) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【发布日期】二〇二四年五月六日",
+        "发布时间 2024-05-06",
+        "发布日期：20240506",
+        "日期：２０２４年０５月０６日",
+    ],
+)
+def test_more_labelled_forms(text: str) -> None:
+    value = find_labelled_date(text, "Asia/Shanghai", NOW)
+    assert value == utc(2024, 5, 5, 16, 0)
+
+
+def test_future_dates_are_kept_on_request_and_clamped_with_a_flag() -> None:
+    future = parse_date("2030-01-01", "Asia/Shanghai", NOW, keep_future=True)
+    assert future == utc(2029, 12, 31, 16, 0)
+    assert clamp_future(future, NOW) == (NOW, FLAG_FUTURE)
+    assert clamp_future(NOW + timedelta(minutes=1), NOW) == (NOW, None)  # clock skew: no flag
+    assert clamp_future(utc(2024, 5, 6), NOW) == (utc(2024, 5, 6), None)

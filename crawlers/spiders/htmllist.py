@@ -1,7 +1,7 @@
 """HTML list spider: list page → article links → article pages (docs/architecture.md step 4).
 
-Follows the ``next`` link up to ``crawl.list_page_depth`` list pages. Sitemap sources use the same
-article path with the sitemap's <loc> URLs as the list.
+Follows the ``next`` link up to ``crawl.list_page_depth`` list pages. Sitemap sources
+(spiders/sitemap.py) reach the same article path through their sitemaps.
 """
 
 from __future__ import annotations
@@ -14,21 +14,25 @@ from scrapy.http import Response
 
 from crawlers.extract import extract_article
 from crawlers.ledger import SourceJob
-from crawlers.listpage import ListEntry, list_entries, next_page, sitemap_urls
-from crawlers.spiders.base import ParseFailure, SourceSpider
+from crawlers.listpage import ListEntry, list_entries, next_page
+from crawlers.spiders.base import ParseFailure
+from crawlers.spiders.sitemap import SitemapCrawling
 from hub.models import SourceKind
 
 
-class HtmlListSpider(SourceSpider):
+class HtmlListSpider(SitemapCrawling):
     """Crawls HTML list-page and sitemap sources."""
 
     name = "xinlian-html"
 
     async def start(self) -> AsyncIterator[Any]:
         """One conditional request per source."""
+        await self.load_sitemap_state()
         for job in self.jobs:
-            handler = "parse_sitemap" if job.kind == SourceKind.SITEMAP.value else "parse_list"
-            yield self.source_request(job, job.url, handler, primary=True, depth=1)
+            if job.kind == SourceKind.SITEMAP.value:
+                yield self.source_request(job, job.url, "parse_sitemap", primary=True, depth=0)
+            else:
+                yield self.source_request(job, job.url, "parse_list", primary=True, depth=1)
 
     def _article_requests(self, job: SourceJob, entries: list[ListEntry]) -> Iterator[Any]:
         for entry in entries:
@@ -49,22 +53,19 @@ class HtmlListSpider(SourceSpider):
             if following and self.ledger.claim_url(job.id, following):
                 yield self.source_request(job, following, "parse_list", depth=depth + 1)
 
-    def parse_sitemap(self, response: Response, job: SourceJob, depth: int) -> Iterator[Any]:
-        """A sitemap: every <loc> is an article."""
-        urls = sitemap_urls(response.body)
-        if not urls:
-            raise ParseFailure("no <loc> URLs in the sitemap")
-        yield from self._article_requests(job, [ListEntry(url, "", None) for url in urls])
-
     def parse_article(self, response: Response, job: SourceJob, entry: ListEntry) -> Iterator[Any]:
         """An article page → one RawItem; the list's title and date fill what the page lacks."""
         item = extract_article(
-            self.decode(response), entry.url, job.id, job.selectors, zone=self.zone, site_name=job.site_name
+            self.decode(response),
+            entry.url,
+            job.id,
+            job.selectors,
+            zone=self.zone,
+            site_name=job.site_name,
+            list_date=entry.date,  # used when the page itself shows no date (date_source "list")
         )
         if not item.title and entry.title:
             item = replace(item, title=entry.title)
-        if item.published_at is None and entry.date is not None:
-            item = replace(item, published_at=entry.date, date_source="selector")
         if item.title:
             yield self.emit(item)
         else:
