@@ -1,0 +1,275 @@
+"""Batch ingest: many RawItems in one transaction with a few bulk statements (docs/architecture.md step 5).
+
+Same results as calling ``hub.ingest.ingest`` for each item in order: dedupe by canonical URL and
+guid, unchanged items untouched, changes stored as revisions (awaiting review on approved items),
+reposts linked to the earliest original, one "submitted" event per new item. What differs is the
+cost: one SELECT of the known URLs and guids per batch and executemany inserts instead of an ORM
+flush per row. Rare cases take the single path's code: changed items, raws that repeat a URL, guid or content
+of an earlier raw of the same batch (applied after the others, in batch order: independent raws
+commute), and a unique-key race with another process (the whole batch is redone item by item).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from hub.ingest import CRAWLER_ACTOR, IngestOutcome, _Content, _prepare, _update, ingest, item_values
+from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source
+from hub.rawitem import RawItem
+from hub.reposts import link_reposts_by_id
+from hub.timeutil import utcnow
+from moderation.screening import screen_item
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """The columns of a stored item that dedupe needs (no ORM object, no body)."""
+
+    id: int
+    content_hash: str
+    pending_revision: int | None
+
+
+@dataclass(slots=True)
+class _Work:
+    """One usable raw of the batch and where it stands in the batch's result list."""
+
+    index: int
+    raw: RawItem
+    content: _Content
+    source: Source
+
+
+def _table(model: type[Any]) -> Table:
+    """The Core table of a model (Core statements skip the ORM's per-row bookkeeping)."""
+    table: Table = model.__table__
+    return table
+
+
+def _keys(work: _Work) -> list[Hashable]:
+    """What makes two raws of a batch depend on each other: URL, guid, and content (reposts, screening)."""
+    keys: list[Hashable] = [("url", work.content.canonical_url), ("hash", work.content.content_hash)]
+    if work.raw.guid:
+        keys.append(("guid", work.source.id, work.raw.guid))
+    return keys
+
+
+def _usable(session: Session, raws: Sequence[RawItem]) -> list[_Work | None]:
+    """Prepared content per raw, or None for input the single path would refuse with ValueError."""
+    ids = {raw.source_id for raw in raws}
+    sources = {s.id: s for s in session.scalars(select(Source).where(Source.id.in_(ids)))}
+    works: list[_Work | None] = []
+    for index, raw in enumerate(raws):
+        source = sources.get(raw.source_id)
+        try:
+            if source is None:
+                raise ValueError(f"RawItem names unknown source {raw.source_id}: {raw.url!r}")
+            works.append(_Work(index, raw, _prepare(raw), source))
+        except ValueError as exc:  # no title, no body, bad URL: the item is refused, the batch goes on
+            logger.warning("item not ingested: %s", exc)
+            works.append(None)
+    return works
+
+
+def _known(session: Session, works: list[_Work]) -> tuple[dict[str, _Known], dict[tuple[int, str], _Known]]:
+    """Stored items matching the batch: by canonical URL, and by (source, guid) for the rest."""
+    columns = (Item.id, Item.content_hash, Item.pending_revision)
+    urls = {w.content.canonical_url for w in works}
+    by_url = {
+        row.canonical_url: _Known(row.id, row.content_hash, row.pending_revision)
+        for row in session.execute(select(Item.canonical_url, *columns).where(Item.canonical_url.in_(urls)))
+    }
+    guids = {w.raw.guid for w in works if w.raw.guid and w.content.canonical_url not in by_url}
+    by_guid: dict[tuple[int, str], _Known] = {}
+    if guids:
+        source_ids = {w.source.id for w in works}
+        rows = session.execute(
+            select(Item.source_id, Item.guid, *columns)
+            .where(Item.source_id.in_(source_ids), Item.guid.in_(guids))
+            .order_by(Item.id)
+        )
+        for row in rows:  # id order: the earliest item of a guid wins, as in the single path
+            by_guid.setdefault(
+                (row.source_id, row.guid), _Known(row.id, row.content_hash, row.pending_revision)
+            )
+    return by_url, by_guid
+
+
+def _latest_hashes(session: Session, known: list[_Known]) -> dict[int, str]:
+    """Hash of the newest content per item: the revision awaiting review if any, else the live one."""
+    latest = {k.id: k.content_hash for k in known}
+    waiting = {k.id: k.pending_revision for k in known if k.pending_revision is not None}
+    if waiting:
+        rows = session.execute(
+            select(ItemRevision.item_id, ItemRevision.number, ItemRevision.content_hash).where(
+                ItemRevision.item_id.in_(waiting)
+            )
+        )
+        for item_id, number, digest in rows:
+            if waiting[item_id] == number:
+                latest[item_id] = digest
+    return latest
+
+
+def _originals(session: Session, new: list[_Work]) -> dict[str, list[tuple[int, int]]]:
+    """(id, source_id) of stored items per content hash of the new items, in id order."""
+    hashes = {w.content.content_hash for w in new}
+    found: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    rows = session.execute(
+        select(Item.content_hash, Item.id, Item.source_id)
+        .where(Item.content_hash.in_(hashes))
+        .order_by(Item.id)
+    )
+    for digest, item_id, source_id in rows:
+        found[digest].append((item_id, source_id))
+    return found
+
+
+def _insert_new(session: Session, new: list[_Work], now: datetime) -> list[int]:
+    """Insert the new items, their first revisions and "submitted" events; returns their ids."""
+    originals = _originals(session, new)
+    rows: list[dict[str, Any]] = []
+    for work in new:
+        values = item_values(work.source, work.raw, work.content, now)
+        stored = originals[work.content.content_hash]
+        values["repost_of_id"] = next((i for i, s in stored if s != work.source.id), None)
+        rows.append(values)
+    statement = insert(_table(Item)).returning(Item.id, sort_by_parameter_order=True)
+    ids = list(session.connection().execute(statement, rows).scalars())
+    session.connection().execute(
+        insert(_table(ItemRevision)),
+        [
+            {
+                "item_id": item_id,
+                "number": 1,
+                "title": w.content.title,
+                "html": w.content.html,
+                "text": w.content.text,
+                "content_hash": w.content.content_hash,
+                "published_at": w.raw.published_at,
+                "created_at": now,
+            }
+            for w, item_id in zip(new, ids, strict=True)
+        ],
+    )
+    session.connection().execute(
+        insert(_table(ModerationEvent)),
+        [
+            {
+                "item_id": item_id,
+                "revision_number": 1,
+                "actor": CRAWLER_ACTOR,
+                "action": "submitted",
+                "from_state": None,
+                "to_state": ItemState.PENDING.value,
+                "reason": None,
+                "created_at": now,
+            }
+            for item_id in ids
+        ],
+    )
+    session.connection().execute(
+        update(_table(Source))
+        .where(_table(Source).c.id.in_({w.source.id for w in new}))
+        .values(last_new_item_at=now)
+    )
+    return ids
+
+
+def _split(works: list[_Work]) -> tuple[list[_Work], list[_Work]]:
+    """Raws independent of every earlier raw of the batch, and the rest (left to the single path)."""
+    claimed: set[Hashable] = set()
+    independent: list[_Work] = []
+    deferred: list[_Work] = []
+    for work in works:
+        keys = _keys(work)
+        (deferred if any(key in claimed for key in keys) else independent).append(work)
+        claimed.update(keys)
+    return independent, deferred
+
+
+def _screen_new(session: Session, ids: list[int]) -> None:
+    """Screen the first revision of each new item, in id order, as the single path does."""
+    items = session.scalars(
+        select(Item)
+        .where(Item.id.in_(ids))
+        .order_by(Item.id)
+        .options(selectinload(Item.source), selectinload(Item.unit))
+    )
+    for item in items:
+        screen_item(session, item, 1)
+
+
+def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, IngestOutcome]:
+    outcomes: dict[int, IngestOutcome] = {}
+    independent, deferred = _split(works)
+    by_url, by_guid = _known(session, independent)
+    new: list[_Work] = []
+    matched: list[tuple[_Work, _Known]] = []
+    for work in independent:
+        known = by_url.get(work.content.canonical_url)
+        if known is None and work.raw.guid:
+            known = by_guid.get((work.source.id, work.raw.guid))
+        if known is None:
+            new.append(work)
+        else:
+            matched.append((work, known))
+    latest = _latest_hashes(session, [known for _, known in matched])
+    if new:
+        ids = _insert_new(session, new, now)
+        for work, item_id in zip(new, ids, strict=True):
+            outcomes[work.index] = IngestOutcome("new", item_id)
+        _screen_new(session, ids)
+        link_reposts_by_id(session, ids)  # near-duplicate reposts → earliest original (hub/reposts.py)
+    for work, known in matched:
+        if latest[known.id] == work.content.content_hash:
+            outcomes[work.index] = IngestOutcome("unchanged", known.id)
+            continue
+        item = session.get(Item, known.id, populate_existing=True)
+        if item is None:  # deleted meanwhile by another process: let the single path decide
+            deferred.append(work)
+            continue
+        outcomes[work.index] = IngestOutcome(_update(session, item, work.raw, work.content, now), item.id)
+    for work in sorted(deferred, key=lambda w: w.index):
+        outcomes[work.index] = ingest(session, work.raw, now)
+    return outcomes
+
+
+def ingest_batch(
+    session: Session, raws: Sequence[RawItem], now: datetime | None = None
+) -> list[IngestOutcome | None]:
+    """Ingest ``raws`` like ``ingest`` would one by one; None for a raw the single path refuses.
+
+    Runs in the caller's transaction (the caller commits). Unusable raws (no title, no body, bad URL,
+    unknown source) are logged and yield None instead of raising, so one bad item never costs the batch.
+    """
+    now = now or utcnow()
+    if not raws:
+        return []
+    session.flush()
+    works = _usable(session, raws)
+    usable = [w for w in works if w is not None]
+    if not usable:
+        return [None] * len(raws)
+    try:
+        with session.begin_nested():
+            outcomes = _bulk(session, usable, now)
+    except IntegrityError:
+        # Another process stored one of these URLs since we looked: redo the batch item by item.
+        logger.info("batch of %d items raced another writer; ingesting one by one", len(raws))
+        outcomes = {}
+        for work in usable:
+            with session.begin_nested():
+                outcomes[work.index] = ingest(session, work.raw, now)
+    return [outcomes.get(i) if works[i] is not None else None for i in range(len(raws))]

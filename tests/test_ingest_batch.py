@@ -1,0 +1,196 @@
+"""Batch ingest gives the same store as ingesting the same raws one by one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from hub.db import Database
+from hub.ingest import IngestOutcome, ingest
+from hub.ingestbatch import ingest_batch
+from hub.models import Item, ItemRevision, ModerationEvent, ScreeningHit, Source, Unit
+from hub.rawitem import RawItem
+from moderation.service import approve
+
+BASE = "http://127.0.0.1:8700/sites"
+NOW = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)
+LATER = datetime(2026, 5, 7, 8, 0, tzinfo=UTC)
+Ingester = Callable[[Session, Sequence[RawItem], datetime], list[IngestOutcome | None]]
+
+
+def _one_by_one(session: Session, raws: Sequence[RawItem], now: datetime) -> list[IngestOutcome | None]:
+    results: list[IngestOutcome | None] = []
+    for raw in raws:
+        try:
+            with session.begin_nested():
+                results.append(ingest(session, raw, now))
+        except ValueError:
+            results.append(None)
+    return results
+
+
+@pytest.fixture
+def sources(database: Database) -> Iterator[tuple[int, int]]:
+    """Two sources (city and branch)."""
+    with database.session() as session:
+        city = Unit(slug="city", name="某市", level="city", path="/")
+        session.add(city)
+        session.flush()
+        city.path = f"/{city.id}/"
+        first = Source(unit_id=city.id, name="通知", kind="feed", url=f"{BASE}/city.xml", category="通知公告")
+        second = Source(unit_id=city.id, name="转载", kind="feed", url=f"{BASE}/branch.xml")
+        session.add_all([first, second])
+        session.flush()
+        ids = (first.id, second.id)
+    yield ids
+
+
+def raw(source_id: int, path: str, body: str, title: str = "关于召开会议的通知", **extra: Any) -> RawItem:
+    return RawItem(source_id=source_id, url=f"{BASE}/{path}", title=title, html=f"<p>{body}</p>", **extra)
+
+
+def scenario(city: int, branch: int) -> tuple[list[RawItem], list[RawItem]]:
+    """Two crawls: the first with in-batch repeats, guid matches, reposts and a bad item."""
+    first = [
+        raw(city, "a.html", "正文甲", guid="g-a"),
+        raw(city, "a.html?utm_source=weixin#top", "正文甲"),  # same canonical URL, same text
+        raw(branch, "copy-a.html", "正文甲"),  # repost of a
+        raw(city, "a-moved.html", "正文甲，已修改", guid="g-a"),  # same guid: a revision of a
+        raw(city, "bad.html", "正文", title="  "),  # refused: no title
+        raw(branch, "f.html", "正文乙"),
+        raw(city, "g.html", "正文乙"),  # repost of f, which is new in this very batch
+        raw(city, "h.html", "正文丙"),
+        raw(city, "h.html", "正文丙，更新"),
+        raw(
+            city, "j.html", "正文戊 联系电话 13800138000 身份证 110101199003077777"
+        ),  # same URL twice in one batch, changed: updated
+    ]
+    second = [
+        raw(city, "a.html", "正文甲，第三版"),  # a is approved by then: waits as a pending revision
+        raw(city, "a.html", "正文甲，第三版"),  # unchanged against the pending revision
+        raw(city, "h.html", "正文丙，更新"),  # unchanged
+        raw(city, "i.html", "正文丁", published_at=NOW),
+        raw(branch, "copy-i.html", "正文丁"),
+    ]
+    return first, second
+
+
+def _ids_to_urls(term: str, urls: dict[int, str]) -> str:
+    """Screening terms that name an item ("item 12") name its URL instead."""
+    return re.sub(r"item (\d+)", lambda m: f"item {urls.get(int(m.group(1)), '?')}", term)
+
+
+def snapshot(session: Session) -> dict[str, Any]:
+    """The store with ids replaced by canonical URLs, so two runs compare equal."""
+    urls = {i: u for i, u in session.execute(select(Item.id, Item.canonical_url))}
+    items = sorted(
+        (
+            item.canonical_url,
+            item.source_id,
+            item.unit_id,
+            item.guid,
+            item.title,
+            item.html,
+            item.text,
+            item.category,
+            item.content_hash,
+            item.state,
+            item.revision_count,
+            item.pending_revision,
+            urls.get(item.repost_of_id) if item.repost_of_id else None,
+            item.published_at,
+            item.date_source,
+            item.first_seen_at,
+            item.risk_score,
+        )
+        for item in session.scalars(select(Item))
+    )
+    revisions = sorted(
+        (urls[r.item_id], r.number, r.title, r.content_hash, r.created_at)
+        for r in session.scalars(select(ItemRevision))
+    )
+    events = sorted(
+        (urls[e.item_id], e.revision_number, e.actor, e.action, e.from_state or "", e.to_state)
+        for e in session.scalars(select(ModerationEvent))
+    )
+    hits = sorted(
+        (urls[h.item_id], h.revision_number, h.field, h.start, h.end, _ids_to_urls(h.term, urls), h.category)
+        for h in session.scalars(select(ScreeningHit))
+    )
+    last_new = sorted((i, t) for i, t in session.execute(select(Source.id, Source.last_new_item_at)))
+    return {"items": items, "revisions": revisions, "events": events, "hits": hits, "last_new": last_new}
+
+
+def run(database: Database, sources: tuple[int, int], ingester: Ingester) -> tuple[list[Any], dict[str, Any]]:
+    first, second = scenario(*sources)
+    statuses: list[Any] = []
+    with database.session() as session:
+        outcomes = ingester(session, first, NOW)
+        urls = {i: u for i, u in session.execute(select(Item.id, Item.canonical_url))}
+        statuses.append([(o.status, urls[o.item_id]) if o else None for o in outcomes])
+    with database.session() as session:
+        item_id = session.scalars(select(Item.id).where(Item.canonical_url == f"{BASE}/a.html")).one()
+        approve(session, item_id, "tester")
+    with database.session() as session:
+        outcomes = ingester(session, second, LATER)
+        urls = {i: u for i, u in session.execute(select(Item.id, Item.canonical_url))}
+        statuses.append([(o.status, urls[o.item_id]) if o else None for o in outcomes])
+    with database.session() as session:
+        return statuses, snapshot(session)
+
+
+def test_batch_matches_one_by_one(database: Database, sources: tuple[int, int]) -> None:
+    single = run(database, sources, _one_by_one)
+    with database.session() as session:
+        session.execute(delete(Item))  # revisions and events go with their items
+        session.execute(delete(ModerationEvent))
+        session.execute(update(Source).values(last_new_item_at=None))
+    batch = run(database, sources, ingest_batch)
+    assert batch[0] == single[0]
+    assert batch[1] == single[1]
+    # The scenario covers what it claims to.
+    first, second = single[0]
+    assert [o[0] if o else None for o in first] == [
+        "new",
+        "unchanged",
+        "new",
+        "updated",
+        None,
+        "new",
+        "new",
+        "new",
+        "updated",
+        "new",
+    ]
+    assert [o[0] if o else None for o in second] == ["updated", "unchanged", "unchanged", "new", "new"]
+    reposts = {row[0]: row[12] for row in single[1]["items"]}
+    assert reposts[f"{BASE}/copy-a.html"] == f"{BASE}/a.html"
+    assert reposts[f"{BASE}/g.html"] == f"{BASE}/f.html"
+    assert reposts[f"{BASE}/copy-i.html"] == f"{BASE}/i.html"
+
+
+def test_same_url_twice_in_one_batch_is_one_item(database: Database, sources: tuple[int, int]) -> None:
+    city = sources[0]
+    with database.session() as session:
+        outcomes = ingest_batch(session, [raw(city, "x.html", "正文"), raw(city, "x.html#top", "正文")])
+    assert [o.status if o else None for o in outcomes] == ["new", "unchanged"]
+    assert outcomes[0] is not None and outcomes[1] is not None
+    assert outcomes[0].item_id == outcomes[1].item_id
+    with database.session() as session:
+        item = session.scalars(select(Item)).one()
+        assert (item.state, item.revision_count, item.category) == ("pending", 1, "通知公告")
+        assert session.scalars(select(ModerationEvent.action)).all() == ["submitted"]
+
+
+def test_empty_and_all_refused_batches(database: Database, sources: tuple[int, int]) -> None:
+    with database.session() as session:
+        assert ingest_batch(session, []) == []
+        assert ingest_batch(session, [raw(sources[0], "y.html", "", title="")]) == [None]
+        assert ingest_batch(session, [raw(9999, "z.html", "正文")]) == [None]
+        assert session.scalars(select(Item)).all() == []
