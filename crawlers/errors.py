@@ -1,7 +1,7 @@
 """Failure → error kind (docs/architecture.md step 9): every failed source gets one classified outcome.
 
 Kinds: timeout, dns, refused, connection, http_4xx, http_5xx, redirect_loop, too_large, parse_error,
-blocked_private, robots, error (anything else; the message says what).
+blocked_private, robots, rate_limited, error (anything else; the message says what).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class FailureInfo:
     kind: str
     http_status: int | None
     message: str
+    retry_after_s: float | None = None  # the source asked to be left alone this long (429 Retry-After)
 
 
 def _wrapped_reasons(exc: BaseException) -> list[BaseException]:

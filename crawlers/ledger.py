@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from crawlers.errors import FailureInfo
 from hub.crawlrecord import record_outcome
@@ -159,6 +160,16 @@ class CrawlLedger:
             return [None] * len(items)
         return results
 
+    def submit(self, write: Callable[[Session], None]) -> None:
+        """Run ``write`` in its own transaction on the writer thread (spiders' small bookkeeping)."""
+        future = asyncio.get_running_loop().run_in_executor(self._writer, self._run_write, write)
+        self._writes.add(future)
+        future.add_done_callback(self._writes.discard)
+
+    def _run_write(self, write: Callable[[Session], None]) -> None:
+        with self.database.session() as session:
+            write(session)
+
     # --- outcomes -------------------------------------------------------------------------------
     def _finalize(self, state: SourceState) -> None:
         if state.recorded:
@@ -190,6 +201,7 @@ class CrawlLedger:
                 duration_ms=int((time.monotonic() - state.started) * 1000),
                 etag=state.etag,
                 last_modified=state.last_modified,
+                retry_after_s=failure.retry_after_s if failure else None,
             )
 
     async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:

@@ -81,7 +81,12 @@ def _crawl(settings: Settings, ledger: CrawlLedger, jobs: list[SourceJob]) -> No
     if not jobs:
         return
     process = AsyncCrawlerProcess(scrapy_settings(settings))
-    common = {"ledger": ledger, "crawl_settings": settings.crawl, "zone": settings.timezone}
+    common = {
+        "ledger": ledger,
+        "crawl_settings": settings.crawl,
+        "zone": settings.timezone,
+        "bridge": settings.bridge,
+    }
     if feed_jobs:
         process.crawl(FeedSpider, jobs=feed_jobs, **common)
     if html_jobs:

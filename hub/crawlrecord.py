@@ -29,6 +29,7 @@ ERROR_KINDS = frozenset(
         "parse_error",
         "blocked_private",
         "robots",
+        "rate_limited",
         "aborted",
         "error",
     }
@@ -61,8 +62,12 @@ def record_outcome(
     etag: str | None = None,
     last_modified: str | None = None,
     now: datetime | None = None,
+    retry_after_s: float | None = None,
 ) -> CrawlOutcome:
-    """Write the outcome of one source in one run and update the source's counters and next check."""
+    """Write the outcome of one source in one run and update the source's counters and next check.
+
+    ``retry_after_s`` (a 429's Retry-After) replaces the source's interval for this one next check.
+    """
     if status not in OUTCOME_STATUSES:
         raise ValueError(f"unknown crawl outcome status {status!r}")
     if status == "failed" and error_kind not in ERROR_KINDS:
@@ -87,7 +92,8 @@ def record_outcome(
     if source is not None:
         source.last_checked_at = now
         source.last_status_code = http_status
-        source.next_check_at = now + timedelta(seconds=source.check_interval_s)
+        wait_s = retry_after_s if retry_after_s is not None else source.check_interval_s
+        source.next_check_at = now + timedelta(seconds=wait_s)
         if status == "failed":
             source.consecutive_failures = (source.consecutive_failures or 0) + 1
             source.total_failures = (source.total_failures or 0) + 1

@@ -271,6 +271,19 @@ class CrawlOutcome(Base):
     source: Mapped[Source] = relationship()
 
 
+class SitemapEntry(Base):
+    """A URL a sitemap source listed, with the ``lastmod`` it had when its page was last fetched."""
+
+    __tablename__ = "sitemap_entries"
+    __table_args__ = (UniqueConstraint("source_id", "url", name="uq_sitemap_entries_source_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    lastmod: Mapped[str | None] = mapped_column(String(40))  # as written in the sitemap
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ModerationEvent(Base):
     """Audit trail: every moderation transition with the responsible person."""
 

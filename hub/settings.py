@@ -85,6 +85,16 @@ class CrawlSettings(_Section):
     default_interval_s: int = Field(3600, description="Check interval of a new source, in seconds.")
 
 
+class BridgeSettings(_Section):
+    base_url: str = Field(
+        "",
+        description='RSSHub-compatible bridge for Weibo/WeChat accounts, e.g. http://rsshub:1200 ("": none).',
+    )
+    access_key: SecretStr = Field(
+        SecretStr(""), description="Bridge access key, sent as ?key= (masked, never logged)."
+    )
+
+
 class WorkerSettings(_Section):
     tick_s: float = Field(30.0, description="How often the worker looks for due sources, in seconds.")
     batch: int = Field(200, description="Due sources crawled per tick at most.")
@@ -128,6 +138,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sample: SampleSettings = Field(default_factory=SampleSettings)

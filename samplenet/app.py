@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from samplenet import render_bridge, render_feeds, render_html
+from samplenet import render_bridge, render_feeds, render_html, render_sitemap
 from samplenet.assets import ATTACHMENT_TYPES, TINY_PNG, attachment_bytes
 from samplenet.generate import publish_item
-from samplenet.model import SampleItem, SampleNetwork, SampleSite
+from samplenet.model import RATE_LIMIT_RETRY_AFTER_S, SampleItem, SampleNetwork, SampleSite
 from samplenet.responses import conditional
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -87,10 +87,8 @@ class SampleApp:
         return Response(body, headers={"Content-Type": "text/html; charset=utf-8"})
 
     async def robots(self, request: Request) -> Response:
-        """Allow all, as most unit sites do."""
-        return PlainTextResponse(
-            f"User-agent: *\nAllow: /\n\nSitemap: {_base(request)}/sites/city/sitemap.xml\n"
-        )
+        """Allow all, as most unit sites do; one Sitemap: line per site."""
+        return PlainTextResponse(render_sitemap.robots(self.network, _base(request)))
 
     async def site_root(self, request: Request) -> Response:
         """/sites/<slug> without the slash."""
@@ -135,7 +133,7 @@ class SampleApp:
             return conditional(request, render_feeds.rss_feed(site, items, base), RSS_TYPE, modified)
         if path == "atom.xml" and site.template == "atom":
             return conditional(request, render_feeds.atom_feed(site, items, base), ATOM_TYPE, modified)
-        if site.template != "account" and (path == "list.html" or _list_number(path) > 1):
+        if site.template not in ("account", "sitemap") and (path == "list.html" or _list_number(path) > 1):
             body = render_html.list_page(site, items, 1 if path == "list.html" else _list_number(path))
             if body is not None:
                 return conditional(request, body, html_type, modified)
@@ -152,9 +150,22 @@ class SampleApp:
                     return conditional(
                         request, render_html.article_page(site, item), html_type, item.published_at
                     )
-        if path == "sitemap.xml":
-            return Response(_sitemap(base, site, items), media_type="application/xml")
+        sitemap = self._sitemap(site, path, base, items)
+        if sitemap is not None:
+            return conditional(request, sitemap, "application/xml", modified)
         return PlainTextResponse("not found", status_code=404)
+
+    def _sitemap(self, site: SampleSite, path: str, base: str, items: list[SampleItem]) -> bytes | None:
+        if path == "sitemap.xml" and site.template != "sitemap":
+            return render_sitemap.urlset(base, site, items)
+        if site.template != "sitemap":
+            return None
+        if path == "sitemap_index.xml":
+            return render_sitemap.index(base, site, items)
+        for number in range(1, render_sitemap.INDEX_PARTS + 1):
+            if path == f"sitemap-{number}.xml":
+                return render_sitemap.urlset(base, site, render_sitemap.part(items, number))
+        return None
 
     async def bridge(self, request: Request) -> Response:
         """RSSHub-compatible routes /bridge/weibo/user/<uid> and /bridge/wechat/mp/<id>; need ?key=."""
@@ -166,6 +177,9 @@ class SampleApp:
         site = self.network.by_account(platform, account)
         if site is None:
             return PlainTextResponse("no such account", status_code=404)
+        if site.fault == "rate_limited":  # this route only; the bridge's other routes answer
+            headers = {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)}
+            return PlainTextResponse("rate limit exceeded", status_code=429, headers=headers)
         items = self._items(site)
         body = render_bridge.bridge_feed(site, items, _base(request))
         return conditional(request, body, RSS_TYPE, render_feeds.newest(items))
@@ -203,15 +217,3 @@ def _list_number(path: str) -> int:
         if number.isdigit():
             return int(number)
     return 0
-
-
-def _sitemap(base: str, site: SampleSite, items: list[SampleItem]) -> bytes:
-    home = render_html.site_url(base, site)
-    urls = "".join(
-        f"<url><loc>{home}{item.article_path}</loc><lastmod>{item.published_at.date().isoformat()}</lastmod></url>"
-        for item in items
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>\n'
-    ).encode()

@@ -20,9 +20,9 @@ HTML_SELECTORS = {
 
 
 def source_kind(site: SampleSite) -> str:
-    """Registry kind of a site's source: feed | html | account."""
-    if site.template == "account":
-        return "account"
+    """Registry kind of a site's source: feed | html | sitemap | account."""
+    if site.template in ("account", "sitemap"):
+        return site.template
     if site.template in ("rss", "atom", "html_feed"):
         return "feed"
     return "html"
@@ -73,7 +73,8 @@ def registry_document(network: SampleNetwork, base_url: str) -> dict[str, Any]:
 
 def _expected_item(site: SampleSite, item: SampleItem, base: str, index: int, kind: str) -> dict[str, Any]:
     home = f"{base}{site.root_path}"
-    exact = kind != "html" or item.date_style == "full_cn"  # list and page show only the day otherwise
+    # Feeds carry the minute; list and article pages show only the day unless they print the time.
+    exact = kind in ("feed", "account") or item.date_style == "full_cn"
     return {
         "url": home + item.article_path,
         "title": item.title,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,7 @@ def generate_network(
     feed_sources: int | None = None,
     faults: bool = True,
     timeout_delay_s: float = 30.0,
+    extras: bool = True,
 ) -> SampleNetwork:
     """A network of one city, ``districts`` districts and ``branches`` branches per district.
 
@@ -60,6 +61,9 @@ def generate_network(
     branches spread over the districts), all RSS, lively and healthy: the benchmark shape.
     With ``faults``, four branch sites break (timeout after ``timeout_delay_s``, HTTP 500, redirect loop,
     malformed XML) once the network has at least 11 sites, so the healthy ones still show every template.
+    With ``extras`` (and at least one district), the last district gets two more branches: a site
+    that only has sitemaps (index → two sitemaps with lastmod) and a Weibo account the bridge
+    answers with 429 + Retry-After.
     """
     rng = random.Random(f"samplenet:{seed}")
     today = today or date.today()
@@ -124,14 +128,66 @@ def generate_network(
         style = DATE_STYLES[index % len(DATE_STYLES)]
         _fill_items(site, unit.place, seed, today, items_per_site, style)
         sites.append(site)
+    access_key = f"k{rng.getrandbits(64):016x}"
+    if extras and feed_sources is None and districts > 0:
+        sites += _extra_sites(sites, seed, today, items_per_site)
     return SampleNetwork(
         seed=seed,
         today=today,
         city_name=city,
-        access_key=f"k{rng.getrandbits(64):016x}",
+        access_key=access_key,
         timeout_delay_s=timeout_delay_s,
         sites=sites,
     )
+
+
+def _extra_sites(sites: list[SampleSite], seed: int, today: date, count: int) -> list[SampleSite]:
+    """A sitemap-only branch and a rate-limited account branch under the last district."""
+    # Their own random stream: every other site stays as it was before extras existed.
+    rng = random.Random(f"samplenet:{seed}:extras")
+    district = [s for s in sites if s.tier == "district"][-1]
+    siblings = sum(1 for s in sites if s.parent == district.slug)
+    width = max(2, len(str(siblings + 2)))
+    place = district.name.removeprefix(sites[0].name.removesuffix("人民政府")).removesuffix("人民政府")
+    extras: list[SampleSite] = []
+    for n, (template, suffix, fault) in enumerate(
+        (("sitemap", "便民服务中心", None), ("account", "融媒体中心", "rate_limited")), start=1
+    ):
+        site = SampleSite(
+            slug=f"{district.slug}-b{siblings + n:0{width}d}",
+            name=f"{place}{suffix}",
+            parent=district.slug,
+            tier="branch",
+            level="branch",
+            unit_type="other",
+            region=f"{district.region}{siblings + n:03d}",
+            template=template,  # type: ignore[arg-type]
+            fault=fault,  # type: ignore[arg-type]
+            trusted=False,
+            liveliness="lively",
+            category="通知公告",
+            platform="weibo" if template == "account" else None,
+            account=str(rng.randrange(10**9, 10**10)) if template == "account" else None,
+        )
+        _fill_items(site, site.name, seed, today, count, DATE_STYLES[n % len(DATE_STYLES)])
+        extras.append(site)
+    return extras
+
+
+def touch_item(network: SampleNetwork, site_slug: str, item_id: str, when: datetime) -> SampleItem:
+    """Edit an item of a site at ``when`` (a new paragraph, a later lastmod); thread-safe."""
+    with network.lock:
+        site = network.site(site_slug)
+        for n, item in enumerate(site.items):
+            if item.item_id == item_id:
+                edited = replace(
+                    item,
+                    paragraphs=(*item.paragraphs, "（本文已于近日更新。）"),
+                    modified_at=when.astimezone(ZONE),
+                )
+                site.items[n] = edited
+                return edited
+    raise KeyError(f"no item {item_id} on site {site_slug}")
 
 
 def publish_item(

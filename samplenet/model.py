@@ -12,11 +12,13 @@ from datetime import date, datetime
 from typing import Literal
 
 Tier = Literal["city", "district", "branch"]
-Template = Literal["rss", "atom", "html_feed", "html", "gbk", "gbk_mislabeled", "account"]
-Fault = Literal["timeout", "http_500", "redirect_loop", "malformed_xml"]
+Template = Literal["rss", "atom", "html_feed", "html", "gbk", "gbk_mislabeled", "account", "sitemap"]
+Fault = Literal["timeout", "http_500", "redirect_loop", "malformed_xml", "rate_limited"]
 Liveliness = Literal["lively", "stale"]
 DateStyle = Literal["full_cn", "dash", "slash", "bracket"]
 
+# Templates every healthy network walks through; the extra sites ("sitemap", a rate-limited account)
+# are added on top (generate_network's ``extras``).
 TEMPLATES: tuple[Template, ...] = ("rss", "atom", "html_feed", "html", "gbk", "gbk_mislabeled", "account")
 FAULTS: tuple[Fault, ...] = ("timeout", "http_500", "redirect_loop", "malformed_xml")
 # What a crawler should record for each fault (ground truth).
@@ -25,7 +27,9 @@ FAULT_KINDS: dict[Fault, str] = {
     "http_500": "http_5xx",
     "redirect_loop": "redirect_loop",
     "malformed_xml": "parse_error",
+    "rate_limited": "rate_limited",
 }
+RATE_LIMIT_RETRY_AFTER_S = 7200  # the bridge's Retry-After for a rate-limited account
 FEED_TEMPLATES: frozenset[Template] = frozenset({"rss", "atom", "html_feed"})
 LIST_TEMPLATES: frozenset[Template] = frozenset({"html", "gbk", "gbk_mislabeled", "html_feed"})
 FEED_SIZE = 20  # items a feed carries, newest first
@@ -55,6 +59,12 @@ class SampleItem:
     origin: str  # 来源 line
     attachments: tuple[SampleAttachment, ...] = ()
     images: tuple[str, ...] = ()  # paths relative to the site root
+    modified_at: datetime | None = None  # last edit after publication (sitemap lastmod)
+
+    @property
+    def lastmod(self) -> datetime:
+        """When the page last changed: its edit, else its publication."""
+        return self.modified_at or self.published_at
 
     @property
     def article_path(self) -> str:
@@ -99,6 +109,8 @@ class SampleSite:
             return f"{self.root_path}rss.xml"
         if self.template == "atom":
             return f"{self.root_path}atom.xml"
+        if self.template == "sitemap":
+            return f"{self.root_path}sitemap_index.xml"
         return f"{self.root_path}list.html"
 
     @property

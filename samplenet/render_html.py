@@ -64,7 +64,7 @@ def _encode(site: SampleSite, text: str) -> bytes:
 def home_page(network: SampleNetwork, site: SampleSite, base: str) -> bytes:
     """A site's home: its column, feed links, and links up and down the unit tree."""
     links = []
-    if site.template != "account":
+    if site.template not in ("account", "sitemap"):
         links.append('<li><a href="list.html">' + escape(site.category) + "</a></li>")
     if site.template in ("rss", "html_feed"):
         links.append('<li><a href="rss.xml">RSS</a></li>')
@@ -82,7 +82,16 @@ def home_page(network: SampleNetwork, site: SampleSite, base: str) -> bytes:
         f'<h1>{escape(site.name)}</h1>\n<ul class="columns">{"".join(links)}</ul>\n'
         f'<ul class="units">{"".join(related)}</ul>\n'
     )
-    return _encode(site, _head(site, site.name) + body + _foot(site))
+    return _encode(site, _head(site, site.name, _feed_links(site)) + body + _foot(site))
+
+
+def _feed_links(site: SampleSite) -> str:
+    """<link rel=alternate> of the site's feed, as sites with feeds advertise them."""
+    feeds = {"rss": "rss.xml", "html_feed": "rss.xml", "atom": "atom.xml"}
+    if site.template not in feeds:
+        return ""
+    kind = "application/atom+xml" if site.template == "atom" else "application/rss+xml"
+    return f'<link rel="alternate" type="{kind}" title="{escape(site.name)}" href="{feeds[site.template]}">\n'
 
 
 def list_page(site: SampleSite, items: list[SampleItem], page: int) -> bytes | None:

@@ -12,10 +12,11 @@ import pytest
 import yaml
 from lxml import etree
 
+from crawlers.sitemaps import parse_sitemap
 from samplenet import render_feeds, render_html
 from samplenet.export import HTML_SELECTORS, ground_truth, registry_document
 from samplenet.generate import generate_network
-from samplenet.model import FAULTS, TEMPLATES, SampleNetwork, SampleSite
+from samplenet.model import FAULTS, RATE_LIMIT_RETRY_AFTER_S, TEMPLATES, SampleNetwork, SampleSite
 from samplenet.server import RunningNetwork, running_network
 from tests.fixtures.sample import make_sample_network
 
@@ -49,13 +50,13 @@ def test_same_arguments_give_the_same_network_and_bytes() -> None:
 
 
 def test_every_template_and_fault_present(sample_network: SampleNetwork) -> None:
-    assert {s.template for s in sample_network.sites if s.fault is None} == set(TEMPLATES)
-    assert sorted(s.fault for s in sample_network.sites if s.fault) == sorted(FAULTS)
+    assert {s.template for s in sample_network.sites if s.fault is None} == {*TEMPLATES, "sitemap"}
+    assert sorted(s.fault for s in sample_network.sites if s.fault) == sorted([*FAULTS, "rate_limited"])
     assert all(s.tier == "branch" for s in sample_network.sites if s.fault)
     assert {s.liveliness for s in sample_network.sites} == {"lively", "stale"}
     assert sample_network.site("city").trusted
     assert not any(s.trusted for s in sample_network.sites if s.fault or s.liveliness == "stale")
-    small = generate_network(2, 2, seed=3)  # too small for faults, yet every template
+    small = generate_network(2, 2, seed=3, extras=False)  # too small for faults, yet every template
     assert {s.template for s in small.sites} == set(TEMPLATES) and not any(s.fault for s in small.sites)
 
 
@@ -181,7 +182,7 @@ def test_etag_and_last_modified_give_304(sample_network: SampleNetwork, client: 
 
 
 def test_bridge_needs_the_access_key(sample_network: SampleNetwork, client: httpx.Client) -> None:
-    accounts = [s for s in sample_network.sites if s.template == "account"]
+    accounts = [s for s in sample_network.sites if s.template == "account" and s.fault is None]
     for site in accounts:
         good = client.get(site.source_path, params={"key": sample_network.access_key})
         assert good.status_code == 200
@@ -190,6 +191,32 @@ def test_bridge_needs_the_access_key(sample_network: SampleNetwork, client: http
         assert client.get(site.source_path, params={"key": "wrong"}).status_code == 403
         assert client.get(site.source_path).status_code == 403
     assert client.get("/bridge/weibo/user/1", params={"key": sample_network.access_key}).status_code == 404
+
+
+def test_bridge_rate_limits_one_route(sample_network: SampleNetwork, client: httpx.Client) -> None:
+    limited = next(s for s in sample_network.sites if s.fault == "rate_limited")
+    answer = client.get(limited.source_path, params={"key": sample_network.access_key})
+    assert answer.status_code == 429 and int(answer.headers["retry-after"]) == RATE_LIMIT_RETRY_AFTER_S
+    healthy = next(s for s in sample_network.sites if s.template == "account" and s.fault is None)
+    assert client.get(healthy.source_path, params={"key": sample_network.access_key}).status_code == 200
+
+
+def test_sitemap_only_site_and_robots(sample_network: SampleNetwork, client: httpx.Client) -> None:
+    site = next(s for s in sample_network.sites if s.template == "sitemap")
+    robots = client.get("/robots.txt").text
+    assert f"Sitemap: {client.base_url}{site.root_path}sitemap_index.xml" in robots
+    assert f"Sitemap: {client.base_url}/sites/city/sitemap.xml" in robots
+    index = parse_sitemap(client.get(site.source_path).content, str(client.base_url))
+    assert index is not None and index.is_index and len(index.links) == 2
+    assert all(link.lastmod for link in index.links)
+    pages = []
+    for link in index.links:
+        part = parse_sitemap(client.get(link.url).content, link.url)
+        assert part is not None and not part.is_index
+        pages += part.links
+    assert [p.url.rsplit("/", 1)[-1] for p in pages] == [f"{i.item_id}.html" for i in site.items]
+    assert [p.lastmod for p in pages] == [i.published_at.isoformat(timespec="seconds") for i in site.items]
+    assert client.get(f"{site.root_path}list.html").status_code == 404  # no list page, no feed
 
 
 def test_publish_adds_an_item_to_feed_and_list(own_server: RunningNetwork) -> None:
@@ -253,7 +280,7 @@ def test_ground_truth_matches_what_is_served(
     sources = sample_ground_truth["sources"]
     assert len(sources) == len(sample_network.sites)
     failures = {entry["failure"] for entry in sources.values() if entry["failure"]}
-    assert failures == {"timeout", "http_5xx", "redirect_loop", "parse_error"}
+    assert failures == {"timeout", "http_5xx", "redirect_loop", "parse_error", "rate_limited"}
     assert all(not e["items"] for e in sources.values() if e["failure"])
     trusted = {e["site"] for e in sources.values() if e["trusted"] and e["items"]}
     assert len(trusted) >= 3

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
+from crawlers.bridge import redact, retry_after_seconds
 from crawlers.decode import charset_from_content_type, decode_html
 from crawlers.errors import FailureInfo, classify_failure
 from crawlers.feeds import FeedParseError
 from crawlers.ledger import CrawlLedger, SourceJob
 from hub.rawitem import RawItem
-from hub.settings import CrawlSettings
+from hub.settings import BridgeSettings, CrawlSettings
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ class SourceSpider(scrapy.Spider):
         ledger: CrawlLedger,
         crawl_settings: CrawlSettings,
         zone: str,
+        bridge: BridgeSettings | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -47,6 +51,13 @@ class SourceSpider(scrapy.Spider):
         self.ledger = ledger
         self.crawl_settings = crawl_settings
         self.zone = zone
+        self.bridge = bridge or BridgeSettings()
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Scrapy's settings for our spiders: a 429 is not retried at once, it pauses the source."""
+        super().update_settings(settings)
+        settings.set("RETRY_HTTP_CODES", [500, 502, 503, 504, 522, 524, 408], priority="spider")
 
     def source_request(
         self,
@@ -61,7 +72,7 @@ class SourceSpider(scrapy.Spider):
         headers: dict[str, str] = {}
         meta: dict[str, Any] = {"source_id": job.id, "primary": primary, "handler": handler}
         if primary:
-            meta["handle_httpstatus_list"] = [304]
+            meta["handle_httpstatus_list"] = [304, 429]
             if job.etag:
                 headers["If-None-Match"] = job.etag
             if job.last_modified:
@@ -93,6 +104,9 @@ class SourceSpider(scrapy.Spider):
                 )
                 if response.status == 304:
                     return
+                if response.status == 429:
+                    self.ledger.fail(job.id, _rate_limited(response))
+                    return
             if len(response.body) > self.crawl_settings.max_page_bytes:
                 raise ParseFailure(f"{len(response.body)} bytes is over the page limit")
             yield from getattr(self, response.meta["handler"])(response, job, **kwargs)
@@ -118,6 +132,9 @@ class SourceSpider(scrapy.Spider):
             self.ledger.end(job.id)
 
     def _report(self, job: SourceJob, primary: bool, info: FailureInfo, url: str) -> None:
+        # Bridge URLs carry the access key: it must not reach outcome messages.
+        url = redact(url, self.bridge)
+        info = replace(info, message=redact(info.message, self.bridge))
         if primary:
             self.ledger.fail(job.id, info)
         else:
@@ -127,6 +144,13 @@ class SourceSpider(scrapy.Spider):
         """The page as text (header → BOM → meta → detection)."""
         header = charset_from_content_type(response.headers.get(b"Content-Type"))
         return decode_html(response.body, header).text
+
+
+def _rate_limited(response: Response) -> FailureInfo:
+    """A 429 answer: the source (one bridge route, not the whole host) waits for its Retry-After."""
+    wait = retry_after_seconds(_header(response, b"Retry-After"))
+    message = "HTTP 429 too many requests" + (f"; retry after {wait:.0f} s" if wait is not None else "")
+    return FailureInfo("rate_limited", 429, message, retry_after_s=wait)
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from scrapy.http import Response
 
+from crawlers.bridge import route_url
+from crawlers.errors import FailureInfo
 from crawlers.extract import extract_article
 from crawlers.feeds import parse_feed
 from crawlers.ledger import SourceJob
@@ -26,9 +28,16 @@ class FeedSpider(SourceSpider):
     name = "xinlian-feed"
 
     async def start(self) -> AsyncIterator[Any]:
-        """One conditional request per source."""
+        """One conditional request per source; accounts given as platform + id go to the bridge."""
         for job in self.jobs:
-            yield self.source_request(job, job.url, "parse_feed", primary=True)
+            try:
+                url = route_url(job.url, self.bridge)
+            except ValueError as exc:  # no bridge configured, unknown platform
+                self.ledger.begin(job.id)
+                self.ledger.fail(job.id, FailureInfo("error", None, str(exc)))
+                self.ledger.end(job.id)
+                continue
+            yield self.source_request(job, url, "parse_feed", primary=True)
 
     def parse_feed(self, response: Response, job: SourceJob) -> Iterator[Any]:
         """Feed document → items, or follow-up requests for teaser-only entries."""

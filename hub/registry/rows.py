@@ -5,14 +5,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from hub.models import SourceKind, UnitLevel, UnitType
 from hub.registry.errors import Problem
 
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Accounts given as platform + id are stored as bridge://<platform>/<id>; crawlers.bridge builds the
+# bridge route from the settings at crawl time.
+ACCOUNT_URL_PREFIX = "bridge://"
+ACCOUNT_PLATFORMS = frozenset({"weibo", "wechat"})
+
+
+def account_url(platform: str, account: str) -> str:
+    """The stored URL of an account source written without one."""
+    return f"{ACCOUNT_URL_PREFIX}{platform}/{quote(account, safe='')}"
 
 
 def check_http_url(value: str) -> str:
@@ -35,7 +44,7 @@ class SourceRow(_Row):
 
     name: str
     kind: SourceKind
-    url: str
+    url: str = ""  # may be left out for accounts given as platform + account
     category: str | None = None
     platform: str | None = None
     account: str | None = None
@@ -44,11 +53,28 @@ class SourceRow(_Row):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
+        if not value.strip() or value.strip().startswith(ACCOUNT_URL_PREFIX):
+            return value.strip()
         return check_http_url(value)
+
+    @model_validator(mode="after")
+    def _account_url(self) -> SourceRow:
+        if self.kind == SourceKind.ACCOUNT.value and self.platform and self.platform not in ACCOUNT_PLATFORMS:
+            raise ValueError(f"platform must be one of {', '.join(sorted(ACCOUNT_PLATFORMS))}")
+        if not self.url:
+            if self.kind != SourceKind.ACCOUNT.value or not (self.platform and self.account):
+                raise ValueError("url is required (accounts may give platform and account instead)")
+            self.url = account_url(self.platform, self.account)
+        elif self.url.startswith(ACCOUNT_URL_PREFIX) and self.kind != SourceKind.ACCOUNT.value:
+            raise ValueError(f"{ACCOUNT_URL_PREFIX} URLs are for account sources only")
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         """The row as written in a file: required fields first, empty and default fields left out."""
         data = self.model_dump(exclude_none=True, exclude_defaults=True)
+        if self.url.startswith(ACCOUNT_URL_PREFIX):  # written back as platform + account
+            data.pop("url", None)
+            return {"name": self.name, "kind": self.kind} | data
         return {"name": self.name, "kind": self.kind, "url": self.url} | data
 
 

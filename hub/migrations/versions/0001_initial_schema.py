@@ -179,6 +179,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_items_unit_id"), ["unit_id"], unique=False)
 
     op.create_table(
+        "sitemap_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=1000), nullable=False),
+        sa.Column("lastmod", sa.String(length=40), nullable=True),
+        sa.Column("fetched_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_id", "url", name="uq_sitemap_entries_source_url"),
+    )
+    with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sitemap_entries_source_id"), ["source_id"], unique=False)
+
+    op.create_table(
         "item_revisions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
@@ -226,6 +240,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_item_revisions_item_id"))
 
     op.drop_table("item_revisions")
+    with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sitemap_entries_source_id"))
+
+    op.drop_table("sitemap_entries")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_items_unit_id"))
         batch_op.drop_index("ix_items_state_published")
