@@ -1,11 +1,12 @@
 """Failure → error kind (docs/architecture.md step 9): every failed source gets one classified outcome.
 
 Kinds: timeout, dns, refused, connection, http_4xx, http_5xx, redirect_loop, too_large, parse_error,
-blocked_private, robots, rate_limited, error (anything else; the message says what).
+blocked_private, robots, rate_limited, tls, error (anything else; the message says what).
 """
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 from scrapy.exceptions import (
@@ -23,7 +24,11 @@ from twisted.internet import error as net_error
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from crawlers.bridge import retry_after_seconds
 from crawlers.safety import BlockedPrivateAddress
+
+# A Retry-After further away than this is read as this (a typo must not silence a source for a year).
+MAX_RETRY_AFTER_S = 7 * 86400.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,6 +39,17 @@ class FailureInfo:
     http_status: int | None
     message: str
     retry_after_s: float | None = None  # the source asked to be left alone this long (429 Retry-After)
+
+
+def _classify_status(status: int, retry_after: bytes | None) -> FailureInfo:
+    # 429, or 503 with Retry-After: the source asked us to come back later (per source, not per host).
+    wait_s = retry_after_seconds(retry_after.decode("latin-1")) if retry_after else None
+    if status == 429 or (status == 503 and wait_s is not None):
+        if wait_s is not None:
+            wait_s = min(wait_s, MAX_RETRY_AFTER_S)
+        return FailureInfo("rate_limited", status, f"HTTP {status}, Retry-After {wait_s}", wait_s)
+    kind = "http_5xx" if status >= 500 else "http_4xx"
+    return FailureInfo(kind, status, f"HTTP {status}")
 
 
 def _wrapped_reasons(exc: BaseException) -> list[BaseException]:
@@ -47,9 +63,7 @@ def classify_exception(exc: BaseException) -> FailureInfo:
     """The error kind of one download or processing exception."""
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, HttpError):
-        status = exc.response.status
-        kind = "http_5xx" if status >= 500 else "http_4xx"
-        return FailureInfo(kind, status, f"HTTP {status}")
+        return _classify_status(exc.response.status, exc.response.headers.get(b"Retry-After"))
     if isinstance(exc, BlockedPrivateAddress):
         return FailureInfo("blocked_private", None, str(exc))
     if isinstance(exc, IgnoreRequest):
@@ -59,6 +73,8 @@ def classify_exception(exc: BaseException) -> FailureInfo:
         if "robots" in text:
             return FailureInfo("robots", None, text)
         return FailureInfo("error", None, message)
+    if isinstance(exc, ssl.SSLError) or type(exc).__module__.startswith("OpenSSL"):
+        return FailureInfo("tls", None, message)
     if isinstance(exc, DownloadTimeoutError | net_error.TimeoutError | defer.TimeoutError):
         return FailureInfo("timeout", None, message)
     if isinstance(exc, CannotResolveHostError | net_error.DNSLookupError):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from crawlers.errors import FailureInfo
 from hub.crawlrecord import record_outcome
 from hub.db import Database
+from hub.fetchstats import FetchStats
 from hub.ingest import ingest
 from hub.rawitem import RawItem
 
@@ -60,6 +61,7 @@ class SourceState:
     failure: FailureInfo | None = None
     notes: list[str] = field(default_factory=list)
     seen_urls: set[str] = field(default_factory=set)
+    fetch: FetchStats = field(default_factory=FetchStats)  # filled by crawlers/middlewares/stats.py
     recorded: bool = False
 
 
@@ -130,6 +132,8 @@ class CrawlLedger:
             state.items_new += 1
         elif status == "updated":
             state.items_updated += 1
+        elif status == "unchanged":
+            state.fetch.items_unchanged += 1
         elif status is None:
             state.items_failed += 1
         return status
@@ -202,6 +206,7 @@ class CrawlLedger:
                 etag=state.etag,
                 last_modified=state.last_modified,
                 retry_after_s=failure.retry_after_s if failure else None,
+                fetch=state.fetch,
             )
 
     async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:

@@ -1,9 +1,14 @@
-"""Downloader middleware refusing private, loopback and link-local targets (docs/architecture.md step 4).
+"""SSRF guard: no private, loopback, link-local or metadata targets (docs/architecture.md step 4).
 
-Crawled URLs are untrusted: a registry entry or a redirect must not reach the operator's own network.
-Hosts listed in ``crawl.allowed_private_hosts`` (the sample network on 127.0.0.1) or
-``crawl.allow_private_networks`` lift the ban. Redirects pass through here again, so a public page
-redirecting to 127.0.0.1 is refused too.
+Crawled URLs are untrusted: a registry entry or any redirect hop must not reach the operator's own
+network. Hosts named in ``crawl.allowed_private_hosts`` (the sample network: ``127.0.0.1``) or
+``crawl.allow_private_networks`` lift the ban. The allow-list matches host names as written in the
+URL: ``127.0.0.1`` allows that spelling only, so ``localhost``, ``127.1`` or ``2130706433`` stay
+refused. Redirects are new requests and pass through the middleware again.
+
+Two checks: ``PrivateNetworkMiddleware`` refuses before download (literal IPs in any spelling, names
+resolved once); ``crawlers.middlewares.resolver.GuardedResolver`` checks again the address Twisted
+actually connects to, which closes the DNS-rebinding gap between the two lookups.
 """
 
 from __future__ import annotations
@@ -16,17 +21,53 @@ from urllib.parse import urlsplit
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.settings import BaseSettings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud metadata endpoints, named even though the ranges below already cover them.
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+# Shared address space (RFC 6598) is not "private" to the ipaddress module but is not public either.
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NUMERIC_HOST = frozenset("0123456789abcdefxABCDEFX.")
 
 
 class BlockedPrivateAddress(IgnoreRequest):
     """The request's host is (or resolves to) a private, loopback or link-local address."""
 
 
-def is_private_address(address: str) -> bool:
-    """True for loopback, private, link-local, reserved, multicast or unspecified IPs."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+def parse_ip_literal(host: str) -> IPAddress | None:
+    """The address ``host`` spells, including inet_aton forms (``2130706433``, ``0x7f.1``, ``0177.0.0.1``)."""
+    host = host.strip("[]").split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if host and set(host) <= _NUMERIC_HOST and any(ch.isdigit() for ch in host):
+        try:
+            # inet_aton accepts the legacy decimal/octal/hex spellings resolvers and browsers accept.
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def is_private_address(address: str | IPAddress) -> bool:
+    """True for any address that is not plainly public: private, loopback, link-local, CGNAT, multicast,
+    reserved, unspecified, metadata, and IPv4-mapped or 6to4 forms of those."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0]) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return is_private_address(ip.ipv4_mapped)
+        if ip.sixtofour is not None and is_private_address(ip.sixtofour):
+            return True
+    if ip in METADATA_ADDRESSES or (isinstance(ip, ipaddress.IPv4Address) and ip in CGNAT):
+        return True
     return (
-        ip.is_private
+        not ip.is_global
+        or ip.is_private
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_reserved
@@ -35,11 +76,32 @@ def is_private_address(address: str) -> bool:
     )
 
 
+class HostPolicy:
+    """Which hosts may be fetched: public ones, plus the operator's allow-list."""
+
+    def __init__(self, allow_all: bool, allowed_hosts: list[str]) -> None:
+        self.allow_all = allow_all
+        self.allowed_hosts = {host.lower().strip("[]") for host in allowed_hosts}
+
+    def allowed_name(self, host: str) -> bool:
+        """True when no address check is needed for ``host``."""
+        return self.allow_all or not host or host.lower().strip("[]") in self.allowed_hosts
+
+    def refusal(self, host: str, addresses: list[str]) -> str | None:
+        """Why ``host`` (resolved to ``addresses``) is refused, or None if it may be fetched."""
+        if self.allowed_name(host):
+            return None
+        blocked = [address for address in addresses if is_private_address(address)]
+        if blocked:
+            return f"{host} resolves to private address {blocked[0]}"
+        return None
+
+
 async def _resolve(host: str, port: int) -> list[str]:
     # The event loop resolves in its executor, so the reactor never blocks on DNS.
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):
         return []  # the download itself will fail and be classified as "dns"
     return [str(info[4][0]) for info in infos]
 
@@ -47,32 +109,34 @@ async def _resolve(host: str, port: int) -> list[str]:
 class PrivateNetworkMiddleware:
     """Raise BlockedPrivateAddress for requests to private hosts that are not allow-listed."""
 
-    def __init__(self, allow_all: bool, allowed_hosts: list[str]) -> None:
-        self.allow_all = allow_all
-        self.allowed_hosts = {host.lower() for host in allowed_hosts}
+    def __init__(self, policy: HostPolicy) -> None:
+        self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrivateNetworkMiddleware:
-        settings = crawler.settings
-        return cls(
-            settings.getbool("XINLIAN_ALLOW_PRIVATE_NETWORKS"),
-            settings.getlist("XINLIAN_ALLOWED_PRIVATE_HOSTS"),
-        )
+        return cls(policy_from_settings(crawler.settings))
 
     async def process_request(self, request: Request) -> None:
         """Refuse the request when its host is private and not allow-listed."""
-        if self.allow_all:
-            return None
         parts = urlsplit(request.url)
         host = (parts.hostname or "").lower()
-        if not host or host in self.allowed_hosts:
+        if self.policy.allowed_name(host):
             return None
-        try:
-            addresses = [str(ipaddress.ip_address(host))]
-        except ValueError:
+        literal = parse_ip_literal(host)
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             addresses = await _resolve(host, port)
-        blocked = [address for address in addresses if is_private_address(address)]
-        if blocked:
-            raise BlockedPrivateAddress(f"{host} resolves to private address {blocked[0]}")
+        reason = self.policy.refusal(host, addresses)
+        if reason is not None:
+            raise BlockedPrivateAddress(reason)
         return None
+
+
+def policy_from_settings(settings: BaseSettings) -> HostPolicy:
+    """The policy from the crawl's Scrapy settings (XINLIAN_ALLOW_PRIVATE_NETWORKS, ..._HOSTS)."""
+    return HostPolicy(
+        settings.getbool("XINLIAN_ALLOW_PRIVATE_NETWORKS"),
+        settings.getlist("XINLIAN_ALLOWED_PRIVATE_HOSTS"),
+    )

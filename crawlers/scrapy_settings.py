@@ -25,7 +25,16 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
-        "DOWNLOADER_MIDDLEWARES": {"crawlers.safety.PrivateNetworkMiddleware": 50},
+        "DOWNLOAD_DELAY": crawl.download_delay_s,
+        "TWISTED_DNS_RESOLVER": "crawlers.middlewares.resolver.GuardedResolver",
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlers.safety.PrivateNetworkMiddleware": 50,  # before robots.txt (100) fetches anything
+            "crawlers.middlewares.crawldelay.CrawlDelayMiddleware": 110,
+            "crawlers.middlewares.retryafter.RetryAfterMiddleware": 560,  # sees responses before retry (550)
+            "crawlers.middlewares.stats.FetchStatsMiddleware": 950,  # next to the downloader: every hop
+        },
+        "XINLIAN_MAX_CRAWL_DELAY": crawl.max_crawl_delay_s,
+        "XINLIAN_PERMANENT_REDIRECT_AFTER": crawl.permanent_redirect_after,
         "ITEM_PIPELINES": {"crawlers.pipeline.IngestPipeline": 300},
         "XINLIAN_ALLOW_PRIVATE_NETWORKS": crawl.allow_private_networks,
         "XINLIAN_ALLOWED_PRIVATE_HOSTS": list(crawl.allowed_private_hosts),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.fetchstats import FetchStats, apply_fetch_stats
 from hub.models import CrawlOutcome, CrawlRun, Source
 from hub.timeutil import utcnow
 
@@ -30,6 +31,7 @@ ERROR_KINDS = frozenset(
         "blocked_private",
         "robots",
         "rate_limited",
+        "tls",
         "aborted",
         "error",
     }
@@ -63,6 +65,7 @@ def record_outcome(
     last_modified: str | None = None,
     now: datetime | None = None,
     retry_after_s: float | None = None,
+    fetch: FetchStats | None = None,
 ) -> CrawlOutcome:
     """Write the outcome of one source in one run and update the source's counters and next check.
 
@@ -110,6 +113,8 @@ def record_outcome(
                 source.last_modified = last_modified[:100]
         if items_new:
             source.last_new_item_at = now
+    if fetch is not None:
+        apply_fetch_stats(session, outcome, source, fetch)
     session.flush()
     return outcome
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -159,6 +160,9 @@ class Source(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error_kind: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A permanent redirect seen in consecutive crawls; after crawl.permanent_redirect_after the URL moves.
+    moved_to_url: Mapped[str | None] = mapped_column(String(1000))
+    moved_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     unit: Mapped[Unit] = relationship(back_populates="sources")
@@ -266,6 +270,13 @@ class CrawlOutcome(Base):
     items_updated: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Fetch statistics (hub/fetchstats.py): what the crawl cost and met, per source.
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_received: Mapped[int] = mapped_column(BigInteger, default=0)
+    status_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"200": 3, "304": 1}
+    failure_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"timeout": 1}
+    redirects: Mapped[list[Any]] = mapped_column(default=list)  # [{"status", "url", "to"}] of the source URL
+    items_unchanged: Mapped[int] = mapped_column(Integer, default=0)
 
     run: Mapped[CrawlRun] = relationship(back_populates="outcomes")
     source: Mapped[Source] = relationship()

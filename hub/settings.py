@@ -83,6 +83,13 @@ class CrawlSettings(_Section):
         description="Private or loopback hosts that are allowed anyway (the sample network: 127.0.0.1).",
     )
     default_interval_s: int = Field(3600, description="Check interval of a new source, in seconds.")
+    download_delay_s: float = Field(0.0, description="Pause between two requests to one host, in seconds.")
+    max_crawl_delay_s: float = Field(
+        30.0, description="robots.txt Crawl-delay is honoured up to this many seconds per request."
+    )
+    permanent_redirect_after: int = Field(
+        3, ge=1, description="A 301/308 seen this many crawls in a row moves the source to the new URL."
+    )
 
 
 class BridgeSettings(_Section):

@@ -1,0 +1,83 @@
+"""Per-source fetch statistics of one crawl, and what they change (docs/architecture.md step 9).
+
+The crawler's downloader middleware (crawlers/middlewares/stats.py) fills a FetchStats per source;
+hub.crawlrecord writes it on the source's CrawlOutcome. A permanent redirect (301/308) of the
+source's own URL seen in ``moved_after`` crawls in a row moves the source to the new URL, unless
+another source already has that URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import CrawlOutcome, Source
+
+# Redirect hops kept per outcome (a loop would repeat the same hops up to the redirect limit).
+MAX_REDIRECTS_KEPT = 20
+
+
+@dataclass(slots=True)
+class FetchStats:
+    """What fetching one source cost and met in one crawl."""
+
+    requests: int = 0
+    bytes_received: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+    failure_counts: dict[str, int] = field(default_factory=dict)
+    redirects: list[dict[str, Any]] = field(default_factory=list)  # hops of the source's own URL
+    items_unchanged: int = 0
+    moved_to: str | None = None  # where the source URL permanently redirected to in this crawl
+    moved_after: int = 3  # crawl.permanent_redirect_after, carried from the crawler's settings
+
+    def count_status(self, status: int) -> None:
+        """One response with ``status``."""
+        key = str(status)
+        self.status_counts[key] = self.status_counts.get(key, 0) + 1
+
+    def count_failure(self, kind: str) -> None:
+        """One failed request of ``kind`` (dns, timeout, http_5xx, robots, ...)."""
+        self.failure_counts[kind] = self.failure_counts.get(kind, 0) + 1
+
+    def add_redirect(self, status: int, url: str, target: str) -> None:
+        """One redirect hop of the source's own URL."""
+        if len(self.redirects) < MAX_REDIRECTS_KEPT:
+            self.redirects.append({"status": status, "url": url, "to": target})
+
+
+def apply_fetch_stats(
+    session: Session, outcome: CrawlOutcome, source: Source | None, stats: FetchStats
+) -> None:
+    """Copy ``stats`` onto ``outcome`` and advance the source's permanent-redirect count."""
+    outcome.requests = stats.requests
+    outcome.bytes_received = stats.bytes_received
+    outcome.status_counts = dict(stats.status_counts)
+    outcome.failure_counts = dict(stats.failure_counts)
+    outcome.redirects = list(stats.redirects)
+    outcome.items_unchanged = stats.items_unchanged
+    if source is not None:
+        note_permanent_redirect(session, source, stats.moved_to, stats.moved_after)
+
+
+def note_permanent_redirect(session: Session, source: Source, target: str | None, moved_after: int) -> bool:
+    """Count a permanent redirect to ``target`` (None: not redirected, the count restarts); True if moved."""
+    if target is None or target == source.url:
+        source.moved_to_url, source.moved_count = None, 0
+        return False
+    if source.moved_to_url == target:
+        source.moved_count = (source.moved_count or 0) + 1
+    else:
+        source.moved_to_url, source.moved_count = target, 1
+    if source.moved_count < moved_after:
+        return False
+    taken = session.scalar(select(Source.id).where(Source.url == target, Source.id != source.id))
+    if taken is not None:
+        return False  # two registry entries would become one; the operator decides (moved_to_url shows it)
+    source.url = target
+    # The validators belonged to the old URL.
+    source.etag, source.last_modified = None, None
+    source.moved_to_url, source.moved_count = None, 0
+    return True
