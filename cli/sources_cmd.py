@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.table import Table
 from sqlalchemy import select
 
 from cli.context import cli_context
 from hub.models import Source, Unit
 from hub.registry import RegistryError, export_registry, import_registry
+from hub.timeutil import to_zone
 
 app = typer.Typer(help="Import, export and list units and their sources.", no_args_is_help=True)
 
@@ -83,3 +85,68 @@ def list_(
                 source.last_error_kind or "",
             )
     context.console.print(table)
+
+
+@app.command("test")
+def test(
+    ctx: typer.Context,
+    source_id: Annotated[int, typer.Argument(help="Source id (see `xinlian sources list`).")],
+    limit: Annotated[int, typer.Option(help="Items to read at most.")] = 10,
+) -> None:
+    """Show what a source yields right now, as a crawl would read it; nothing is stored."""
+    from crawlers.preview import preview_source  # fetching code loads only for this command
+
+    context = cli_context(ctx)
+    with context.database.session() as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            context.console.print(f"[red]no source {source_id}[/red]")
+            raise typer.Exit(1)
+        session.expunge(source)
+    preview = preview_source(context.settings, source, limit=limit)
+    table = Table("title", "published", "date from", "attachments", "url")
+    for item in preview.items:
+        published = to_zone(item.published_at, context.settings.timezone) if item.published_at else None
+        table.add_row(
+            item.title,
+            published.strftime("%Y-%m-%d %H:%M") if published else "-",
+            item.date_source,
+            str(len(item.attachments)),
+            item.url,
+        )
+    context.console.print(table)
+    for problem in preview.problems:
+        context.console.print(f"[yellow]{problem}[/yellow]", highlight=False)
+    context.console.print(
+        f"{len(preview.items)} item(s) from {source.kind} source {source.id}; nothing stored"
+    )
+    if not preview.items:
+        raise typer.Exit(1)
+
+
+@app.command("discover")
+def discover_(
+    ctx: typer.Context,
+    homepage: Annotated[str, typer.Argument(help="A site's homepage URL.")],
+    as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the proposals as registry YAML.")] = False,
+) -> None:
+    """Propose sources for a site: advertised feeds, sitemaps and news list pages, with previews."""
+    from crawlers.discover import discover  # fetching code loads only for this command
+
+    context = cli_context(ctx)
+    found = discover(context.settings, homepage)
+    if as_yaml:
+        sources = [{"name": p.name, "kind": p.kind, "url": p.url} for p in found.proposals]
+        typer.echo(yaml.safe_dump({"sources": sources}, allow_unicode=True, sort_keys=False), nl=False)
+    else:
+        for proposal in found.proposals:
+            context.console.print(
+                f"[bold]{proposal.kind}[/bold] {proposal.url}  {proposal.name}", highlight=False
+            )
+            for line in proposal.preview:
+                context.console.print(f"    {line}", highlight=False)
+    for problem in found.problems:
+        context.console.print(f"[yellow]{problem}[/yellow]", highlight=False)
+    if not found.proposals:
+        context.console.print("[red]no source found on that page[/red]")
+        raise typer.Exit(1)

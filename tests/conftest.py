@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.sample",
     "tests.fixtures.search",
     "tests.fixtures.web",
+    "tests.fixtures.cli",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -15,20 +14,6 @@ from hub.settings import Settings
 from index.backend import SearchQuery
 from index.factory import open_backend
 from samplenet.server import RunningNetwork
-
-
-@pytest.fixture
-def config_file(settings: Settings, tmp_path: Path) -> Path:
-    """A settings file naming this test's store and index, as an operator would write it."""
-    path = tmp_path / "xinlian.toml"
-    path.write_text(
-        "demo = true\n"
-        f'[store]\nurl = "{settings.store.url}"\n'
-        f'[search]\nbackend = "embedded"\nembedded_path = "{settings.search.embedded_path}"\n'
-        '[crawl]\nallowed_private_hosts = ["127.0.0.1"]\ndownload_timeout_s = 3.0\nretry_times = 0\n',
-        encoding="utf-8",
-    )
-    return path
 
 
 def run(config_file: Path, *args: str) -> tuple[int, str]:
