@@ -23,6 +23,7 @@ from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source
 from hub.rawitem import RawItem
 from hub.sanitize import html_to_text, sanitize_html
 from hub.timeutil import utcnow
+from moderation.screening import screen_item
 
 IngestStatus = Literal["new", "updated", "unchanged"]
 CRAWLER_ACTOR = "crawler"
@@ -134,6 +135,7 @@ def _create(session: Session, source: Source, raw: RawItem, content: _Content, n
         )
     )
     session.flush()
+    screen_item(session, item, 1)  # screening (docs/architecture.md step 6): hits and risk score
     return item
 
 
@@ -194,6 +196,7 @@ def _update(session: Session, item: Item, raw: RawItem, content: _Content, now: 
         )
     )
     session.flush()
+    screen_item(session, item, number)  # screening of the new revision (docs/architecture.md step 6)
     return "updated"
 
 

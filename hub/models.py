@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -208,6 +209,8 @@ class Item(Base):
     repost_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
     reviewed_at: Mapped[datetime | None]
+    # Screening of the newest revision (moderation/screening.py): orders the queue, riskiest first.
+    risk_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0", index=True)
 
     source: Mapped[Source] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -293,6 +296,25 @@ class SitemapEntry(Base):
     url: Mapped[str] = mapped_column(String(1000))
     lastmod: Mapped[str | None] = mapped_column(String(40))  # as written in the sitemap
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScreeningHit(Base):
+    """One screening finding on one revision of an item (lexicon term, personal data, link, quality)."""
+
+    __tablename__ = "screening_hits"
+    __table_args__ = (Index("ix_screening_hits_item_revision", "item_id", "revision_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    revision_number: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(16))  # title / text / attachments / links / item
+    start: Mapped[int] = mapped_column(Integer)  # offsets in the field's original text
+    end: Mapped[int] = mapped_column(Integer)
+    term: Mapped[str] = mapped_column(String(500))  # personal numbers are stored masked
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    severity: Mapped[int] = mapped_column(Integer)
+    lexicon_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ModerationEvent(Base):

@@ -29,6 +29,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = Path("config/xinlian.toml")
 _URL_PASSWORD = re.compile(r"(://[^/:@]+:)[^/@]+@")
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "demo-secret-change-me"})
+URL_SHORTENERS = ("t.cn", "url.cn", "dwz.cn", "suo.im", "bit.ly", "tinyurl.com", "t.co", "is.gd")
+LEVEL_FACTORS = (("city", 0.8), ("district", 0.9), ("street", 1.0), ("community", 1.0), ("branch", 1.1))
 
 
 class _Section(BaseModel):
@@ -129,6 +131,37 @@ class SampleSettings(_Section):
     seed: int = Field(7, description="Seed of the demo sample network.")
 
 
+class ModerationSettings(_Section):
+    lexicon_dir: str = Field(
+        str(PROJECT_ROOT / "config" / "lexicons"),
+        description="Folder of screening lexicons (*.txt, *.tsv: term<TAB>category<TAB>severity;"
+        " a line !text is a whitelist entry).",
+    )
+    allowed_link_domains: list[str] = Field(
+        default_factory=lambda: ["gov.cn"],
+        description="Link targets not flagged by screening (a domain covers its subdomains; the unit's own"
+        " site is always allowed).",
+    )
+    url_shorteners: list[str] = Field(
+        default_factory=lambda: list(URL_SHORTENERS),
+        description="Hosts of URL shorteners; links to them are flagged (they hide where a link goes).",
+    )
+    min_body_chars: int = Field(
+        20, description="Bodies shorter than this (whitespace not counted) are flagged by screening."
+    )
+    mojibake_share: float = Field(
+        0.01, description="Share of U+FFFD characters above which a text is flagged as wrongly decoded."
+    )
+    level_factors: dict[str, float] = Field(
+        default_factory=lambda: dict(LEVEL_FACTORS),
+        description="Source trust factor by unit level: risk = severity x factor (less trusted levels"
+        " weigh more).",
+    )
+    account_factor: float = Field(
+        1.2, description="Extra risk factor for social-account sources (Weibo/WeChat), multiplied in."
+    )
+
+
 class Settings(BaseSettings):
     """Effective configuration of one Xinlian process."""
 
@@ -149,6 +182,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sample: SampleSettings = Field(default_factory=SampleSettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

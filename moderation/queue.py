@@ -1,12 +1,16 @@
-"""The moderation queue: items waiting in a state, oldest first (docs/architecture.md step 6)."""
+"""The moderation queue: items waiting in a state, riskiest or oldest first (docs/architecture.md step 6)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from hub.models import Item, Unit
+
+QueueOrder = Literal["risk", "age"]
 
 
 def _query(session: Session, state: str, unit_subtree: int | None) -> Select[Item]:
@@ -26,9 +30,14 @@ def list_queue(
     limit: int = 50,
     offset: int = 0,
     unit_subtree: int | None = None,
+    order: QueueOrder = "age",
 ) -> list[Item]:
-    """Items in ``state`` (optionally within a unit's subtree), oldest first."""
-    query = _query(session, state, unit_subtree).order_by(Item.first_seen_at, Item.id)
+    """Items in ``state`` (optionally within a unit's subtree): oldest first (``order="age"``), or
+    riskiest first with ties oldest first (``order="risk"``, the reviewers' queue)."""
+    query = _query(session, state, unit_subtree)
+    if order == "risk":
+        query = query.order_by(Item.risk_score.desc())
+    query = query.order_by(Item.first_seen_at, Item.id)
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
