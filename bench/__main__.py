@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from bench import ingest
+from bench import ingest, screen
 
 ingest.main([])
+screen.main([])
