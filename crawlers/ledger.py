@@ -25,6 +25,7 @@ from hub.db import Database
 from hub.fetchstats import FetchStats
 from hub.ingest import ingest
 from hub.rawitem import RawItem
+from hub.removal import mark_gone, record_listing
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +64,19 @@ class SourceState:
     seen_urls: set[str] = field(default_factory=set)
     fetch: FetchStats = field(default_factory=FetchStats)  # filled by crawlers/middlewares/stats.py
     recorded: bool = False
+    listed_urls: set[str] = field(default_factory=set)  # what the list pages / sitemap / feed showed
+    gone_urls: list[str] = field(default_factory=list)  # known articles that answered 404/410
 
 
 class CrawlLedger:
     """Tracks every source of a run and writes items and outcomes through one DB thread."""
 
-    def __init__(self, database: Database, run_id: int, jobs: Iterable[SourceJob]) -> None:
+    def __init__(
+        self, database: Database, run_id: int, jobs: Iterable[SourceJob], removed_after_missing: int = 3
+    ) -> None:
         self.database = database
         self.run_id = run_id
+        self.removed_after_missing = removed_after_missing
         self.states = {job.id: SourceState(job) for job in jobs}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
         self._queue: list[tuple[RawItem, asyncio.Future[str | None]]] = []
@@ -110,6 +116,14 @@ class CrawlLedger:
     def note(self, source_id: int, message: str) -> None:
         """A non-fatal problem (an article that could not be fetched), kept for the outcome message."""
         self.states[source_id].notes.append(message)
+
+    def listed(self, source_id: int, urls: Iterable[str]) -> None:
+        """Article URLs the source's listing showed in this run (for removed-at-source detection)."""
+        self.states[source_id].listed_urls.update(urls)
+
+    def gone(self, source_id: int, url: str) -> None:
+        """An article page of the source answered 404/410: its item is marked removed at source."""
+        self.states[source_id].gone_urls.append(url)
 
     def claim_url(self, source_id: int, url: str) -> bool:
         """True the first time ``url`` is seen for this source (dedupe within a run)."""
@@ -191,6 +205,11 @@ class CrawlLedger:
         message = failure.message if failure else ("; ".join(notes[:5]) or None)
         status = "failed" if failure else "not_modified" if state.not_modified else "ok"
         with self.database.session() as session:
+            removed = mark_gone(session, state.job.id, state.gone_urls)
+            if status == "ok":  # a failed or unchanged listing says nothing about what is missing
+                removed += record_listing(
+                    session, state.job.id, state.listed_urls, self.removed_after_missing
+                )
             record_outcome(
                 session,
                 self.run_id,
@@ -202,6 +221,7 @@ class CrawlLedger:
                 items_seen=state.items_seen,
                 items_new=state.items_new,
                 items_updated=state.items_updated,
+                items_removed=removed,
                 duration_ms=int((time.monotonic() - state.started) * 1000),
                 etag=state.etag,
                 last_modified=state.last_modified,

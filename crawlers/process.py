@@ -64,7 +64,7 @@ def run_crawl(settings: Settings, run_id: int, source_ids: list[int]) -> None:
     database = Database(settings.store.url)
     try:
         jobs = load_jobs(database, source_ids)
-        ledger = CrawlLedger(database, run_id, jobs)
+        ledger = CrawlLedger(database, run_id, jobs, settings.crawl.removed_after_missing)
         try:
             _crawl(settings, ledger, jobs)
         finally:

@@ -1,9 +1,12 @@
-"""Canonical URLs: one spelling per page, so re-crawls and tracking links dedupe (step 5)."""
+"""Item identity: canonical URLs (one spelling per page) and the GUID policy per source (step 5)."""
 
 from __future__ import annotations
 
 import posixpath
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -34,6 +37,9 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_",)
 
+# Directory index documents: /news/index.html and /news/ are one page.
+INDEX_DOCUMENTS = frozenset({"index.html", "index.htm", "index.shtml", "default.aspx", "default.htm"})
+
 # Characters left as they are when re-quoting a path: the RFC 3986 reserved and unreserved sets.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
@@ -54,12 +60,16 @@ def _normalize_path(path: str) -> str:
         resolved += "/"
     if resolved == ".":
         resolved = "/"
+    head, _, last = resolved.rpartition("/")
+    if last.lower() in INDEX_DOCUMENTS:
+        resolved = head + "/"
     # Re-quote so that %E5%85%9A and 党 end up the same; existing escapes are kept.
     return quote(unquote(resolved), safe=_PATH_SAFE)
 
 
 def canonical_url(url: str) -> str:
-    """The canonical form of ``url``: lower-case scheme/host, no default port, fragment or tracking params."""
+    """The canonical form of ``url``: lower-case scheme/host, no default port, fragment, tracking params
+    or trailing index document (index.html, default.aspx ...)."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -77,3 +87,35 @@ def canonical_url(url: str) -> str:
     ]
     query = urlencode(sorted(query_pairs), doseq=True)
     return urlunsplit((scheme, netloc, _normalize_path(parts.path), query, ""))
+
+
+GuidPolicy = Literal["auto", "guid", "url"]
+GUID_POLICIES: tuple[str, ...] = ("auto", "guid", "url")
+# GUIDs that change on every fetch carry a clock or a nonce.
+_VOLATILE_GUID = re.compile(r"(?:[?&](?:t|ts|_|timestamp|time|rand|random|nonce|r)=)|\d{13}")
+
+
+def guid_policy(selectors: Mapping[str, Any] | None) -> GuidPolicy:
+    """A source's GUID policy from its options (``selectors["guid"]``): auto (default), guid or url."""
+    value = str((selectors or {}).get("guid") or "auto").lower()
+    if value not in GUID_POLICIES:
+        raise ValueError(f"unknown guid policy {value!r}; use one of {', '.join(GUID_POLICIES)}")
+    return value  # type: ignore[return-value]
+
+
+def identity_guid(guid: str | None, url: str, source_url: str, policy: GuidPolicy = "auto") -> str | None:
+    """The GUID to dedupe by, or None to go by canonical URL only.
+
+    "guid" trusts the feed; "url" ignores it; "auto" trusts it only when it looks stable: not empty,
+    not the feed's or the site's own address (some feeds repeat it for every entry), no clock or nonce.
+    """
+    guid = (guid or "").strip() or None
+    if guid is None or policy == "url":
+        return None
+    if policy == "guid":
+        return guid
+    if guid.lower().startswith(("http://", "https://")):
+        site_root = canonical_url(urljoin(source_url, "/"))
+        if canonical_url(guid) in (canonical_url(source_url), site_root):
+            return None
+    return None if _VOLATILE_GUID.search(guid) else guid

@@ -61,6 +61,7 @@ def record_outcome(
     items_new: int = 0,
     items_updated: int = 0,
     duration_ms: int = 0,
+    items_removed: int = 0,
     etag: str | None = None,
     last_modified: str | None = None,
     now: datetime | None = None,
@@ -87,6 +88,7 @@ def record_outcome(
         items_seen=items_seen,
         items_new=items_new,
         items_updated=items_updated,
+        items_removed=items_removed,
         duration_ms=duration_ms,
         finished_at=now,
     )
@@ -154,6 +156,7 @@ def finish_run(
     run.sources_failed = sum(1 for o in outcomes if o.status == "failed")
     run.items_new = sum(o.items_new for o in outcomes)
     run.items_updated = sum(o.items_updated for o in outcomes)
+    run.items_removed = sum(o.items_removed or 0 for o in outcomes)
     run.sources_total = max(run.sources_total, len(outcomes))
     run.finished_at = now
     session.flush()

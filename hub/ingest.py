@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.canonical import canonical_url
+from hub.canonical import canonical_url, guid_policy, identity_guid
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source
 from hub.rawitem import RawItem
+from hub.reposts import RepostPolicy, link_repost
 from hub.sanitize import html_to_text, sanitize_html
 from hub.timeutil import utcnow
 from moderation.screening import screen_item
@@ -112,6 +113,8 @@ def _create(session: Session, source: Source, raw: RawItem, content: _Content, n
         images=list(raw.images),
         published_at=raw.published_at,
         date_source=raw.date_source,
+        date_flag=raw.date_flag,
+        videos=list(raw.videos),
         first_seen_at=now,
         updated_at=now,
         content_hash=content.content_hash,
@@ -200,7 +203,9 @@ def _update(session: Session, item: Item, raw: RawItem, content: _Content, now: 
     return "updated"
 
 
-def ingest(session: Session, raw: RawItem, now: datetime | None = None) -> IngestOutcome:
+def ingest(
+    session: Session, raw: RawItem, now: datetime | None = None, reposts: RepostPolicy | None = None
+) -> IngestOutcome:
     """Store ``raw`` as a new item, a new revision of a known item, or nothing if unchanged.
 
     Runs in the caller's transaction (the caller commits). Raises ValueError on unusable input.
@@ -211,7 +216,8 @@ def ingest(session: Session, raw: RawItem, now: datetime | None = None) -> Inges
     if source is None:
         raise ValueError(f"RawItem names unknown source {raw.source_id}: {raw.url!r}")
     for _attempt in range(MAX_ATTEMPTS):
-        item = _find(session, source.id, content.canonical_url, raw.guid)
+        guid = identity_guid(raw.guid, raw.url, source.url, guid_policy(source.selectors))
+        item = _find(session, source.id, content.canonical_url, guid)
         if item is not None:
             return IngestOutcome(_update(session, item, raw, content, now), item.id)
         try:
@@ -221,5 +227,6 @@ def ingest(session: Session, raw: RawItem, now: datetime | None = None) -> Inges
             # Another process stored the same canonical URL since we looked: take it as an update.
             continue
         source.last_new_item_at = now
+        link_repost(session, created, reposts)  # near-duplicates across units → earliest original
         return IngestOutcome("new", created.id)
     raise RuntimeError(f"could not store {content.canonical_url} after {MAX_ATTEMPTS} attempts")

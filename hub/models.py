@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -207,6 +208,11 @@ class Item(Base):
     # and is never shown before that (the live columns keep the approved content).
     pending_revision: Mapped[int | None] = mapped_column(Integer)
     repost_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
+    videos: Mapped[list[Any]] = mapped_column(default=list)  # absolute URLs of videos and known players
+    date_flag: Mapped[str | None] = mapped_column(String(40))  # "future_clamped": the source's date was ahead
+    # Gone at the source (404/410, or missing from its listing for N crawls); kept in the archive.
+    removed_at_source_at: Mapped[datetime | None]
+    missing_count: Mapped[int] = mapped_column(Integer, default=0)  # consecutive listings without it
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
     reviewed_at: Mapped[datetime | None]
     # Screening of the newest revision (moderation/screening.py): orders the queue, riskiest first.
@@ -238,6 +244,24 @@ class ItemRevision(Base):
     item: Mapped[Item] = relationship(back_populates="revisions")
 
 
+class ItemFingerprint(Base):
+    """An item's MinHash sketch (bottom-k 63-bit hashes of its text shingles) for repost detection."""
+
+    __tablename__ = "item_fingerprints"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    sketch: Mapped[bytes] = mapped_column(LargeBinary)  # k sorted 8-byte big-endian hashes
+
+
+class ItemFingerprintKey(Base):
+    """The few smallest hashes of an item's sketch, indexed: items sharing one are repost candidates."""
+
+    __tablename__ = "item_fingerprint_keys"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+
+
 class CrawlRun(Base):
     """One crawl of a set of sources, started by the CLI, the scheduler or the demo."""
 
@@ -252,6 +276,7 @@ class CrawlRun(Base):
     sources_failed: Mapped[int] = mapped_column(Integer, default=0)
     items_new: Mapped[int] = mapped_column(Integer, default=0)
     items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    items_removed: Mapped[int] = mapped_column(Integer, default=0)
 
     outcomes: Mapped[list[CrawlOutcome]] = relationship(back_populates="run", cascade="all, delete-orphan")
 
@@ -271,6 +296,7 @@ class CrawlOutcome(Base):
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     items_new: Mapped[int] = mapped_column(Integer, default=0)
     items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    items_removed: Mapped[int] = mapped_column(Integer, default=0)  # marked removed at source this run
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Fetch statistics (hub/fetchstats.py): what the crawl cost and met, per source.

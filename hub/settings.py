@@ -92,6 +92,18 @@ class CrawlSettings(_Section):
     permanent_redirect_after: int = Field(
         3, ge=1, description="A 301/308 seen this many crawls in a row moves the source to the new URL."
     )
+    removed_after_missing: int = Field(
+        3,
+        description="An item missing from its source's list page/sitemap this many crawls in a row is marked"
+        " removed at source (0: only a 404/410 marks it).",
+    )
+    repost_min_similarity: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="Reposts: estimated Jaccard similarity of two bodies' text shingles above which they are"
+        " one notice (a repost with a new header line and small edits scores ~0.9; other notices ~0.1).",
+    )
 
 
 class BridgeSettings(_Section):

@@ -23,6 +23,7 @@ from crawlers.errors import FailureInfo, classify_failure
 from crawlers.feeds import FeedParseError
 from crawlers.ledger import CrawlLedger, SourceJob
 from hub.rawitem import RawItem
+from hub.removal import GONE_STATUSES
 from hub.settings import BridgeSettings, CrawlSettings
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class SourceSpider(scrapy.Spider):
         job: SourceJob = request.cb_kwargs["job"]
         try:
             info = classify_failure(failure)
+            if not request.meta.get("primary") and info.http_status in GONE_STATUSES:
+                self.ledger.gone(job.id, request.url)  # a known article deleted at its source
             self._report(job, bool(request.meta.get("primary")), info, request.url)
             fallback = request.meta.get("fallback_item")
             if isinstance(fallback, RawItem):

@@ -47,6 +47,7 @@ class HtmlListSpider(SitemapCrawling):
         entries = list_entries(html, response.url, job.selectors, self.zone)
         if not entries and depth == 1:
             raise ParseFailure("no article links found on the list page")
+        self.ledger.listed(job.id, (entry.url for entry in entries))
         yield from self._article_requests(job, entries)
         if depth < self.crawl_settings.list_page_depth:
             following = next_page(html, response.url, job.selectors)

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("sources_failed", sa.Integer(), nullable=False),
         sa.Column("items_new", sa.Integer(), nullable=False),
         sa.Column("items_updated", sa.Integer(), nullable=False),
+        sa.Column("items_removed", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -127,6 +128,7 @@ def upgrade() -> None:
         sa.Column("items_seen", sa.Integer(), nullable=False),
         sa.Column("items_new", sa.Integer(), nullable=False),
         sa.Column("items_updated", sa.Integer(), nullable=False),
+        sa.Column("items_removed", sa.Integer(), nullable=False),
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=False),
         sa.Column("requests", sa.Integer(), nullable=False),
@@ -170,6 +172,10 @@ def upgrade() -> None:
         sa.Column("revision_count", sa.Integer(), nullable=False),
         sa.Column("pending_revision", sa.Integer(), nullable=True),
         sa.Column("repost_of_id", sa.Integer(), nullable=True),
+        sa.Column("videos", sa.JSON(), nullable=False),
+        sa.Column("date_flag", sa.String(length=40), nullable=True),
+        sa.Column("removed_at_source_at", sa.DateTime(), nullable=True),
+        sa.Column("missing_count", sa.Integer(), nullable=False),
         sa.Column("reviewed_by", sa.String(length=100), nullable=True),
         sa.Column("reviewed_at", sa.DateTime(), nullable=True),
         sa.Column("risk_score", sa.Float(), server_default="0", nullable=False),
@@ -202,6 +208,23 @@ def upgrade() -> None:
     with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sitemap_entries_source_id"), ["source_id"], unique=False)
 
+    op.create_table(
+        "item_fingerprint_keys",
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("item_id", "key"),
+    )
+    with op.batch_alter_table("item_fingerprint_keys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_item_fingerprint_keys_key"), ["key"], unique=False)
+
+    op.create_table(
+        "item_fingerprints",
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("sketch", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("item_id"),
+    )
     op.create_table(
         "item_revisions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -275,6 +298,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_item_revisions_item_id"))
 
     op.drop_table("item_revisions")
+    op.drop_table("item_fingerprints")
+    with op.batch_alter_table("item_fingerprint_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_item_fingerprint_keys_key"))
+
+    op.drop_table("item_fingerprint_keys")
     with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sitemap_entries_source_id"))
 

@@ -1,0 +1,58 @@
+"""A tiny mutable web of HTML pages on loopback, for crawl tests that edit and delete pages.
+
+``pages`` maps a path to (content type, body); tests change it between crawls. Paths not in it
+answer 404 (robots.txt included, which allows everything).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class MiniSite:
+    """Pages served by a running mini site; edit ``pages`` to change what the next crawl sees."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.pages: dict[str, tuple[str, bytes]] = {}
+
+    def html(self, path: str, body: str) -> str:
+        """Serve ``body`` as UTF-8 HTML at ``path``; returns its absolute URL."""
+        self.pages[path] = ("text/html; charset=utf-8", body.encode("utf-8"))
+        return self.base_url + path
+
+
+@contextmanager
+def mini_site() -> Iterator[MiniSite]:
+    """Serve a MiniSite on a free loopback port for the length of the block."""
+    site = MiniSite("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            page = site.pages.get(self.path.split("?", 1)[0])
+            if page is None:
+                self.send_error(404)
+                return
+            content_type, body = page
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # keep test output quiet
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
