@@ -8,6 +8,7 @@ import typer
 
 from cli.context import cli_context
 from crawlers.runner import crawl as run_crawl
+from crawlers.websub import renew_due
 from hub.db import Database
 from hub.scheduler import build_scheduler, claim_due_sources
 from hub.settings import Settings
@@ -51,10 +52,14 @@ def worker(ctx: typer.Context) -> None:
     def crawl() -> None:
         crawl_tick(settings, database)
 
+    def websub() -> None:
+        renew_due(settings, database)
+
     scheduler = build_scheduler(
         [
             ("crawl", crawl, settings.worker.tick_s),
             ("drain", drain, settings.worker.drain_s),
+            ("websub", websub, settings.websub.renew_s),
         ]
     )
     context.console.print(

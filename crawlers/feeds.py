@@ -43,6 +43,8 @@ class ParsedFeed:
 
     title: str
     entries: list[FeedEntry] = field(default_factory=list)
+    hub_url: str | None = None  # WebSub hub the feed advertises (<link rel="hub">, JSON Feed "hubs")
+    self_url: str | None = None  # the feed's own URL as it names it (rel="self"): the WebSub topic
 
 
 def _html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment], list[str]]:
@@ -114,7 +116,12 @@ def _make_entry(
 def _parse_json_feed(
     data: dict[str, Any], source_id: int, feed_url: str, zone: str, now: datetime | None
 ) -> ParsedFeed:
-    feed = ParsedFeed(title=str(data.get("title") or ""))
+    hubs = [h for h in data.get("hubs") or [] if isinstance(h, dict) and h.get("url")]
+    feed = ParsedFeed(
+        title=str(data.get("title") or ""),
+        hub_url=str(hubs[0]["url"]) if hubs else None,
+        self_url=str(data.get("feed_url") or "") or None,
+    )
     for entry in data.get("items") or []:
         link = urljoin(feed_url, str(entry.get("url") or entry.get("external_url") or ""))
         if not link:
@@ -171,7 +178,10 @@ def parse_feed(
     # Entries salvaged from XML that is not well-formed may be cut short or mixed up: refuse them all.
     if isinstance(problem, SAXException) or (not parsed.entries and (parsed.bozo or not parsed.version)):
         raise FeedParseError(f"malformed feed: {problem or 'not a feed'}")
-    feed = ParsedFeed(title=str(parsed.feed.get("title", "")))
+    links = {str(link.get("rel")): str(link.get("href")) for link in reversed(parsed.feed.get("links") or [])}
+    feed = ParsedFeed(
+        title=str(parsed.feed.get("title", "")), hub_url=links.get("hub"), self_url=links.get("self")
+    )
     for entry in parsed.entries:
         link = urljoin(feed_url, entry.get("link") or "")
         if not entry.get("link"):

@@ -386,3 +386,34 @@ class User(Base):
     unit_scope_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSubState(enum.StrEnum):
+    DISCOVERED = "discovered"  # the feed advertises a hub; no subscription request sent yet
+    PENDING = "pending"  # requested; the hub's verification GET has not come yet
+    ACTIVE = "active"  # verified; deliveries are accepted until expires_at
+    DENIED = "denied"  # the hub refused the subscription
+    EXPIRED = "expired"  # the lease ran out without renewal
+
+
+class WebSubSubscription(Base):
+    """A WebSub subscription of one feed source at the hub its feed advertises (hub/websub.py)."""
+
+    __tablename__ = "websub_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), unique=True)
+    hub_url: Mapped[str] = mapped_column(String(1000))
+    topic: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str] = mapped_column(String(100))  # HMAC key of deliveries; never logged
+    callback_token: Mapped[str] = mapped_column(String(64), unique=True)  # last part of the callback URL
+    state: Mapped[str] = mapped_column(_enum(WebSubState), default=WebSubState.DISCOVERED.value)
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None]
+    # The source's check interval before an active subscription lengthened it (restored when it lapses).
+    base_interval_s: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    last_delivery_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

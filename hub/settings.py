@@ -124,6 +124,32 @@ class WorkerSettings(_Section):
     drain_s: float = Field(5.0, description="How often the worker applies pending index updates, in seconds.")
 
 
+class WebSubSettings(_Section):
+    enabled: bool = Field(
+        True, description="Subscribe at the WebSub hub a feed advertises (rel=hub) and accept its deliveries."
+    )
+    lease_s: int = Field(
+        10 * 24 * 3600, ge=60, description="Lease asked of the hub, in seconds (the hub may grant another)."
+    )
+    renew_before_s: int = Field(
+        24 * 3600, ge=0, description="Renew a subscription this many seconds before its lease ends."
+    )
+    safety_poll_s: int = Field(
+        6 * 3600,
+        ge=60,
+        description="While a subscription is active its source is still polled, at least this many seconds"
+        " apart (a safety net for lost deliveries).",
+    )
+    retry_pending_s: int = Field(
+        3600,
+        ge=60,
+        description="A subscription request the hub never verified is sent again after this long.",
+    )
+    renew_s: float = Field(
+        300.0, description="How often the worker sends due subscription requests, in seconds."
+    )
+
+
 class WebSettings(_Section):
     host: str = Field("127.0.0.1", description="Address the web app listens on.")
     port: int = Field(8000, description="Port the web app listens on.")
@@ -193,6 +219,7 @@ class Settings(BaseSettings):
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    websub: WebSubSettings = Field(default_factory=WebSubSettings)
     sample: SampleSettings = Field(default_factory=SampleSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
 

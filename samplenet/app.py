@@ -18,6 +18,7 @@ from samplenet.assets import ATTACHMENT_TYPES, TINY_PNG, attachment_bytes
 from samplenet.generate import publish_item
 from samplenet.model import RATE_LIMIT_RETRY_AFTER_S, SampleItem, SampleNetwork, SampleSite
 from samplenet.responses import conditional
+from samplenet.websub_hub import SampleHub
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -42,6 +43,7 @@ class SampleApp:
             Route("/sites/{slug}/{path:path}", self.site_page),
             Route("/bridge/{platform:str}/{kind:str}/{account:str}", self.bridge),
             Route("/_control/publish", self.publish, methods=["POST"]),
+            *SampleHub(self.network).routes(),  # WebSub hub and the feeds that advertise it
         ]
         return Starlette(routes=routes, lifespan=self._lifespan)
 

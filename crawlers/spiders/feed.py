@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from scrapy.http import Response
@@ -18,8 +19,10 @@ from crawlers.extract import extract_article
 from crawlers.feeds import parse_feed
 from crawlers.ledger import SourceJob
 from crawlers.spiders.base import SourceSpider
+from crawlers.websub import advertised_hub
 from hub.models import SourceKind
 from hub.rawitem import RawItem
+from hub.websub import note_hub
 
 
 class FeedSpider(SourceSpider):
@@ -49,6 +52,10 @@ class FeedSpider(SourceSpider):
             content_type.decode("latin-1") if content_type else None,
             zone=self.zone,
         )
+        links = [value.decode("latin-1") for value in response.headers.getlist(b"Link")]
+        hub = advertised_hub(feed, links, response.url)
+        if hub is not None:  # crawlers/websub.py: the worker subscribes to it
+            self.ledger.submit(partial(note_hub, source_id=job.id, hub_url=hub.hub_url, topic=hub.topic))
         # Account bridges link to the platform (weibo.com, mp.weixin.qq.com): their text is in the feed.
         fetch_full_text = job.kind != SourceKind.ACCOUNT.value
         for entry in feed.entries[: self.crawl_settings.max_items_per_source]:

@@ -209,6 +209,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sitemap_entries_source_id"), ["source_id"], unique=False)
 
     op.create_table(
+        "websub_subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("hub_url", sa.String(length=1000), nullable=False),
+        sa.Column("topic", sa.String(length=1000), nullable=False),
+        sa.Column("secret", sa.String(length=100), nullable=False),
+        sa.Column("callback_token", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("lease_seconds", sa.Integer(), nullable=True),
+        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("base_interval_s", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("requested_at", sa.DateTime(), nullable=True),
+        sa.Column("verified_at", sa.DateTime(), nullable=True),
+        sa.Column("last_delivery_at", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("callback_token"),
+        sa.UniqueConstraint("source_id"),
+    )
+    op.create_table(
         "item_fingerprint_keys",
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("key", sa.BigInteger(), nullable=False),
@@ -303,6 +325,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_item_fingerprint_keys_key"))
 
     op.drop_table("item_fingerprint_keys")
+    op.drop_table("websub_subscriptions")
     with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sitemap_entries_source_id"))
 
