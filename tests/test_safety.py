@@ -1,0 +1,105 @@
+"""The SSRF guard's address checks (crawlers/safety.py): every spelling of a private address is caught."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from crawlers.safety import HostPolicy, is_private_address, parse_ip_literal
+
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),  # inet_aton: the last part fills the remaining bytes
+        ("2130706433", "127.0.0.1"),  # one decimal number
+        ("0x7f.0.0.1", "127.0.0.1"),  # hex part
+        ("0x7f000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),  # octal part
+        ("[::1]", "::1"),  # as written in a URL
+        ("::ffff:127.0.0.1", "::ffff:127.0.0.1"),
+        ("fe80::1%eth0", "fe80::1"),  # zone index dropped
+        ("8.8.8.8", "8.8.8.8"),
+    ],
+)
+def test_parse_ip_literal_spellings(spelling: str, address: str) -> None:
+    assert parse_ip_literal(spelling) == ipaddress.ip_address(address)
+
+
+@pytest.mark.parametrize("host", ["example.gov.cn", "localhost", "", "1.2.3.4.5", "0x", "abc.def"])
+def test_parse_ip_literal_names_are_not_addresses(host: str) -> None:
+    assert parse_ip_literal(host) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.255.255.254",
+        "::1",
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "::ffff:10.0.0.1",
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "169.254.169.254",  # cloud metadata
+        "fd00:ec2::254",  # AWS metadata over IPv6
+        "fe80::1",
+        "10.0.0.1",
+        "10.255.255.255",
+        "172.16.0.1",
+        "172.31.255.254",
+        "192.168.1.1",
+        "100.64.0.1",  # CGNAT (RFC 6598)
+        "100.127.255.254",
+        "224.0.0.1",  # multicast
+        "239.255.255.250",
+        "0.0.0.0",
+        "::",
+        "240.0.0.1",  # reserved
+        "255.255.255.255",
+        "192.0.2.1",  # documentation
+    ],
+)
+def test_private_addresses_are_refused(address: str) -> None:
+    assert is_private_address(address)
+    assert is_private_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "1.1.1.1", "114.114.114.114", "172.32.0.1", "100.128.0.1", "2400:3200::1"]
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert not is_private_address(address)
+
+
+def test_every_spelling_of_loopback_is_private() -> None:
+    for spelling in ("127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1"):
+        literal = parse_ip_literal(spelling)
+        assert literal == LOOPBACK
+        assert is_private_address(literal)
+
+
+def test_host_policy_allow_list_matches_exact_names() -> None:
+    policy = HostPolicy(allow_all=False, allowed_hosts=["127.0.0.1", "Sample.Local", "[::1]"])
+    assert policy.allowed_name("127.0.0.1")
+    assert policy.allowed_name("sample.local")  # case does not matter
+    assert policy.allowed_name("::1")
+    # Other spellings of an allowed address, and subdomains of an allowed name, are not allowed.
+    for host in ("127.1", "2130706433", "localhost", "a.sample.local", "127.0.0.2"):
+        assert not policy.allowed_name(host)
+    assert policy.refusal("127.0.0.1", ["127.0.0.1"]) is None
+    assert policy.refusal("127.1", ["127.0.0.1"]) == "127.1 resolves to private address 127.0.0.1"
+    assert policy.refusal("localhost", ["::1", "127.0.0.1"]) is not None
+
+
+def test_host_policy_public_and_allow_all() -> None:
+    policy = HostPolicy(allow_all=False, allowed_hosts=[])
+    assert policy.refusal("www.example.gov.cn", ["8.8.8.8"]) is None
+    # One private address among the answers is enough to refuse (DNS may answer several).
+    assert policy.refusal("mixed.example", ["8.8.8.8", "10.0.0.1"]) is not None
+    assert policy.refusal("meta.example", ["169.254.169.254"]) is not None
+    open_policy = HostPolicy(allow_all=True, allowed_hosts=[])
+    assert open_policy.refusal("localhost", ["127.0.0.1"]) is None
