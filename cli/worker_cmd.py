@@ -37,7 +37,7 @@ def crawl_tick(settings: Settings, database: Database) -> int:
 
 
 def worker(ctx: typer.Context) -> None:
-    """Run the scheduler: crawl due sources every worker.tick_s, apply index updates every worker.drain_s."""
+    """Run the scheduler: crawl due sources, apply index updates, send due WebSub subscriptions."""
     context = cli_context(ctx)
     settings = context.settings
     database = context.database
