@@ -50,6 +50,8 @@ def verify(
     topic = query.get("hub.topic", "")
     challenge = query.get("hub.challenge", "")
     lease = query.get("hub.lease_seconds", "")
+    if not settings.websub.enabled:
+        raise HTTPException(status_code=404, detail="WebSub is disabled")
     if mode == "subscribe" and not challenge:
         raise HTTPException(status_code=400, detail="hub.challenge missing")
     with database.session() as session:
@@ -62,7 +64,7 @@ def verify(
             settings.websub,
             reason=query.get("hub.reason"),
         )
-    if not confirmed or not settings.websub.enabled:
+    if not confirmed:
         raise HTTPException(status_code=404, detail="no such subscription")
     return PlainTextResponse(challenge if mode == "subscribe" else "")
 
