@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench import ingest, screen
+from bench import htmlcrawl, ingest, repoll, screen
 
 ingest.main([])
+repoll.main([])
+htmlcrawl.main([])
 screen.main([])

@@ -37,15 +37,20 @@ def _peak_rss_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def run(sources: int, items: int, workdir: Path) -> dict[str, float | int | str]:
-    """Run the benchmark once and return its figures."""
-    settings = Settings(
+def bench_settings(workdir: Path) -> Settings:
+    """Settings of a benchmark store in ``workdir`` crawling the loopback sample network."""
+    return Settings(
         demo=True,
         store={"url": f"sqlite:///{workdir / 'bench.db'}"},
         search={"backend": "embedded", "embedded_path": str(workdir / "search.db")},
         # Every sample site shares one loopback host, so the per-host cap is raised to the global one.
         crawl={"allowed_private_hosts": ["127.0.0.1"], "concurrent_requests": 64, "concurrent_per_host": 64},
     )
+
+
+def run(sources: int, items: int, workdir: Path) -> dict[str, float | int | str]:
+    """Run the benchmark once and return its figures."""
+    settings = bench_settings(workdir)
     network = generate_network(0, 0, seed=1, items_per_site=items, feed_sources=sources)
     database = Database(settings.store.url)
     database.migrate()

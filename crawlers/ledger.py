@@ -23,7 +23,7 @@ from crawlers.errors import FailureInfo
 from hub.crawlrecord import record_outcome
 from hub.db import Database
 from hub.fetchstats import FetchStats
-from hub.ingest import ingest
+from hub.ingestbatch import ingest_batch
 from hub.rawitem import RawItem
 from hub.removal import mark_gone, record_listing
 
@@ -62,10 +62,10 @@ class SourceState:
     failure: FailureInfo | None = None
     notes: list[str] = field(default_factory=list)
     seen_urls: set[str] = field(default_factory=set)
-    fetch: FetchStats = field(default_factory=FetchStats)  # filled by crawlers/middlewares/stats.py
     recorded: bool = False
     listed_urls: set[str] = field(default_factory=set)  # what the list pages / sitemap / feed showed
     gone_urls: list[str] = field(default_factory=list)  # known articles that answered 404/410
+    fetch: FetchStats = field(default_factory=FetchStats)  # filled by crawlers/middlewares/stats.py
 
 
 class CrawlLedger:
@@ -163,20 +163,13 @@ class CrawlLedger:
                 future.set_result(status)
 
     def _ingest_batch(self, items: list[RawItem]) -> list[str | None]:
-        results: list[str | None] = []
         try:
             with self.database.session() as session:
-                for item in items:
-                    try:
-                        with session.begin_nested():
-                            results.append(ingest(session, item).status)
-                    except ValueError as exc:  # unusable input: no title, no body, bad URL
-                        logger.warning("item not ingested: %s", exc)
-                        results.append(None)
+                outcomes = ingest_batch(session, items)  # refused items come back as None
         except SQLAlchemyError:
             logger.exception("ingest batch of %d items failed", len(items))
             return [None] * len(items)
-        return results
+        return [outcome.status if outcome else None for outcome in outcomes]
 
     def submit(self, write: Callable[[Session], None]) -> None:
         """Run ``write`` in its own transaction on the writer thread (spiders' small bookkeeping)."""

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -95,32 +95,39 @@ def _repost_of(session: Session, source_id: int, digest: str) -> int | None:
     ).first()
 
 
+def item_values(source: Source, raw: RawItem, content: _Content, now: datetime) -> dict[str, Any]:
+    """Column values of a new item (shared by the single and the batch path; no id, no repost link)."""
+    return {
+        "source_id": source.id,
+        "unit_id": source.unit_id,
+        "url": raw.url,
+        "canonical_url": content.canonical_url,
+        "guid": raw.guid,
+        "title": content.title,
+        "html": content.html,
+        "text": content.text,
+        "summary": raw.summary,
+        "author": raw.author,
+        "origin": raw.origin,
+        "category": raw.category or source.category,
+        "attachments": [{"name": a.name, "url": a.url} for a in raw.attachments],
+        "images": list(raw.images),
+        "published_at": raw.published_at,
+        "date_source": raw.date_source,
+        "date_flag": raw.date_flag,
+        "videos": list(raw.videos),
+        "first_seen_at": now,
+        "updated_at": now,
+        "content_hash": content.content_hash,
+        "state": ItemState.PENDING.value,
+        "version": 1,
+        "revision_count": 1,
+    }
+
+
 def _create(session: Session, source: Source, raw: RawItem, content: _Content, now: datetime) -> Item:
     item = Item(
-        source_id=source.id,
-        unit_id=source.unit_id,
-        url=raw.url,
-        canonical_url=content.canonical_url,
-        guid=raw.guid,
-        title=content.title,
-        html=content.html,
-        text=content.text,
-        summary=raw.summary,
-        author=raw.author,
-        origin=raw.origin,
-        category=raw.category or source.category,
-        attachments=[{"name": a.name, "url": a.url} for a in raw.attachments],
-        images=list(raw.images),
-        published_at=raw.published_at,
-        date_source=raw.date_source,
-        date_flag=raw.date_flag,
-        videos=list(raw.videos),
-        first_seen_at=now,
-        updated_at=now,
-        content_hash=content.content_hash,
-        state=ItemState.PENDING.value,
-        version=1,
-        revision_count=1,
+        **item_values(source, raw, content, now),
         repost_of_id=_repost_of(session, source.id, content.content_hash),
     )
     session.add(item)
