@@ -63,6 +63,7 @@ class SourceState:
     notes: list[str] = field(default_factory=list)
     seen_urls: set[str] = field(default_factory=set)
     recorded: bool = False
+    finished: float | None = None  # monotonic time the outcome was settled
     listed_urls: set[str] = field(default_factory=set)  # what the list pages / sitemap / feed showed
     gone_urls: list[str] = field(default_factory=list)  # known articles that answered 404/410
     fetch: FetchStats = field(default_factory=FetchStats)  # filled by crawlers/middlewares/stats.py
@@ -82,6 +83,8 @@ class CrawlLedger:
         self._queue: list[tuple[RawItem, asyncio.Future[str | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Future[Any]] = set()
+        self._finished: list[SourceState] = []  # outcomes waiting for the writer
+        self._outcome_flusher: asyncio.Task[None] | None = None
 
     # --- reports from spiders -------------------------------------------------------------------
     def begin(self, source_id: int) -> None:
@@ -186,41 +189,54 @@ class CrawlLedger:
         if state.recorded:
             return
         state.recorded = True
-        future = asyncio.get_running_loop().run_in_executor(self._writer, self._write_outcome, state)
-        self._writes.add(future)
-        future.add_done_callback(self._writes.discard)
+        state.finished = time.monotonic()
+        # Outcomes are written in batches, one transaction each: a re-poll of many unchanged
+        # sources would otherwise spend most of its time committing one row at a time.
+        self._finished.append(state)
+        if self._outcome_flusher is None or self._outcome_flusher.done():
+            self._outcome_flusher = asyncio.ensure_future(self._flush_outcomes())
+            self._writes.add(self._outcome_flusher)
+            self._outcome_flusher.add_done_callback(self._writes.discard)
 
-    def _write_outcome(self, state: SourceState) -> None:
+    async def _flush_outcomes(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._finished:
+            batch, self._finished = self._finished, []
+            await loop.run_in_executor(self._writer, self._write_outcomes, batch)
+
+    def _write_outcomes(self, states: list[SourceState]) -> None:
+        with self.database.session() as session:
+            for state in states:
+                self._write_outcome(session, state)
+
+    def _write_outcome(self, session: Session, state: SourceState) -> None:
         failure = state.failure
         notes = list(state.notes)
         if state.items_failed:
             notes.append(f"{state.items_failed} item(s) could not be stored")
         message = failure.message if failure else ("; ".join(notes[:5]) or None)
         status = "failed" if failure else "not_modified" if state.not_modified else "ok"
-        with self.database.session() as session:
-            removed = mark_gone(session, state.job.id, state.gone_urls)
-            if status == "ok":  # a failed or unchanged listing says nothing about what is missing
-                removed += record_listing(
-                    session, state.job.id, state.listed_urls, self.removed_after_missing
-                )
-            record_outcome(
-                session,
-                self.run_id,
-                state.job.id,
-                status,
-                error_kind=failure.kind if failure else None,
-                http_status=failure.http_status if failure and failure.http_status else state.http_status,
-                message=message,
-                items_seen=state.items_seen,
-                items_new=state.items_new,
-                items_updated=state.items_updated,
-                items_removed=removed,
-                duration_ms=int((time.monotonic() - state.started) * 1000),
-                etag=state.etag,
-                last_modified=state.last_modified,
-                retry_after_s=failure.retry_after_s if failure else None,
-                fetch=state.fetch,
-            )
+        removed = mark_gone(session, state.job.id, state.gone_urls)
+        if status == "ok":  # a failed or unchanged listing says nothing about what is missing
+            removed += record_listing(session, state.job.id, state.listed_urls, self.removed_after_missing)
+        record_outcome(
+            session,
+            self.run_id,
+            state.job.id,
+            status,
+            error_kind=failure.kind if failure else None,
+            http_status=failure.http_status if failure and failure.http_status else state.http_status,
+            message=message,
+            items_seen=state.items_seen,
+            items_new=state.items_new,
+            items_updated=state.items_updated,
+            items_removed=removed,
+            duration_ms=int(((state.finished or time.monotonic()) - state.started) * 1000),
+            etag=state.etag,
+            last_modified=state.last_modified,
+            retry_after_s=failure.retry_after_s if failure else None,
+            fetch=state.fetch,
+        )
 
     async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:
         """Write outcomes of ``source_ids`` still open, then wait for every write.
