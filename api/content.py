@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from hub.models import Item, ItemState, Unit
 
@@ -11,11 +11,21 @@ MAX_TREE_DEPTH = 12  # city → ... → branch is 5 levels; the cap only guards 
 
 
 def latest_approved(session: Session, limit: int) -> list[Item]:
-    """Newest approved items, newest first (by publication date, then first seen)."""
+    """Newest approved items, newest first (by publication date, then first seen).
+
+    A repost whose original is published is left out: the original stands for it, so a city notice
+    reposted by thirty branches shows once (its page lists the reposts).
+    """
+    original = aliased(Item)
+    published_original = (
+        select(original.id)
+        .where(original.id == Item.repost_of_id, original.state == ItemState.APPROVED.value)
+        .exists()
+    )
     query = (
         select(Item)
         .options(joinedload(Item.unit))
-        .where(Item.state == ItemState.APPROVED.value)
+        .where(Item.state == ItemState.APPROVED.value, ~published_original)
         .order_by(Item.published_at.desc().nulls_last(), Item.first_seen_at.desc(), Item.id.desc())
         .limit(limit)
     )
@@ -28,6 +38,25 @@ def approved_item(session: Session, item_id: int) -> Item | None:
     if item is None or item.state != ItemState.APPROVED.value:
         return None
     return item
+
+
+def repost_original(session: Session, item: Item) -> Item | None:
+    """The published original this item reposts, if any (a pending or withdrawn one is not shown)."""
+    if item.repost_of_id is None:
+        return None
+    return approved_item(session, item.repost_of_id)
+
+
+def published_reposts(session: Session, item: Item, limit: int = 50) -> list[Item]:
+    """Published reposts of ``item`` by other units, oldest first."""
+    query = (
+        select(Item)
+        .options(joinedload(Item.unit))
+        .where(Item.repost_of_id == item.id, Item.state == ItemState.APPROVED.value)
+        .order_by(Item.first_seen_at, Item.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
 
 
 def any_item(session: Session, item_id: int) -> Item | None:

@@ -58,6 +58,12 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "date_source_first_seen": ("首次采集时间", "first crawl"),
     "origin": ("来源", "Source"),
     "author": ("作者", "Author"),
+    "repost_of": ("转载自", "Reposted from"),
+    "reposted_by": ("转载单位（{count}）", "Reposted by ({count})"),
+    "removed_at_source": (
+        "原网页已于 {when} 删除，本站保留审核发布时的存档。",
+        "The original page was removed on {when}; this is the archived copy as reviewed.",
+    ),
     "attachments": ("附件", "Attachments"),
     "reviewed": ("审核", "Reviewed"),
     "reviewed_line": ("责任审核人：{who}，审核时间：{when}", "Reviewed by {who} on {when}"),

@@ -48,7 +48,16 @@ def item_page(request: Request, item_id: int, session: SessionDep) -> HTMLRespon
     item = content.approved_item(session, item_id)
     if item is None:
         raise HTTPException(status_code=404)
-    return render(request, "item.html", {"item": item, "breadcrumb": content.unit_chain(item.unit)})
+    return render(
+        request,
+        "item.html",
+        {
+            "item": item,
+            "breadcrumb": content.unit_chain(item.unit),
+            "original": content.repost_original(session, item),
+            "reposts": content.published_reposts(session, item),
+        },
+    )
 
 
 @router.get("/units/{slug}", name="unit_page")
