@@ -163,6 +163,23 @@ def test_list_and_feed_dates_fill_in_before_the_url() -> None:
     assert extract_article(page, URL, 1, now=NOW, list_date=listed).date_source == "label"
 
 
+@pytest.mark.parametrize(
+    ("page", "source"),
+    [
+        (_page(info="发布时间：2024-05-06"), "label"),
+        (_page(head='<meta name="PubDate" content="2024-05-06">'), "meta"),
+        (_page(info="<span class='pubdate'>2024-05-06</span>"), "label"),
+    ],
+)
+def test_the_feed_date_never_beats_a_date_on_the_page(page: str, source: str) -> None:
+    feed_date = datetime(2024, 5, 20, 3, 0, tzinfo=UTC)
+    item = extract_article(page, PLAIN_URL, 1, now=NOW, feed_date=feed_date)
+    assert (item.published_at, item.date_source) == (MAY6, source)
+    bare = "<html><body><h1>关于做好防汛工作的通知</h1><p>各单位：现将有关事项通知如下。</p></body></html>"
+    item = extract_article(bare, PLAIN_URL, 1, now=NOW, feed_date=feed_date)
+    assert (item.published_at, item.date_source, item.date_flag) == (feed_date, "feed", None)
+
+
 def test_future_dates_are_clamped_to_now_and_flagged() -> None:
     item = extract_article(_page(info="发布时间：2025-03-01 10:00"), PLAIN_URL, 1, now=NOW)
     assert (item.published_at, item.date_source, item.date_flag) == (NOW, "label", "future_clamped")
