@@ -1,7 +1,9 @@
 """Ingest: a crawled RawItem becomes a stored Item, deduped and revisioned (docs/architecture.md step 5).
 
 Nothing ingested is ever published unreviewed: a new item waits as ``pending``; a change to an
-approved item is stored as a revision awaiting review while the approved content stays live.
+approved item is stored as a revision awaiting review while the approved content stays live. The
+one exception is explicit: a source under an auto-approve policy (moderation/policy.py) publishes a
+new item or revision that screening found clean, recorded as approved by that policy.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from hub.rawitem import RawItem
 from hub.reposts import RepostPolicy, link_repost
 from hub.sanitize import html_to_text, sanitize_html
 from hub.timeutil import utcnow
+from moderation.autoapprove import auto_approve
 from moderation.screening import screen_item
 
 IngestStatus = Literal["new", "updated", "unchanged"]
@@ -207,6 +210,7 @@ def _update(session: Session, item: Item, raw: RawItem, content: _Content, now: 
     )
     session.flush()
     screen_item(session, item, number)  # screening of the new revision (docs/architecture.md step 6)
+    auto_approve(session, item, number, before, now)  # a clean revision under a policy goes live
     return "updated"
 
 
@@ -235,5 +239,6 @@ def ingest(
             continue
         source.last_new_item_at = now
         link_repost(session, created, reposts)  # near-duplicates across units → earliest original
+        auto_approve(session, created, 1, None, now)  # a clean item under a policy goes live
         return IngestOutcome("new", created.id)
     raise RuntimeError(f"could not store {content.canonical_url} after {MAX_ATTEMPTS} attempts")

@@ -22,11 +22,13 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from hub.canonical import guid_policy, identity_guid
 from hub.ingest import CRAWLER_ACTOR, IngestOutcome, _Content, _prepare, _update, ingest, item_values
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source
 from hub.rawitem import RawItem
 from hub.reposts import link_reposts_by_id
 from hub.timeutil import utcnow
+from moderation.autoapprove import auto_approve_new
 from moderation.screening import screen_item
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class _Work:
     raw: RawItem
     content: _Content
     source: Source
+    guid: str | None  # the guid to dedupe by under the source's GUID policy (hub/canonical.py)
 
 
 def _table(model: type[Any]) -> Table:
@@ -60,8 +63,8 @@ def _table(model: type[Any]) -> Table:
 def _keys(work: _Work) -> list[Hashable]:
     """What makes two raws of a batch depend on each other: URL, guid, and content (reposts, screening)."""
     keys: list[Hashable] = [("url", work.content.canonical_url), ("hash", work.content.content_hash)]
-    if work.raw.guid:
-        keys.append(("guid", work.source.id, work.raw.guid))
+    if work.guid:
+        keys.append(("guid", work.source.id, work.guid))
     return keys
 
 
@@ -75,7 +78,9 @@ def _usable(session: Session, raws: Sequence[RawItem]) -> list[_Work | None]:
         try:
             if source is None:
                 raise ValueError(f"RawItem names unknown source {raw.source_id}: {raw.url!r}")
-            works.append(_Work(index, raw, _prepare(raw), source))
+            content = _prepare(raw)
+            guid = identity_guid(raw.guid, raw.url, source.url, guid_policy(source.selectors))
+            works.append(_Work(index, raw, content, source, guid))
         except ValueError as exc:  # no title, no body, bad URL: the item is refused, the batch goes on
             logger.warning("item not ingested: %s", exc)
             works.append(None)
@@ -90,7 +95,7 @@ def _known(session: Session, works: list[_Work]) -> tuple[dict[str, _Known], dic
         row.canonical_url: _Known(row.id, row.content_hash, row.pending_revision)
         for row in session.execute(select(Item.canonical_url, *columns).where(Item.canonical_url.in_(urls)))
     }
-    guids = {w.raw.guid for w in works if w.raw.guid and w.content.canonical_url not in by_url}
+    guids = {w.guid for w in works if w.guid and w.content.canonical_url not in by_url}
     by_guid: dict[tuple[int, str], _Known] = {}
     if guids:
         source_ids = {w.source.id for w in works}
@@ -219,8 +224,8 @@ def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, Inge
     matched: list[tuple[_Work, _Known]] = []
     for work in independent:
         known = by_url.get(work.content.canonical_url)
-        if known is None and work.raw.guid:
-            known = by_guid.get((work.source.id, work.raw.guid))
+        if known is None and work.guid:
+            known = by_guid.get((work.source.id, work.guid))
         if known is None:
             new.append(work)
         else:
@@ -232,6 +237,7 @@ def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, Inge
             outcomes[work.index] = IngestOutcome("new", item_id)
         _screen_new(session, ids)
         link_reposts_by_id(session, ids)  # near-duplicate reposts → earliest original (hub/reposts.py)
+        auto_approve_new(session, [(i, w.source.id) for w, i in zip(new, ids, strict=True)], now)
     for work, known in matched:
         if latest[known.id] == work.content.content_hash:
             outcomes[work.index] = IngestOutcome("unchanged", known.id)

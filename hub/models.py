@@ -121,6 +121,8 @@ class Unit(Base):
     # Materialized ancestor path of ids, "/1/4/17/": subtree = path LIKE '/1/4/%'.
     path: Mapped[str] = mapped_column(String(400), default="/", index=True)
     website: Mapped[str | None] = mapped_column(String(500))
+    # Auto-approve policy (moderation/policy.py): None inherits the parent unit's; the root's default is off.
+    auto_approve: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
@@ -165,6 +167,8 @@ class Source(Base):
     # A permanent redirect seen in consecutive crawls; after crawl.permanent_redirect_after the URL moves.
     moved_to_url: Mapped[str | None] = mapped_column(String(1000))
     moved_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Auto-approve policy (moderation/policy.py): None follows the unit's; True/False overrides it.
+    auto_approve: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     unit: Mapped[Unit] = relationship(back_populates="sources")

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEntry, OutboxOp, Role, Unit, User
 from hub.timeutil import utcnow
 from moderation.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from moderation.policy import ACTION as AUTO_APPROVE
+from moderation.policy import is_clean, is_policy_actor
 
 DECIDING_ROLES = frozenset({Role.ADMIN.value, Role.MODERATOR.value})
 
@@ -35,7 +37,11 @@ RULES: dict[str, Rule] = {
     ),
     "reject": Rule(frozenset({ItemState.PENDING, ItemState.NEEDS_CHANGES}), ItemState.REJECTED),
     "withdraw": Rule(frozenset({ItemState.APPROVED}), ItemState.WITHDRAWN, needs_reason=True),
+    # An auto-approve policy (moderation/policy.py) lets a clean item through where no reviewer spoke yet.
+    AUTO_APPROVE: Rule(frozenset({ItemState.PENDING}), ItemState.APPROVED),
 }
+# Actions that take the revision awaiting review of an approved item live.
+_REVISION_APPROVALS = frozenset({"approve", AUTO_APPROVE})
 
 
 def actor_name(actor: User | str) -> str:
@@ -79,7 +85,7 @@ def _plan(session: Session, item: Item, action: str, reason: str | None) -> tupl
     if rule is None:
         raise InvalidTransition(f"unknown action {action!r}; known: {', '.join(sorted(RULES))}")
     state = ItemState(item.state)
-    if action == "approve" and state is ItemState.APPROVED and item.pending_revision is not None:
+    if action in _REVISION_APPROVALS and state is ItemState.APPROVED and item.pending_revision is not None:
         return ItemState.APPROVED, _revision_values(session, item)
     if state not in rule.sources:
         raise InvalidTransition(f"cannot {action} item {item.id} in state {state.value}")
@@ -113,6 +119,8 @@ def transition(
     target, extra = _plan(session, item, action, reason)
     from_state = item.state
     revision_number = item.pending_revision or item.revision_count
+    if action == AUTO_APPROVE:
+        _check_policy(session, actor, item, revision_number)
     name = actor_name(actor)
     # The WHERE on version makes two concurrent reviewers race on one row: exactly one wins.
     result = session.execute(
@@ -148,6 +156,16 @@ def transition(
     session.flush()
     session.refresh(item)
     return item
+
+
+def _check_policy(session: Session, actor: User | str, item: Item, revision_number: int) -> None:
+    """Only a policy auto-approves, and only a revision without any screening hit."""
+    if not isinstance(actor, str) or not is_policy_actor(actor):
+        raise Forbidden(f"{AUTO_APPROVE} is taken by an auto-approve policy, not by {actor_name(actor)!r}")
+    if not is_clean(session, item.id, revision_number):
+        raise InvalidTransition(
+            f"item {item.id} revision {revision_number} has screening hits: a reviewer decides"
+        )
 
 
 def _outbox_op(from_state: str, target: ItemState) -> OutboxOp | None:

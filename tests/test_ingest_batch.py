@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from hub.db import Database
 from hub.ingest import IngestOutcome, ingest
 from hub.ingestbatch import ingest_batch
-from hub.models import Item, ItemRevision, ModerationEvent, ScreeningHit, Source, Unit
+from hub.models import Item, ItemRevision, ModerationEvent, OutboxEntry, ScreeningHit, Source, Unit
 from hub.rawitem import RawItem
-from moderation.service import approve
+from moderation.service import transition
 
 BASE = "http://127.0.0.1:8700/sites"
 NOW = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)
@@ -44,7 +44,10 @@ def sources(database: Database) -> Iterator[tuple[int, int]]:
         session.flush()
         city.path = f"/{city.id}/"
         first = Source(unit_id=city.id, name="通知", kind="feed", url=f"{BASE}/city.xml", category="通知公告")
-        second = Source(unit_id=city.id, name="转载", kind="feed", url=f"{BASE}/branch.xml")
+        # This feed's guids are not trusted: its items are told apart by URL only (hub/canonical.py).
+        second = Source(
+            unit_id=city.id, name="转载", kind="feed", url=f"{BASE}/branch.xml", selectors={"guid": "url"}
+        )
         session.add_all([first, second])
         session.flush()
         ids = (first.id, second.id)
@@ -53,6 +56,12 @@ def sources(database: Database) -> Iterator[tuple[int, int]]:
 
 def raw(source_id: int, path: str, body: str, title: str = "关于召开会议的通知", **extra: Any) -> RawItem:
     return RawItem(source_id=source_id, url=f"{BASE}/{path}", title=title, html=f"<p>{body}</p>", **extra)
+
+
+# Long and clean enough to pass screening with no hit (an auto-approve policy lets such items through).
+CLEAN_K = "关于开展春季植树活动的通知。各社区请于本周五前报名，活动地点在滨江公园东门广场。"
+CLEAN_M = "关于做好防汛准备工作的通知。请各单位检查排水设施，落实值班人员，确保通讯畅通无阻。"
+CLEAN_L = "关于举办社区运动会的通知。比赛项目包括拔河、跳绳和接力跑，欢迎居民踊跃参加比赛。"
 
 
 def scenario(city: int, branch: int) -> tuple[list[RawItem], list[RawItem]]:
@@ -70,6 +79,8 @@ def scenario(city: int, branch: int) -> tuple[list[RawItem], list[RawItem]]:
         raw(
             city, "j.html", "正文戊 联系电话 13800138000 身份证 110101199003077777"
         ),  # same URL twice in one batch, changed: updated
+        raw(city, "k.html", CLEAN_K, guid=f"{BASE}/city.xml"),  # the feed's own URL as guid: not trusted
+        raw(branch, "m.html", CLEAN_M, guid="m-1"),  # guid policy "url": the guid is ignored
     ]
     second = [
         raw(city, "a.html", "正文甲，第三版"),  # a is approved by then: waits as a pending revision
@@ -77,6 +88,9 @@ def scenario(city: int, branch: int) -> tuple[list[RawItem], list[RawItem]]:
         raw(city, "h.html", "正文丙，更新"),  # unchanged
         raw(city, "i.html", "正文丁", published_at=NOW),
         raw(branch, "copy-i.html", "正文丁"),
+        raw(city, "l.html", CLEAN_L, guid=f"{BASE}/city.xml"),  # a new item, not a revision of k
+        raw(branch, "n.html", CLEAN_M.replace("防汛", "防台"), guid="m-1"),  # a new item, not a revision of m
+        raw(city, "k.html", CLEAN_K.replace("周五", "周六")),  # a clean revision of k
     ]
     return first, second
 
@@ -108,6 +122,9 @@ def snapshot(session: Session) -> dict[str, Any]:
             item.date_source,
             item.first_seen_at,
             item.risk_score,
+            item.version,
+            item.reviewed_by,
+            item.reviewed_at,
         )
         for item in session.scalars(select(Item))
     )
@@ -124,7 +141,15 @@ def snapshot(session: Session) -> dict[str, Any]:
         for h in session.scalars(select(ScreeningHit))
     )
     last_new = sorted((i, t) for i, t in session.execute(select(Source.id, Source.last_new_item_at)))
-    return {"items": items, "revisions": revisions, "events": events, "hits": hits, "last_new": last_new}
+    outbox = sorted((urls[e.item_id], e.op, e.created_at) for e in session.scalars(select(OutboxEntry)))
+    return {
+        "items": items,
+        "revisions": revisions,
+        "events": events,
+        "hits": hits,
+        "last_new": last_new,
+        "outbox": outbox,
+    }
 
 
 def run(database: Database, sources: tuple[int, int], ingester: Ingester) -> tuple[list[Any], dict[str, Any]]:
@@ -136,7 +161,7 @@ def run(database: Database, sources: tuple[int, int], ingester: Ingester) -> tup
         statuses.append([(o.status, urls[o.item_id]) if o else None for o in outcomes])
     with database.session() as session:
         item_id = session.scalars(select(Item.id).where(Item.canonical_url == f"{BASE}/a.html")).one()
-        approve(session, item_id, "tester")
+        transition(session, item_id, "approve", "tester", now=NOW)  # a fixed time: both runs compare equal
     with database.session() as session:
         outcomes = ingester(session, second, LATER)
         urls = {i: u for i, u in session.execute(select(Item.id, Item.canonical_url))}
@@ -145,11 +170,15 @@ def run(database: Database, sources: tuple[int, int], ingester: Ingester) -> tup
         return statuses, snapshot(session)
 
 
-def test_batch_matches_one_by_one(database: Database, sources: tuple[int, int]) -> None:
+@pytest.mark.parametrize("policy", [False, True], ids=["policy-off", "auto-approve"])
+def test_batch_matches_one_by_one(database: Database, sources: tuple[int, int], policy: bool) -> None:
+    with database.session() as session:
+        session.execute(update(Unit).values(auto_approve=policy))
     single = run(database, sources, _one_by_one)
     with database.session() as session:
         session.execute(delete(Item))  # revisions and events go with their items
         session.execute(delete(ModerationEvent))
+        session.execute(delete(OutboxEntry))
         session.execute(update(Source).values(last_new_item_at=None))
     batch = run(database, sources, ingest_batch)
     assert batch[0] == single[0]
@@ -167,8 +196,28 @@ def test_batch_matches_one_by_one(database: Database, sources: tuple[int, int]) 
         "new",
         "updated",
         "new",
+        "new",
+        "new",
     ]
-    assert [o[0] if o else None for o in second] == ["updated", "unchanged", "unchanged", "new", "new"]
+    assert [o[0] if o else None for o in second] == [
+        "updated",
+        "unchanged",
+        "unchanged",
+        "new",
+        "new",
+        "new",
+        "new",
+        "updated",
+    ]
+    states = {row[0]: (row[9], row[18]) for row in single[1]["items"]}
+    if policy:  # the clean items went live under the policy, the rest wait for a reviewer
+        assert states[f"{BASE}/k.html"] == ("approved", "policy:unit/city")
+        assert states[f"{BASE}/l.html"] == ("approved", "policy:unit/city")
+        assert states[f"{BASE}/i.html"] == ("pending", None)
+        assert ("approved", "policy:unit/city") in [states[f"{BASE}/{p}.html"] for p in ("m", "n")]
+    else:
+        assert {state for state, _ in states.values()} == {"pending", "approved"}
+        assert states[f"{BASE}/k.html"] == ("pending", None)
     reposts = {row[0]: row[12] for row in single[1]["items"]}
     assert reposts[f"{BASE}/copy-a.html"] == f"{BASE}/a.html"
     assert reposts[f"{BASE}/g.html"] == f"{BASE}/f.html"

@@ -1,0 +1,116 @@
+"""Applying the auto-approve policy on ingest, one item or a batch (docs/architecture.md step 6).
+
+hub.ingest calls ``auto_approve`` after screening a new item or a new revision; the batch path calls
+``auto_approve_new`` for its bulk-inserted items. Both write what ``service.transition`` writes for the
+``auto_approve`` action — state approved, version + 1, the policy as reviewer, an audit event and an
+index outbox row in the caller's transaction — the single path by calling it, the batch path with three
+bulk statements (the items were inserted by the same transaction a moment ago: no concurrent reviewer).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from hub.models import Item, ItemState, ModerationEvent, OutboxEntry, OutboxOp
+from moderation.policy import (
+    ACTION,
+    POLICY_STATES,
+    hit_counts,
+    is_clean,
+    policies_for_sources,
+    policy_for_source,
+)
+from moderation.service import transition
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def auto_approve(
+    session: Session, item: Item, revision_number: int, before: str | None, now: datetime
+) -> bool:
+    """Approve revision ``revision_number`` of ``item`` if its source's policy allows; True if it did.
+
+    ``before`` is the item's state before this ingest (None for a new item): a policy never overrides
+    a reviewer who rejected an item or asked for changes.
+    """
+    if (before or ItemState.PENDING.value) not in POLICY_STATES:
+        return False
+    policy = policy_for_source(session, item.source_id)
+    if policy is None or not is_clean(session, item.id, revision_number):
+        return False
+    transition(session, item.id, ACTION, policy.actor, now=now)
+    return True
+
+
+def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: datetime) -> list[int]:
+    """Approve the clean ones of just-inserted pending items ``(item id, source id)``; returns their ids.
+
+    Same rows as ``auto_approve`` on each, in id order: items, moderation events, outbox entries.
+    """
+    policies = policies_for_sources(session, {source_id for _, source_id in items})
+    candidates = sorted((item_id, policy) for item_id, source_id in items if (policy := policies[source_id]))
+    if not candidates:
+        return []
+    dirty = hit_counts(session, [(item_id, 1) for item_id, _ in candidates])
+    chosen = [(item_id, policy.actor) for item_id, policy in candidates if (item_id, 1) not in dirty]
+    if not chosen:
+        return []
+    connection = session.connection()
+    items_table = _table(Item)
+    by_actor: dict[str, list[int]] = defaultdict(list)
+    for item_id, actor in chosen:
+        by_actor[actor].append(item_id)
+    for actor, ids in by_actor.items():
+        connection.execute(
+            update(items_table)
+            .where(
+                items_table.c.id.in_(ids),
+                items_table.c.state == ItemState.PENDING.value,
+                items_table.c.version == 1,
+            )
+            .values(
+                state=ItemState.APPROVED.value,
+                version=items_table.c.version + 1,
+                reviewed_by=actor,
+                reviewed_at=now,
+                updated_at=now,
+            )
+        )
+        for item_id in ids:  # loaded copies (screening, reposts) would still say "pending"
+            loaded = session.identity_map.get(identity_key(Item, item_id))
+            if loaded is not None:
+                session.expire(loaded)
+    connection.execute(
+        insert(_table(ModerationEvent)),
+        [
+            {
+                "item_id": item_id,
+                "revision_number": 1,
+                "actor": actor,
+                "action": ACTION,
+                "from_state": ItemState.PENDING.value,
+                "to_state": ItemState.APPROVED.value,
+                "reason": None,
+                "created_at": now,
+            }
+            for item_id, actor in chosen
+        ],
+    )
+    connection.execute(
+        insert(_table(OutboxEntry)),
+        [
+            {"item_id": item_id, "op": OutboxOp.UPSERT.value, "created_at": now, "attempts": 0}
+            for item_id, _ in chosen
+        ],
+    )
+    return [item_id for item_id, _ in chosen]
