@@ -10,13 +10,41 @@ from typing import Any
 from hub.registry.errors import Problem
 from hub.registry.rows import Located, SourceEntry, UnitEntry, parse_source, parse_unit
 
-UNIT_COLUMNS = ("unit_slug", "unit_name", "parent_slug", "level", "type", "region", "website")
-SOURCE_COLUMNS = ("source_name", "kind", "url", "category", "platform", "account", "selectors")
+UNIT_COLUMNS = (
+    "unit_slug",
+    "unit_name",
+    "parent_slug",
+    "level",
+    "type",
+    "region",
+    "website",
+    "unit_auto_approve",
+)
+SOURCE_COLUMNS = (
+    "source_name",
+    "kind",
+    "url",
+    "category",
+    "platform",
+    "account",
+    "selectors",
+    "auto_approve",
+)
 COLUMNS = UNIT_COLUMNS + SOURCE_COLUMNS
 REQUIRED_COLUMNS = ("unit_slug", "unit_name", "level")
 # CSV column -> row field (the unit/source prefix only disambiguates within one flat row).
-UNIT_FIELDS = {"unit_slug": "slug", "unit_name": "name", "parent_slug": "parent"}
+UNIT_FIELDS = {
+    "unit_slug": "slug",
+    "unit_name": "name",
+    "parent_slug": "parent",
+    "unit_auto_approve": "auto_approve",
+}
 SOURCE_FIELDS = {"source_name": "name"}
+
+
+def _flag(value: bool | None) -> str:
+    """An auto-approve setting as a cell: true, false, or empty (inherited)."""
+    return "" if value is None else str(value).lower()
 
 
 def _non_empty(row: dict[str, str], columns: tuple[str, ...], rename: dict[str, str]) -> dict[str, Any]:
@@ -81,6 +109,7 @@ def dump_csv(entries: list[UnitEntry]) -> str:
             "type": unit.type,
             "region": unit.region or "",
             "website": unit.website or "",
+            "unit_auto_approve": _flag(unit.auto_approve),
         }
         if not entry.sources:
             writer.writerow(unit_cells)
@@ -96,6 +125,7 @@ def dump_csv(entries: list[UnitEntry]) -> str:
                     "platform": row.platform or "",
                     "account": row.account or "",
                     "selectors": json.dumps(row.selectors, ensure_ascii=False) if row.selectors else "",
+                    "auto_approve": _flag(row.auto_approve),
                 }
             )
     return out.getvalue()

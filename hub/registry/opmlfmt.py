@@ -16,7 +16,14 @@ from hub.registry.errors import Problem
 from hub.registry.rows import Located, SourceEntry, UnitEntry, parse_source, parse_unit
 
 LEVELS_BY_DEPTH = ("city", "district", "street", "community", "branch")
-UNIT_ATTRIBUTES = {"slug": "slug", "text": "name", "level": "level", "unitType": "type", "region": "region"}
+UNIT_ATTRIBUTES = {
+    "slug": "slug",
+    "text": "name",
+    "level": "level",
+    "unitType": "type",
+    "region": "region",
+    "autoApprove": "auto_approve",  # true / false; left out: inherited (moderation/policy.py)
+}
 
 
 def _derived_slug(name: str) -> str:
@@ -73,8 +80,9 @@ def _unit(
             "kind": "feed",
             "url": child.get("xmlUrl").strip(),
         }
-        if child.get("category"):
-            source_data["category"] = child.get("category").strip()
+        for attribute, field in (("category", "category"), ("autoApprove", "auto_approve")):
+            if (child.get(attribute) or "").strip():
+                source_data[field] = child.get(attribute).strip()
         source = parse_source(source_data, source_where, problems)
         if source is not None:
             entry.sources.append(SourceEntry(source, source_where))
@@ -95,6 +103,8 @@ def dump_opml(entries: list[UnitEntry], title: str = "Xinlian sources") -> str:
             attributes["region"] = unit.region
         if unit.website:
             attributes["htmlUrl"] = unit.website
+        if unit.auto_approve is not None:
+            attributes["autoApprove"] = str(unit.auto_approve).lower()
         element = etree.SubElement(container, "outline", attributes)
         elements[unit.slug] = element
         for source in entry.sources:
@@ -103,5 +113,7 @@ def dump_opml(entries: list[UnitEntry], title: str = "Xinlian sources") -> str:
             feed = {"text": source.row.name, "type": "rss", "xmlUrl": source.row.url}
             if source.row.category:
                 feed["category"] = source.row.category
+            if source.row.auto_approve is not None:
+                feed["autoApprove"] = str(source.row.auto_approve).lower()
             etree.SubElement(element, "outline", feed)
     return etree.tostring(root, encoding="unicode", pretty_print=True)

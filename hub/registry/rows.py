@@ -49,6 +49,7 @@ class SourceRow(_Row):
     platform: str | None = None
     account: str | None = None
     selectors: dict[str, str] = {}  # pydantic copies mutable defaults
+    auto_approve: bool | None = None  # None: the unit's policy (moderation/policy.py)
 
     @field_validator("url")
     @classmethod
@@ -88,6 +89,7 @@ class UnitRow(_Row):
     region: str | None = None
     website: str | None = None
     parent: str | None = None
+    auto_approve: bool | None = None  # None: the parent unit's policy (moderation/policy.py); off at the root
 
     @field_validator("slug")
     @classmethod

@@ -42,6 +42,7 @@ def _unit_values(row: UnitRow) -> dict[str, Any]:
         "unit_type": row.type,
         "region_code": row.region,
         "website": row.website,
+        "auto_approve": row.auto_approve,
     }
 
 
@@ -54,6 +55,7 @@ def _source_values(row: SourceRow) -> dict[str, Any]:
         "platform": row.platform,
         "account_id": row.account,
         "selectors": dict(row.selectors),
+        "auto_approve": row.auto_approve,
     }
 
 
@@ -157,6 +159,7 @@ def read_entries(session: Session) -> list[UnitEntry]:
             region=unit.region_code,
             website=unit.website,
             parent=slug_by_id.get(unit.parent_id) if unit.parent_id else None,
+            auto_approve=unit.auto_approve,
         )
         entry = UnitEntry(row, nowhere)
         for source in sources.get(unit.id, []):
@@ -168,6 +171,7 @@ def read_entries(session: Session) -> list[UnitEntry]:
                 platform=source.platform,
                 account=source.account_id,
                 selectors=source.selectors or {},
+                auto_approve=source.auto_approve,
             )
             entry.sources.append(SourceEntry(source_row, nowhere))
         entries.append(entry)
