@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawlers.errors import FailureInfo
@@ -73,13 +73,20 @@ class CrawlLedger:
     """Tracks every source of a run and writes items and outcomes through one DB thread."""
 
     def __init__(
-        self, database: Database, run_id: int, jobs: Iterable[SourceJob], removed_after_missing: int = 3
+        self,
+        database: Database,
+        run_id: int,
+        jobs: Iterable[SourceJob],
+        removed_after_missing: int = 3,
+        writer: ThreadPoolExecutor | None = None,
     ) -> None:
         self.database = database
         self.run_id = run_id
         self.removed_after_missing = removed_after_missing
         self.states = {job.id: SourceState(job) for job in jobs}
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
+        # A long-lived crawl process passes its one writer thread; otherwise the ledger owns one.
+        self._owns_writer = writer is None
+        self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
         self._queue: list[tuple[RawItem, asyncio.Future[str | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Future[Any]] = set()
@@ -166,13 +173,21 @@ class CrawlLedger:
                 future.set_result(status)
 
     def _ingest_batch(self, items: list[RawItem]) -> list[str | None]:
-        try:
-            with self.database.session() as session:
-                outcomes = ingest_batch(session, items)  # refused items come back as None
-        except SQLAlchemyError:
-            logger.exception("ingest batch of %d items failed", len(items))
-            return [None] * len(items)
-        return [outcome.status if outcome else None for outcome in outcomes]
+        for attempt in range(2):
+            try:
+                with self.database.session() as session:
+                    outcomes = ingest_batch(session, items)  # refused items come back as None
+                return [outcome.status if outcome else None for outcome in outcomes]
+            except IntegrityError:
+                # Another crawl process stored the same URL between our lookup and our insert:
+                # once more, the lookup now finds it.
+                if attempt == 0:
+                    continue
+                logger.exception("ingest batch of %d items failed", len(items))
+            except SQLAlchemyError:
+                logger.exception("ingest batch of %d items failed", len(items))
+                break
+        return [None] * len(items)
 
     def submit(self, write: Callable[[Session], None]) -> None:
         """Run ``write`` in its own transaction on the writer thread (spiders' small bookkeeping)."""
@@ -257,5 +272,6 @@ class CrawlLedger:
             await asyncio.gather(*pending)
 
     def shutdown(self) -> None:
-        """Stop the writer thread after the last write."""
-        self._writer.shutdown(wait=True)
+        """Stop the writer thread after the last write (unless it belongs to the crawl process)."""
+        if self._owns_writer:
+            self._writer.shutdown(wait=True)

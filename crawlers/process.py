@@ -1,41 +1,46 @@
-"""The crawl worker process: ``python -m crawlers.process <job.json>`` (docs/architecture.md step 4).
+"""The long-lived crawl worker process: ``python -m crawlers.process --reply-fd N`` (architecture step 4).
 
-Runs Scrapy for one CrawlRun. Scrapy's reactor starts once per process and crawling never runs in
-the web process, so crawlers.runner starts this module as a child. The job file (0600, written by
-the runner) holds the settings, the run id and the source ids; it is read and removed at once.
+Started by crawlers.pool. It imports Scrapy once, starts one asyncio reactor and keeps it running; every
+job it is sent (a run id and that run's sources for this process) becomes a few Scrapy crawlers in that
+reactor, so a crawl pays neither the interpreter's start-up nor the imports. Crawling never runs in the
+web process.
+
+Protocol, one JSON object per line: on stdin the pool's settings first (secrets never reach a command
+line), then ``{"run": id, "source_ids": [...], "host_shares": {...}}`` and ``{"cancel": id}``; on the
+reply descriptor ``{"ready": pid}`` once the reactor runs and ``{"done": id}`` when a job's outcomes
+are all written. End of stdin (the pool closed, or its process died) stops the crawls gracefully —
+unfinished sources are recorded as aborted — and then the process.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
 import json
+import logging
+import os
 import sys
-from pathlib import Path
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.crawler import AsyncCrawlerProcess, Crawler
 from sqlalchemy import select
+from twisted.internet.error import ReactorNotRunning
 
 from crawlers.ledger import CrawlLedger, SourceJob
 from crawlers.scrapy_settings import scrapy_settings
 from crawlers.spiders.feed import FeedSpider
 from crawlers.spiders.htmllist import HtmlListSpider
-from hub.crawlrecord import finish_run
 from hub.db import Database
 from hub.models import Source, SourceKind, Unit
 from hub.settings import Settings
 
 FEED_KINDS = frozenset({SourceKind.FEED.value, SourceKind.ACCOUNT.value})
 
-
-def read_job_file(path: Path) -> tuple[Settings, int, list[int]]:
-    """Settings, run id and source ids from the runner's job file, which is then deleted."""
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    finally:
-        path.unlink(missing_ok=True)
-    # model_validate reads only the given values: no environment, no TOML file in the child.
-    settings = Settings.model_validate(data["settings"])
-    return settings, int(data["run_id"]), [int(i) for i in data["source_ids"]]
+logger = logging.getLogger(__name__)
 
 
 def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
@@ -59,49 +64,153 @@ def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
         ]
 
 
-def run_crawl(settings: Settings, run_id: int, source_ids: list[int]) -> None:
-    """Crawl ``source_ids`` for run ``run_id`` and close the run (sources left over count as aborted)."""
-    database = Database(settings.store.url)
-    try:
-        jobs = load_jobs(database, source_ids)
-        ledger = CrawlLedger(database, run_id, jobs, settings.crawl.removed_after_missing)
+class CrawlServer:
+    """One reactor, one database engine and one writer thread, serving crawl jobs until stdin ends."""
+
+    def __init__(self, settings: Settings, reply_fd: int) -> None:
+        self.settings = settings
+        self.reply_fd = reply_fd
+        self.database = Database(settings.store.url)
+        # One writer thread for every job of this process: SQLite has one writer per process anyway.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
+        self.process = AsyncCrawlerProcess(scrapy_settings(settings))
+        self.crawlers: dict[int, list[Crawler]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.cancelled: set[int] = set()
+        self.shutdown_task: asyncio.Future[None] | None = None
+
+    # --- messages -------------------------------------------------------------------------------
+    def reply(self, message: dict[str, Any]) -> None:
+        """Send one message to the pool; a pool that went away is not an error here."""
         try:
-            _crawl(settings, ledger, jobs)
+            os.write(self.reply_fd, json.dumps(message).encode("utf-8") + b"\n")
+        except OSError:
+            logger.warning("the crawl pool is gone; message dropped: %s", message)
+
+    def receive(self, line: bytes) -> None:
+        """A message from the pool (called in the reactor thread)."""
+        message = json.loads(line)
+        if "run" in message:
+            self._spawn(
+                self.run_job(
+                    int(message["run"]),
+                    [int(i) for i in message["source_ids"]],
+                    {str(host): int(k) for host, k in message.get("host_shares", {}).items()},
+                )
+            )
+        elif "cancel" in message:
+            self._spawn(self.cancel(int(message["cancel"])))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _read_stdin(self) -> None:
+        from twisted.internet import reactor
+
+        for line in sys.stdin.buffer:
+            if line.strip():
+                reactor.callFromThread(self.receive, line)
+        reactor.callFromThread(self._end_of_input)
+
+    def _end_of_input(self) -> None:
+        self.shutdown_task = asyncio.ensure_future(self.shutdown())
+
+    # --- jobs -----------------------------------------------------------------------------------
+    async def run_job(self, run_id: int, source_ids: list[int], host_shares: dict[str, int]) -> None:
+        """Crawl this process's part of run ``run_id``; every source gets its outcome, then ``done``."""
+        loop = asyncio.get_running_loop()
+        ledger: CrawlLedger | None = None
+        try:
+            jobs = await loop.run_in_executor(self.writer, load_jobs, self.database, source_ids)
+            ledger = CrawlLedger(
+                self.database, run_id, jobs, self.settings.crawl.removed_after_missing, writer=self.writer
+            )
+            tasks = self._start_crawlers(run_id, jobs, ledger, host_shares)
+            await asyncio.gather(*tasks, return_exceptions=True)
+        except Exception:
+            logger.exception("crawl job of run %d failed", run_id)
         finally:
-            ledger.shutdown()
-        with database.session() as session:
-            finish_run(session, run_id, source_ids)
-    finally:
-        database.dispose()
+            self.crawlers.pop(run_id, None)
+            if ledger is not None:
+                # A spider that never started leaves its sources open: they are recorded as they stand.
+                await ledger.close(ledger.states, aborted=run_id in self.cancelled)
+            self.cancelled.discard(run_id)
+            self.reply({"done": run_id})
+
+    def _start_crawlers(
+        self, run_id: int, jobs: list[SourceJob], ledger: CrawlLedger, host_shares: dict[str, int]
+    ) -> list[asyncio.Task[None]]:
+        feed_jobs = [job for job in jobs if job.kind in FEED_KINDS]
+        html_jobs = [job for job in jobs if job.kind not in FEED_KINDS]
+        common = {
+            "ledger": ledger,
+            "crawl_settings": self.settings.crawl,
+            "zone": self.settings.timezone,
+            "bridge": self.settings.bridge,
+        }
+        part_settings = scrapy_settings(self.settings, host_shares)
+        crawlers: list[Crawler] = []
+        tasks: list[asyncio.Task[None]] = []
+        for spider_class, spider_jobs in ((FeedSpider, feed_jobs), (HtmlListSpider, html_jobs)):
+            if spider_jobs:
+                crawler = Crawler(spider_class, part_settings)
+                crawlers.append(crawler)
+                tasks.append(self.process.crawl(crawler, jobs=spider_jobs, **common))
+        self.crawlers[run_id] = crawlers
+        return tasks
+
+    async def cancel(self, run_id: int) -> None:
+        """Stop run ``run_id`` here: sources still in flight are recorded as aborted."""
+        self.cancelled.add(run_id)
+        crawlers = self.crawlers.get(run_id, [])
+        if crawlers:
+            await asyncio.gather(*(crawler.stop_async() for crawler in crawlers), return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        """Stop every crawl (their outcomes are written), then the reactor."""
+        from twisted.internet import reactor
+
+        for run_id in list(self.crawlers):
+            await self.cancel(run_id)
+        while self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        with contextlib.suppress(ReactorNotRunning):  # a signal may have stopped it already
+            reactor.stop()  # type: ignore[misc]
+
+    # --- life -----------------------------------------------------------------------------------
+    def serve(self) -> None:
+        """Run the reactor until stdin ends or a signal stops the process."""
+        from twisted.internet import reactor
+
+        reader = threading.Thread(target=self._read_stdin, name="xinlian-jobs", daemon=True)
+        reactor.callWhenRunning(reader.start)
+        reactor.callWhenRunning(lambda: self.reply({"ready": os.getpid()}))
+        try:
+            # SIGTERM/SIGINT: Scrapy stops the crawls gracefully (outcomes written), then the reactor.
+            self.process.start(stop_after_crawl=False, install_signal_handlers=True)
+        finally:
+            self.writer.shutdown(wait=True)
+            self.database.dispose()
 
 
-def _crawl(settings: Settings, ledger: CrawlLedger, jobs: list[SourceJob]) -> None:
-    feed_jobs = [job for job in jobs if job.kind in FEED_KINDS]
-    html_jobs = [job for job in jobs if job.kind not in FEED_KINDS]
-    if not jobs:
-        return
-    process = AsyncCrawlerProcess(scrapy_settings(settings))
-    common = {
-        "ledger": ledger,
-        "crawl_settings": settings.crawl,
-        "zone": settings.timezone,
-        "bridge": settings.bridge,
-    }
-    if feed_jobs:
-        process.crawl(FeedSpider, jobs=feed_jobs, **common)
-    if html_jobs:
-        process.crawl(HtmlListSpider, jobs=html_jobs, **common)
-    process.start()
+def read_settings(stream: Any) -> Settings:
+    """The pool's settings, the first line on stdin."""
+    line = stream.readline()
+    if not line:
+        raise SystemExit("no settings on stdin")
+    # model_validate reads only the given values: no environment, no TOML file in the worker.
+    return Settings.model_validate(json.loads(line)["settings"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the worker process."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m crawlers.process <job-file.json>", file=sys.stderr)
-        return 2
-    settings, run_id, source_ids = read_job_file(Path(args[0]))
-    run_crawl(settings, run_id, source_ids)
+    """Entry point of the crawl worker process."""
+    parser = argparse.ArgumentParser(prog="python -m crawlers.process")
+    parser.add_argument("--reply-fd", type=int, required=True, help="descriptor the pool reads replies from")
+    args = parser.parse_args(argv)
+    settings = read_settings(sys.stdin.buffer)
+    CrawlServer(settings, args.reply_fd).serve()
     return 0
 
 

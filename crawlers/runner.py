@@ -1,35 +1,26 @@
-"""Start a crawl in a worker process and follow it (docs/architecture.md step 4).
+"""Run a crawl on the crawl worker pool and follow it (docs/architecture.md step 4).
 
-``crawl()`` creates the CrawlRun, hands the job to ``python -m crawlers.process`` through a 0600
-temporary file (secrets never appear on a command line), reports progress by counting the run's
-outcomes in the database, and returns a summary. If the child dies, the run is still closed, with
-the unfinished sources recorded as failed ("aborted").
+``crawl()`` creates the CrawlRun, splits its sources by host (crawlers/partition.py) among the long-lived
+workers of a ``CrawlPool`` (crawlers/pool.py), reports progress by counting the run's outcomes in the
+database, closes the run and returns a summary. Without a pool it starts one for this run alone
+(``xinlian crawl``); ``xinlian worker`` keeps one for its lifetime. If a worker dies or the crawl is
+interrupted, the run is still closed, with the unfinished sources recorded as failed ("aborted").
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import select
 
+from crawlers.partition import partition, processes_for
+from crawlers.pool import CrawlPool, PartResult
 from hub.crawlrecord import count_outcomes, finish_run, start_run
 from hub.db import Database
 from hub.models import CrawlOutcome, CrawlRun, Source
 from hub.settings import Settings
-
-POLL_INTERVAL_S = 0.25
-# A child that ignores SIGTERM this long is killed.
-TERMINATE_GRACE_S = 10.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -62,47 +53,7 @@ class CrawlSummary:
     wall_s: float = 0.0
     exit_code: int = 0
     outcomes: list[SourceOutcome] = field(default_factory=list)
-
-
-def _revealed(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _revealed(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_revealed(item) for item in value]
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    return value
-
-
-def write_job_file(settings: Settings, run_id: int, source_ids: list[int]) -> Path:
-    """The child's job as a JSON file readable by this user only (mkstemp creates it 0600)."""
-    payload = {
-        "settings": _revealed(settings.model_dump(mode="python")),
-        "run_id": run_id,
-        "source_ids": source_ids,
-    }
-    handle, name = tempfile.mkstemp(prefix="xinlian-crawl-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(payload, stream, default=str)
-    return Path(name)
-
-
-def _wait(child: subprocess.Popen[bytes], on_tick: Callable[[], None]) -> int:
-    try:
-        while True:
-            try:
-                return child.wait(timeout=POLL_INTERVAL_S)
-            except subprocess.TimeoutExpired:
-                on_tick()
-    except BaseException:
-        # Interrupted (Ctrl-C) or failing here: never leave a crawler running unsupervised.
-        child.terminate()
-        try:
-            child.wait(timeout=TERMINATE_GRACE_S)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        raise
+    parts: dict[int, list[int]] = field(default_factory=dict)  # worker pid -> the sources it crawled
 
 
 def crawl(
@@ -110,62 +61,80 @@ def crawl(
     source_ids: list[int] | None = None,
     trigger: str = "cli",
     on_progress: Callable[[int, int], None] | None = None,
+    pool: CrawlPool | None = None,
 ) -> CrawlSummary:
-    """Crawl ``source_ids`` (default: every enabled source) in a worker process and summarize the run."""
+    """Crawl ``source_ids`` (default: every enabled source) on ``pool`` (or one of its own); summarize."""
     started = time.monotonic()
     database = Database(settings.store.url)
     try:
         with database.session() as session:
+            query = select(Source.id, Source.url)
             if source_ids is None:
-                source_ids = list(session.scalars(select(Source.id).where(Source.enabled.is_(True))))
-            run = start_run(session, trigger, source_ids)
-            run_id = run.id
+                query = query.where(Source.enabled.is_(True))
+            else:
+                query = query.where(Source.id.in_(source_ids))
+            rows = [(source_id, url) for source_id, url in session.execute(query.order_by(Source.id))]
+            if source_ids is None:
+                source_ids = [source_id for source_id, _ in rows]
+            run_id = start_run(session, trigger, source_ids).id
         total = len(source_ids)
-        exit_code: int | None = None
+        results: list[PartResult] | None = None
         try:
-            exit_code = _run_child(settings, database, run_id, source_ids, on_progress) if source_ids else 0
+            if rows:
+                results = _run_parts(settings, database, run_id, rows, total, on_progress, pool)
         finally:
-            # Interrupted, killed or crashed: close the run with the unfinished sources as failures.
-            _close_run(database, run_id, source_ids, exit_code)
+            # Interrupted, a worker killed or crashed: close the run with the unfinished sources as failures.
+            _close_run(database, run_id, source_ids, results)
         if on_progress is not None:
             on_progress(total, total)
         summary = summarize(database, run_id)
         summary.wall_s = time.monotonic() - started
-        summary.exit_code = exit_code or 0
+        summary.exit_code = 0 if all(result.finished for result in results or []) else 1
+        summary.parts = {result.pid: result.source_ids for result in results or []}
         return summary
     finally:
         database.dispose()
 
 
-def _close_run(database: Database, run_id: int, source_ids: list[int], exit_code: int | None) -> None:
-    with database.session() as session:
-        current = session.get(CrawlRun, run_id)
-        if exit_code == 0 and current is not None and current.finished_at is not None:
-            return
-        how = "was interrupted" if exit_code is None else f"exited with code {exit_code}"
-        finish_run(session, run_id, source_ids, missing_message=f"the crawl worker {how} first")
-
-
-def _run_child(
+def _run_parts(
     settings: Settings,
     database: Database,
     run_id: int,
-    source_ids: list[int],
+    rows: list[tuple[int, str]],
+    total: int,
     on_progress: Callable[[int, int], None] | None,
-) -> int:
-    job_file = write_job_file(settings, run_id, source_ids)
-    total = len(source_ids)
+    pool: CrawlPool | None,
+) -> list[PartResult]:
+    crawl = settings.crawl
+    if pool is not None and pool.settings != settings:
+        raise ValueError("the crawl pool was started with other settings")
 
     def report() -> None:
         if on_progress is not None:
             with database.session() as session:
                 on_progress(count_outcomes(session, run_id), total)
 
-    try:
-        child = subprocess.Popen([sys.executable, "-m", "crawlers.process", str(job_file)])
-        return _wait(child, report)
-    finally:
-        job_file.unlink(missing_ok=True)
+    if pool is not None:
+        parts = partition(rows, processes_for(total, pool.size, crawl.min_sources_per_process))
+        return pool.run(run_id, parts, report)
+    configured = crawl.processes or CrawlPool(settings).size
+    parts = partition(rows, processes_for(total, configured, crawl.min_sources_per_process))
+    with CrawlPool(settings, len(parts)) as own:
+        return own.run(run_id, parts, report)
+
+
+def _close_run(
+    database: Database, run_id: int, source_ids: list[int], results: list[PartResult] | None
+) -> None:
+    lost = [result.message for result in results or [] if not result.finished and result.message]
+    if results is None:
+        why = "the crawl was interrupted before this source finished"
+    elif lost:
+        why = f"{lost[0]} before this source finished"
+    else:
+        why = "the crawl ended before this source was finished"
+    with database.session() as session:
+        finish_run(session, run_id, source_ids, missing_message=why)
 
 
 def summarize(database: Database, run_id: int) -> CrawlSummary:

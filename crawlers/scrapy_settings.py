@@ -1,15 +1,21 @@
-"""Scrapy settings built from hub.settings.CrawlSettings (the one registry stays the only source)."""
+"""Scrapy settings built from hub.settings.CrawlSettings (the one registry stays the only source).
+
+A host crawled by k processes at once (crawlers/partition.py) gets 1/k of its concurrency and k times
+its delay in each of them, so together they stay within the host's budget.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from hub.settings import Settings
 
 
-def scrapy_settings(settings: Settings) -> dict[str, Any]:
-    """The Scrapy settings of a crawl process."""
+def scrapy_settings(settings: Settings, host_shares: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The Scrapy settings of a crawl process; ``host_shares`` names hosts shared with other processes."""
     crawl = settings.crawl
+    shares = {host: k for host, k in (host_shares or {}).items() if k > 1}
     return {
         "USER_AGENT": crawl.user_agent,
         "DOWNLOAD_TIMEOUT": crawl.download_timeout_s,
@@ -38,4 +44,9 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "ITEM_PIPELINES": {"crawlers.pipeline.IngestPipeline": 300},
         "XINLIAN_ALLOW_PRIVATE_NETWORKS": crawl.allow_private_networks,
         "XINLIAN_ALLOWED_PRIVATE_HOSTS": list(crawl.allowed_private_hosts),
+        "XINLIAN_HOST_SHARES": shares,  # crawldelay.py stretches robots.txt Crawl-delay by the share
+        "DOWNLOAD_SLOTS": {
+            host: {"concurrency": max(1, crawl.concurrent_per_host // k), "delay": crawl.download_delay_s * k}
+            for host, k in shares.items()
+        },
     }

@@ -71,6 +71,14 @@ class CrawlSettings(_Section):
     download_timeout_s: float = Field(15.0, description="Give up on one request after this many seconds.")
     max_page_bytes: int = Field(5 * 1024 * 1024, description="Responses larger than this are refused.")
     concurrent_requests: int = Field(32, description="Requests in flight per crawl process.")
+    processes: int = Field(
+        0,
+        ge=0,
+        description="Long-lived crawl worker processes (0: one per CPU core), sharing each run by host.",
+    )
+    min_sources_per_process: int = Field(
+        25, ge=1, description="A run uses another crawl process only for at least this many more sources."
+    )
     concurrent_per_host: int = Field(4, description="Requests in flight per host.")
     retry_times: int = Field(1, description="Retries of a failed request within one crawl.")
     max_redirects: int = Field(5, description="Redirects followed before a redirect loop is declared.")
@@ -198,6 +206,26 @@ class ModerationSettings(_Section):
     account_factor: float = Field(
         1.2, description="Extra risk factor for social-account sources (Weibo/WeChat), multiplied in."
     )
+    reasons_file: str = Field(
+        str(PROJECT_ROOT / "config" / "moderation" / "reasons.toml"),
+        description="Reason codes with editable text templates for reject / needs_changes / withdraw"
+        " (read at each decision: edits apply without restart).",
+    )
+    claim_minutes: int = Field(
+        30, ge=1, description="How long a reviewer's claim on an item lasts before it lapses."
+    )
+    two_step_levels: list[str] = Field(
+        default_factory=list,
+        description="Unit levels whose items need two approvals by different reviewers (初审 → 终审).",
+    )
+    two_step_categories: list[str] = Field(
+        default_factory=list,
+        description="Item categories that need two approvals by different reviewers (初审 → 终审).",
+    )
+    queue_age_limit_h: float = Field(
+        24.0, gt=0, description="Items waiting longer than this many hours are flagged in the queue."
+    )
+    bulk_max: int = Field(500, ge=1, description="Most items one bulk approve/reject/claim may name.")
 
 
 class Settings(BaseSettings):

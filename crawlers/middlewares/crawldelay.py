@@ -4,6 +4,8 @@ Scrapy's robots.txt middleware sends ``robots_parsed`` before it lets the first 
 through, so the delay is in place before that request is downloaded. It goes into the downloader's
 per-slot settings too, so a slot recreated after idling keeps it. A delay above
 ``crawl.max_crawl_delay_s`` is cut to it (a hostile robots.txt must not park a source for hours).
+A host whose sources are spread over k crawl processes (``XINLIAN_HOST_SHARES``) waits k times the
+delay in each, so the host sees one request per Crawl-delay overall.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class CrawlDelayMiddleware:
     def __init__(self, crawler: Crawler, max_delay_s: float) -> None:
         self.crawler = crawler
         self.max_delay_s = max_delay_s
+        self.shares: dict[str, int] = dict(crawler.settings.getdict("XINLIAN_HOST_SHARES"))
         self.user_agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT")
 
     @classmethod
@@ -42,6 +45,7 @@ class CrawlDelayMiddleware:
             return
         downloader = engine.downloader
         key = downloader.get_slot_key(request)
+        delay *= self.shares.get(key, 1)
         slot_settings = downloader.per_slot_settings.setdefault(key, {})
         slot_settings["delay"] = max(float(slot_settings.get("delay", 0.0)), delay)
         slot_settings["jitter"] = 0.0  # jitter could bring a request in under the asked delay
