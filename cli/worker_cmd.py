@@ -1,4 +1,9 @@
-"""``xinlian worker``: crawl due sources and drain the index outbox, forever (steps 3-7)."""
+"""``xinlian worker``: crawl due sources and drain the index outbox, forever (steps 3-7).
+
+The worker keeps a pool of crawl processes (crawlers/pool.py) for its whole life, so a crawl tick pays
+no process start-up. The scheduler runs its jobs in threads: the outbox drain goes on while a crawl
+tick waits for the pool.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 import typer
 
 from cli.context import cli_context
+from crawlers.pool import CrawlPool
 from crawlers.runner import crawl as run_crawl
 from crawlers.websub import renew_due
 from hub.db import Database
@@ -18,14 +24,14 @@ from index.outbox import drain_outbox
 log = logging.getLogger("xinlian.worker")
 
 
-def crawl_tick(settings: Settings, database: Database) -> int:
-    """Crawl the sources that are due now; returns how many were crawled."""
+def crawl_tick(settings: Settings, database: Database, pool: CrawlPool | None = None) -> int:
+    """Crawl the sources that are due now (on ``pool``, or a pool for this tick); returns how many."""
     with database.session() as session:
         source_ids = claim_due_sources(
             session, settings.worker.batch, settings.worker.per_host_cap, settings.worker.lease_s
         )
     if source_ids:
-        summary = run_crawl(settings, source_ids, trigger="scheduler")
+        summary = run_crawl(settings, source_ids, trigger="scheduler", pool=pool)
         log.info(
             "crawled %d sources: %d new, %d updated, %d failed",
             len(source_ids),
@@ -44,13 +50,14 @@ def worker(ctx: typer.Context) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     backend = open_backend(settings)
     backend.ensure_ready()
+    pool = CrawlPool(settings)
 
     def drain() -> None:
         stats = drain_outbox(database, backend)
         log.debug("outbox: %s", stats)
 
     def crawl() -> None:
-        crawl_tick(settings, database)
+        crawl_tick(settings, database, pool)
 
     def websub() -> None:
         renew_due(settings, database)
@@ -62,12 +69,15 @@ def worker(ctx: typer.Context) -> None:
             ("websub", websub, settings.websub.renew_s),
         ]
     )
-    context.console.print(
-        f"worker started: crawl every {settings.worker.tick_s}s, drain every {settings.worker.drain_s}s"
-    )
     try:
+        started_s = pool.start()
+        context.console.print(
+            f"worker started: {pool.size} crawl processes (up in {started_s:.1f}s),"
+            f" crawl every {settings.worker.tick_s}s, drain every {settings.worker.drain_s}s"
+        )
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         context.console.print("worker stopped")
     finally:
+        pool.close()
         backend.close()
