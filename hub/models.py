@@ -221,6 +221,14 @@ class Item(Base):
     reviewed_at: Mapped[datetime | None]
     # Screening of the newest revision (moderation/screening.py): orders the queue, riskiest first.
     risk_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0", index=True)
+    # A reviewer's claim (moderation/claims.py): others may not decide the item until it lapses.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    # Two-step review (初审 → 终审, moderation/steps.py): the first approval of revision N waits for a
+    # final approval by someone else; a newer revision voids it.
+    first_reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    first_reviewed_at: Mapped[datetime | None]
+    first_reviewed_revision: Mapped[int | None] = mapped_column(Integer)
 
     source: Mapped[Source] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -361,6 +369,12 @@ class ModerationEvent(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What was decided on (moderation/audit.py): the revision's content hash and its screening snapshot.
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    hit_count: Mapped[int | None] = mapped_column(Integer)
+    risk_score: Mapped[float | None] = mapped_column(Float)
+    lexicon_version: Mapped[str | None] = mapped_column(String(40))
 
 
 class OutboxEntry(Base):

@@ -21,3 +21,36 @@ class InvalidTransition(ModerationError):
 
 class NotFound(ModerationError):
     """No item with that id."""
+
+
+class Claimed(Conflict):
+    """Another reviewer holds a claim on the item until it lapses or is released."""
+
+    def __init__(self, item_id: int, holder: str, until: str) -> None:
+        super().__init__(f"item {item_id} is claimed by {holder!r} until {until}")
+        self.item_id = item_id
+        self.holder = holder
+        self.until = until
+
+
+class UnknownReason(InvalidTransition):
+    """A reason code that the reasons file does not define for this action."""
+
+
+class HasHits(InvalidTransition):
+    """Bulk approval refused: the revision under review has screening hits and needs a look of its own."""
+
+
+def error_kind(error: ModerationError) -> str:
+    """A stable word for an error, reported per item by bulk operations and the API."""
+    for cls, kind in (
+        (Claimed, "claimed"),
+        (Conflict, "conflict"),
+        (Forbidden, "forbidden"),
+        (NotFound, "not_found"),
+        (HasHits, "has_hits"),
+        (UnknownReason, "unknown_reason"),
+    ):
+        if isinstance(error, cls):
+            return kind
+    return "invalid"

@@ -1,7 +1,12 @@
 """Moderation decisions: the one place an item changes state (docs/architecture.md step 6).
 
-Every transition is checked, versioned (optimistic locking), audited as a ModerationEvent and
-mirrored to the index through an OutboxEntry written in the same transaction.
+Every transition checks the actor's role and unit scope (``permissions.py``) and any claim held by
+someone else (``claims.py``), is versioned (optimistic locking), may be pinned to the content the
+reviewer saw (``expected_hash``), takes its reason from a code of the reasons file (``reasons.py``)
+and/or free text, is audited as a ModerationEvent with the revision's screening snapshot
+(``audit.py``) and is mirrored to the index through an OutboxEntry written in the same transaction.
+Where two-step review applies (``rules.py``) a first approval (初审, recorded as ``approve_first``)
+moves the item to the final step (终审), which someone else must take.
 """
 
 from __future__ import annotations
@@ -13,13 +18,27 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEntry, OutboxOp, Role, Unit, User
+from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEntry, OutboxOp, Unit, User
 from hub.timeutil import utcnow
+from moderation.audit import APPROVALS, FIRST_APPROVAL, Snapshot, event_values, snapshot
+from moderation.claims import check_claim
 from moderation.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from moderation.permissions import DECIDING_ROLES, actor_name, check_permission
 from moderation.policy import ACTION as AUTO_APPROVE
 from moderation.policy import is_clean, is_policy_actor
+from moderation.rules import ReviewRules
 
-DECIDING_ROLES = frozenset({Role.ADMIN.value, Role.MODERATOR.value})
+__all__ = [
+    "DECIDING_ROLES",
+    "RULES",
+    "actor_name",
+    "approve",
+    "check_permission",
+    "needs_changes",
+    "reject",
+    "transition",
+    "withdraw",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,31 +55,15 @@ RULES: dict[str, Rule] = {
         frozenset({ItemState.PENDING, ItemState.NEEDS_CHANGES, ItemState.REJECTED}), ItemState.APPROVED
     ),
     "reject": Rule(frozenset({ItemState.PENDING, ItemState.NEEDS_CHANGES}), ItemState.REJECTED),
+    # The source is asked to change the item; its next revision puts it back to pending (hub/ingest.py).
+    "needs_changes": Rule(frozenset({ItemState.PENDING}), ItemState.NEEDS_CHANGES, needs_reason=True),
     "withdraw": Rule(frozenset({ItemState.APPROVED}), ItemState.WITHDRAWN, needs_reason=True),
     # An auto-approve policy (moderation/policy.py) lets a clean item through where no reviewer spoke yet.
     AUTO_APPROVE: Rule(frozenset({ItemState.PENDING}), ItemState.APPROVED),
 }
 # Actions that take the revision awaiting review of an approved item live.
 _REVISION_APPROVALS = frozenset({"approve", AUTO_APPROVE})
-
-
-def actor_name(actor: User | str) -> str:
-    """The name recorded as responsible for a decision."""
-    return actor.username if isinstance(actor, User) else actor
-
-
-def check_permission(session: Session, actor: User | str, item: Item) -> None:
-    """Raise Forbidden unless ``actor`` may decide on ``item``; system actors (strings) may."""
-    if isinstance(actor, str):
-        if not actor.strip():
-            raise Forbidden("an anonymous actor may not moderate")
-        return
-    if not actor.active or actor.role not in DECIDING_ROLES:
-        raise Forbidden(f"user {actor.username!r} ({actor.role}) may not moderate")
-    if actor.role == Role.MODERATOR.value and actor.unit_scope_id is not None:
-        unit = session.get(Unit, item.unit_id)
-        if unit is None or f"/{actor.unit_scope_id}/" not in unit.path:
-            raise Forbidden(f"item {item.id} is outside the unit scope of {actor.username!r}")
+_NO_FIRST_APPROVAL = {"first_reviewed_by": None, "first_reviewed_at": None, "first_reviewed_revision": None}
 
 
 def _revision_values(session: Session, item: Item) -> dict[str, Any]:
@@ -90,8 +93,23 @@ def _plan(session: Session, item: Item, action: str, reason: str | None) -> tupl
     if state not in rule.sources:
         raise InvalidTransition(f"cannot {action} item {item.id} in state {state.value}")
     if rule.needs_reason and not (reason or "").strip():
-        raise InvalidTransition(f"{action} needs a reason")
+        raise InvalidTransition(f"{action} needs a reason (a reason code or text)")
     return rule.target, {}
+
+
+def _approval_step(session: Session, item: Item, name: str, rules: ReviewRules, revision_number: int) -> str:
+    """ "single", "first" (初审) or "final" (终审) for a reviewer's approval of ``revision_number``."""
+    level = session.scalar(select(Unit.level).where(Unit.id == item.unit_id))
+    if not rules.two_steps(level, item.category):
+        return "single"
+    if item.first_reviewed_by is None or item.first_reviewed_revision != revision_number:
+        return "first"
+    if item.first_reviewed_by == name:
+        raise Forbidden(
+            f"item {item.id}: the final review (终审) must be taken by someone other than"
+            f" the first reviewer {name!r}"
+        )
+    return "final"
 
 
 def transition(
@@ -102,60 +120,112 @@ def transition(
     reason: str | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
+    *,
+    reason_code: str | None = None,
+    expected_hash: str | None = None,
+    rules: ReviewRules | None = None,
 ) -> Item:
     """Apply ``action`` to an item: check, lock optimistically, audit, and queue the index update.
 
-    Runs in the caller's transaction; the caller commits. Raises NotFound, Forbidden,
-    InvalidTransition or Conflict (the item changed since ``expected_version``).
+    ``reason`` is free text, ``reason_code`` a code of the reasons file (its template is recorded,
+    then the text). ``expected_hash`` is the content hash of the revision the reviewer saw: if the
+    source changed the item since, the decision is a Conflict. Runs in the caller's transaction; the
+    caller commits. Raises NotFound, Forbidden, Claimed, InvalidTransition (UnknownReason among them)
+    or Conflict (the item changed since ``expected_version``).
     """
     now = now or utcnow()
+    rules = rules or ReviewRules()
     item = session.get(Item, item_id, populate_existing=True)
     if item is None:
         raise NotFound(f"no item {item_id}")
     check_permission(session, actor, item)
+    name = actor_name(actor)
+    check_claim(item, name, now)
     version = item.version
     if expected_version is not None and expected_version != version:
         raise Conflict(f"item {item_id} is at version {version}, not {expected_version}")
+    reason = rules.reasons().resolve(action, reason_code, reason) if reason_code else reason
     target, extra = _plan(session, item, action, reason)
     from_state = item.state
     revision_number = item.pending_revision or item.revision_count
+    found = snapshot(session, item_id, revision_number)
+    if expected_hash is not None and expected_hash != found.content_hash:
+        raise Conflict(
+            f"item {item_id} changed at its source since you read it (revision {revision_number}); reload"
+        )
     if action == AUTO_APPROVE:
         _check_policy(session, actor, item, revision_number)
-    name = actor_name(actor)
+    recorded = action
+    values: dict[str, Any] = {"state": target.value, "reviewed_by": name, "reviewed_at": now, **extra}
+    values.update(_NO_FIRST_APPROVAL)
+    if action == "approve":
+        step = _approval_step(session, item, name, rules, revision_number)
+        if step == "first":
+            # 初审: the live content (and who answers for it) stays; the item waits for 终审.
+            recorded = FIRST_APPROVAL
+            stays = ItemState.APPROVED if from_state == ItemState.APPROVED.value else ItemState.PENDING
+            target = stays
+            values = {
+                "state": stays.value,
+                "first_reviewed_by": name,
+                "first_reviewed_at": now,
+                "first_reviewed_revision": revision_number,
+            }
+        elif step == "final":
+            for key in _NO_FIRST_APPROVAL:
+                values.pop(key)  # the published page names the first reviewer too
+    _decide(session, item, version, now, values)
+    _record(
+        session, item, recorded, name, from_state, target, reason, reason_code, revision_number, found, now
+    )
+    session.refresh(item)
+    return item
+
+
+def _decide(session: Session, item: Item, version: int, now: datetime, values: dict[str, Any]) -> None:
     # The WHERE on version makes two concurrent reviewers race on one row: exactly one wins.
     result = session.execute(
         update(Item)
-        .where(Item.id == item_id, Item.version == version)
-        .values(
-            state=target.value,
-            version=version + 1,
-            reviewed_by=name,
-            reviewed_at=now,
-            updated_at=now,
-            **extra,
-        )
+        .where(Item.id == item.id, Item.version == version)
+        .values(version=version + 1, updated_at=now, claimed_by=None, claimed_until=None, **values)
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
-        raise Conflict(f"item {item_id} was changed by someone else; reload and try again")
+        raise Conflict(f"item {item.id} was changed by someone else; reload and try again")
+
+
+def _record(
+    session: Session,
+    item: Item,
+    action: str,
+    name: str,
+    from_state: str,
+    target: ItemState,
+    reason: str | None,
+    reason_code: str | None,
+    revision_number: int,
+    found: Snapshot,
+    now: datetime,
+) -> None:
+    """The audit event and the index outbox row of a decision."""
     session.add(
         ModerationEvent(
-            item_id=item_id,
+            item_id=item.id,
             revision_number=revision_number,
             actor=name,
             action=action,
             from_state=from_state,
             to_state=target.value,
             reason=reason,
+            reason_code=reason_code,
             created_at=now,
+            **event_values(found),
         )
     )
-    op = _outbox_op(from_state, target)
+    op = _outbox_op(action, from_state, target)
     if op is not None:
-        session.add(OutboxEntry(item_id=item_id, op=op.value, created_at=now))
+        session.add(OutboxEntry(item_id=item.id, op=op.value, created_at=now))
     session.flush()
-    session.refresh(item)
-    return item
 
 
 def _check_policy(session: Session, actor: User | str, item: Item, revision_number: int) -> None:
@@ -168,11 +238,11 @@ def _check_policy(session: Session, actor: User | str, item: Item, revision_numb
         )
 
 
-def _outbox_op(from_state: str, target: ItemState) -> OutboxOp | None:
+def _outbox_op(action: str, from_state: str, target: ItemState) -> OutboxOp | None:
     """Index update mirroring the transition: approved content is upserted, leaving approved deletes."""
-    if target is ItemState.APPROVED:
+    if action in APPROVALS:
         return OutboxOp.UPSERT
-    if from_state == ItemState.APPROVED.value:
+    if from_state == ItemState.APPROVED.value and target is not ItemState.APPROVED:
         return OutboxOp.DELETE
     return None
 
@@ -197,6 +267,13 @@ def reject(
 ) -> Item:
     """Reject a pending item."""
     return transition(session, item_id, "reject", actor, reason, expected_version)
+
+
+def needs_changes(
+    session: Session, item_id: int, actor: User | str, reason: str, expected_version: int | None = None
+) -> Item:
+    """Send a pending item back to its source for changes; a reason is required."""
+    return transition(session, item_id, "needs_changes", actor, reason, expected_version)
 
 
 def withdraw(

@@ -151,13 +151,15 @@ def test_two_reviewers_exactly_one_wins(database: Database, items: list[int]) ->
 
 def test_queue_is_oldest_first_and_filters_by_subtree(database: Database, items: list[int]) -> None:
     with database.session() as session:
-        assert [item.id for item in list_queue(session)] == items
+        assert [item.id for item in list_queue(session, order="age")] == items
+        # Default: riskiest first (the city's items weigh less), ties oldest first.
+        assert [item.id for item in list_queue(session)] == [items[0], items[2], items[1]]
         city_id, district_id = (
             session.scalars(select(Unit.id).where(Unit.slug == s)).one() for s in ("city", "d1")
         )
         assert [item.id for item in list_queue(session, unit_subtree=district_id)] == [items[0], items[2]]
         assert len(list_queue(session, unit_subtree=city_id)) == 3
-        assert [item.id for item in list_queue(session, limit=1, offset=1)] == [items[1]]
+        assert [item.id for item in list_queue(session, limit=1, offset=1, order="age")] == [items[1]]
         approve(session, items[0], "auto")
         assert [item.id for item in list_queue(session, state="approved")] == [items[0]]
         assert count_queue(session) == 2 and count_queue(session, unit_subtree=district_id) == 1
