@@ -1,48 +1,52 @@
 """Reposts: the same notice on several units' sites, linked to the earliest original (step 5).
 
-A branch that reposts a city notice changes little: its own header and footer, a "转载自 …" line,
-a word here and there. Each item's body gets a MinHash sketch: the k smallest 63-bit hashes of the
-character 3-grams of its normalized text (bylines and repost lines dropped). Two sketches estimate
-the Jaccard similarity of the two bodies; at ``min_similarity`` or more they are one notice.
-The few smallest hashes of each sketch are indexed (``item_fingerprint_keys``): two near-identical
-bodies share their smallest shingles, so a lookup reads only items sharing one of those keys.
+Each item's body gets a MinHash sketch and 16 LSH band keys (``hub/fingerprint.py``); two bodies whose
+sketches agree in ``min_similarity`` of their slots or more are one notice. Linking works on a batch
+of items in a few statements: all sketches at once, one executemany of fingerprints and of band keys,
+one lookup of every band key of the batch (chunked under the bind-parameter limit), one of the
+candidates' sketches, one of the candidates' ages, and one executemany of the new ``repost_of_id``s.
+Within the batch the items are linked in id order, exactly as one-by-one ingest links them.
 
-Why this and not SimHash: on 300-character notices a one-word edit moved a 64-bit SimHash by 4-9
-bits while an unrelated notice of the same template was 4-5 bits away; Jaccard over 3-grams keeps
-them apart (0.9 against 0.75). Why not ``datasketch``: a bottom-k sketch needs one hash per shingle
-(~0.2 ms a notice in plain Python) and no numpy; k-permutation MinHash without numpy is ~50x slower.
+Bounded work, so that a corpus of one template cannot go quadratic:
+- a band key is stored for at most ``BUCKET_CAP`` items. A key that many notices share comes from
+  template sentences, not from one notice; the items that fill it first stay findable through it (and
+  "the earliest is the original" is what the lookup needs), later ones are found through their rarer
+  keys: a repost shares about 15 of 16 keys with its original, a same-template notice about 5.
+- an item is compared with at most ``MAX_CANDIDATES`` other items, those sharing most band keys first.
+So one item costs at most 16 x 64 key rows and 24 sketch comparisons, whatever the store holds.
 """
 
 from __future__ import annotations
 
-import heapq
 import re
-import unicodedata
-import zlib
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import delete, select, update
+import numpy as np
+from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.models import Item, ItemFingerprint, ItemFingerprintKey
+from hub.fingerprint import band_keys, pack, similarities, sketches, unpack
+from hub.models import Item, ItemFingerprint, ItemFingerprintKey, Unit
 from hub.timeutil import to_zone
 
-SHINGLE = 3
-SKETCH_SIZE = 128  # k: the estimate's standard error is about sqrt(J(1-J)/k), ~0.03 at J=0.85
-LOOKUP_KEYS = 8  # smallest hashes indexed per item
-# Shorter bodies say too little to tell a repost from a look-alike; they match by exact content hash.
-MIN_FINGERPRINT_CHARS = 60
+if TYPE_CHECKING:
+    from hub.settings import Settings
+
 DEFAULT_MIN_SIMILARITY = 0.8
-_MASK63 = (1 << 63) - 1  # BIGINT is signed on both backends
-_SEED = 0x5EED1E57
-# Lines that differ between an original and its reposts and say nothing about the notice itself.
-_BOILERPLATE_LINE = re.compile(
-    r"转载|转自|来源[:：】]|作者[:：】]|编辑[:：】]|审核[:：】]|校对[:：】]|发布(?:时间|日期)|浏览次数|点击[数量:：]|字号|打印|关闭"
-)
-_NOT_TEXT = re.compile(r"[^\w]|_", re.UNICODE)
+# A band key shared by more items than this is a template phrase: later items are not indexed under it.
+BUCKET_CAP = 64
+# Sketches compared per item at most (those sharing most band keys first): a repost shares ~15 of 16.
+MAX_CANDIDATES = 24
+# Values per IN (...): under SQLite's 32,766 bind parameters (3.32+) and PostgreSQL's 65,535.
+CHUNK = 4000
+MARK_CHARS = 300  # a repost mark ("转载自 …") counts in the first this many characters
 _REPOST_MARK = re.compile(r"转载|转自")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,153 +56,314 @@ class RepostPolicy:
     min_similarity: float = DEFAULT_MIN_SIMILARITY
     zone: str = "Asia/Shanghai"
 
-
-def normalized_text(text: str) -> str:
-    """Body text without bylines, repost lines, whitespace or punctuation (NFKC, lower case)."""
-    lines = unicodedata.normalize("NFKC", text).lower().splitlines()
-    kept = (line for line in lines if not _BOILERPLATE_LINE.search(line))
-    return _NOT_TEXT.sub("", "".join(kept))
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RepostPolicy:
+        """The policy configured in ``[crawl] repost_min_similarity`` and ``timezone``."""
+        return cls(min_similarity=settings.crawl.repost_min_similarity, zone=settings.timezone)
 
 
-def sketch(text: str) -> list[int] | None:
-    """The sorted SKETCH_SIZE smallest 63-bit hashes of ``text``'s 3-grams, or None if it is too short."""
-    normalized = normalized_text(text)
-    if len(normalized) < MIN_FINGERPRINT_CHARS:
-        return None
-    shingles = {normalized[i : i + SHINGLE] for i in range(len(normalized) - SHINGLE + 1)}
-    # Two seeded CRC-32s make a stable 63-bit hash at a fraction of blake2b's cost in CPython.
-    encoded = [shingle.encode() for shingle in shingles]
-    hashes = {(zlib.crc32(data) << 31 ^ zlib.crc32(data, _SEED)) & _MASK63 for data in encoded}
-    return heapq.nsmallest(SKETCH_SIZE, hashes)
+@dataclass(slots=True)
+class _Node:
+    """What linking needs of one item: its source, its link, and its age."""
+
+    id: int
+    source_id: int
+    repost_of_id: int | None
+    age: tuple[str, int, int, datetime, int]
 
 
-def similarity(a: Sequence[int], b: Sequence[int]) -> float:
-    """Estimated Jaccard similarity of two bottom-k sketches."""
-    union = sorted(set(a) | set(b))[: min(len(a), len(b))]
-    if not union:
-        return 0.0
-    both = set(a) & set(b)
-    return sum(1 for value in union if value in both) / len(union)
+def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
-def _pack(values: Sequence[int]) -> bytes:
-    return b"".join(value.to_bytes(8, "big") for value in values)
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
-def _unpack(data: bytes) -> list[int]:
-    return [int.from_bytes(data[i : i + 8], "big") for i in range(0, len(data), 8)]
-
-
-def _age_key(item: Item, zone: str) -> tuple[str, int, int, datetime, int]:
+def _age(row: Any, zone: str) -> tuple[str, int, int, datetime, int]:
     """Which of two copies is the original: earlier day, not marked as a repost, higher unit, earlier."""
-    when = item.published_at or item.first_seen_at
-    marked = 1 if _REPOST_MARK.search(item.text[:300]) else 0
-    depth = item.unit.path.count("/") if item.unit is not None else 0
-    return (to_zone(when, zone).date().isoformat(), marked, depth, when, item.id)
+    when = row.published_at or row.first_seen_at
+    marked = 1 if _REPOST_MARK.search(row.head or "") else 0
+    depth = row.path.count("/") if row.path is not None else 0
+    return (to_zone(when, zone).date().isoformat(), marked, depth, when, row.id)
 
 
-def _root(item: Item, session: Session) -> Item:
-    if item.repost_of_id is None:
-        return item
-    original = session.get(Item, item.repost_of_id)
-    return original if original is not None else item
+def _node_query(extra: Sequence[Any] = ()) -> Any:
+    return select(
+        Item.id,
+        Item.source_id,
+        Item.repost_of_id,
+        Item.published_at,
+        Item.first_seen_at,
+        func.substr(Item.text, 1, MARK_CHARS).label("head"),
+        Unit.path,
+        *extra,
+    ).outerjoin(Unit, Unit.id == Item.unit_id)
 
 
-def _candidates(session: Session, item: Item, values: list[int], min_similarity: float) -> list[Item]:
-    ids = set(
-        session.scalars(
-            select(ItemFingerprintKey.item_id)
-            .join(Item, Item.id == ItemFingerprintKey.item_id)
-            .where(ItemFingerprintKey.key.in_(values[:LOOKUP_KEYS]))
-            .where(Item.source_id != item.source_id, Item.id != item.id)
-        )
-    )
-    if not ids:
-        return []
-    rows = session.execute(
-        select(ItemFingerprint.item_id, ItemFingerprint.sketch).where(ItemFingerprint.item_id.in_(ids))
-    )
-    close = [item_id for item_id, data in rows if similarity(values, _unpack(data)) >= min_similarity]
-    return list(session.scalars(select(Item).where(Item.id.in_(close)))) if close else []
+def _load_nodes(session: Session, ids: Iterable[int], nodes: dict[int, _Node], zone: str) -> None:
+    wanted = sorted(set(ids) - nodes.keys())
+    for chunk in _chunks(wanted):
+        for row in session.execute(_node_query().where(Item.id.in_(chunk))):
+            nodes[row.id] = _Node(row.id, row.source_id, row.repost_of_id, _age(row, zone))
 
 
-def _exact_copies(session: Session, item: Item) -> list[Item]:
-    return list(
-        session.scalars(
-            select(Item).where(
-                Item.content_hash == item.content_hash, Item.source_id != item.source_id, Item.id != item.id
+class _Linker:
+    """One batch's linking: state in memory, a few bulk statements to read and write the store."""
+
+    def __init__(self, session: Session, policy: RepostPolicy) -> None:
+        self.session = session
+        self.policy = policy
+        self.nodes: dict[int, _Node] = {}
+        self.initial: dict[int, int | None] = {}  # repost_of_id as read, to write only changes
+        self.remapped: dict[int, int] = {}  # a former original -> the original it now reposts
+
+    def run(self, ids: list[int]) -> None:
+        batch = self._load_batch(ids)
+        found = self._similar(batch)
+        self._load_groups(found)
+        for item_id in ids:
+            self._link(item_id, found.get(item_id, []))
+        self._write()
+
+    # --- reading -----------------------------------------------------------------------------------
+    def _load_batch(self, ids: list[int]) -> list[Any]:
+        rows: list[Any] = []
+        for chunk in _chunks(ids):
+            query = _node_query([Item.text, Item.content_hash]).where(Item.id.in_(chunk))
+            rows.extend(self.session.execute(query))
+        rows.sort(key=lambda row: row.id)
+        for row in rows:
+            self.nodes[row.id] = _Node(row.id, row.source_id, row.repost_of_id, _age(row, self.policy.zone))
+            self.initial[row.id] = row.repost_of_id
+        for chunk in _chunks(ids):
+            self.session.execute(delete(ItemFingerprintKey).where(ItemFingerprintKey.item_id.in_(chunk)))
+            self.session.execute(delete(ItemFingerprint).where(ItemFingerprint.item_id.in_(chunk)))
+        return rows
+
+    def _similar(self, batch: list[Any]) -> dict[int, list[int]]:
+        """For each batch item, the items of other sources it is a copy of (earlier batch items included)."""
+        matrix, valid = sketches([row.text for row in batch])
+        long_rows = [row for row, ok in zip(batch, valid, strict=True) if ok]
+        short_rows = [row for row, ok in zip(batch, valid, strict=True) if not ok]
+        found = self._exact_copies(short_rows)
+        if not long_rows:
+            return found
+        sketch_of = {row.id: matrix[index] for index, row in enumerate(batch) if valid[index]}
+        keys = band_keys(matrix[valid])
+        buckets = self._buckets({int(key) for key in keys.ravel()})
+        source_of = {row.id: row.source_id for row in batch}
+        pairs: list[tuple[int, int]] = []
+        key_rows: list[dict[str, int]] = []
+        for row, item_keys in zip(long_rows, keys.tolist(), strict=True):
+            shared: dict[int, int] = defaultdict(int)
+            for key in item_keys:
+                bucket = buckets[key]
+                for other, source_id in bucket:
+                    if source_id != row.source_id:
+                        shared[other] += 1
+                if len(bucket) < BUCKET_CAP:
+                    bucket.append((row.id, row.source_id))
+                    key_rows.append({"item_id": row.id, "key": key})
+            ranked = sorted(shared, key=lambda other: (-shared[other], other))[:MAX_CANDIDATES]
+            pairs.extend((row.id, other) for other in ranked)
+        self._store(sketch_of, key_rows)
+        stored = self._stored_sketches({other for _, other in pairs if other not in source_of})
+        sketch_of.update(stored)
+        pairs = [(item_id, other) for item_id, other in pairs if other in sketch_of]
+        if pairs:
+            left = np.stack([sketch_of[item_id] for item_id, _ in pairs])
+            right = np.stack([sketch_of[other] for _, other in pairs])
+            close = similarities(left, right) >= self.policy.min_similarity
+            for (item_id, other), ok in zip(pairs, close.tolist(), strict=True):
+                if ok:
+                    found.setdefault(item_id, []).append(other)
+        return found
+
+    def _buckets(self, keys: set[int]) -> dict[int, list[tuple[int, int]]]:
+        """Every stored (item id, source id) per band key, oldest first."""
+        buckets: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        table = _table(ItemFingerprintKey)
+        for chunk in _chunks(sorted(keys)):
+            query = (
+                select(table.c.key, table.c.item_id, Item.source_id)
+                .join(Item, Item.id == table.c.item_id)
+                .where(table.c.key.in_(chunk))
+                .order_by(table.c.item_id)
             )
-        )
-    )
+            for key, item_id, source_id in self.session.execute(query):
+                buckets[key].append((item_id, source_id))
+        return buckets
+
+    def _stored_sketches(self, ids: set[int]) -> dict[int, Any]:
+        result: dict[int, Any] = {}
+        table = _table(ItemFingerprint)
+        for chunk in _chunks(sorted(ids)):
+            for item_id, data in self.session.execute(
+                select(table.c.item_id, table.c.sketch).where(table.c.item_id.in_(chunk))
+            ):
+                result[item_id] = unpack(data)
+        return result
+
+    def _exact_copies(self, rows: list[Any]) -> dict[int, list[int]]:
+        """Bodies too short to fingerprint match other sources' items by content hash only."""
+        found: dict[int, list[int]] = {}
+        if not rows:
+            return found
+        batch_ids = set(self.initial)
+        by_hash: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for chunk in _chunks(sorted({row.content_hash for row in rows})):
+            query = select(Item.id, Item.source_id, Item.content_hash).where(Item.content_hash.in_(chunk))
+            for item_id, source_id, digest in self.session.execute(query.order_by(Item.id)):
+                if item_id not in batch_ids:
+                    by_hash[digest].append((item_id, source_id))
+        for row in rows:  # in id order: earlier batch items count, as they would one by one
+            copies = by_hash[row.content_hash]
+            others = [item_id for item_id, source_id in copies if source_id != row.source_id]
+            if others:
+                found[row.id] = others
+            copies.append((row.id, row.source_id))
+        return found
+
+    def _load_groups(self, found: dict[int, list[int]]) -> None:
+        """Age and link of every item found, and of the originals they repost."""
+        zone = self.policy.zone
+        _load_nodes(self.session, (other for others in found.values() for other in others), self.nodes, zone)
+        roots = (node.repost_of_id for node in list(self.nodes.values()) if node.repost_of_id is not None)
+        _load_nodes(self.session, roots, self.nodes, zone)
+        for node in self.nodes.values():
+            self.initial.setdefault(node.id, node.repost_of_id)
+
+    # --- linking -----------------------------------------------------------------------------------
+    def _root(self, item_id: int) -> _Node:
+        node = self.nodes[item_id]
+        if node.repost_of_id is None:
+            return node
+        return self.nodes.get(node.repost_of_id, node)
+
+    def _link(self, item_id: int, found: list[int]) -> None:
+        """Link ``item_id`` and the groups it joins to the earliest of their originals."""
+        if not found:
+            return
+        item = self.nodes[item_id]
+        roots = {root.id: root for root in (self._root(other) for other in found) if root.id != item_id}
+        original = min([item, *roots.values()], key=lambda node: node.age)
+        original.repost_of_id = None
+        old_roots = {root_id for root_id in roots if root_id != original.id}
+        for member in [*roots.values(), item]:
+            if member.id != original.id:
+                member.repost_of_id = original.id
+        if old_roots:
+            for node in self.nodes.values():
+                if node.repost_of_id in old_roots:
+                    node.repost_of_id = original.id
+            for old in old_roots:
+                self.remapped[old] = original.id
+
+    # --- writing -----------------------------------------------------------------------------------
+    def _store(self, sketch_of: dict[int, Any], key_rows: list[dict[str, int]]) -> None:
+        if sketch_of:
+            rows = [{"item_id": item_id, "sketch": pack(values)} for item_id, values in sketch_of.items()]
+            self.session.execute(insert(_table(ItemFingerprint)), rows)
+        if key_rows:
+            self.session.execute(insert(_table(ItemFingerprintKey)), key_rows)
+
+    def _write(self) -> None:
+        table = _table(Item)
+        changed = {
+            node.id: node.repost_of_id
+            for node in self.nodes.values()
+            if node.repost_of_id != self.initial[node.id]
+        }
+        if changed:
+            self.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("item_id"))
+                .values(repost_of_id=bindparam("target")),
+                [{"item_id": item_id, "target": target} for item_id, target in changed.items()],
+            )
+        final = {old: self._final(old) for old in self.remapped}
+        if final:
+            # Items not read here that reposted a former original follow it to the new one.
+            self.session.execute(
+                update(table)
+                .where(table.c.repost_of_id == bindparam("old"))
+                .values(repost_of_id=bindparam("target")),
+                [{"old": old, "target": target} for old, target in final.items()],
+            )
+        _sync_session(self.session, changed, final)
+
+    def _final(self, item_id: int) -> int:
+        while item_id in self.remapped:
+            item_id = self.remapped[item_id]
+        return item_id
 
 
-def store_fingerprint(session: Session, item: Item) -> list[int] | None:
-    """Compute and store (or replace) ``item``'s sketch and lookup keys; None when its text is too short."""
-    values = sketch(item.text)
-    session.execute(delete(ItemFingerprintKey).where(ItemFingerprintKey.item_id == item.id))
-    existing = session.get(ItemFingerprint, item.id)
-    if values is None:
-        if existing is not None:
-            session.delete(existing)
-        return None
-    if existing is None:
-        session.add(ItemFingerprint(item_id=item.id, sketch=_pack(values)))
-    else:
-        existing.sketch = _pack(values)
-    session.add_all(ItemFingerprintKey(item_id=item.id, key=key) for key in values[:LOOKUP_KEYS])
-    return values
-
-
-def link_repost(session: Session, item: Item, policy: RepostPolicy | None = None) -> int | None:
-    """Fingerprint a newly stored ``item`` and link it and its near-duplicates to the earliest original.
-
-    Returns the id ``item`` now reposts, or None when it is an original. If ``item`` turns out to be
-    older than the group it joins, it becomes the group's original and the others are re-pointed.
-    """
-    policy = policy or RepostPolicy()
-    session.flush()  # item.id
-    values = store_fingerprint(session, item)
-    session.flush()
-    found = (
-        _candidates(session, item, values, policy.min_similarity)
-        if values is not None
-        else _exact_copies(session, item)
-    )
-    if not found:
-        return None
-    roots = {root.id: root for root in (_root(other, session) for other in found) if root.id != item.id}
-    original = min([item, *roots.values()], key=lambda candidate: _age_key(candidate, policy.zone))
-    _repoint(session, [*roots.values(), item], original)
-    session.flush()
-    return item.repost_of_id
-
-
-def _repoint(session: Session, group: Iterable[Item], original: Item) -> None:
-    """Make every item of ``group`` (and everything that reposted it) point at ``original``."""
-    old_roots = [member.id for member in group if member.id != original.id]
-    original.repost_of_id = None
-    for member in group:
-        if member.id != original.id:
-            member.repost_of_id = original.id
-    if old_roots:
-        session.execute(
-            update(Item)
-            .where(Item.repost_of_id.in_(old_roots))
-            .values(repost_of_id=original.id)
-            .execution_options(synchronize_session="fetch")
-        )
-
-
-def link_reposts(session: Session, items: Iterable[Item], policy: RepostPolicy | None = None) -> None:
-    """``link_repost`` for each new item of a batch, in order (for the batch ingest path)."""
-    for item in items:
-        link_repost(session, item, policy)
+def _sync_session(session: Session, changed: dict[int, int | None], final: dict[int, int]) -> None:
+    """Items loaded in the session see the links written by Core statements behind its back."""
+    for obj in list(session.identity_map.values()):
+        if not isinstance(obj, Item):
+            continue
+        identity = inspect(obj).identity  # no attribute access: an expired object would be reloaded
+        current = obj.__dict__.get("repost_of_id")
+        if identity is not None and identity[0] in changed:
+            set_committed_value(obj, "repost_of_id", changed[identity[0]])
+        elif current is not None and current in final:
+            set_committed_value(obj, "repost_of_id", final[current])
 
 
 def link_reposts_by_id(session: Session, item_ids: Iterable[int], policy: RepostPolicy | None = None) -> None:
-    """``link_repost`` for items inserted in bulk (the batch ingest path), in id order."""
-    ids = sorted(item_ids)
-    if ids:
-        link_reposts(
-            session, session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id)).all(), policy
-        )
+    """Fingerprint stored items (new, or with new content) and link them and their copies to the originals.
+
+    Items are taken in id order, each linked as if the ones before it were already stored: an item
+    older than the group it joins becomes the group's original and the others are re-pointed.
+    """
+    ids = sorted(set(item_ids))
+    if not ids:
+        return
+    session.flush()
+    _Linker(session, policy or RepostPolicy()).run(ids)
+
+
+def link_repost(session: Session, item: Item, policy: RepostPolicy | None = None) -> int | None:
+    """``link_reposts_by_id`` for one item; returns the id it now reposts, or None for an original."""
+    session.flush()  # item.id
+    link_reposts_by_id(session, [item.id], policy)
+    return item.repost_of_id
+
+
+def link_reposts(session: Session, items: Iterable[Item], policy: RepostPolicy | None = None) -> None:
+    """``link_reposts_by_id`` for ORM items."""
+    session.flush()
+    link_reposts_by_id(session, [item.id for item in items], policy)
+
+
+def relink_repost(session: Session, item: Item, policy: RepostPolicy | None = None) -> None:
+    """After ``item``'s content changed: refresh its fingerprint and decide its link afresh.
+
+    Its reposts are handed to the oldest of them first; if the new content still matches them, the
+    item takes its group back (the age rule decides), otherwise it stands alone or joins another.
+    Nothing happens when the fingerprinted text did not change (an approved item's revision waits
+    for review with the live text unchanged).
+    """
+    session.flush()
+    stored = session.scalars(select(ItemFingerprint.sketch).where(ItemFingerprint.item_id == item.id)).first()
+    fresh = sketches([item.text])
+    if stored is not None and fresh[1][0] and pack(fresh[0][0]) == stored:
+        return
+    zone = (policy or RepostPolicy()).zone
+    children = list(session.scalars(select(Item.id).where(Item.repost_of_id == item.id)))
+    nodes: dict[int, _Node] = {}
+    _load_nodes(session, children, nodes, zone)
+    if nodes:
+        heir = min(nodes.values(), key=lambda node: node.age)
+        table = _table(Item)
+        session.execute(update(table).where(table.c.id == heir.id).values(repost_of_id=None))
+        session.execute(update(table).where(table.c.repost_of_id == item.id).values(repost_of_id=heir.id))
+        _sync_session(session, {heir.id: None}, {item.id: heir.id})
+    if item.repost_of_id is not None:
+        session.execute(update(_table(Item)).where(_table(Item).c.id == item.id).values(repost_of_id=None))
+        set_committed_value(item, "repost_of_id", None)
+    link_reposts_by_id(session, [item.id], policy)

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from crawlers.runner import crawl
 from hub.db import Database
+from hub.fingerprint import similarity, sketch
 from hub.ingest import ingest
 from hub.models import Item, ItemFingerprintKey, Source, Unit
 from hub.rawitem import RawItem
-from hub.reposts import RepostPolicy, similarity, sketch
+from hub.reposts import RepostPolicy
 from hub.settings import Settings
 from tests.minisite import MiniSite, mini_site
 
