@@ -151,11 +151,19 @@ def parse_date(
 
 
 def find_labelled_date(
-    text: str, zone: str = "Asia/Shanghai", now: datetime | None = None, keep_future: bool = False
+    text: str,
+    zone: str = "Asia/Shanghai",
+    now: datetime | None = None,
+    keep_future: bool = False,
+    normalized: bool = False,
 ) -> datetime | None:
-    """A date right after a label such as "发布时间：" or "【发布日期】" in page text."""
+    """A date right after a label such as "发布时间：" or "【发布日期】" in page text.
+
+    ``normalized``: ``text`` is already NFKC (normalize_text), as extraction's page text is; saves a
+    pass over a long page."""
     now = now or utcnow()
-    text = normalize_text(text)
+    if not normalized:
+        text = normalize_text(text)
     for label in _LABEL.finditer(text):
         window = text[label.end() : label.end() + 40]
         value = parse_date(window, zone, now, keep_future)

@@ -4,7 +4,11 @@ Title without the site-name suffix, body HTML (the source's selector wins, else 
 the most paragraph text, else trafilatura), plain text, summary, author and 来源 lines, attachments,
 images, video embeds and the publication date (crawlers/pagedate.py: selector → labelled Chinese
 date → meta tags → list page → feed → URL). URLs are made absolute here; sanitizing is ingest's job.
-Parsing is lxml only: BeautifulSoup is ~20x slower on a 30 KB page.
+
+Each page is parsed once, with lxml (BeautifulSoup is ~20x slower on a 30 KB page), and everything
+is read from that one tree. Only the links of the chosen body block are rewritten (the rest of the
+page is never republished); attachments and media are joined to the page's base URL as they are
+found. trafilatura is imported only when our own main-content heuristic finds nothing.
 """
 
 from __future__ import annotations
@@ -12,19 +16,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
-import trafilatura
-from lxml.etree import ParserError, XPathError
+from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
 from crawlers.dates import normalize_text
+from crawlers.htmltree import paragraph_text, parse_document, select
 from crawlers.media import images_in, videos_in
 from crawlers.pagedate import DateContext, find_date
 from hub.rawitem import Attachment, RawItem
 
 ATTACHMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".wps", ".zip", ".rar", ".ppt", ".pptx")
+# Cheap pre-check before a link's path is split and compared with ATTACHMENT_EXTENSIONS.
+_ATTACHMENT_HINT = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|zip|rar|pptx?)\b", re.IGNORECASE)
 SUMMARY_CHARS = 160
 _TITLE_SEPARATORS = (" - ", " – ", " — ", "_", " | ", "|", "－", "——")
 # 来源 / 作者 lines: "来源：区委组织部", "【信息来源】 区政府", "文章来源: 新华社 2024-05-06",
@@ -36,25 +42,6 @@ _VALUE_END = re.compile(
     r"\s{2,}|\s*(?:来源|作者|记者|通讯员|发布|时间|日期|浏览|阅读|点击|字号|字体|编辑|责任|审核|打印|分享|关闭|\d{4}\s*[-/.年])"
 )
 SUMMARY_MIN = 20
-_BLOCKS = frozenset(
-    {
-        "p",
-        "div",
-        "section",
-        "article",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "li",
-        "tr",
-        "br",
-        "blockquote",
-        "pre",
-        "table",
-    }
-)
 _BOILERPLATE = ("nav", "header", "footer", "script", "style", "noscript", "aside", "form")
 
 
@@ -76,41 +63,8 @@ def strip_site_suffix(title: str, site_name: str | None = None) -> str:
     return title
 
 
-def select(root: HtmlElement, selector: str | None) -> list[HtmlElement]:
-    """Elements matching a CSS selector (or an XPath starting with / or "("); a bad selector matches none."""
-    if not selector:
-        return []
-    try:
-        if selector.startswith(("/", "(")):
-            return [node for node in root.xpath(selector) if isinstance(node, HtmlElement)]
-        return list(root.cssselect(selector))
-    except (XPathError, ValueError, SyntaxError):
-        return []
-
-
 def _text(node: HtmlElement) -> str:
     return " ".join(node.text_content().split())
-
-
-def _paragraph_text(node: HtmlElement) -> str:
-    """Plain text with one line per block element, so paragraphs survive."""
-    parts: list[str] = []
-
-    def walk(element: HtmlElement) -> None:
-        block = element.tag in _BLOCKS
-        if block:
-            parts.append("\n")
-        if isinstance(element.tag, str):  # comments and processing instructions carry no text
-            parts.append(element.text or "")
-            for child in element:
-                walk(child)
-                parts.append(child.tail or "")
-        if block:
-            parts.append("\n")
-
-    walk(node)
-    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
-    return "\n".join(line for line in lines if line)
 
 
 def _main_block(root: HtmlElement) -> HtmlElement | None:
@@ -137,16 +91,32 @@ def _title(root: HtmlElement, selectors: Mapping[str, str], site_name: str | Non
     return strip_site_suffix(page_title, site_name)
 
 
-def attachments_in(node: HtmlElement) -> list[Attachment]:
-    """Links to office files and archives under ``node`` (hrefs already absolute), deduplicated by URL."""
+def attachments_in(node: HtmlElement, base_url: str | None = None) -> list[Attachment]:
+    """Links to office files and archives under ``node``, deduplicated by URL.
+
+    Hrefs are joined to ``base_url`` when given, else taken as already absolute."""
     found: dict[str, Attachment] = {}
     for link in node.iter("a"):
         href = (link.get("href") or "").strip()
+        if not href or not _ATTACHMENT_HINT.search(href):
+            continue
         path = unquote(urlsplit(href).path).lower()
-        if href and path.endswith(ATTACHMENT_EXTENSIONS) and href not in found:
+        if not path.endswith(ATTACHMENT_EXTENSIONS):
+            continue
+        url = urljoin(base_url, href) if base_url else href
+        if url not in found:
             name = _text(link) or link.get("title") or path.rsplit("/", 1)[-1]
-            found[href] = Attachment(name=name, url=href)
+            found[url] = Attachment(name=name, url=url)
     return list(found.values())
+
+
+def base_url_of(root: HtmlElement, url: str) -> str:
+    """The URL relative links resolve against: the page's ``<base href>`` if any, else ``url``."""
+    for base in root.iter("base"):
+        href = (base.get("href") or "").strip()
+        if href:
+            return urljoin(url, href)
+    return url
 
 
 def _clean(root: HtmlElement) -> None:
@@ -157,7 +127,12 @@ def _clean(root: HtmlElement) -> None:
 
 def labelled_value(pattern: re.Pattern[str], text: str) -> str | None:
     """The value of a 来源/作者 line in ``text``, cut at the next label, date or wide gap."""
-    for match in pattern.finditer(normalize_text(text)):
+    return _labelled_value(pattern, normalize_text(text))
+
+
+def _labelled_value(pattern: re.Pattern[str], text: str) -> str | None:
+    # ``text`` is already NFKC.
+    for match in pattern.finditer(text):
         value = _VALUE_END.split(match.group(1).strip(), maxsplit=1)[0].strip(" :：")
         if value:
             return value
@@ -180,6 +155,21 @@ def _looks_generic(description: str) -> bool:
     return any(word in description for word in ("欢迎访问", "官方网站", "门户网站", "版权所有"))
 
 
+def _fallback_body(root: HtmlElement, url: str) -> tuple[str, str]:
+    """Body HTML and text by trafilatura, for pages our heuristic cannot read (imported here: it
+    costs ~0.2 s of start-up and most pages never need it). It works on a copy of our tree."""
+    import trafilatura
+
+    body_html = trafilatura.extract(root, output_format="html", url=url, favor_recall=True) or ""
+    if not body_html:
+        return "", ""
+    try:
+        fragment = lxml.html.fragment_fromstring(body_html, create_parent="div")
+    except ParserError:
+        return body_html, ""
+    return body_html, paragraph_text(fragment)
+
+
 def extract_article(
     html: str,
     url: str,
@@ -196,15 +186,15 @@ def extract_article(
     ``list_date`` / ``feed_date``: what the list page or the feed said, used when the page says nothing.
     """
     selectors = selectors or {}
-    try:
-        root = lxml.html.document_fromstring(html)
-    except ParserError:
+    root = parse_document(html)
+    if root is None:
         return RawItem(source_id=source_id, url=url, title="")
-    root.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
+    base = base_url_of(root, url)
     title = _title(root, selectors, site_name)
     body_root = root.find("body")
-    # One line per block, so a 来源/作者 value never runs into the next paragraph.
-    page_text = _paragraph_text(body_root if body_root is not None else root)
+    # One line per block, so a 来源/作者 value never runs into the next paragraph; NFKC once here
+    # (full-width digits and colons), so the label and date searches below find it already done.
+    page_text = normalize_text(paragraph_text(body_root if body_root is not None else root))
     context = DateContext(select(root, selectors.get("date")), title, page_text, zone, list_date=list_date)
     context.feed_date = feed_date
     if now is not None:
@@ -214,16 +204,18 @@ def extract_article(
     body_nodes = select(root, selectors.get("body"))
     block = body_nodes[0] if body_nodes else _main_block(root)
     if block is not None:
+        # Only the republished block needs absolute links; rewriting the whole page cost ~30 %.
+        block.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
         body_html = lxml.html.tostring(block, encoding="unicode")
-        text = _paragraph_text(block)
-        images = images_in(block, url)
+        text = paragraph_text(block)
+        images = images_in(block, base)
         parent = block.getparent()
-        videos = videos_in(block, url) or (videos_in(parent, url) if parent is not None else [])
+        videos = videos_in(block, base) or (videos_in(parent, base) if parent is not None else [])
+        attachments = attachments_in(block, base) or attachments_in(root, base)
     else:
-        body_html = trafilatura.extract(html, output_format="html", url=url, favor_recall=True) or ""
-        text = trafilatura.extract(html, url=url, favor_recall=True) or ""
-        images, videos = [], videos_in(root, url)
-    attachments = attachments_in(block if block is not None and attachments_in(block) else root)
+        body_html, text = _fallback_body(root, url)
+        images, videos = [], videos_in(root, base)
+        attachments = attachments_in(root, base)
     meta_author = root.xpath("string(//meta[@name='author']/@content)").strip()
     return RawItem(
         source_id=source_id,
@@ -232,8 +224,8 @@ def extract_article(
         html=body_html,
         text=text,
         summary=_summary(root, title, text),
-        author=labelled_value(_AUTHOR, page_text) or meta_author or None,
-        origin=labelled_value(_ORIGIN, page_text),
+        author=_labelled_value(_AUTHOR, page_text) or meta_author or None,
+        origin=_labelled_value(_ORIGIN, page_text),
         published_at=found.value,
         date_source=found.source,
         date_flag=found.flag,

@@ -14,7 +14,14 @@ from datetime import datetime
 
 from lxml.html import HtmlElement
 
-from crawlers.dates import FoundDate, clamp_future, date_from_url, find_labelled_date, parse_date
+from crawlers.dates import (
+    FoundDate,
+    clamp_future,
+    date_from_url,
+    find_labelled_date,
+    normalize_text,
+    parse_date,
+)
 from hub.timeutil import utcnow
 
 META_DATE_NAMES = (
@@ -56,13 +63,21 @@ def meta_date(root: HtmlElement, zone: str, now: datetime) -> datetime | None:
     return next((found[name] for name in META_DATE_NAMES if name in found), None)
 
 
-def labelled_date_near_title(text: str, title: str, zone: str, now: datetime) -> datetime | None:
-    """A labelled date in the text just after the title (the heading's info line)."""
+def labelled_date_near_title(
+    text: str, title: str, zone: str, now: datetime, normalized: bool = False
+) -> datetime | None:
+    """A labelled date in the text just after the title (the heading's info line).
+
+    ``normalized``: ``text`` is already NFKC; the title is normalized here either way, so a title
+    with full-width brackets or colons is still found in the text."""
+    if not normalized:
+        text = normalize_text(text)
+    title = normalize_text(title)
     start = text.find(title) if title else -1
     if start < 0:
         return None
     near = text[start + len(title) : start + len(title) + NEAR_TITLE_CHARS]
-    return find_labelled_date(near, zone, now, keep_future=True)
+    return find_labelled_date(near, zone, now, keep_future=True, normalized=True)
 
 
 def _markup_date(root: HtmlElement, zone: str, now: datetime) -> datetime | None:
@@ -82,13 +97,15 @@ def _first(root: HtmlElement, url: str, context: DateContext) -> tuple[datetime 
         value = parse_date(text, zone, now, True) or find_labelled_date(text, zone, now, True)
         if value is not None:
             return value, "selector"
-    value = labelled_date_near_title(context.page_text, context.title, zone, now)
+    value = labelled_date_near_title(context.page_text, context.title, zone, now, normalized=True)
     if value is not None:
         return value, "label"
     value = meta_date(root, zone, now)
     if value is not None:
         return value, "meta"
-    value = _markup_date(root, zone, now) or find_labelled_date(context.page_text, zone, now, True)
+    value = _markup_date(root, zone, now) or find_labelled_date(
+        context.page_text, zone, now, keep_future=True, normalized=True
+    )
     if value is not None:
         return value, "label"
     if context.list_date is not None:
@@ -101,7 +118,9 @@ def _first(root: HtmlElement, url: str, context: DateContext) -> tuple[datetime 
 
 @dataclass(slots=True)
 class DateContext:
-    """What the date search knows besides the page: selector hits, title, text, list and feed dates."""
+    """What the date search knows besides the page: selector hits, title, text, list and feed dates.
+
+    ``page_text`` is the page's paragraph text, NFKC-normalized (crawlers.dates.normalize_text)."""
 
     selected: list[HtmlElement]
     title: str
