@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import LANG_COOKIE, choose_language, normalize_language
 from api.rendering import make_templates, render
-from api.routes import health, json_api, portal, websub
+from api.routes import health, json_api, moderation_api, portal, websub
 from hub.db import Database
 from hub.settings import Settings
 from index.backend import SearchBackend
@@ -69,6 +69,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
     app.include_router(json_api.router)
+    app.include_router(moderation_api.router)
     app.include_router(portal.router)
     app.include_router(websub.router)
     return app

@@ -51,6 +51,8 @@ class QueueEntry:
     item: Item
     queued_at: datetime
     hit_count: int
+    revision_number: int  # the revision under review
+    content_hash: str | None  # its content hash (pin a decision to it with ``expected_hash``)
 
     def age(self, now: datetime) -> timedelta:
         """How long the item has waited."""
@@ -131,14 +133,21 @@ def queue_entries(
     now: datetime | None = None,
 ) -> list[QueueEntry]:
     """One page of the queue with each item's waiting time and hit count."""
-    query = _ordered(queue_query(session, wanted, now), order).add_columns(_queued_since())
-    rows = session.execute(query.limit(limit).offset(offset)).all()
-    counts = _hit_counts(
-        session, [(item.id, item.pending_revision or item.revision_count) for item, _ in rows]
+    query = _ordered(queue_query(session, wanted, now), order).add_columns(
+        _queued_since(), _Revision.content_hash
     )
+    rows = session.execute(query.limit(limit).offset(offset)).all()
+    numbers = {item.id: item.pending_revision or item.revision_count for item, _, _ in rows}
+    counts = _hit_counts(session, list(numbers.items()))
     return [
-        QueueEntry(item, queued_at, counts.get((item.id, item.pending_revision or item.revision_count), 0))
-        for item, queued_at in rows
+        QueueEntry(
+            item,
+            queued_at,
+            counts.get((item.id, numbers[item.id]), 0),
+            numbers[item.id],
+            digest or item.content_hash,
+        )
+        for item, queued_at, digest in rows
     ]
 
 
