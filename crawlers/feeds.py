@@ -1,11 +1,16 @@
-"""Feed bytes → RawItems (docs/architecture.md step 4): RSS 0.9x/1.0/2.0 and Atom via feedparser,
-JSON Feed by hand. Entries whose body is only a short summary are marked for a full-text fetch.
+"""Feed bytes → RawItems (docs/architecture.md step 4): RSS 0.9x/1.0/2.0 and Atom, JSON Feed by hand.
+
+Bytes are decoded first (crawlers/feeddecode.py). Well-formed RSS and Atom are read by the lxml fast
+path (crawlers/feedxml.py); whatever it declines goes to feedparser, and both fill the same fields
+(crawlers/feedfields.py), so the choice never changes an item. Entries whose body is only a short
+summary are marked for a full-text fetch. A date in the future is clamped to now and flagged.
 """
 
 from __future__ import annotations
 
 import calendar
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +18,12 @@ from urllib.parse import urljoin
 from xml.sax import SAXException
 
 import feedparser
-import lxml.html
-from lxml.etree import ParserError
 
-from crawlers.dates import parse_date, plausible
-from crawlers.extract import attachments_in
+from crawlers.dates import clamp_future, parse_date, plausible
+from crawlers.feeddecode import FeedEncodingError, decode_feed
+from crawlers.feedfields import DATE_KEYS, EntryFields, FeedFields, from_feedparser
+from crawlers.feedhtml import fragment_text, html_parts
+from crawlers.feedxml import read_feed
 from hub.rawitem import Attachment, RawItem
 
 # Below this many characters of body text an entry is treated as a teaser and its page is fetched.
@@ -47,33 +53,15 @@ class ParsedFeed:
     self_url: str | None = None  # the feed's own URL as it names it (rel="self"): the WebSub topic
 
 
-def _html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment], list[str]]:
-    """Absolute-URL HTML, plain text, attachments and images of a feed entry's content."""
-    if not fragment.strip():
-        return "", "", [], []
-    try:
-        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except ParserError:
-        return fragment, fragment, [], []
-    root.make_links_absolute(base_url, handle_failures="ignore")
-    images = list(dict.fromkeys(src for img in root.iter("img") if (src := img.get("src"))))
-    html = "".join(
-        lxml.html.tostring(child, encoding="unicode") if not isinstance(child, str) else child
-        for child in root
-    )
-    html = (root.text or "") + html
-    text = "\n".join(line.strip() for line in root.text_content().splitlines() if line.strip())
-    return html, text, attachments_in(root), images
-
-
-def _entry_date(entry: Any, zone: str, now: datetime | None) -> datetime | None:
-    for key in ("published", "updated", "created"):
-        raw = str(entry.get(key) or "")
-        parsed = entry.get(f"{key}_parsed")
+def _entry_date(
+    dates: dict[str, tuple[str, time.struct_time | None]], zone: str, now: datetime | None
+) -> datetime | None:
+    for key in DATE_KEYS:
+        raw, parsed = dates.get(key, ("", None))
         # feedparser misreads Chinese date strings ("2024年05月03日" came out as November); ours first.
         if parsed and raw.isascii():
-            return plausible(datetime.fromtimestamp(calendar.timegm(parsed), UTC), now)
-        value = parse_date(raw, zone, now) if raw else None
+            return plausible(datetime.fromtimestamp(calendar.timegm(parsed), UTC), now, keep_future=True)
+        value = parse_date(raw, zone, now, keep_future=True) if raw else None
         if value is not None:
             return value
     return None
@@ -91,10 +79,16 @@ def _make_entry(
     author: str | None,
     category: str | None,
     enclosures: list[Attachment],
+    now: datetime | None = None,
 ) -> FeedEntry:
-    html, text, attachments, images = _html_parts(content or summary, link or base_url)
+    html, text, attachments, images = html_parts(content or summary, link or base_url)
     known = {a.url for a in attachments}
     attachments += [a for a in enclosures if a.url not in known]
+    flag = None
+    if published_at is not None:  # a date in the future is clamped to now and flagged
+        published_at, flag = clamp_future(published_at, now)
+    # Without content the summary was the fragment just parsed: its text is already known.
+    teaser = " ".join((fragment_text(summary) if content else text).split())[:160]
     item = RawItem(
         source_id=source_id,
         url=link,
@@ -102,15 +96,43 @@ def _make_entry(
         html=html,
         text=text,
         guid=guid or None,
-        summary=" ".join(_html_parts(summary, base_url)[1].split())[:160] or " ".join(text.split())[:160],
+        summary=teaser or " ".join(text.split())[:160],
         author=author or None,
         category=category,
         published_at=published_at,
         date_source="feed" if published_at else "first_seen",
+        date_flag=flag,
         attachments=attachments,
         images=images,
     )
     return FeedEntry(item, needs_full_text=not content and len(text) < FULL_TEXT_MIN_CHARS)
+
+
+def _entry_from_fields(
+    fields: EntryFields, source_id: int, feed_url: str, zone: str, now: datetime | None
+) -> FeedEntry | None:
+    if not fields.link:
+        return None
+    link = urljoin(feed_url, fields.link)
+    enclosures = [
+        Attachment(name=str(e.title or e.href.rsplit("/", 1)[-1]), url=urljoin(link, e.href))
+        for e in fields.enclosures
+        if not e.type.startswith("image/")
+    ]
+    return _make_entry(
+        source_id,
+        feed_url,
+        link,
+        fields.title,
+        fields.guid,
+        fields.content,
+        fields.summary,
+        _entry_date(fields.dates, zone, now),
+        fields.author,
+        fields.category,
+        enclosures,
+        now,
+    )
 
 
 def _parse_json_feed(
@@ -126,7 +148,7 @@ def _parse_json_feed(
         link = urljoin(feed_url, str(entry.get("url") or entry.get("external_url") or ""))
         if not link:
             continue
-        published = parse_date(str(entry.get("date_published") or ""), zone, now)
+        published = parse_date(str(entry.get("date_published") or ""), zone, now, keep_future=True)
         authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
         tags = entry.get("tags") or []
         enclosures = [
@@ -147,6 +169,7 @@ def _parse_json_feed(
                 str(authors[0].get("name")) if authors and isinstance(authors[0], dict) else None,
                 str(tags[0]) if tags else None,
                 enclosures,
+                now,
             )
         )
     return feed
@@ -159,8 +182,12 @@ def parse_feed(
     content_type: str | None = None,
     zone: str = "Asia/Shanghai",
     now: datetime | None = None,
+    fast: bool = True,
 ) -> ParsedFeed:
-    """Parse RSS/Atom/JSON Feed bytes; raises FeedParseError for a malformed feed without entries."""
+    """Parse RSS/Atom/JSON Feed bytes; raises FeedParseError for a malformed feed without entries.
+
+    ``fast=False`` skips the lxml fast path (tests compare the two paths).
+    """
     stripped = body.lstrip()
     if stripped.startswith(b"{"):
         try:
@@ -170,44 +197,30 @@ def parse_feed(
         if isinstance(data, dict) and str(data.get("version", "")).startswith(_JSON_FEED_PREFIX):
             return _parse_json_feed(data, source_id, feed_url, zone, now)
         raise FeedParseError("JSON document is not a JSON Feed")
-    headers = {"content-type": content_type} if content_type else None
+    try:
+        decoded = decode_feed(body, content_type)
+    except FeedEncodingError as exc:
+        raise FeedParseError(str(exc)) from exc
+    fields = read_feed(decoded.data) if fast else None
+    if fields is None:
+        fields = _read_with_feedparser(decoded.data, content_type)
+    feed = ParsedFeed(title=fields.title, hub_url=fields.hub_url, self_url=fields.self_url)
+    for entry_fields in fields.entries:
+        entry = _entry_from_fields(entry_fields, source_id, feed_url, zone, now)
+        if entry is not None:
+            feed.entries.append(entry)
+    return feed
+
+
+def _read_with_feedparser(data: bytes, content_type: str | None) -> FeedFields:
+    """The slow path: feedparser reads what the fast path declines (it salvages more, too)."""
+    media_type = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
+    headers = {"content-type": f"{media_type}; charset=utf-8"}  # decode_feed made the bytes UTF-8
     parsed = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        data, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
     problem = parsed.get("bozo_exception")
     # Entries salvaged from XML that is not well-formed may be cut short or mixed up: refuse them all.
     if isinstance(problem, SAXException) or (not parsed.entries and (parsed.bozo or not parsed.version)):
         raise FeedParseError(f"malformed feed: {problem or 'not a feed'}")
-    links = {str(link.get("rel")): str(link.get("href")) for link in reversed(parsed.feed.get("links") or [])}
-    feed = ParsedFeed(
-        title=str(parsed.feed.get("title", "")), hub_url=links.get("hub"), self_url=links.get("self")
-    )
-    for entry in parsed.entries:
-        link = urljoin(feed_url, entry.get("link") or "")
-        if not entry.get("link"):
-            continue
-        contents = entry.get("content") or []
-        enclosures = [
-            Attachment(
-                name=str(e.get("title") or e.get("href", "").rsplit("/", 1)[-1]), url=urljoin(link, e["href"])
-            )
-            for e in entry.get("enclosures") or []
-            if e.get("href") and not str(e.get("type", "")).startswith("image/")
-        ]
-        tags = entry.get("tags") or []
-        feed.entries.append(
-            _make_entry(
-                source_id,
-                feed_url,
-                link,
-                str(entry.get("title") or ""),
-                entry.get("id"),
-                str(contents[0].get("value", "")) if contents else "",
-                str(entry.get("summary") or ""),
-                _entry_date(entry, zone, now),
-                entry.get("author"),
-                str(tags[0].get("term")) if tags else None,
-                enclosures,
-            )
-        )
-    return feed
+    return from_feedparser(parsed)
