@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from hub.canonical import canonical_url, guid_policy, identity_guid
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source
 from hub.rawitem import RawItem
-from hub.reposts import RepostPolicy, link_repost
+from hub.reposts import RepostPolicy, link_repost, relink_repost
 from hub.sanitize import html_to_text, sanitize_html
 from hub.timeutil import utcnow
 from moderation.autoapprove import auto_approve
@@ -177,7 +177,14 @@ def _latest_hash(session: Session, item: Item) -> str:
     return digest or item.content_hash
 
 
-def _update(session: Session, item: Item, raw: RawItem, content: _Content, now: datetime) -> IngestStatus:
+def _update(
+    session: Session,
+    item: Item,
+    raw: RawItem,
+    content: _Content,
+    now: datetime,
+    reposts: RepostPolicy | None = None,
+) -> IngestStatus:
     if _latest_hash(session, item) == content.content_hash:
         return "unchanged"
     number = item.revision_count + 1
@@ -211,6 +218,7 @@ def _update(session: Session, item: Item, raw: RawItem, content: _Content, now: 
     session.flush()
     screen_item(session, item, number)  # screening of the new revision (docs/architecture.md step 6)
     auto_approve(session, item, number, before, now)  # a clean revision under a policy goes live
+    relink_repost(session, item, reposts)  # new live text: fingerprint refreshed, repost link decided again
     return "updated"
 
 
@@ -230,7 +238,7 @@ def ingest(
         guid = identity_guid(raw.guid, raw.url, source.url, guid_policy(source.selectors))
         item = _find(session, source.id, content.canonical_url, guid)
         if item is not None:
-            return IngestOutcome(_update(session, item, raw, content, now), item.id)
+            return IngestOutcome(_update(session, item, raw, content, now, reposts), item.id)
         try:
             with session.begin_nested():
                 created = _create(session, source, raw, content, now)

@@ -119,6 +119,7 @@ class _Linker:
         self.nodes: dict[int, _Node] = {}
         self.initial: dict[int, int | None] = {}  # repost_of_id as read, to write only changes
         self.remapped: dict[int, int] = {}  # a former original -> the original it now reposts
+        self.parents: set[int] = set()  # batch items that stored items repost (changed items only)
 
     def run(self, ids: list[int]) -> None:
         batch = self._load_batch(ids)
@@ -139,6 +140,8 @@ class _Linker:
             self.nodes[row.id] = _Node(row.id, row.source_id, row.repost_of_id, _age(row, self.policy.zone))
             self.initial[row.id] = row.repost_of_id
         for chunk in _chunks(ids):
+            query = select(Item.repost_of_id).where(Item.repost_of_id.in_(chunk)).distinct()
+            self.parents.update(self.session.scalars(query))
             self.session.execute(delete(ItemFingerprintKey).where(ItemFingerprintKey.item_id.in_(chunk)))
             self.session.execute(delete(ItemFingerprint).where(ItemFingerprint.item_id.in_(chunk)))
         return rows
@@ -251,7 +254,9 @@ class _Linker:
         roots = {root.id: root for root in (self._root(other) for other in found) if root.id != item_id}
         original = min([item, *roots.values()], key=lambda node: node.age)
         original.repost_of_id = None
-        old_roots = {root_id for root_id in roots if root_id != original.id}
+        # The item itself, if older items repost it (a changed item), hands them over too.
+        members = [*roots.values(), item] if item_id in self.parents else list(roots.values())
+        old_roots = {member.id for member in members if member.id != original.id}
         for member in [*roots.values(), item]:
             if member.id != original.id:
                 member.repost_of_id = original.id
@@ -341,29 +346,20 @@ def link_reposts(session: Session, items: Iterable[Item], policy: RepostPolicy |
 
 
 def relink_repost(session: Session, item: Item, policy: RepostPolicy | None = None) -> None:
-    """After ``item``'s content changed: refresh its fingerprint and decide its link afresh.
+    """After ``item``'s content changed: refresh its fingerprint and decide its own link afresh.
 
-    Its reposts are handed to the oldest of them first; if the new content still matches them, the
-    item takes its group back (the age rule decides), otherwise it stands alone or joins another.
+    A repost whose text changed may no longer be one, so its link is dropped before linking again.
+    Items that reposted ``item`` keep it as their original: they copied an earlier version of it.
     Nothing happens when the fingerprinted text did not change (an approved item's revision waits
     for review with the live text unchanged).
     """
     session.flush()
     stored = session.scalars(select(ItemFingerprint.sketch).where(ItemFingerprint.item_id == item.id)).first()
-    fresh = sketches([item.text])
-    if stored is not None and fresh[1][0] and pack(fresh[0][0]) == stored:
+    matrix, valid = sketches([item.text])
+    if stored is not None and valid[0] and pack(matrix[0]) == stored:
         return
-    zone = (policy or RepostPolicy()).zone
-    children = list(session.scalars(select(Item.id).where(Item.repost_of_id == item.id)))
-    nodes: dict[int, _Node] = {}
-    _load_nodes(session, children, nodes, zone)
-    if nodes:
-        heir = min(nodes.values(), key=lambda node: node.age)
-        table = _table(Item)
-        session.execute(update(table).where(table.c.id == heir.id).values(repost_of_id=None))
-        session.execute(update(table).where(table.c.repost_of_id == item.id).values(repost_of_id=heir.id))
-        _sync_session(session, {heir.id: None}, {item.id: heir.id})
     if item.repost_of_id is not None:
-        session.execute(update(_table(Item)).where(_table(Item).c.id == item.id).values(repost_of_id=None))
+        table = _table(Item)
+        session.execute(update(table).where(table.c.id == item.id).values(repost_of_id=None))
         set_committed_value(item, "repost_of_id", None)
     link_reposts_by_id(session, [item.id], policy)
