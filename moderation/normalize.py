@@ -4,43 +4,51 @@ docs/architecture.md step 6. Evasions folded away: full-width and circled forms 
 traditional characters (→ simplified), zero-width characters, spaces, punctuation or symbols inserted
 between Chinese characters (敏@感, 敏 感) and repeated Chinese characters (敏敏感).
 
-Speed matters (every item and revision is screened), so each step runs in C: one ``str.translate``
-folds every character to one or more characters (separators all become a space, invisible
-characters NUL), then up to three regex passes delete. The offset map is built only when a caller
-asks for an original span: hits are rare, texts are many.
+Speed matters (every item and revision is screened), so the text is handled as a numpy array of code
+points: folding is one table lookup (``take``), and the deletions are found by comparisons over the
+whole array and then worked out on the few positions that matter (the separators, the candidate
+repeats). Only a text with a character that folds to several (⑩ → 10) or one outside the BMP takes
+``str.translate``. A span is mapped back only when a caller asks for it: hits are rare, texts many.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import opencc
+from numpy.typing import NDArray
 
 # Han ideographs (unified, extension A, compatibility) — the BMP blocks where Chinese text lives.
-CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+CJK = "".join(f"{chr(low)}-{chr(high)}" for low, high in HAN_RANGES)
 # Code points scanned for folding: the BMP plus the symbol and letter blocks used to evade.
 _SCAN_RANGES = ((0, 0xD800), (0xE000, 0x10000), (0x1D400, 0x1D800), (0x1F000, 0x1FB00), (0xE0000, 0xE0080))
 _SEPARATOR_CATEGORIES = ("P", "S", "Z", "Cc")
 _INVISIBLE_CATEGORIES = ("Cf", "Mn", "Me")  # zero-width, bidi and combining marks, variation selectors
 SPACE, INVISIBLE = " ", "\x00"  # what separators and invisible characters fold to (NUL is Cc: a space)
+_SPACE, _INVISIBLE = ord(SPACE), ord(INVISIBLE)
+_BMP, _UNICODE = 0x10000, 0x110000
+_EXPANDS = np.uint32(0xFFFFFFFF)  # fold-table mark of a character that folds to several characters
+# Lone surrogates (a badly decoded page) survive the round trip through the array unchanged.
+_CODEC, _ERRORS = "utf-32-le", "surrogatepass"
+
+Codes = NDArray[np.uint32]
+Indexes = NDArray[np.intp]
 
 
 @dataclass(frozen=True, slots=True)
 class _Tables:
-    """Immutable per-process tables: character folding and the deletion patterns."""
+    """Immutable per-process tables: character folding and Han membership."""
 
-    fold: list[int | str]  # BMP by code point, identity = own ordinal (2x faster than a dict)
+    fold: list[int | str]  # str.translate table of the BMP, identity = own ordinal
     fold_astral: dict[int, str]  # outside the BMP: mathematical letters, enclosed forms, emoji
+    fold_codes: Codes  # the BMP fold as code points; _EXPANDS where a target has several
+    han: NDArray[np.bool_]  # by code point, all of Unicode: is a Han ideograph
     astral: re.Pattern[str]
-    invisible: re.Pattern[str]
-    # A space run between two Han characters. It starts with a literal, so the regex engine skips
-    # to each space in C instead of trying a look-behind at every position (5x slower).
-    between_han: re.Pattern[str]
-    repeats: re.Pattern[str]  # a Han character repeated: the first one stays
 
 
 def _target(ch: str) -> str:
@@ -63,7 +71,7 @@ def tables() -> _Tables:
             if target != chr(cp):
                 folded[cp] = target
     han_class = re.compile(f"[{CJK}]")
-    han = [cp for cp in range(0x3400, 0x10000) if han_class.fullmatch(folded.get(cp, chr(cp)))]
+    han = [cp for cp in range(0x3400, _BMP) if han_class.fullmatch(folded.get(cp, chr(cp)))]
     # Traditional → simplified per character in one call: newlines keep the characters apart.
     converted = opencc.OpenCC("t2s").convert("\n".join(folded.get(cp, chr(cp)) for cp in han)).split("\n")
     if len(converted) != len(han):
@@ -73,127 +81,171 @@ def tables() -> _Tables:
         # would widen the whole string to 4 bytes per character and slow every later step.
         if simple != chr(cp) and max(simple) <= "\uffff":
             folded[cp] = simple
-    bmp: list[int | str] = list(range(0x10000))
+    bmp: list[int | str] = list(range(_BMP))
+    fold_codes = np.arange(_BMP, dtype=np.uint32)
     for cp, target in folded.items():
-        if cp < 0x10000:
+        if cp < _BMP:
             bmp[cp] = ord(target) if len(target) == 1 else target
+            fold_codes[cp] = ord(target) if len(target) == 1 else _EXPANDS
+    is_han = np.zeros(_UNICODE, dtype=np.bool_)
+    for low, high in HAN_RANGES:
+        is_han[low : high + 1] = True
     return _Tables(
         fold=bmp,
-        fold_astral={cp: target for cp, target in folded.items() if cp >= 0x10000},
+        fold_astral={cp: target for cp, target in folded.items() if cp >= _BMP},
+        fold_codes=fold_codes,
+        han=is_han,
         astral=re.compile("[\U00010000-\U0010ffff]"),
-        invisible=re.compile(INVISIBLE + "+"),
-        between_han=re.compile(f"{SPACE}(?<=[{CJK}]{SPACE}){SPACE}*(?=[{CJK}])"),
-        repeats=re.compile(f"([{CJK}])\\1+"),
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Segments:
-    """Position map of one deletion pass: output position → input position, by kept runs."""
-
-    out_starts: list[int]
-    in_starts: list[int]
-    tails: dict[int, int]  # collapsed repeats: input end of the kept head → input end of its run
-
-    def to_input(self, pos: int) -> int:
-        k = bisect_right(self.out_starts, pos) - 1
-        return self.in_starts[k] + (pos - self.out_starts[k])
-
-    def end_to_input(self, end: int) -> int:
-        """Map an exclusive end; a collapsed repeat run after the last character belongs to it."""
-        last = self.to_input(end - 1) + 1
-        return self.tails.get(last, last)
+def _codes(text: str) -> Codes:
+    return np.frombuffer(text.encode(_CODEC, _ERRORS), dtype=np.uint32)
 
 
-def _segments(spans: list[tuple[int, int]], keep_head: bool) -> _Segments:
-    out_starts, in_starts, tails = [0], [0], {}
-    deleted = 0
-    for start, end in spans:
-        if keep_head:
-            start += 1  # the first character of a repeated run stays
-            tails[start] = end
-        deleted += end - start
-        out_starts.append(end - deleted)
-        in_starts.append(end)
-    return _Segments(out_starts, in_starts, tails)
+def _text(codes: Codes) -> str:
+    return codes.tobytes().decode(_CODEC, _ERRORS)
 
 
-def _passes(folded: str) -> list[tuple[re.Pattern[str], bool]]:
-    """The deletion passes ``folded`` needs, in order, each with whether a run keeps its head."""
-    t = tables()
-    passes: list[tuple[re.Pattern[str], bool]] = []
-    if INVISIBLE in folded:  # rare; a substring test costs far less than a substitution pass
-        passes.append((t.invisible, False))
-    if SPACE in folded:
-        passes.append((t.between_han, False))
-    passes.append((t.repeats, True))
-    return passes
-
-
-def _apply(text: str, pattern: re.Pattern[str], keep_head: bool) -> str:
-    return pattern.sub(r"\1" if keep_head else "", text)
-
-
-class Normalized:
-    """A normalized text and the way back to offsets in the original."""
-
-    __slots__ = ("_maps", "_origin", "folded", "original", "text")
-
-    def __init__(self, original: str, folded: str, origin: list[int] | None, text: str) -> None:
-        self.original = original
-        # Folded character by character only: PII patterns run here (digits are width-folded,
-        # separators are spaces) and its offsets map straight back.
-        self.folded = folded
-        self.text = text
-        self._origin = origin  # None: folded[i] came from original[i]
-        self._maps: list[_Segments] | None = None
-
-    def _segment_maps(self) -> list[_Segments]:
-        if self._maps is None:
-            # Re-run the deletion passes of normalize(), this time recording what each removed.
-            maps: list[_Segments] = []
-            current = self.folded
-            for pattern, keep_head in _passes(self.folded):
-                maps.append(_segments([m.span() for m in pattern.finditer(current)], keep_head))
-                current = _apply(current, pattern, keep_head)
-            self._maps = maps
-        return self._maps
-
-    def folded_span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a span ``[start, end)`` of ``folded`` to the original text."""
-        if self._origin is None:
-            return start, end
-        return self._origin[start], self._origin[end - 1] + 1
-
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a span ``[start, end)`` of the normalized text to the original text."""
-        for segments in reversed(self._segment_maps()):
-            start, end = segments.to_input(start), segments.end_to_input(end)
-        return self.folded_span(start, end)
-
-
-def fold(text: str) -> tuple[str, list[int] | None]:
-    """Fold each character (NFKC, case, traditional → simplified; separators → space, invisible → NUL);
-    if a character expanded (⑩ → 10), also the original index of every folded character."""
-    t = tables()
+def _fold_slow(text: str, t: _Tables) -> tuple[str, Indexes | None]:
+    """``str.translate`` folding, for texts with expanding or non-BMP characters."""
     folded = text.translate(t.fold)
     if t.astral.search(folded):  # instant on a string without such characters
         folded = folded.translate(t.fold_astral)
     if len(folded) == len(text):  # every target has at least one character: no expansion
         return folded, None
-    origin: list[int] = []
-    for index, ch in enumerate(text):
-        origin.extend([index] * len(ch.translate(t.fold).translate(t.fold_astral)))
-    return folded, origin
+    lengths = [len(ch.translate(t.fold).translate(t.fold_astral)) for ch in text]
+    return folded, np.repeat(np.arange(len(text), dtype=np.intp), lengths)
+
+
+def fold(text: str) -> tuple[str, Codes, Indexes | None]:
+    """Fold each character (NFKC, case, traditional → simplified; separators → space, invisible → NUL).
+
+    Returns the folded text, its code points, and — only if a character expanded (⑩ → 10) — the
+    original index of every folded character.
+    """
+    t = tables()
+    codes = _codes(text)
+    if codes.size and codes.max() < _BMP:
+        folded = t.fold_codes.take(codes)
+        if folded.max() != _EXPANDS:
+            return _text(folded), folded, None
+    text_folded, origin = _fold_slow(text, t)
+    return text_folded, _codes(text_folded), origin
+
+
+def _between_han(codes: Codes, han: NDArray[np.bool_], invisible: bool) -> Indexes:
+    """Positions to delete: NULs, and separator runs (spaces and NULs) with a Han character each side.
+
+    ``invisible``: whether ``codes`` has a NUL at all (a substring test on the text is cheaper).
+    """
+    gaps = np.flatnonzero(codes <= _SPACE)  # folded text has no other code point below the space
+    if not gaps.size:
+        return gaps
+    # Separators are a small share of a text: the work is done on their positions only.
+    last_index = codes.size - 1
+    single = (gaps[1:] - gaps[:-1]) != 1  # between gap k and k+1 a non-separator
+    if single.all():  # the usual case: each separator stands alone
+        first = last = gaps
+        run_of = None
+    else:
+        ends = np.flatnonzero(single)
+        first = gaps[np.concatenate(([0], ends + 1))]
+        last = gaps[np.concatenate((ends, [gaps.size - 1]))]
+        run_of = np.concatenate(([0], np.cumsum(single)))
+    before = han[codes[first - 1]]  # position -1 reads the last character: corrected below
+    after = han[codes.take(last + 1, mode="clip")]
+    if first[0] == 0:
+        before[0] = False
+    if last[-1] == last_index:
+        after[-1] = False
+    between = before & after
+    drop = between if run_of is None else between[run_of]
+    if invisible:
+        drop |= codes[gaps] == _INVISIBLE
+    result: Indexes = gaps[drop]
+    return result
+
+
+def _repeats(codes: Codes, han: NDArray[np.bool_]) -> Indexes:
+    """Positions of a Han character equal to the one before it (the first of a run stays)."""
+    same = codes[1:] == codes[:-1]
+    if not same.any():
+        return np.empty(0, dtype=np.intp)
+    candidates = np.flatnonzero(same) + 1
+    result: Indexes = candidates[han[codes[candidates]]]
+    return result
+
+
+def _without(size: int, drop: Indexes) -> Indexes:
+    keep = np.ones(size, dtype=np.bool_)
+    keep[drop] = False
+    return np.flatnonzero(keep)
+
+
+class Normalized:
+    """A normalized text and the way back to offsets in the original."""
+
+    __slots__ = ("_heads", "_kept", "_origin", "_squeezed", "folded", "original", "text")
+
+    def __init__(
+        self,
+        original: str,
+        folded: str,
+        origin: Indexes | None,
+        kept: Indexes | None,
+        heads: Indexes | None,
+        squeezed: int,
+        text: str,
+    ) -> None:
+        self.original = original
+        # Folded character by character only: PII patterns run here (digits are width-folded,
+        # separators are spaces) and its offsets map straight back.
+        self.folded = folded
+        self.text = text
+        self._origin = origin  # original index per folded character; None: the same index
+        self._kept = kept  # folded index per character left after separator deletion; None: same
+        self._heads = heads  # index (in that text) of each character left after repeats; None: same
+        self._squeezed = squeezed  # length of the text between the two deletions
+
+    def folded_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span ``[start, end)`` of ``folded`` to the original text."""
+        if self._origin is None:
+            return start, end
+        return int(self._origin[start]), int(self._origin[end - 1]) + 1
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span ``[start, end)`` of the normalized text to the original text.
+
+        A collapsed repeat run after the span's last character belongs to the span (敏感感 → 敏感).
+        """
+        if self._heads is None:
+            first, last = start, end - 1
+        else:
+            first = int(self._heads[start])
+            last = (int(self._heads[end]) if end < self._heads.size else self._squeezed) - 1
+        if self._kept is not None:
+            first, last = int(self._kept[first]), int(self._kept[last])
+        return self.folded_span(first, last + 1)
 
 
 def normalize(text: str) -> Normalized:
     """Normalize ``text`` for matching; the result maps spans back to ``text``."""
-    folded, origin = fold(text)
-    normalized = folded
-    for pattern, keep_head in _passes(folded):
-        normalized = _apply(normalized, pattern, keep_head)
-    return Normalized(text, folded, origin, normalized)
+    t = tables()
+    folded, codes, origin = fold(text)
+    kept: Indexes | None = None
+    dropped = _between_han(codes, t.han, INVISIBLE in folded)
+    if dropped.size:
+        kept = _without(codes.size, dropped)
+        codes = codes.take(kept)
+    heads: Indexes | None = None
+    squeezed = codes.size
+    repeated = _repeats(codes, t.han)
+    if repeated.size:
+        heads = _without(codes.size, repeated)
+        codes = codes.take(heads)
+    normalized = folded if kept is None and heads is None else _text(codes)
+    return Normalized(text, folded, origin, kept, heads, squeezed, normalized)
 
 
 def normalize_term(term: str) -> str:

@@ -8,8 +8,10 @@ and rebuilds the matcher when a lexicon file changes. moderation.screening store
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from hub.settings import ModerationSettings
 from moderation.checks import check_body, check_links, check_mojibake
@@ -20,6 +22,9 @@ from moderation.pii import find_pii
 
 TITLE, TEXT, ATTACHMENTS, LINKS, ITEM = "title", "text", "attachments", "links", "item"
 DUPLICATE, DUPLICATE_SEVERITY = "quality_duplicate", 1
+# Joins an item's texts for one normalization and match: a noncharacter, neither Han nor separator
+# nor digit, so it is kept as it is and no term, repeat or number runs across it.
+FIELD_SEPARATOR = "\uffff"
 # Further hits add a tenth of their severity each: many weak hits never outrank one strong hit.
 EXTRA_WEIGHT = 0.1
 
@@ -85,19 +90,32 @@ class ScreenOptions:
         return factor * self.account_factor if account else factor
 
 
-def _text_hits(field_name: str, text: str, matcher: Matcher) -> list[Hit]:
-    if not text:
+def _text_hits(fields: Sequence[tuple[str, str]], matcher: Matcher) -> list[Hit]:
+    """Lexicon and personal-data hits of several texts, in field and text order.
+
+    The texts are normalized and matched as one string (per-call costs are paid once per item, not
+    per field), joined by a character no term or number contains: a hit never spans two fields.
+    """
+    texts = [text for _name, text in fields]
+    joined = FIELD_SEPARATOR.join(texts)
+    if not joined.strip():
         return []
-    normalized = normalize(text)
-    hits: list[Hit] = []
+    starts = list(accumulate((len(text) + 1 for text in texts[:-1]), initial=0))
+    normalized = normalize(joined)
+    found: list[tuple[int, int, str, str, int]] = []
     for match in matcher.find(normalized.text):
         start, end = normalized.original_span(match.start, match.end)
         entry = match.entry
-        hits.append(Hit(field_name, start, end, entry.term, entry.category, entry.severity, matcher.version))
+        found.append((start, end, entry.term, entry.category, entry.severity))
     for pii in find_pii(normalized.folded):
         start, end = normalized.folded_span(pii.start, pii.end)
-        hits.append(Hit(field_name, start, end, pii.masked, pii.category, pii.severity, matcher.version))
-    hits.sort(key=lambda hit: (hit.start, hit.end))
+        found.append((start, end, pii.masked, pii.category, pii.severity))
+    found.sort(key=lambda hit: (hit[0], hit[1]))
+    hits: list[Hit] = []
+    for start, end, term, category, severity in found:
+        k = bisect_right(starts, start) - 1
+        name, offset = fields[k][0], starts[k]
+        hits.append(Hit(name, start - offset, end - offset, term, category, severity, matcher.version))
     return hits
 
 
@@ -125,8 +143,7 @@ def screen(
 ) -> ScreeningResult:
     """Screen one item's content; ``html_links`` are the targets of its links and attachments."""
     version = matcher.version
-    hits = _text_hits(TITLE, title, matcher) + _text_hits(TEXT, text, matcher)
-    hits += _text_hits(ATTACHMENTS, "\n".join(attachment_names), matcher)
+    hits = _text_hits([(TITLE, title), (TEXT, text), (ATTACHMENTS, "\n".join(attachment_names))], matcher)
     for finding in check_links(html_links, options.allowed_domains, own_hosts, options.shorteners):
         start, term = finding.position, finding.term[:500]
         hits.append(Hit(LINKS, start, start + 1, term, finding.category, finding.severity, version))
