@@ -2,6 +2,7 @@
 
 With the source's selectors (``item``, ``link``, ``date``, ``next``) the page is read exactly;
 without them a heuristic takes repeated <li>/<tr>/<div> blocks that hold one link and a date.
+``read_list_page`` parses the page once for both its entries and its next-page link.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
-from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
 from crawlers.dates import normalize_text, parse_date
-from crawlers.extract import ATTACHMENT_EXTENSIONS, select
+from crawlers.extract import ATTACHMENT_EXTENSIONS
+from crawlers.htmltree import parse_document, select
 
 _NEXT_TEXT = re.compile(r"^\s*(下一页|下页|next|›|»|>)\s*$", re.IGNORECASE)
 _DATE_HINT = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}")
@@ -34,10 +35,17 @@ class ListEntry:
     date: datetime | None
 
 
+@dataclass(slots=True, frozen=True)
+class ListPage:
+    """What a list page offers: its article links in page order, and the next list page's URL."""
+
+    entries: list[ListEntry]
+    next_url: str | None
+
+
 def _parse(html: str, base_url: str) -> HtmlElement | None:
-    try:
-        root = lxml.html.document_fromstring(html)
-    except ParserError:
+    root = parse_document(html)
+    if root is None:
         return None
     root.make_links_absolute(base_url, resolve_base_href=True, handle_failures="ignore")
     return root
@@ -72,9 +80,9 @@ def _heuristic(root: HtmlElement, base_url: str, zone: str) -> list[ListEntry]:
     """Blocks under a common parent that each hold one article link and a date."""
     candidates: list[tuple[HtmlElement, HtmlElement]] = []
     for block in root.iter("li", "tr", "div", "dd", "p"):
-        links = [a for a in block.iter("a") if a.get("href")]
-        text = normalize_text(block.text_content())
-        if len(links) != 1 or not _DATE_HINT.search(text):
+        # Two links are enough to rule a block out: wrappers around a whole list are never walked.
+        links = list(islice((a for a in block.iter("a") if a.get("href")), 2))
+        if len(links) != 1 or not _DATE_HINT.search(normalize_text(block.text_content())):
             continue
         title = links[0].get("title") or links[0].text_content()
         if len(title.strip()) >= MIN_LINK_TEXT and _is_article_link(links[0].get("href", ""), base_url):
@@ -88,12 +96,20 @@ def _heuristic(root: HtmlElement, base_url: str, zone: str) -> list[ListEntry]:
     return [_entry(block, link, None, zone) for block, link in candidates if block.getparent() is best_parent]
 
 
-def list_entries(html: str, base_url: str, selectors: Mapping[str, str] | None, zone: str) -> list[ListEntry]:
-    """Article links of a list page, in page order, without duplicates."""
+def read_list_page(html: str, base_url: str, selectors: Mapping[str, str] | None, zone: str) -> ListPage:
+    """Entries and next-page URL of a list page, from one parse."""
     root = _parse(html, base_url)
     if root is None:
-        return []
-    selectors = selectors or {}
+        return ListPage([], None)
+    return ListPage(_entries(root, base_url, selectors or {}, zone), _next_url(root, base_url, selectors))
+
+
+def list_entries(html: str, base_url: str, selectors: Mapping[str, str] | None, zone: str) -> list[ListEntry]:
+    """Article links of a list page, in page order, without duplicates."""
+    return read_list_page(html, base_url, selectors, zone).entries
+
+
+def _entries(root: HtmlElement, base_url: str, selectors: Mapping[str, str], zone: str) -> list[ListEntry]:
     entries = _with_selectors(root, base_url, selectors, zone) if selectors.get("item") else []
     if not entries:
         entries = _heuristic(root, base_url, zone)
@@ -106,8 +122,10 @@ def list_entries(html: str, base_url: str, selectors: Mapping[str, str] | None, 
 def next_page(html: str, base_url: str, selectors: Mapping[str, str] | None) -> str | None:
     """URL of the next list page: the ``next`` selector, rel=next, or a link reading 下一页 / next."""
     root = _parse(html, base_url)
-    if root is None:
-        return None
+    return _next_url(root, base_url, selectors) if root is not None else None
+
+
+def _next_url(root: HtmlElement, base_url: str, selectors: Mapping[str, str] | None) -> str | None:
     selector = (selectors or {}).get("next")
     links = select(root, selector) if selector else []
     links += root.xpath("//a[@rel='next'] | //link[@rel='next']")

@@ -14,7 +14,7 @@ from scrapy.http import Response
 
 from crawlers.extract import extract_article
 from crawlers.ledger import SourceJob
-from crawlers.listpage import ListEntry, list_entries, next_page
+from crawlers.listpage import ListEntry, read_list_page
 from crawlers.spiders.base import ParseFailure
 from crawlers.spiders.sitemap import SitemapCrawling
 from hub.models import SourceKind
@@ -43,14 +43,14 @@ class HtmlListSpider(SitemapCrawling):
 
     def parse_list(self, response: Response, job: SourceJob, depth: int) -> Iterator[Any]:
         """A list page: its article links, then the next page while depth allows."""
-        html = self.decode(response)
-        entries = list_entries(html, response.url, job.selectors, self.zone)
+        page = read_list_page(self.decode(response), response.url, job.selectors, self.zone)
+        entries = page.entries
         if not entries and depth == 1:
             raise ParseFailure("no article links found on the list page")
         self.ledger.listed(job.id, (entry.url for entry in entries))
         yield from self._article_requests(job, entries)
         if depth < self.crawl_settings.list_page_depth:
-            following = next_page(html, response.url, job.selectors)
+            following = page.next_url
             if following and self.ledger.claim_url(job.id, following):
                 yield self.source_request(job, following, "parse_list", depth=depth + 1)
 
