@@ -21,7 +21,7 @@ from moderation.errors import Claimed, Forbidden, InvalidTransition, ModerationE
 from moderation.outcome import ItemOutcome
 from moderation.permissions import actor_name, check_permission
 from moderation.policy import is_policy_actor
-from moderation.queue import QueueFilter, queue_query
+from moderation.queue import QueueFilter, queue_entries
 
 
 def holder(item: Item, now: datetime) -> str | None:
@@ -140,9 +140,7 @@ def claim_next(
     scope = actor.unit_scope_id if isinstance(actor, User) else None
     base = queue or QueueFilter()
     wanted = QueueFilter(**{**base.as_dict(), "unit_subtree": base.unit_subtree or scope, "claim": "free"})
-    candidates = session.scalars(
-        queue_query(session, wanted, now).with_only_columns(Item.id).limit(count * 2)
-    )
+    candidates = [entry.item.id for entry in queue_entries(session, wanted, limit=count * 2, now=now)]
     outcomes: list[ItemOutcome] = []
     for item_id in candidates:
         outcome = claim_items(session, [item_id], actor, length, now)[0]
