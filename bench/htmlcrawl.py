@@ -3,28 +3,98 @@
 Crawls the HTML-list sources of a sample network (list page → article pages → extraction → ingest)
 and reports article pages stored per second. Prints one ``name: value`` line per figure.
 
+Besides the crawl (a worker process, Scrapy, the sample server and ingest all included), it times the
+HTML path alone in this process, over the same network's pages:
+
+- ``pages_per_s_extract``: decode + ``extract_article`` of every sample article page (1–2 KB);
+- ``pages_per_s_extract_30kb``: the same pages inside a busy portal's chrome (bench/htmlpages.py);
+- ``list_pages_per_s``: decode + ``read_list_page`` of every list page;
+- ``worker_import_s``: what a crawl worker spends importing before it can fetch anything;
+- ``article_pages_per_s_after_first_store``: pages stored after the first batch, divided by the time
+  between the first and the last batch (start-up and the first fetches left out).
+
     python -m bench.htmlcrawl --sites 60 --items 20
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from bench.htmlpages import SamplePage, portal_article, sample_articles
 from bench.ingest import bench_settings
+from crawlers.decode import decode_html
+from crawlers.extract import extract_article
+from crawlers.listpage import read_list_page
 from crawlers.runner import crawl
 from hub.db import Database
-from hub.models import Source, SourceKind
+from hub.models import Item, Source, SourceKind
 from hub.registry import import_registry
 from samplenet.export import write_registry
 from samplenet.generate import generate_network
+from samplenet.model import LIST_TEMPLATES, SampleNetwork
+from samplenet.render_html import list_page
 from samplenet.server import running_network
+
+# Each in-process figure times at least this many pages (the page set repeated as needed).
+MIN_TIMED_PAGES = 2000
+
+
+def _rate(pages: Sequence[SamplePage], work: Callable[[SamplePage], object]) -> float:
+    for page in pages[:20]:  # warm caches (compiled selectors, the XSLT) outside the timing
+        work(page)
+    rounds = max(1, -(-MIN_TIMED_PAGES // max(1, len(pages))))
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for page in pages:
+            work(page)
+    return round(rounds * len(pages) / (time.perf_counter() - start), 1)
+
+
+def _extract(page: SamplePage) -> object:
+    return extract_article(decode_html(page.body, None).text, page.url, 1, site_name=page.site_name)
+
+
+def _read_list(page: SamplePage) -> object:
+    return read_list_page(decode_html(page.body, None).text, page.url, None, "Asia/Shanghai")
+
+
+def html_path_figures(network: SampleNetwork) -> dict[str, float | int | str]:
+    """Extraction and list reading timed in this process over the network's own pages."""
+    articles = sample_articles(network)
+    portal = [portal_article(network, page) for page in articles]
+    lists = [
+        SamplePage(body, f"http://127.0.0.1:8000{site.root_path}list.html", site.name)
+        for site in network.sites
+        if site.template in LIST_TEMPLATES
+        for number in range(1, 1 + -(-len(site.items) // 10))
+        if (body := list_page(site, site.items, number)) is not None
+    ]
+    return {
+        "sample_article_pages": len(articles),
+        "sample_article_kib": round(sum(len(p.body) for p in articles) / len(articles) / 1024, 1),
+        "pages_per_s_extract": _rate(articles, _extract),
+        "portal_article_kib": round(sum(len(p.body) for p in portal) / len(portal) / 1024, 1),
+        "pages_per_s_extract_30kb": _rate(portal, _extract),
+        "list_pages_per_s": _rate(lists, _read_list),
+    }
+
+
+def worker_import_seconds() -> float:
+    """Wall time of ``import crawlers.process`` in a fresh interpreter (the crawl worker's start-up)."""
+    code = "import time; t = time.perf_counter(); import crawlers.process; print(time.perf_counter() - t)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return round(float(done.stdout.strip()), 2)
 
 
 def run(sites: int, items: int, workdir: Path) -> dict[str, float | int | str]:
@@ -43,14 +113,24 @@ def run(sites: int, items: int, workdir: Path) -> dict[str, float | int | str]:
         start = time.perf_counter()
         summary = crawl(settings, html_ids, trigger="bench")
         elapsed = time.perf_counter() - start
+    with database.session() as session:
+        first, last = session.execute(
+            select(func.min(Item.first_seen_at), func.max(Item.first_seen_at))
+        ).one()
+        after_first = session.scalar(select(func.count(Item.id)).where(Item.first_seen_at > first)) or 0
     database.dispose()
-    return {
+    span = (last - first).total_seconds() if first is not None and last is not None else 0.0
+    figures: dict[str, float | int | str] = {
         "html_sources": len(html_ids),
         "sources_ok": summary.sources_ok,
         "article_pages_stored": summary.items_new,
         "crawl_s": round(elapsed, 2),
         "article_pages_per_s": round(summary.items_new / elapsed, 1),
+        "article_pages_per_s_after_first_store": round(after_first / span, 1) if span > 0 else 0.0,
+        "worker_import_s": worker_import_seconds(),
     }
+    figures.update(html_path_figures(network))
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,10 +140,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=20, help="articles per site")
     args = parser.parse_args(argv)
     console = Console(highlight=False)
+    load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="xinlian-bench-") as tmp:
         figures = run(args.sites, args.items, Path(tmp))
     console.print("bench: htmlcrawl")
-    console.print(f"machine: {platform.machine()} python {platform.python_version()}")
+    console.print(f"machine: {platform.machine()} python {platform.python_version()} cores {os.cpu_count()}")
+    console.print(f"loadavg_before: {load_before}")
+    console.print(f"loadavg_after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     for name, value in figures.items():
         console.print(f"{name}: {value}")
 
