@@ -90,3 +90,34 @@ def malformed_feed(site: SampleSite, items: list[SampleItem], base: str) -> byte
     whole = rss_feed(site, items, base).decode()
     cut = whole[: max(len(whole) // 2, 200)]
     return (cut + "\n<item><title>关于 <b>紧急通知 & 安排</title>\n<link>未闭合").encode()
+
+
+def rdf_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
+    """RSS 1.0 (RDF): items beside the channel, dc:date and dc:creator, the body in <content:encoded>."""
+    home = site_url(base, site)
+    entries = []
+    for item in items[:FEED_SIZE]:
+        link = home + item.article_path
+        entries.append(
+            f'<item rdf:about="{escape(link)}">\n'
+            f"<title>{escape(item.title)}</title>\n<link>{escape(link)}</link>\n"
+            f"<dc:date>{item.published_at.isoformat()}</dc:date>\n"
+            f"<dc:creator>{escape(item.author)}</dc:creator>\n<dc:subject>{escape(item.category)}</dc:subject>\n"
+            f"<description>{escape(_summary(item))}</description>\n"
+            f"<content:encoded>{_cdata(body_html(item, home))}</content:encoded>\n"
+            "</item>"
+        )
+    resources = "".join(
+        f'<rdf:li rdf:resource="{escape(home + i.article_path)}"/>' for i in items[:FEED_SIZE]
+    )
+    text = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/">\n'
+        f'<channel rdf:about="{escape(base + site.source_path)}">\n'
+        f"<title>{escape(site.name)} {escape(site.category)}</title>\n<link>{escape(home)}</link>\n"
+        f"<description>{escape(site.name)}发布的{escape(site.category)}</description>\n"
+        f"<items><rdf:Seq>{resources}</rdf:Seq></items>\n</channel>\n" + "\n".join(entries) + "\n</rdf:RDF>\n"
+    )
+    return text.encode()
