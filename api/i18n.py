@@ -67,6 +67,7 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "attachments": ("附件", "Attachments"),
     "reviewed": ("审核", "Reviewed"),
     "reviewed_line": ("责任审核人：{who}，审核时间：{when}", "Reviewed by {who} on {when}"),
+    "first_reviewed_line": ("初审：{who}", "First review by {who}"),
     "breadcrumb": ("所属单位", "Unit"),
     "unit_parent": ("上级单位", "Parent unit"),
     "unit_children": ("下级单位", "Units below"),

@@ -121,3 +121,11 @@ def approvers(session: Session, item_id: int) -> Approvers | None:
         final.revision_number,
         final.content_hash,
     )
+
+
+def first_reviewer(session: Session, item: Item) -> str | None:
+    """The 初审 reviewer of the live content, when a two-step review approved it (for the published page)."""
+    found = approvers(session, item.id)
+    if found is None or found.first is None or found.content_hash != item.content_hash:
+        return None
+    return found.first

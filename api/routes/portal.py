@@ -11,6 +11,7 @@ from api import content
 from api.deps import BackendDep, SessionDep, SettingsDep
 from api.rendering import render
 from api.search import SearchParams, SearchUnavailable, run_search, search_params
+from moderation.audit import first_reviewer
 
 router = APIRouter(tags=["portal"], default_response_class=HTMLResponse)
 
@@ -56,6 +57,7 @@ def item_page(request: Request, item_id: int, session: SessionDep) -> HTMLRespon
             "breadcrumb": content.unit_chain(item.unit),
             "original": content.repost_original(session, item),
             "reposts": content.published_reposts(session, item),
+            "first_reviewer": first_reviewer(session, item),  # 初审 of a two-step review
         },
     )
 
