@@ -23,6 +23,7 @@ from hub.db import Database
 from hub.settings import Settings
 from index.backend import SearchBackend
 from index.factory import open_backend
+from moderation.screening import configure_screening
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -41,6 +42,7 @@ def create_app(
     owns_database = database is None
     owns_backend = backend is None
     db = database if database is not None else Database(settings.store.url, echo=settings.store.echo)
+    configure_screening(db.sessions, settings.moderation)  # WebSub deliveries are screened on ingest
     search = backend if backend is not None else open_backend(settings)
 
     @asynccontextmanager

@@ -35,6 +35,10 @@ class CliContext:
     def database(self) -> Database:
         if self._database is None:
             self._database = Database(self.settings.store.url, echo=self.settings.store.echo)
+            # Imported here: screening loads numpy and OpenCC, which --help and most commands never need.
+            from moderation.screening import configure_screening
+
+            configure_screening(self._database.sessions, self.settings.moderation)
         return self._database
 
 

@@ -37,6 +37,7 @@ from crawlers.spiders.htmllist import HtmlListSpider
 from hub.db import Database
 from hub.models import Source, SourceKind, Unit
 from hub.settings import Settings
+from moderation.screening import configure_screening
 
 FEED_KINDS = frozenset({SourceKind.FEED.value, SourceKind.ACCOUNT.value})
 
@@ -71,6 +72,7 @@ class CrawlServer:
         self.settings = settings
         self.reply_fd = reply_fd
         self.database = Database(settings.store.url)
+        configure_screening(self.database.sessions, settings.moderation)  # one lexicon per process
         # One writer thread for every job of this process: SQLite has one writer per process anyway.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
         self.process = AsyncCrawlerProcess(scrapy_settings(settings))
