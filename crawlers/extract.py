@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
@@ -108,6 +109,13 @@ def attachments_in(node: HtmlElement, base_url: str | None = None) -> list[Attac
             name = _text(link) or link.get("title") or path.rsplit("/", 1)[-1]
             found[url] = Attachment(name=name, url=url)
     return list(found.values())
+
+
+def _joined(base_url: str, href: str) -> str:
+    try:
+        return urljoin(base_url, href)
+    except ValueError:  # a malformed link (e.g. a broken IPv6 host) is left as it is
+        return href
 
 
 def base_url_of(root: HtmlElement, url: str) -> str:
@@ -205,7 +213,8 @@ def extract_article(
     block = body_nodes[0] if body_nodes else _main_block(root)
     if block is not None:
         # Only the republished block needs absolute links; rewriting the whole page cost ~30 %.
-        block.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
+        # (rewrite_links, not make_links_absolute: that one would look for <base> again, document-wide.)
+        block.rewrite_links(partial(_joined, base), resolve_base_href=False)
         body_html = lxml.html.tostring(block, encoding="unicode")
         text = paragraph_text(block)
         images = images_in(block, base)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawlers.dates import FLAG_FUTURE, clamp_future, date_from_url, find_labelled_date, parse_date
+from crawlers.dates import (
+    FLAG_FUTURE,
+    clamp_future,
+    date_from_url,
+    find_labelled_date,
+    normalize_text,
+    parse_date,
+)
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -127,3 +136,19 @@ def test_future_dates_are_kept_on_request_and_clamped_with_a_flag() -> None:
     assert clamp_future(future, NOW) == (NOW, FLAG_FUTURE)
     assert clamp_future(NOW + timedelta(minutes=1), NOW) == (NOW, None)  # clock skew: no flag
     assert clamp_future(utc(2024, 5, 6), NOW) == (utc(2024, 5, 6), None)
+
+
+def test_normalize_text_equals_nfkc_on_mixed_text() -> None:
+    # normalize_text normalizes only the runs between NFKC-stable characters; the result must be
+    # exactly NFKC, including combining marks after a stable letter and Hangul jamo.
+    rng = random.Random(3)
+    pools = [
+        "abcXYZ 019:-/.\n",
+        "发布时间日期年月一二三〇",
+        "０１２３４５６７８９：－／．（）【】，。　\xa0",
+        "\u0301\u0323\u0300\u1100\u1161\u11a8가①Ⅱ²ﬁ\uf900︰﹕",
+    ]
+    for _ in range(3000):
+        text = "".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 16)))
+        assert normalize_text(text) == unicodedata.normalize("NFKC", text)
+    assert normalize_text("发布时间：２０２４年０５月０６日") == "发布时间:2024年05月06日"

@@ -48,6 +48,17 @@ def test_links_follow_the_base_href_and_only_the_body_is_rewritten() -> None:
     assert 'src="http://cdn.example.cn/site/img/a.png"' in item.html
 
 
+def test_a_relative_base_href_is_applied_once() -> None:
+    page = """<html><head><base href="../res/"></head><body><div class="text">
+    <p>各单位：现将做好今年防汛工作的有关事项通知如下，请认真贯彻落实。<img src="a.png"></p>
+    <p><a href="plan.pdf">方案.pdf</a> <a href="http://[broken/x.html">坏链接</a></p></div></body></html>"""
+    item = extract_article(page, "http://www.example.cn/news/2024/1.html", 1)
+    assert item.images == ["http://www.example.cn/news/res/a.png"]
+    assert [a.url for a in item.attachments] == ["http://www.example.cn/news/res/plan.pdf"]
+    assert 'src="http://www.example.cn/news/res/a.png"' in item.html
+    assert 'href="http://[broken/x.html"' in item.html
+
+
 def test_attachments_outside_the_body_block_are_found_and_absolute() -> None:
     page = """<html><body><div class="text">
     <p>各单位：现将做好今年防汛工作的有关事项通知如下，请认真贯彻落实。</p></div>
