@@ -228,6 +228,13 @@ def unpack(data: bytes) -> U64:
     return np.frombuffer(data, dtype="<u8").astype(np.uint64)
 
 
+def unpack_many(blobs: Sequence[bytes]) -> npt.NDArray[np.uint64]:
+    """Stored sketches as one (n, SLOTS) matrix."""
+    if not blobs:
+        return np.zeros((0, SLOTS), dtype=np.uint64)
+    return np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64).reshape(len(blobs), SLOTS)
+
+
 def stack(sketches: Sequence[U64]) -> npt.NDArray[np.uint64]:
     """Sketches as one (n, SLOTS) matrix."""
     if not sketches:

@@ -23,15 +23,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.fingerprint import band_keys, pack, similarities, sketches, unpack
+from hub.fingerprint import band_keys, pack, similarities, sketches, unpack_many
 from hub.models import Item, ItemFingerprint, ItemFingerprintKey, Unit
+from hub.repostbands import Ints, find_candidates
 from hub.timeutil import to_zone
 
 if TYPE_CHECKING:
@@ -150,65 +153,61 @@ class _Linker:
         """For each batch item, the items of other sources it is a copy of (earlier batch items included)."""
         matrix, valid = sketches([row.text for row in batch])
         long_rows = [row for row, ok in zip(batch, valid, strict=True) if ok]
-        short_rows = [row for row, ok in zip(batch, valid, strict=True) if not ok]
-        found = self._exact_copies(short_rows)
+        found = self._exact_copies([row for row, ok in zip(batch, valid, strict=True) if not ok])
         if not long_rows:
             return found
-        sketch_of = {row.id: matrix[index] for index, row in enumerate(batch) if valid[index]}
-        keys = band_keys(matrix[valid])
-        buckets = self._buckets({int(key) for key in keys.ravel()})
-        source_of = {row.id: row.source_id for row in batch}
-        pairs: list[tuple[int, int]] = []
-        key_rows: list[dict[str, int]] = []
-        for row, item_keys in zip(long_rows, keys.tolist(), strict=True):
-            shared: dict[int, int] = defaultdict(int)
-            for key in item_keys:
-                bucket = buckets[key]
-                for other, source_id in bucket:
-                    if source_id != row.source_id:
-                        shared[other] += 1
-                if len(bucket) < BUCKET_CAP:
-                    bucket.append((row.id, row.source_id))
-                    key_rows.append({"item_id": row.id, "key": key})
-            ranked = sorted(shared, key=lambda other: (-shared[other], other))[:MAX_CANDIDATES]
-            pairs.extend((row.id, other) for other in ranked)
-        self._store(sketch_of, key_rows)
-        stored = self._stored_sketches({other for _, other in pairs if other not in source_of})
-        sketch_of.update(stored)
-        pairs = [(item_id, other) for item_id, other in pairs if other in sketch_of]
-        if pairs:
-            left = np.stack([sketch_of[item_id] for item_id, _ in pairs])
-            right = np.stack([sketch_of[other] for _, other in pairs])
-            close = similarities(left, right) >= self.policy.min_similarity
-            for (item_id, other), ok in zip(pairs, close.tolist(), strict=True):
-                if ok:
-                    found.setdefault(item_id, []).append(other)
+        mine = matrix[valid]
+        keys = band_keys(mine)
+        ids = np.array([row.id for row in long_rows], dtype=np.int64)
+        sources = np.array([row.source_id for row in long_rows], dtype=np.int64)
+        bucket_keys, bucket_ids, bucket_sources = self._buckets(np.unique(keys))
+        chosen = find_candidates(
+            keys, ids, sources, bucket_keys, bucket_ids, bucket_sources, BUCKET_CAP, MAX_CANDIDATES
+        )
+        self._store(ids, mine, keys, chosen.stored)
+        known_ids, known = self._stored_sketches(np.setdiff1d(chosen.item_ids, ids))
+        all_ids = np.concatenate([ids, known_ids])
+        all_sketches = np.concatenate([mine, known])
+        sorter = np.argsort(all_ids)
+        slot = np.searchsorted(all_ids, chosen.item_ids, sorter=sorter)
+        present = slot < len(all_ids)
+        present[present] = all_ids[sorter[slot[present]]] == chosen.item_ids[present]
+        positions, others = chosen.positions[present], chosen.item_ids[present]
+        right = all_sketches[sorter[slot[present]]]
+        close = similarities(mine[positions], right) >= self.policy.min_similarity
+        for position, other in zip(positions[close].tolist(), others[close].tolist(), strict=True):
+            found.setdefault(int(ids[position]), []).append(other)
         return found
 
-    def _buckets(self, keys: set[int]) -> dict[int, list[tuple[int, int]]]:
-        """Every stored (item id, source id) per band key, oldest first."""
-        buckets: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    def _buckets(self, keys: npt.NDArray[np.int64]) -> tuple[Ints, Ints, Ints]:
+        """Every stored (key, item id, source id) of the given band keys."""
         table = _table(ItemFingerprintKey)
-        for chunk in _chunks(sorted(keys)):
+        rows: list[Any] = []
+        for chunk in _chunks(keys.tolist()):
             query = (
                 select(table.c.key, table.c.item_id, Item.source_id)
                 .join(Item, Item.id == table.c.item_id)
                 .where(table.c.key.in_(chunk))
-                .order_by(table.c.item_id)
             )
-            for key, item_id, source_id in self.session.execute(query):
-                buckets[key].append((item_id, source_id))
-        return buckets
+            rows.extend(self.session.execute(query).all())
+        if not rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        # Rows are tuple-like; numpy would probe each Row object for array protocols, so flatten first.
+        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows))
+        columns = flat.reshape(len(rows), 3)
+        return columns[:, 0], columns[:, 1], columns[:, 2]
 
-    def _stored_sketches(self, ids: set[int]) -> dict[int, Any]:
-        result: dict[int, Any] = {}
+    def _stored_sketches(self, ids: npt.NDArray[np.int64]) -> tuple[Ints, npt.NDArray[np.uint64]]:
+        found_ids: list[int] = []
+        blobs: list[bytes] = []
         table = _table(ItemFingerprint)
-        for chunk in _chunks(sorted(ids)):
-            for item_id, data in self.session.execute(
-                select(table.c.item_id, table.c.sketch).where(table.c.item_id.in_(chunk))
-            ):
-                result[item_id] = unpack(data)
-        return result
+        for chunk in _chunks(ids.tolist()):
+            query = select(table.c.item_id, table.c.sketch).where(table.c.item_id.in_(chunk))
+            for item_id, data in self.session.execute(query):
+                found_ids.append(item_id)
+                blobs.append(data)
+        return np.array(found_ids, dtype=np.int64), unpack_many(blobs)
 
     def _exact_copies(self, rows: list[Any]) -> dict[int, list[int]]:
         """Bodies too short to fingerprint match other sources' items by content hash only."""
@@ -268,10 +267,21 @@ class _Linker:
                 self.remapped[old] = original.id
 
     # --- writing -----------------------------------------------------------------------------------
-    def _store(self, sketch_of: dict[int, Any], key_rows: list[dict[str, int]]) -> None:
-        if sketch_of:
-            rows = [{"item_id": item_id, "sketch": pack(values)} for item_id, values in sketch_of.items()]
-            self.session.execute(insert(_table(ItemFingerprint)), rows)
+    def _store(
+        self,
+        ids: Ints,
+        values: npt.NDArray[np.uint64],
+        keys: npt.NDArray[np.int64],
+        stored: npt.NDArray[np.bool_],
+    ) -> None:
+        pairs = zip(ids.tolist(), values, strict=True)
+        sketch_rows = [{"item_id": item_id, "sketch": pack(row)} for item_id, row in pairs]
+        self.session.execute(insert(_table(ItemFingerprint)), sketch_rows)
+        owners = np.repeat(ids, keys.shape[1])[stored.ravel()]
+        key_rows = [
+            {"item_id": item_id, "key": key}
+            for item_id, key in zip(owners.tolist(), keys.ravel()[stored.ravel()].tolist(), strict=True)
+        ]
         if key_rows:
             self.session.execute(insert(_table(ItemFingerprintKey)), key_rows)
 
