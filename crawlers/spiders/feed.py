@@ -1,7 +1,8 @@
 """Feed spider: RSS / Atom / JSON Feed sources and social accounts behind an RSS bridge.
 
 Entries carrying only a teaser get their article page fetched for the full text; if that fails
-the teaser is kept (docs/architecture.md step 4).
+the teaser is kept (docs/architecture.md step 4). Every entry URL the feed shows is reported as the
+source's listing, so an item gone from the feed for N crawls is marked removed at source.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class FeedSpider(SourceSpider):
         hub = advertised_hub(feed, links, response.url)
         if hub is not None:  # crawlers/websub.py: the worker subscribes to it
             self.ledger.submit(partial(note_hub, source_id=job.id, hub_url=hub.hub_url, topic=hub.topic))
+        self.ledger.listed(job.id, (entry.item.url for entry in feed.entries))
         # Account bridges link to the platform (weibo.com, mp.weixin.qq.com): their text is in the feed.
         fetch_full_text = job.kind != SourceKind.ACCOUNT.value
         for entry in feed.entries[: self.crawl_settings.max_items_per_source]:
@@ -69,7 +71,8 @@ class FeedSpider(SourceSpider):
                 yield self.emit(entry.item)
 
     def parse_full_text(self, response: Response, job: SourceJob, teaser: RawItem) -> Iterator[Any]:
-        """The article page completes a teaser: body, attachments, images; feed title and date win."""
+        """The article page completes a teaser: body, attachments, images; the feed's title wins, and
+        the feed's date is used when the page shows none (date_source "feed")."""
         page = extract_article(
             self.decode(response),
             response.url,
@@ -77,6 +80,7 @@ class FeedSpider(SourceSpider):
             job.selectors,
             zone=self.zone,
             site_name=job.site_name,
+            feed_date=teaser.published_at,
         )
         if len(page.text) <= len(teaser.text):
             yield self.emit(teaser)
@@ -91,8 +95,9 @@ class FeedSpider(SourceSpider):
                 origin=page.origin,
                 attachments=teaser.attachments + [a for a in page.attachments if a not in teaser.attachments],
                 images=list(dict.fromkeys(teaser.images + page.images)),
-                published_at=teaser.published_at or page.published_at,
-                date_source=teaser.date_source if teaser.published_at else page.date_source,
+                published_at=page.published_at,
+                date_source=page.date_source,
+                date_flag=page.date_flag,
                 title=teaser.title or page.title,
             )
         )

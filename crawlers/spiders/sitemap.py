@@ -3,6 +3,8 @@
 A source's URL may be the sitemap itself or any page of the site; for a page, the sitemaps named in
 robots.txt (those under the site's folder) or found at the common locations are used. Pages are
 fetched when new, or when their ``lastmod`` moved since the last fetch (crawlers/sitemapstore.py).
+Once every sitemap of a source has been read, the URLs they list are the source's listing (removed
+at source after N crawls without them); if one of them failed, the partial list says nothing.
 """
 
 from __future__ import annotations
@@ -38,11 +40,16 @@ class SitemapCrawling(SourceSpider):
     """The sitemap half of the HTML spider; article pages go through ``parse_article``."""
 
     known: dict[int, dict[str, str | None]]
+    # Per source: child sitemaps requested but not yet read, and the page URLs read so far.
+    sitemaps_pending: dict[int, int]
+    sitemap_urls: dict[int, list[str]]
 
     async def load_sitemap_state(self) -> None:
         """Read what each sitemap source fetched before (once, off the reactor thread)."""
         ids = [job.id for job in self.jobs if job.kind == SourceKind.SITEMAP.value]
         self.known = {}
+        self.sitemaps_pending = {}
+        self.sitemap_urls = {}
         if ids:
 
             def read() -> dict[int, dict[str, str | None]]:
@@ -55,8 +62,13 @@ class SitemapCrawling(SourceSpider):
         """An article page → RawItem (implemented by the HTML spider)."""
         raise NotImplementedError
 
-    def parse_sitemap(self, response: Response, job: SourceJob, depth: int = 0) -> Iterator[Any]:
-        """A sitemap or index; the source's own URL may also be a plain page of the site."""
+    def parse_sitemap(
+        self, response: Response, job: SourceJob, depth: int = 0, child: bool = False
+    ) -> Iterator[Any]:
+        """A sitemap or index; the source's own URL may also be a plain page of the site.
+
+        ``child``: a sitemap an index named (counted in ``sitemaps_pending`` until read).
+        """
         sitemap = parse_sitemap(response.body, response.url)
         if sitemap is None:
             if depth == 0:
@@ -70,10 +82,20 @@ class SitemapCrawling(SourceSpider):
                 return
             for link in sitemap.links:
                 if self.ledger.claim_url(job.id, link.url):
-                    yield self.source_request(job, link.url, "parse_sitemap", depth=depth + 1)
-            return
-        known = self.known.get(job.id, {})
-        yield from self._article_requests_for(job, changed_links(sitemap.links, known))
+                    self.sitemaps_pending[job.id] = self.sitemaps_pending.get(job.id, 0) + 1
+                    yield self.source_request(job, link.url, "parse_sitemap", depth=depth + 1, child=True)
+        else:
+            self.sitemap_urls.setdefault(job.id, []).extend(link.url for link in sitemap.links)
+            known = self.known.get(job.id, {})
+            yield from self._article_requests_for(job, changed_links(sitemap.links, known))
+        self._sitemap_read(job, child)
+
+    def _sitemap_read(self, job: SourceJob, child: bool) -> None:
+        """One sitemap of the source is read; after the last one, its URLs are the source's listing."""
+        if child:
+            self.sitemaps_pending[job.id] -= 1
+        if self.sitemaps_pending.get(job.id, 0) == 0:
+            self.ledger.listed(job.id, self.sitemap_urls.pop(job.id, []))
 
     def _article_requests_for(self, job: SourceJob, links: list[SitemapLink]) -> Iterator[Any]:
         for link in links:
