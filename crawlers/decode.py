@@ -90,7 +90,7 @@ def _try(body: bytes, encoding: str | None) -> str | None:
 
 
 def _has_high_bytes(body: bytes) -> bool:
-    return any(byte > 0x7F for byte in body)
+    return not body.isascii()  # in C; a generator over the bytes took ~1.5 ms on a 30 KB ASCII page
 
 
 def decode_html(body: bytes, header_charset: str | None) -> DecodedPage:

