@@ -380,3 +380,24 @@ def test_stats_per_reviewer_and_unit_on_a_seeded_queue(database: Database, queue
         lines = csv_text.splitlines()
         assert lines[0].startswith("group,key,name,decisions,approve,approve_first,auto_approve,reject")
         assert "reviewer,alice,alice,3,1,0,0,1,1,0,28800.0,duplicate=1; personal_data=1" in lines
+
+
+def test_two_reviewers_claiming_at_once_one_wins(database: Database, queue: Queue) -> None:
+    """Both sessions read the item unclaimed; the second conditional UPDATE matches nothing."""
+    item_id = queue.east_clean[0]
+    first, second = database.sessions(), database.sessions()
+    try:
+        assert first.get(Item, item_id) is not None and second.get(Item, item_id) is not None
+        first.commit()
+        second.commit()
+        claim_item(first, item_id, "alice", CLAIM)
+        first.commit()
+        with pytest.raises(Claimed, match="alice"):
+            claim_item(second, item_id, "bob", CLAIM)
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    with database.session() as session:
+        item = session.get(Item, item_id)
+        assert item is not None and item.claimed_by == "alice"
