@@ -37,14 +37,23 @@ def _peak_rss_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def bench_settings(workdir: Path) -> Settings:
-    """Settings of a benchmark store in ``workdir`` crawling the loopback sample network."""
+def bench_settings(workdir: Path, processes: int = 0) -> Settings:
+    """Settings of a benchmark store in ``workdir`` crawling the loopback sample network.
+
+    ``processes``: crawl worker processes (0: the default, one per core).
+    """
     return Settings(
         demo=True,
         store={"url": f"sqlite:///{workdir / 'bench.db'}"},
         search={"backend": "embedded", "embedded_path": str(workdir / "search.db")},
-        # Every sample site shares one loopback host, so the per-host cap is raised to the global one.
-        crawl={"allowed_private_hosts": ["127.0.0.1"], "concurrent_requests": 64, "concurrent_per_host": 64},
+        # Every sample site shares one loopback host, so the per-host cap is raised to the global one
+        # (the run is spread over the crawl processes, each with its share of that cap).
+        crawl={
+            "allowed_private_hosts": ["127.0.0.1"],
+            "concurrent_requests": 64,
+            "concurrent_per_host": 64,
+            "processes": processes,
+        },
     )
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,7 @@ from hub.crawlrecord import record_outcome
 from hub.db import Database
 from hub.fetchstats import FetchStats
 from hub.ingestbatch import ingest_batch
+from hub.models import Source
 from hub.rawitem import RawItem
 from hub.removal import mark_gone, record_listing
 
@@ -84,6 +87,7 @@ class CrawlLedger:
         self.run_id = run_id
         self.removed_after_missing = removed_after_missing
         self.states = {job.id: SourceState(job) for job in jobs}
+        self._sqlite = database.engine.dialect.name == "sqlite"
         # A long-lived crawl process passes its one writer thread; otherwise the ledger owns one.
         self._owns_writer = writer is None
         self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
@@ -175,7 +179,7 @@ class CrawlLedger:
     def _ingest_batch(self, items: list[RawItem]) -> list[str | None]:
         for attempt in range(2):
             try:
-                with self.database.session() as session:
+                with self.write_session() as session:
                     outcomes = ingest_batch(session, items)  # refused items come back as None
                 return [outcome.status if outcome else None for outcome in outcomes]
             except IntegrityError:
@@ -196,8 +200,21 @@ class CrawlLedger:
         future.add_done_callback(self._writes.discard)
 
     def _run_write(self, write: Callable[[Session], None]) -> None:
-        with self.database.session() as session:
+        with self.write_session() as session:
             write(session)
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A session for one write transaction, safe beside other crawl processes writing the store.
+
+        On SQLite the write lock is taken first (BEGIN IMMEDIATE waits up to the busy timeout): a
+        transaction that reads, then writes fails at once ("database is locked") when another
+        process committed in between, and the batch's savepoints start exactly such transactions.
+        """
+        with self.database.session() as session:
+            if self._sqlite:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            yield session
 
     # --- outcomes -------------------------------------------------------------------------------
     def _finalize(self, state: SourceState) -> None:
@@ -220,9 +237,15 @@ class CrawlLedger:
             await loop.run_in_executor(self._writer, self._write_outcomes, batch)
 
     def _write_outcomes(self, states: list[SourceState]) -> None:
-        with self.database.session() as session:
+        with self.write_session() as session:
+            # One SELECT for the batch's sources (record_outcome then finds them in the session), and
+            # one flush at the end: the outcomes go in as one bulk INSERT, the sources' counters as
+            # executemany UPDATEs.
+            sources = session.scalars(select(Source).where(Source.id.in_([s.job.id for s in states]))).all()
             for state in states:
                 self._write_outcome(session, state)
+            session.flush()
+            del sources
 
     def _write_outcome(self, session: Session, state: SourceState) -> None:
         failure = state.failure
@@ -251,6 +274,7 @@ class CrawlLedger:
             last_modified=state.last_modified,
             retry_after_s=failure.retry_after_s if failure else None,
             fetch=state.fetch,
+            flush=False,
         )
 
     async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:

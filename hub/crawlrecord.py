@@ -67,10 +67,13 @@ def record_outcome(
     now: datetime | None = None,
     retry_after_s: float | None = None,
     fetch: FetchStats | None = None,
+    flush: bool = True,
 ) -> CrawlOutcome:
     """Write the outcome of one source in one run and update the source's counters and next check.
 
     ``retry_after_s`` (a 429's Retry-After) replaces the source's interval for this one next check.
+    ``flush=False`` leaves the rows to the caller's next flush, so a batch of outcomes is written in a
+    few bulk statements (the crawl ledger loads the batch's sources first).
     """
     if status not in OUTCOME_STATUSES:
         raise ValueError(f"unknown crawl outcome status {status!r}")
@@ -117,7 +120,8 @@ def record_outcome(
             source.last_new_item_at = now
     if fetch is not None:
         apply_fetch_stats(session, outcome, source, fetch)
-    session.flush()
+    if flush:
+        session.flush()
     return outcome
 
 

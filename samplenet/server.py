@@ -1,14 +1,17 @@
-"""Serve a sample network with uvicorn: in a background thread (tests, demo) or in the foreground (CLI)."""
+"""Serve a sample network with uvicorn: in a background thread (tests, demo), a child process (benchmarks)
+or in the foreground (CLI)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import uvicorn
 
@@ -76,6 +79,38 @@ def running_network(
         server.should_exit = True
         thread.join(STARTUP_TIMEOUT_S + GRACEFUL_SHUTDOWN_S)
         sock.close()
+
+
+def _serve_until_told(network: SampleNetwork, host: str, connection: Connection) -> None:
+    with running_network(network, host) as running:
+        connection.send(running.base_url)
+        with contextlib.suppress(EOFError):
+            connection.recv()  # any message, or the parent gone, ends the server
+
+
+@contextmanager
+def running_network_process(network: SampleNetwork, host: str = "127.0.0.1") -> Iterator[RunningNetwork]:
+    """Serve ``network`` from a child process until the block exits (benchmarks).
+
+    The server then has its own interpreter and GIL and does not slow the process that measures.
+    The child is forked (the network holds a lock and cannot be pickled), so call this before the
+    calling process starts threads; ``publish`` on the result does not reach the child's copy.
+    """
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_serve_until_told, args=(network, host, theirs), daemon=True)
+    child.start()
+    try:
+        if not ours.poll(STARTUP_TIMEOUT_S):
+            raise RuntimeError("sample network server process did not start")
+        yield RunningNetwork(network=network, base_url=ours.recv())
+    finally:
+        with contextlib.suppress(OSError):
+            ours.send("stop")
+        child.join(STARTUP_TIMEOUT_S + GRACEFUL_SHUTDOWN_S)
+        if child.is_alive():
+            child.kill()
+            child.join()
 
 
 def serve_forever(
