@@ -6,9 +6,10 @@ and reports article pages stored per second. Prints one ``name: value`` line per
 Besides the crawl (a worker process, Scrapy, the sample server and ingest all included), it times the
 HTML path alone in this process, over the same network's pages:
 
-- ``pages_per_s_extract``: decode + ``extract_article`` of every sample article page (1–2 KB);
+- ``pages_per_s_extract``: decode + ``extract_article`` of every sample article page (1–2 KB), with
+  the source's selectors as the crawl has them;
 - ``pages_per_s_extract_30kb``: the same pages inside a busy portal's chrome (bench/htmlpages.py);
-- ``list_pages_per_s``: decode + ``read_list_page`` of every list page;
+- ``list_pages_per_s``: decode + ``read_list_page`` of every list page (with the selectors too);
 - ``worker_import_s``: what a crawl worker spends importing before it can fetch anything;
 - ``article_pages_per_s_after_first_store``: pages stored after the first batch, divided by the time
   between the first and the last batch (start-up and the first fetches left out).
@@ -31,7 +32,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import func, select
 
-from bench.htmlpages import SamplePage, portal_article, sample_articles
+from bench.htmlpages import SamplePage, portal_article, sample_articles, sample_lists
 from bench.ingest import bench_settings
 from crawlers.decode import decode_html
 from crawlers.extract import extract_article
@@ -42,8 +43,7 @@ from hub.models import Item, Source, SourceKind
 from hub.registry import import_registry
 from samplenet.export import write_registry
 from samplenet.generate import generate_network
-from samplenet.model import LIST_TEMPLATES, SampleNetwork
-from samplenet.render_html import list_page
+from samplenet.model import SampleNetwork
 from samplenet.server import running_network
 
 # Each in-process figure times at least this many pages (the page set repeated as needed).
@@ -62,24 +62,19 @@ def _rate(pages: Sequence[SamplePage], work: Callable[[SamplePage], object]) -> 
 
 
 def _extract(page: SamplePage) -> object:
-    return extract_article(decode_html(page.body, None).text, page.url, 1, site_name=page.site_name)
+    text = decode_html(page.body, None).text
+    return extract_article(text, page.url, 1, page.selectors, site_name=page.site_name)
 
 
 def _read_list(page: SamplePage) -> object:
-    return read_list_page(decode_html(page.body, None).text, page.url, None, "Asia/Shanghai")
+    return read_list_page(decode_html(page.body, None).text, page.url, page.selectors, "Asia/Shanghai")
 
 
 def html_path_figures(network: SampleNetwork) -> dict[str, float | int | str]:
     """Extraction and list reading timed in this process over the network's own pages."""
     articles = sample_articles(network)
     portal = [portal_article(network, page) for page in articles]
-    lists = [
-        SamplePage(body, f"http://127.0.0.1:8000{site.root_path}list.html", site.name)
-        for site in network.sites
-        if site.template in LIST_TEMPLATES
-        for number in range(1, 1 + -(-len(site.items) // 10))
-        if (body := list_page(site, site.items, number)) is not None
-    ]
+    lists = sample_lists(network)
     return {
         "sample_article_pages": len(articles),
         "sample_article_kib": round(sum(len(p.body) for p in articles) / len(articles) / 1024, 1),

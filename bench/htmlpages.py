@@ -9,20 +9,29 @@ handling all see many more links and dates there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from html import escape
 
+from samplenet.export import HTML_SELECTORS, source_kind
 from samplenet.model import LIST_TEMPLATES, SampleItem, SampleNetwork, SampleSite
-from samplenet.render_html import article_page
+from samplenet.render_html import article_page, list_page
 
 
 @dataclass(frozen=True, slots=True)
 class SamplePage:
-    """An article page as served: body bytes, its URL and the site's name."""
+    """A page as served: body bytes, its URL, the site's name and the source's selectors (as the
+    registry export gives them: HTML-list sources carry selectors, feed sites' pages none)."""
 
     body: bytes
     url: str
     site_name: str
+    selectors: Mapping[str, str] = field(default_factory=dict)
+
+
+def selectors_of(site: SampleSite) -> Mapping[str, str]:
+    """The selectors the registry export gives the site's source."""
+    return HTML_SELECTORS if source_kind(site) == "html" else {}
 
 
 def article_url(base: str, site: SampleSite, item: SampleItem) -> str:
@@ -33,11 +42,25 @@ def article_url(base: str, site: SampleSite, item: SampleItem) -> str:
 def sample_articles(network: SampleNetwork, base: str = "http://127.0.0.1:8000") -> list[SamplePage]:
     """Every article page of the network's HTML-list sites."""
     return [
-        SamplePage(article_page(site, item), article_url(base, site, item), site.name)
+        SamplePage(article_page(site, item), article_url(base, site, item), site.name, selectors_of(site))
         for site in network.sites
         if site.template in LIST_TEMPLATES
         for item in site.items
     ]
+
+
+def sample_lists(network: SampleNetwork, base: str = "http://127.0.0.1:8000") -> list[SamplePage]:
+    """Every list page of the network's HTML-list sites."""
+    pages = []
+    for site in network.sites:
+        if site.template not in LIST_TEMPLATES:
+            continue
+        number = 1
+        while (body := list_page(site, site.items, number)) is not None:
+            name = "list.html" if number == 1 else f"list_{number}.html"
+            pages.append(SamplePage(body, f"{base}{site.root_path}{name}", site.name, selectors_of(site)))
+            number += 1
+    return pages
 
 
 def _chrome(network: SampleNetwork, site: SampleSite, base: str) -> tuple[str, str]:
@@ -71,4 +94,5 @@ def portal_article(
     header, footer = _chrome(network, site, base)
     text = page.body.decode(site.encoding)
     text = text.replace("<body>\n", f"<body>\n{header}", 1).replace("</body>", f"{footer}</body>", 1)
-    return SamplePage(text.encode(site.encoding, errors="xmlcharrefreplace"), page.url, page.site_name)
+    body = text.encode(site.encoding, errors="xmlcharrefreplace")
+    return SamplePage(body, page.url, page.site_name, page.selectors)
