@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from moderation.normalize import normalize_term
+from moderation.normalize import normalize_terms
 
 logger = logging.getLogger(__name__)
 SEVERITY_MIN, SEVERITY_MAX = 1, 5
@@ -60,33 +60,38 @@ class Lexicon:
     files: tuple[str, ...]
 
 
-def _parse_line(path: Path, number: int, raw: str) -> Entry | None:
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A parsed line before its term is normalized (terms of a file are normalized in one call)."""
+
+    number: int
+    term: str
+    category: str
+    severity: int
+    whitelist: bool
+
+
+def _parse_line(path: Path, number: int, raw: str) -> _Line | None:
     line = raw.rstrip("\r\n")
     if not line.strip() or line.lstrip().startswith("#"):
         return None
     if line.startswith(WHITELIST_PREFIX):
         # Anything after a tab on a whitelist line is ignored, so a list may keep its columns.
         term = line[len(WHITELIST_PREFIX) :].split("\t", 1)[0].strip()
-        normalized = normalize_term(term)
-        if not normalized:
-            raise LexiconError(path, number, "whitelist entry without text")
-        return Entry(term, normalized, "whitelist", 0, True, path.name, number)
+        return _Line(number, term, "whitelist", 0, True)
     fields = line.split("\t")
     if len(fields) != 3:
         raise LexiconError(
             path, number, f"expected term<TAB>category<TAB>severity, got {len(fields)} field(s)"
         )
     term, category, severity_text = (field.strip() for field in fields)
-    normalized = normalize_term(term)
-    if not normalized:
-        raise LexiconError(path, number, f"term {term!r} is empty after normalization")
     if not _CATEGORY.fullmatch(category):
         raise LexiconError(path, number, f"category {category!r} must be lower-case letters, digits or _")
     if not severity_text.isdigit() or not SEVERITY_MIN <= int(severity_text) <= SEVERITY_MAX:
         raise LexiconError(
             path, number, f"severity {severity_text!r} must be a whole number {SEVERITY_MIN}..{SEVERITY_MAX}"
         )
-    return Entry(term, normalized, category, int(severity_text), False, path.name, number)
+    return _Line(number, term, category, int(severity_text), False)
 
 
 def parse_file(path: Path) -> list[Entry]:
@@ -95,11 +100,30 @@ def parse_file(path: Path) -> list[Entry]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise LexiconError(path, 1, f"not UTF-8 ({error.reason})") from error
-    entries: list[Entry] = []
+    lines: list[_Line] = []
+    bad: LexiconError | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
-        entry = _parse_line(path, number, raw)
-        if entry is not None:
-            entries.append(entry)
+        try:
+            line = _parse_line(path, number, raw)
+        except LexiconError as error:
+            bad = error  # raised below, unless an earlier line's term turns out empty
+            break
+        if line is not None:
+            lines.append(line)
+    entries: list[Entry] = []
+    for line, normalized in zip(lines, normalize_terms([line.term for line in lines]), strict=True):
+        if not normalized:
+            what = (
+                "whitelist entry without text"
+                if line.whitelist
+                else f"term {line.term!r} is empty after normalization"
+            )
+            raise LexiconError(path, line.number, what)
+        entries.append(
+            Entry(line.term, normalized, line.category, line.severity, line.whitelist, path.name, line.number)
+        )
+    if bad is not None:
+        raise bad
     return entries
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -251,3 +252,16 @@ def normalize(text: str) -> Normalized:
 def normalize_term(term: str) -> str:
     """The form a lexicon term takes: the same normalization as the text, without edge spaces."""
     return normalize(term).text.strip(SPACE)
+
+
+# Joins terms for one normalization call: a noncharacter, neither Han nor separator, so it stays as
+# it is, and no deletion or repeat runs across it.
+_TERM_SEPARATOR = "\uffff"
+
+
+def normalize_terms(terms: Sequence[str]) -> list[str]:
+    """``normalize_term`` of each term, in one pass over all of them (a lexicon has 50,000)."""
+    if any(_TERM_SEPARATOR in term for term in terms):
+        return [normalize_term(term) for term in terms]
+    joined = normalize(_TERM_SEPARATOR.join(terms)).text.split(_TERM_SEPARATOR)
+    return [term.strip(SPACE) for term in joined] if terms else []

@@ -15,7 +15,15 @@ import pytest
 
 from moderation.lexicon import Entry, Lexicon
 from moderation.matcher import Matcher
-from moderation.normalize import HAN_RANGES, INVISIBLE, SPACE, normalize, normalize_term, tables
+from moderation.normalize import (
+    HAN_RANGES,
+    INVISIBLE,
+    SPACE,
+    normalize,
+    normalize_term,
+    normalize_terms,
+    tables,
+)
 from moderation.pii import find_pii
 
 ALPHABET = [
@@ -145,3 +153,10 @@ def test_numbers_found_only_in_candidate_runs_are_all_found() -> None:
         spans = {(hit.start, hit.end) for hit in find_pii(text)}
         start = text.index("，") + 1
         assert (start, start + len(number)) in spans, repr(text)
+
+
+def test_terms_normalized_together_as_one_by_one() -> None:
+    rng = random.Random(13)
+    terms = ["".join(rng.choices(ALPHABET, k=rng.randint(0, 6))) for _ in range(3000)]
+    assert normalize_terms(terms) == [normalize_term(term) for term in terms]
+    assert normalize_terms([]) == []
