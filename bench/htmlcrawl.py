@@ -3,18 +3,22 @@
 Crawls the HTML-list sources of a sample network (list page → article pages → extraction → ingest)
 and reports article pages stored per second. Prints one ``name: value`` line per figure.
 
-Besides the crawl (a worker process, Scrapy, the sample server and ingest all included), it times the
-HTML path alone in this process, over the same network's pages:
+The crawl runs on a pool of long-lived crawl processes started beforehand, as ``xinlian worker``
+runs them (``pool_start_s`` is their start-up, not part of the timed crawl); the sample network is
+served from its own process. Fetching, Scrapy, extraction and ingest are all in the timed crawl.
+
+Besides the crawl, it times the HTML path alone in this process, over the same network's pages:
 
 - ``pages_per_s_extract``: decode + ``extract_article`` of every sample article page (1–2 KB), with
   the source's selectors as the crawl has them;
 - ``pages_per_s_extract_30kb``: the same pages inside a busy portal's chrome (bench/htmlpages.py);
 - ``list_pages_per_s``: decode + ``read_list_page`` of every list page (with the selectors too);
-- ``worker_import_s``: what a crawl worker spends importing before it can fetch anything;
+- ``worker_import_s``: what a crawl process spends importing before it can fetch anything (paid
+  once per pool process, or once per crawl where crawls start their own process);
 - ``article_pages_per_s_after_first_store``: pages stored after the first batch, divided by the time
   between the first and the last batch (start-up and the first fetches left out).
 
-    python -m bench.htmlcrawl --sites 60 --items 20
+    python -m bench.htmlcrawl --sites 60 --items 20 [--processes N]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from bench.ingest import bench_settings
 from crawlers.decode import decode_html
 from crawlers.extract import extract_article
 from crawlers.listpage import read_list_page
+from crawlers.pool import CrawlPool
 from crawlers.runner import crawl
 from hub.db import Database
 from hub.models import Item, Source, SourceKind
@@ -44,7 +49,7 @@ from hub.registry import import_registry
 from samplenet.export import write_registry
 from samplenet.generate import generate_network
 from samplenet.model import SampleNetwork
-from samplenet.server import running_network
+from samplenet.server import running_network_process
 
 # Each in-process figure times at least this many pages (the page set repeated as needed).
 MIN_TIMED_PAGES = 2000
@@ -92,22 +97,27 @@ def worker_import_seconds() -> float:
     return round(float(done.stdout.strip()), 2)
 
 
-def run(sites: int, items: int, workdir: Path) -> dict[str, float | int | str]:
+def run(sites: int, items: int, workdir: Path, processes: int = 0) -> dict[str, float | int | str]:
     """Crawl the HTML-list sources of a network of about ``sites`` sites once and time it."""
-    settings = bench_settings(workdir)
+    settings = bench_settings(workdir, processes)
     districts = max(1, sites // 10)
     network = generate_network(districts, 9, seed=1, items_per_site=items, faults=False, extras=False)
     database = Database(settings.store.url)
     database.migrate()
-    with running_network(network) as running:
+    with running_network_process(network) as running:
         registry = workdir / "registry.yaml"
         write_registry(registry, network, running.base_url)
         with database.session() as session:
             import_registry(session, registry)
             html_ids = list(session.scalars(select(Source.id).where(Source.kind == SourceKind.HTML.value)))
-        start = time.perf_counter()
-        summary = crawl(settings, html_ids, trigger="bench")
-        elapsed = time.perf_counter() - start
+        pool = CrawlPool(settings)
+        try:
+            pool_start_s = pool.start()
+            start = time.perf_counter()
+            summary = crawl(settings, html_ids, trigger="bench", pool=pool)
+            elapsed = time.perf_counter() - start
+        finally:
+            pool.close()
     with database.session() as session:
         first, last = session.execute(
             select(func.min(Item.first_seen_at), func.max(Item.first_seen_at))
@@ -117,6 +127,8 @@ def run(sites: int, items: int, workdir: Path) -> dict[str, float | int | str]:
     span = (last - first).total_seconds() if first is not None and last is not None else 0.0
     figures: dict[str, float | int | str] = {
         "html_sources": len(html_ids),
+        "crawl_processes": len(summary.parts),
+        "pool_start_s": round(pool_start_s, 2),
         "sources_ok": summary.sources_ok,
         "article_pages_stored": summary.items_new,
         "crawl_s": round(elapsed, 2),
@@ -133,11 +145,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sites", type=int, default=60, help="sites in the sample network (all templates)")
     parser.add_argument("--items", type=int, default=20, help="articles per site")
+    parser.add_argument("--processes", type=int, default=0, help="crawl processes (0: crawl.processes)")
     args = parser.parse_args(argv)
     console = Console(highlight=False)
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="xinlian-bench-") as tmp:
-        figures = run(args.sites, args.items, Path(tmp))
+        figures = run(args.sites, args.items, Path(tmp), args.processes)
     console.print("bench: htmlcrawl")
     console.print(f"machine: {platform.machine()} python {platform.python_version()} cores {os.cpu_count()}")
     console.print(f"loadavg_before: {load_before}")
