@@ -1,9 +1,11 @@
-"""One parse per page: the tree, compiled selectors, paragraph text; extraction read from that tree."""
+"""One parse per page: the tree, compiled selectors, paragraph text; extraction and list reading on it."""
 
 from __future__ import annotations
 
 from crawlers.extract import extract_article
 from crawlers.htmltree import paragraph_text, parse_document, select
+from crawlers.listpage import ListPage, list_entries, next_page, read_list_page
+from tests.test_extract import LIST
 
 
 def test_paragraph_text_has_one_line_per_block_and_skips_comments() -> None:
@@ -79,3 +81,14 @@ def test_a_page_without_a_main_block_falls_back_to_trafilatura() -> None:
     item = extract_article(page, "http://x.cn/a/1.html", 1)
     assert "现将有关事项通知如下" in item.text and "第二段文字" in item.text
     assert "现将有关事项通知如下" in item.html
+
+
+def test_read_list_page_gives_entries_and_next_link_from_one_parse() -> None:
+    base = "http://www.example.gov.cn/xwzx/"
+    page = read_list_page(LIST, base, None, "Asia/Shanghai")
+    assert page.entries == list_entries(LIST, base, None, "Asia/Shanghai")
+    assert [e.url for e in page.entries][-1] == base + "202404/t20240420_3.html"
+    assert page.next_url == next_page(LIST, base, None) == base + "index_1.html"
+    selectors = {"item": "ul.list li", "link": "a", "date": "span", "next": "div.page a"}
+    assert read_list_page(LIST, base, selectors, "Asia/Shanghai").next_url == base + "index_1.html"
+    assert read_list_page("", base, None, "Asia/Shanghai") == ListPage([], None)
