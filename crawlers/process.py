@@ -76,6 +76,9 @@ class CrawlServer:
         # One writer thread for every job of this process: SQLite has one writer per process anyway.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
         self.process = AsyncCrawlerProcess(scrapy_settings(settings))
+        if settings.log_level.upper() != "DEBUG":
+            # Scrapy sets the level on its handler only: every request would still build debug records.
+            logging.getLogger("scrapy").setLevel(logging.WARNING)
         self.crawlers: dict[int, list[Crawler]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.cancelled: set[int] = set()

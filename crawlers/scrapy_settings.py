@@ -37,11 +37,25 @@ def scrapy_settings(settings: Settings, host_shares: Mapping[str, int] | None = 
         # (100 by default: 25,000 tasks for a re-poll of 250 sources). Items are stored in batches by
         # the ledger's writer thread, so a few in flight per response keep it fed.
         "CONCURRENT_ITEMS": 8,
+        # Scrapy's own statistics and the components that only feed them or debug logs cost a little on
+        # every request; crawlers/middlewares/stats.py keeps the figures we record.
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
+        "DOWNLOADER_STATS": False,
+        "EXTENSIONS": {
+            "scrapy.extensions.corestats.CoreStats": None,
+            "scrapy.extensions.logcount.LogCount": None,
+            "scrapy.extensions.logstats.LogStats": None,
+            "scrapy.extensions.memusage.MemoryUsage": None,
+        },
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
         "DOWNLOAD_DELAY": crawl.download_delay_s,
         "TWISTED_DNS_RESOLVER": "crawlers.middlewares.resolver.GuardedResolver",
         "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # sources carry no credentials
             "crawlers.safety.PrivateNetworkMiddleware": 50,  # before robots.txt (100) fetches anything
             "crawlers.middlewares.crawldelay.CrawlDelayMiddleware": 110,
             "crawlers.middlewares.retryafter.RetryAfterMiddleware": 560,  # sees responses before retry (550)
