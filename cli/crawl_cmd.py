@@ -1,4 +1,5 @@
-"""``xinlian crawl``: crawl sources now in a worker process, with a progress bar and a summary (step 4-5)."""
+"""``xinlian crawl``: crawl sources now on a crawl pool started for the run, with a progress bar and a summary
+(steps 4-5)."""
 
 from __future__ import annotations
 
