@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import add
 from typing import NamedTuple
 
 # CJK ideographs (basic, extension A, compatibility, extensions B+), kana and Hangul syllables.
@@ -23,6 +24,9 @@ _CJK_RUNS = re.compile(f"[{_CJK_CLASS}]+")
 # swallow CJK characters that follow it; _split_word cuts those off (cheaper than excluding them here).
 _RUN = re.compile(f"([{_CJK_CLASS}]+)|([^\\W_]+)")
 _WORD_PIECE = re.compile(f"([{_CJK_CLASS}]+)|([^{_CJK_CLASS}]+)")
+# CJK unified ideographs are stable under NFKC (never decomposed, never composed with a neighbour), so
+# NFKC of the text between them, piece by piece, is NFKC of the whole; most of a Chinese text is skipped.
+_NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
 _QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _OR_WORDS = frozenset({"OR", "|"})
 
@@ -40,13 +44,24 @@ def is_cjk(char: str) -> bool:
     return bool(_CJK.fullmatch(char))
 
 
+def _nfkc_piece(match: re.Match[str]) -> str:
+    return unicodedata.normalize("NFKC", match.group())
+
+
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, faster on Chinese text (ideographs are left alone)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return _NOT_HAN.sub(_nfkc_piece, text)
+
+
 def normalize(text: str) -> tuple[str, list[int] | None]:
     """NFKC + lowercase, and the original offset of every normalized character (None: unchanged).
 
     Whole-string normalization is the fast path; when it changes the length, characters are
     normalized one by one so that snippets can still map tokens back to the original text.
     """
-    whole = unicodedata.normalize("NFKC", text).lower()
+    whole = _nfkc(text).lower()
     if len(whole) == len(text):
         return whole, None
     chars: list[str] = []
@@ -89,16 +104,26 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def _add_runs(tokens: list[str], runs: list[tuple[str, str]]) -> None:
+    for cjk, word in runs:  # the runs of ``_runs``, as strings
+        if len(cjk) > 1:
+            tokens.extend(map(add, cjk[:-1], cjk[1:]))  # overlapping bigrams, built in C
+        elif cjk or word.isascii() or not _CJK.search(word):
+            tokens.append(cjk or word)
+        else:
+            _add_runs(tokens, _WORD_PIECE.findall(word))
+
+
+def _normalized_tokens(norm: str) -> list[str]:
+    """The tokens of normalized text: ``tokenize`` without offsets, per run rather than per character."""
+    tokens: list[str] = []
+    _add_runs(tokens, _RUN.findall(norm))
+    return tokens
+
+
 def token_strings(text: str) -> list[str]:
     """The token texts of ``text`` (``tokenize`` without offsets, faster: for indexing)."""
-    norm = normalize(text)[0]
-    tokens: list[str] = []
-    for start, end, cjk in _runs(norm):
-        if cjk and end - start > 1:
-            tokens.extend([norm[i : i + 2] for i in range(start, end - 1)])
-        else:
-            tokens.append(norm[start:end])
-    return tokens
+    return _normalized_tokens(normalize(text)[0])
 
 
 def token_text(text: str) -> str:
@@ -106,12 +131,30 @@ def token_text(text: str) -> str:
     return " ".join(token_strings(text))
 
 
+def _chars_of(norms: list[str]) -> list[str]:
+    return sorted(set("".join(_CJK_RUNS.findall(" ".join(norms)))))
+
+
 def cjk_chars(*texts: str) -> list[str]:
     """Distinct CJK characters of ``texts``, sorted: matched by one-character queries."""
-    found: set[str] = set()
-    for text in texts:
-        found.update("".join(_CJK_RUNS.findall(normalize(text)[0])))
-    return sorted(found)
+    return _chars_of([normalize(text)[0] for text in texts])
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedText:
+    """What both backends store for a document's title and body (``token_text`` and ``cjk_chars``)."""
+
+    title_tokens: str
+    body_tokens: str
+    chars: list[str]
+
+
+def index_text(title: str, text: str) -> IndexedText:
+    """The indexed fields of a document, normalizing each text once."""
+    norms = [normalize(title)[0], normalize(text)[0]]
+    return IndexedText(
+        " ".join(_normalized_tokens(norms[0])), " ".join(_normalized_tokens(norms[1])), _chars_of(norms)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from hub.models import Item
+from typing import Any
+
+from sqlalchemy import Row
+
+from hub.models import Item, Source, Unit
 from index.backend import SearchDocument
 
 
 def build_document(item: Item) -> SearchDocument:
     """The SearchDocument of ``item`` (uses ``item.unit`` and ``item.source``)."""
-    unit, source = item.unit, item.source
+    return document_of(item, item.unit, item.source)
+
+
+def document_of(item: Item | Row[Any], unit: Unit, source: Source) -> SearchDocument:
+    """The SearchDocument of an item given as a model or as a row of its columns (the drainer reads rows)."""
     ancestors = unit.ancestor_ids
     if not ancestors or ancestors[-1] != unit.id:
         ancestors.append(unit.id)  # a path not (yet) maintained still finds the unit itself

@@ -22,11 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from index.analysis import ParsedQuery, Term, cjk_chars, parse_query, token_text
+from index.analysis import ParsedQuery, Term, index_text, parse_query
 from index.backend import SearchBackendError, SearchDocument, SearchHit, SearchQuery, SearchResult
 from index.snippet import make_snippet
 
 TITLE_WEIGHT, BODY_WEIGHT, CHARS_WEIGHT = 10.0, 1.0, 1.0
+WRITE_CHUNK = 500  # documents per round of executemany (and per IN list of the version check)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -142,29 +143,45 @@ class EmbeddedBackend:
         with self._lock:
             self._conn.executescript(_SCHEMA)
 
-    def _write(self, conn: sqlite3.Connection, doc: SearchDocument) -> None:
-        row = _doc_row(doc)
-        if conn.execute(_UPSERT_DOC, row).rowcount == 0:
-            return  # a newer version is already indexed
-        conn.execute("DELETE FROM fts WHERE rowid = ?", (doc.item_id,))
-        chars = " ".join(cjk_chars(doc.title, doc.text))
-        conn.execute(
-            "INSERT INTO fts (rowid, title, body, chars) VALUES (?, ?, ?, ?)",
-            (doc.item_id, token_text(doc.title), token_text(doc.text), chars),
+    @staticmethod
+    def _write(conn: sqlite3.Connection, documents: list[SearchDocument]) -> None:
+        """Write a chunk of documents with a few executemany statements; an older version never wins."""
+        newest: dict[int, SearchDocument] = {}
+        for doc in documents:  # the same item twice in one call: the newer version (else the later one)
+            kept = newest.get(doc.item_id)
+            if kept is None or doc.version >= kept.version:
+                newest[doc.item_id] = doc
+        marks = ",".join("?" * len(newest))
+        stored = dict(
+            conn.execute(f"SELECT item_id, version FROM docs WHERE item_id IN ({marks})", list(newest))
         )
+        fresh = [doc for doc in newest.values() if stored.get(doc.item_id, doc.version) <= doc.version]
+        if not fresh:
+            return
+        # Tokens are built before anything is written: a failure leaves the chunk untouched.
+        fts_rows = []
+        for doc in fresh:
+            analysed = index_text(doc.title, doc.text)
+            fts_rows.append(
+                (doc.item_id, analysed.title_tokens, analysed.body_tokens, " ".join(analysed.chars))
+            )
+        conn.executemany(_UPSERT_DOC, [_doc_row(doc) for doc in fresh])
+        conn.executemany(
+            "DELETE FROM fts WHERE rowid = ?", [(doc.item_id,) for doc in fresh if doc.item_id in stored]
+        )
+        conn.executemany("INSERT INTO fts (rowid, title, body, chars) VALUES (?, ?, ?, ?)", fts_rows)
 
     def upsert(self, documents: list[SearchDocument]) -> None:
         """Index or replace documents, never replacing a newer version."""
         with self._transaction() as conn:
-            for doc in documents:
-                self._write(conn, doc)
+            for start in range(0, len(documents), WRITE_CHUNK):
+                self._write(conn, documents[start : start + WRITE_CHUNK])
 
     def delete(self, item_ids: list[int]) -> None:
         """Remove documents; unknown ids are ignored."""
         with self._transaction() as conn:
-            for item_id in item_ids:
-                conn.execute("DELETE FROM docs WHERE item_id = ?", (item_id,))
-                conn.execute("DELETE FROM fts WHERE rowid = ?", (item_id,))
+            conn.executemany("DELETE FROM docs WHERE item_id = ?", [(item_id,) for item_id in item_ids])
+            conn.executemany("DELETE FROM fts WHERE rowid = ?", [(item_id,) for item_id in item_ids])
 
     def clear(self) -> None:
         """Drop every document."""
@@ -178,9 +195,15 @@ class EmbeddedBackend:
         with self._transaction() as conn:
             conn.execute("DELETE FROM docs")
             conn.execute("DELETE FROM fts")
+            chunk: list[SearchDocument] = []
             for doc in documents:
-                self._write(conn, doc)
-                count += 1
+                chunk.append(doc)
+                if len(chunk) == WRITE_CHUNK:
+                    self._write(conn, chunk)
+                    count, chunk = count + len(chunk), []
+            if chunk:
+                self._write(conn, chunk)
+                count += len(chunk)
         return count
 
     def count(self) -> int:

@@ -16,10 +16,10 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.db import Database
-from hub.models import Item, ItemState, OutboxEntry, OutboxOp
+from hub.models import Item, ItemState, OutboxEntry, OutboxOp, Source, Unit
 from hub.timeutil import utcnow
 from index.backend import SearchBackend, SearchBackendError, SearchDocument
-from index.document import build_document
+from index.document import build_document, document_of
 
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 3600.0
@@ -66,26 +66,62 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
 
 
-def _due_rows(session: Session, now: datetime, batch: int) -> list[OutboxEntry]:
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """An outbox row as the drainer needs it (plain columns: no ORM bookkeeping per row)."""
+
+    id: int
+    item_id: int
+    op: str
+
+
+# The item columns a SearchDocument is built from (index/document.py); the body HTML is not read.
+_DOCUMENT_COLUMNS = (
+    Item.id,
+    Item.version,
+    Item.title,
+    Item.text,
+    Item.summary,
+    Item.url,
+    Item.unit_id,
+    Item.source_id,
+    Item.category,
+    Item.published_at,
+    Item.first_seen_at,
+    Item.attachments,
+    Item.state,
+)
+
+
+def _due_rows(session: Session, now: datetime, batch: int) -> list[_Row]:
     due = or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= now)
-    return list(session.scalars(select(OutboxEntry).where(due).order_by(OutboxEntry.id).limit(batch)))
+    query = select(OutboxEntry.id, OutboxEntry.item_id, OutboxEntry.op).where(due)
+    return [_Row(*row) for row in session.execute(query.order_by(OutboxEntry.id).limit(batch))]
 
 
-def _plan(session: Session, rows: list[OutboxEntry]) -> tuple[list[SearchDocument], list[int]]:
-    newest: dict[int, OutboxEntry] = {}
+def _documents(session: Session, item_ids: list[int]) -> dict[int, SearchDocument]:
+    """Documents of the approved items among ``item_ids``: one query for the items, one each for
+    their units and sources."""
+    rows = session.execute(
+        select(*_DOCUMENT_COLUMNS).where(Item.id.in_(item_ids), Item.state == ItemState.APPROVED.value)
+    ).all()
+    if not rows:
+        return {}
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({r.unit_id for r in rows})))}
+    sources = {
+        s.id: s for s in session.scalars(select(Source).where(Source.id.in_({r.source_id for r in rows})))
+    }
+    return {row.id: document_of(row, units[row.unit_id], sources[row.source_id]) for row in rows}
+
+
+def _plan(session: Session, rows: list[_Row]) -> tuple[list[SearchDocument], list[int]]:
+    newest: dict[int, _Row] = {}
     for row in rows:  # id order: the last row of an item wins
         newest[row.item_id] = row
     wanted = [item_id for item_id, row in newest.items() if row.op == OutboxOp.UPSERT.value]
-    items = {
-        item.id: item
-        for item in session.scalars(
-            select(Item)
-            .where(Item.id.in_(wanted), Item.state == ItemState.APPROVED.value)
-            .options(selectinload(Item.unit), selectinload(Item.source))
-        )
-    }
-    documents = [build_document(items[item_id]) for item_id in wanted if item_id in items]
-    deletes = [item_id for item_id in newest if item_id not in items]
+    found = _documents(session, wanted) if wanted else {}
+    documents = [found[item_id] for item_id in wanted if item_id in found]
+    deletes = [item_id for item_id in newest if item_id not in found]
     return documents, deletes
 
 
@@ -104,10 +140,10 @@ def _apply_batch(db: Database, backend: SearchBackend, now: datetime, batch: int
             backend.delete(deletes)
     except SearchBackendError as exc:
         with db.session() as session:
-            for row in session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(ids))):
-                row.attempts += 1
-                row.last_error = str(exc)[:2000]
-                row.next_attempt_at = now + _backoff(row.attempts)
+            for entry in session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(ids))):
+                entry.attempts += 1
+                entry.last_error = str(exc)[:2000]
+                entry.next_attempt_at = now + _backoff(entry.attempts)
         return 0, len(ids)
     with db.session() as session:
         session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(ids)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.analysis import Term, cjk_chars, parse_query, token_text, tokenize
+from index.analysis import Term, cjk_chars, index_text, parse_query, token_strings, token_text, tokenize
 from index.snippet import make_snippet
 
 
@@ -40,3 +40,25 @@ def test_snippet_window_marks_and_escapes() -> None:
     assert "&lt;b&gt;加强<mark>党建</mark>&lt;/b&gt;" in snippet
     assert make_snippet("没有匹配", parse_query("党建")) == "没有匹配"
     assert "<mark>党</mark>员" in make_snippet("党员服务", parse_query("党"))
+
+
+TRICKY = [
+    "11月19日上午，云川市召开会议",
+    "iPhone手机・平板",  # a word run that swallows CJK characters, then a CJK-class non-word character
+    "a中・文",
+    "ｶﾞ半角…全角，标点",  # NFKC changes the length: characters are normalized one by one
+    "马克・吐温 ＡＢＣ１２３ 한국어 텍스트 𠀀𠀁x",
+    "中文_abc a_b İstanbul ﬁ ①② ㈱",
+    "",
+]
+
+
+def test_indexing_tokens_equal_the_offset_tokenizer() -> None:
+    # token_strings/index_text take a faster path than tokenize; both backends must see the same tokens.
+    for text in TRICKY:
+        assert token_strings(text) == [token.text for token in tokenize(text)], text
+        analysed = index_text(text, text[::-1])
+        assert analysed.title_tokens == token_text(text)
+        assert analysed.body_tokens == token_text(text[::-1])
+        assert analysed.chars == cjk_chars(text, text[::-1])
+    assert token_text("a中・文") == "a 中 ・文"

@@ -148,6 +148,21 @@ def test_older_version_never_overwrites_newer(search_backend: SearchBackend) -> 
     assert search_backend.count() == 1
 
 
+def test_one_call_with_many_documents_and_repeats(search_backend: SearchBackend) -> None:
+    # The drainer hands over hundreds of documents at once; the newest version of each item wins.
+    documents = [make_document(n, version=1, title=f"批量 文档{n}") for n in range(1, 1201)]
+    documents += [
+        make_document(7, version=3, title="第三版 标题"),
+        make_document(7, version=2, title="第二版 标题"),
+    ]
+    search_backend.upsert(documents)
+    assert search_backend.count() == 1200
+    assert ids(search_backend, "第三版") == [7]
+    assert ids(search_backend, "第二版") == []
+    search_backend.delete([7, 8, 99999])
+    assert search_backend.count() == 1198
+
+
 def test_delete_removes_and_ignores_unknown_ids(corpus: SearchBackend) -> None:
     corpus.delete([1, 999])
     assert ids(corpus, "党建") == []
