@@ -14,8 +14,13 @@ sqrt(J(1-J)/128), about 0.035 at J = 0.8). Empty slots (short texts) borrow from
 to their right, "densification", so that short texts compare like long ones.
 
 Band keys are the LSH index: ``BANDS`` bands of ``ROWS`` consecutive slots, each band hashed to one key.
-Two bodies share a band with probability J**ROWS, so at least one key with 1-(1-J**4)**16: 99.98 % at
-J = 0.8 (the repost threshold), 12 % at J = 0.3 (unrelated notices sharing boilerplate phrases).
+Two bodies share a band with probability J**ROWS, so at least one key with 1-(1-J**3)**10: 99.92 % at
+J = 0.8 (the repost threshold), 99.9998 % at J = 0.9 (a repost with a new header line and small
+edits), 24 % at J = 0.3 (unrelated notices sharing boilerplate phrases). Ten keys, not more: each is
+a row written per item, the biggest cost of linking.
+
+Stored sketches keep the low 32 bits of each slot (b-bit MinHash): two different values agree by
+chance with probability 2**-32, which changes no estimate, and a sketch is 512 bytes instead of 1 KiB.
 
 Everything is numpy over uint64 (wrapping multiplication is the point): about 30 µs for a
 1,000-character notice, against ~500 µs for the earlier pure-Python bottom-k sketch. See bench/reposts.py.
@@ -35,13 +40,14 @@ U64 = npt.NDArray[np.uint64]
 
 SLOTS = 128  # one-permutation hashing slots: the estimate's resolution
 SLOT_BITS = 7  # log2(SLOTS): the top bits of a hash choose its slot
-BANDS = 16
-ROWS = 4  # slots per band: BANDS * ROWS <= SLOTS
+BANDS = 10
+ROWS = 3  # slots per band: BANDS * ROWS <= SLOTS
 # Shorter bodies say too little to tell a repost from a look-alike; they match by exact content hash.
 MIN_FINGERPRINT_CHARS = 60
 _MASK63 = np.uint64((1 << 63) - 1)  # band keys are stored as BIGINT, signed on both backends
 _SEED = np.uint64(0x5EED1E575EED1E57)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_LOW32 = np.uint64(0xFFFFFFFF)
 _EMPTY = np.uint64((1 << 64) - 1)  # an empty slot, before densification
 _SLOT_IDS = np.arange(SLOTS, dtype=np.uint64)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -219,20 +225,25 @@ def band_keys(sketches: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
 
 
 def pack(values: U64) -> bytes:
-    """A sketch as stored: ``SLOTS`` little-endian unsigned 64-bit integers."""
-    return values.astype("<u8").tobytes()
+    """A sketch as stored: the low 32 bits of its ``SLOTS`` values, little-endian."""
+    return values.astype("<u4").tobytes()  # astype to a narrower unsigned type keeps the low bits
 
 
 def unpack(data: bytes) -> U64:
-    """A stored sketch (``pack``'s bytes)."""
-    return np.frombuffer(data, dtype="<u8").astype(np.uint64)
+    """A stored sketch (``pack``'s bytes), comparable with ``stored_form`` of a fresh one."""
+    return np.frombuffer(data, dtype="<u4").astype(np.uint64)
 
 
 def unpack_many(blobs: Sequence[bytes]) -> npt.NDArray[np.uint64]:
     """Stored sketches as one (n, SLOTS) matrix."""
     if not blobs:
         return np.zeros((0, SLOTS), dtype=np.uint64)
-    return np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64).reshape(len(blobs), SLOTS)
+    return np.frombuffer(b"".join(blobs), dtype="<u4").astype(np.uint64).reshape(len(blobs), SLOTS)
+
+
+def stored_form(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Fresh sketches as they compare with stored ones (the low 32 bits of each slot)."""
+    return values & _LOW32
 
 
 def stack(sketches: Sequence[U64]) -> npt.NDArray[np.uint64]:

@@ -1,6 +1,6 @@
 """Reposts: the same notice on several units' sites, linked to the earliest original (step 5).
 
-Each item's body gets a MinHash sketch and 16 LSH band keys (``hub/fingerprint.py``); two bodies whose
+Each item's body gets a MinHash sketch and 10 LSH band keys (``hub/fingerprint.py``); two bodies whose
 sketches agree in ``min_similarity`` of their slots or more are one notice. Linking works on a batch
 of items in a few statements: all sketches at once, one executemany of fingerprints and of band keys,
 one lookup of every band key of the batch (chunked under the bind-parameter limit), one of the
@@ -11,9 +11,12 @@ Bounded work, so that a corpus of one template cannot go quadratic:
 - a band key is stored for at most ``BUCKET_CAP`` items. A key that many notices share comes from
   template sentences, not from one notice; the items that fill it first stay findable through it (and
   "the earliest is the original" is what the lookup needs), later ones are found through their rarer
-  keys: a repost shares about 15 of 16 keys with its original, a same-template notice about 5.
+  keys: a repost (J ~0.95) shares about 9 of 10 keys with its original, a same-template notice
+  (J ~0.78) about 5, an unrelated one almost none.
 - an item is compared with at most ``MAX_CANDIDATES`` other items, those sharing most band keys first.
-So one item costs at most 16 x 64 key rows and 24 sketch comparisons, whatever the store holds.
+So one item costs at most 10 x 64 key rows read and 24 sketch comparisons, whatever the store holds.
+64 members are enough for the cap to matter only for template phrases: the key of a real notice is
+shared by its copies (a few, rarely dozens), and 640 rows per item stay cheap to read.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, func, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.fingerprint import band_keys, pack, similarities, sketches, unpack_many
+from hub.fingerprint import band_keys, pack, similarities, sketches, stored_form, unpack_many
 from hub.models import Item, ItemFingerprint, ItemFingerprintKey, Unit
 from hub.repostbands import Ints, find_candidates
 from hub.timeutil import to_zone
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 DEFAULT_MIN_SIMILARITY = 0.8
 # A band key shared by more items than this is a template phrase: later items are not indexed under it.
 BUCKET_CAP = 64
-# Sketches compared per item at most (those sharing most band keys first): a repost shares ~15 of 16.
+# Sketches compared per item at most (those sharing most band keys first): a repost shares ~9 of 10.
 MAX_CANDIDATES = 24
 # Values per IN (...): under SQLite's 32,766 bind parameters (3.32+) and PostgreSQL's 65,535.
 CHUNK = 4000
@@ -65,14 +68,23 @@ class RepostPolicy:
         return cls(min_similarity=settings.crawl.repost_min_similarity, zone=settings.timezone)
 
 
-@dataclass(slots=True)
 class _Node:
-    """What linking needs of one item: its source, its link, and its age."""
+    """What linking needs of one item: its source, its link, and (computed when needed) its age."""
 
-    id: int
-    source_id: int
-    repost_of_id: int | None
-    age: tuple[str, int, int, datetime, int]
+    __slots__ = ("_age", "_row", "_zone", "id", "repost_of_id", "source_id")
+
+    def __init__(self, row: Any, zone: str) -> None:
+        self.id: int = row.id
+        self.source_id: int = row.source_id
+        self.repost_of_id: int | None = row.repost_of_id
+        self._row, self._zone = row, zone
+        self._age: tuple[str, int, int, datetime, int] | None = None
+
+    @property
+    def age(self) -> tuple[str, int, int, datetime, int]:
+        if self._age is None:  # most items of a batch are nobody's copy: their age is never asked
+            self._age = _age(self._row, self._zone)
+        return self._age
 
 
 def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
@@ -110,7 +122,7 @@ def _load_nodes(session: Session, ids: Iterable[int], nodes: dict[int, _Node], z
     wanted = sorted(set(ids) - nodes.keys())
     for chunk in _chunks(wanted):
         for row in session.execute(_node_query().where(Item.id.in_(chunk))):
-            nodes[row.id] = _Node(row.id, row.source_id, row.repost_of_id, _age(row, zone))
+            nodes[row.id] = _Node(row, zone)
 
 
 class _Linker:
@@ -140,7 +152,7 @@ class _Linker:
             rows.extend(self.session.execute(query))
         rows.sort(key=lambda row: row.id)
         for row in rows:
-            self.nodes[row.id] = _Node(row.id, row.source_id, row.repost_of_id, _age(row, self.policy.zone))
+            self.nodes[row.id] = _Node(row, self.policy.zone)
             self.initial[row.id] = row.repost_of_id
         for chunk in _chunks(ids):
             query = select(Item.repost_of_id).where(Item.repost_of_id.in_(chunk)).distinct()
@@ -167,14 +179,14 @@ class _Linker:
         self._store(ids, mine, keys, chosen.stored)
         known_ids, known = self._stored_sketches(np.setdiff1d(chosen.item_ids, ids))
         all_ids = np.concatenate([ids, known_ids])
-        all_sketches = np.concatenate([mine, known])
+        all_sketches = np.concatenate([stored_form(mine), known])
         sorter = np.argsort(all_ids)
         slot = np.searchsorted(all_ids, chosen.item_ids, sorter=sorter)
         present = slot < len(all_ids)
         present[present] = all_ids[sorter[slot[present]]] == chosen.item_ids[present]
         positions, others = chosen.positions[present], chosen.item_ids[present]
         right = all_sketches[sorter[slot[present]]]
-        close = similarities(mine[positions], right) >= self.policy.min_similarity
+        close = similarities(stored_form(mine[positions]), right) >= self.policy.min_similarity
         for position, other in zip(positions[close].tolist(), others[close].tolist(), strict=True):
             found.setdefault(int(ids[position]), []).append(other)
         return found
@@ -274,16 +286,11 @@ class _Linker:
         keys: npt.NDArray[np.int64],
         stored: npt.NDArray[np.bool_],
     ) -> None:
-        pairs = zip(ids.tolist(), values, strict=True)
-        sketch_rows = [{"item_id": item_id, "sketch": pack(row)} for item_id, row in pairs]
-        self.session.execute(insert(_table(ItemFingerprint)), sketch_rows)
+        sketch_rows = [(item_id, pack(row)) for item_id, row in zip(ids.tolist(), values, strict=True)]
+        _insert_many(self.session, _table(ItemFingerprint), ("item_id", "sketch"), sketch_rows)
         owners = np.repeat(ids, keys.shape[1])[stored.ravel()]
-        key_rows = [
-            {"item_id": item_id, "key": key}
-            for item_id, key in zip(owners.tolist(), keys.ravel()[stored.ravel()].tolist(), strict=True)
-        ]
-        if key_rows:
-            self.session.execute(insert(_table(ItemFingerprintKey)), key_rows)
+        key_rows = list(zip(owners.tolist(), keys.ravel()[stored.ravel()].tolist(), strict=True))
+        _insert_many(self.session, _table(ItemFingerprintKey), ("item_id", "key"), key_rows)
 
     def _write(self) -> None:
         table = _table(Item)
@@ -314,6 +321,18 @@ class _Linker:
         while item_id in self.remapped:
             item_id = self.remapped[item_id]
         return item_id
+
+
+def _insert_many(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """One executemany straight to the driver: thousands of plain rows, no per-row work in SQLAlchemy."""
+    if not rows:
+        return
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # sqlite3 / psycopg
+    names = ", ".join(quote(column) for column in columns)
+    markers = ", ".join(marker for _ in columns)
+    connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({markers})", rows)
 
 
 def _sync_session(session: Session, changed: dict[int, int | None], final: dict[int, int]) -> None:
