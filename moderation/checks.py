@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from urllib.parse import urlsplit
 
 LINK_EXTERNAL, LINK_SHORTENER = "link_external", "link_shortener"
@@ -83,6 +84,11 @@ def check_links(
 
 def check_body(text: str, min_chars: int) -> list[Finding]:
     """An empty body, or one shorter than ``min_chars`` characters (whitespace not counted)."""
+    if min_chars > 0 and len(text) >= min_chars:
+        # Usually the first few characters already settle it: no copy of the whole text.
+        visible = (ch for ch in text if not ch.isspace())
+        if sum(1 for _ in islice(visible, min_chars)) == min_chars:
+            return []
     length = len("".join(text.split()))
     if length == 0:
         return [Finding(QUALITY_EMPTY, "")]

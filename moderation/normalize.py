@@ -140,7 +140,7 @@ def _between_han(codes: Codes, han: NDArray[np.bool_], invisible: bool) -> Index
 
     ``invisible``: whether ``codes`` has a NUL at all (a substring test on the text is cheaper).
     """
-    gaps = np.flatnonzero(codes <= _SPACE)  # folded text has no other code point below the space
+    gaps = (codes <= _SPACE).nonzero()[0]  # folded text has no other code point below the space
     if not gaps.size:
         return gaps
     # Separators are a small share of a text: the work is done on their positions only.
@@ -150,7 +150,7 @@ def _between_han(codes: Codes, han: NDArray[np.bool_], invisible: bool) -> Index
         first = last = gaps
         run_of = None
     else:
-        ends = np.flatnonzero(single)
+        ends = single.nonzero()[0]
         first = gaps[np.concatenate(([0], ends + 1))]
         last = gaps[np.concatenate((ends, [gaps.size - 1]))]
         run_of = np.concatenate(([0], np.cumsum(single)))
@@ -173,7 +173,7 @@ def _repeats(codes: Codes, han: NDArray[np.bool_]) -> Indexes:
     same = codes[1:] == codes[:-1]
     if not same.any():
         return np.empty(0, dtype=np.intp)
-    candidates = np.flatnonzero(same) + 1
+    candidates = same.nonzero()[0] + 1
     result: Indexes = candidates[han[codes[candidates]]]
     return result
 
@@ -181,7 +181,7 @@ def _repeats(codes: Codes, han: NDArray[np.bool_]) -> Indexes:
 def _without(size: int, drop: Indexes) -> Indexes:
     keep = np.ones(size, dtype=np.bool_)
     keep[drop] = False
-    return np.flatnonzero(keep)
+    return keep.nonzero()[0]
 
 
 class Normalized:
