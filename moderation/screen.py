@@ -7,7 +7,9 @@ and rebuilds the matcher when a lexicon file changes. moderation.screening store
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from moderation.matcher import Matcher
 from moderation.normalize import normalize
 from moderation.pii import find_pii
 
+logger = logging.getLogger(__name__)
 TITLE, TEXT, ATTACHMENTS, LINKS, ITEM = "title", "text", "attachments", "links", "item"
 DUPLICATE, DUPLICATE_SEVERITY = "quality_duplicate", 1
 # Joins an item's texts for one normalization and match: a noncharacter, neither Han nor separator
@@ -170,8 +173,16 @@ class Screener:
 
     def matcher(self) -> Matcher:
         """The matcher of the current lexicon version (rebuilt after a lexicon file changed)."""
+        started = time.perf_counter()
         lexicon = self.loader.current()
         with self._lock:
             if self._matcher is None or self._matcher.version != lexicon.version:
                 self._matcher = Matcher(lexicon)
+                logger.info(
+                    "screening lexicon %s ready: %d terms from %s in %.2f s",
+                    lexicon.version,
+                    len(self._matcher),
+                    self.loader.directory,
+                    time.perf_counter() - started,
+                )
             return self._matcher

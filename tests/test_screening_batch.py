@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -150,8 +151,9 @@ def write(path: Path, text: str, tick: int) -> None:
 
 
 def test_one_screener_per_process_follows_lexicon_edits(
-    database: Database, sources: tuple[int, int], tmp_path: Path
+    database: Database, sources: tuple[int, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="moderation.screen")
     feed, _account = sources
     lexicon = tmp_path / "own.txt"
     write(lexicon, "基层党建\ttopic\t1\n", 1_000_000_000)
@@ -183,11 +185,13 @@ def test_one_screener_per_process_follows_lexicon_edits(
     second = batch(10)
     assert screener.matcher() is loaded  # nothing changed: the automaton is not rebuilt per batch
     assert first == second == {("基层党建", loaded.version)}
+    assert len([r for r in caplog.records if "lexicon" in r.message]) == 1  # loaded once, not per batch
     write(lexicon, "下一阶段\ttopic\t2\n重点任务\ttopic\t2\n", 2_000_000_000)
     third = batch(20)  # the next batch after the edit uses the new lexicon, without a restart
     reloaded = screener.matcher()
     assert reloaded is not loaded and reloaded.version != loaded.version
     assert third == {("下一阶段", reloaded.version), ("重点任务", reloaded.version)}
+    assert len([r for r in caplog.records if "lexicon" in r.message]) == 2
 
 
 def test_web_app_and_explicit_screeners(database: Database, settings: Settings, tmp_path: Path) -> None:
