@@ -196,19 +196,22 @@ class _Linker:
         table = _table(ItemFingerprintKey)
         rows: list[Any] = []
         for chunk in _chunks(keys.tolist()):
-            query = (
-                select(table.c.key, table.c.item_id, Item.source_id)
-                .join(Item, Item.id == table.c.item_id)
-                .where(table.c.key.in_(chunk))
-            )
-            rows.extend(self.session.execute(query).all())
+            query = select(table.c.key, table.c.item_id).where(table.c.key.in_(chunk))
+            rows.extend(self.session.execute(query))
         if not rows:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
         # Rows are tuple-like; numpy would probe each Row object for array protocols, so flatten first.
-        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows))
-        columns = flat.reshape(len(rows), 3)
-        return columns[:, 0], columns[:, 1], columns[:, 2]
+        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=2 * len(rows))
+        bucket_keys, bucket_ids = flat[0::2], flat[1::2]
+        # Sources by item, not by row: full buckets of template phrases repeat the same early items.
+        members, where = np.unique(bucket_ids, return_inverse=True)
+        sources: list[int] = []
+        for chunk in _chunks(members.tolist()):
+            query = select(Item.id, Item.source_id).where(Item.id.in_(chunk))
+            found = dict(self.session.execute(query).all())
+            sources.extend(found.get(item_id, -1) for item_id in chunk)
+        return bucket_keys, bucket_ids, np.array(sources, dtype=np.int64)[where]
 
     def _stored_sketches(self, ids: npt.NDArray[np.int64]) -> tuple[Ints, npt.NDArray[np.uint64]]:
         found_ids: list[int] = []
