@@ -21,6 +21,10 @@ _LINK_ATTRS = frozenset(link_attrs)
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]")
 # A fragment that is a whole document is parsed as one, not wrapped in another.
 _FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.IGNORECASE)
+# Every value of a link attribute, quoted or not (a cheap first look: rewriting is skipped when all
+# of them are plain absolute http(s) URLs, as feeds usually carry).
+_LINK_NAMES = "|".join(sorted(link_attrs))
+_LINK_VALUE = re.compile(rf"""\s(?:{_LINK_NAMES})\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
 _MARKUP = re.compile(r"[<&\x00-\x08\x0b-\x1f]")
 
 
@@ -85,6 +89,29 @@ def _path(href: str) -> str:
         return unquote(urlsplit(href).path).lower()
     except ValueError:  # not a URL at all
         return ""
+
+
+def _make_links_absolute(body: etree._Element, fragment: str, base_url: str) -> None:
+    if "<base" in fragment.lower():
+        base_url = _base_href(body, base_url)
+    for element in body.iter():
+        if isinstance(element.tag, str):  # not comments and processing instructions
+            for name, value in element.items():
+                if name in _LINK_ATTRS:
+                    absolute = _absolute(value, base_url)
+                    if absolute != value:
+                        element.set(name, absolute)
+
+
+def _needs_rewrite(fragment: str) -> bool:
+    """True unless every link attribute value is an absolute URL that urljoin would leave alone."""
+    if "<base" in fragment or "<BASE" in fragment:
+        return True
+    for match in _LINK_VALUE.finditer(fragment):
+        value = match.group(1) or match.group(2) or match.group(3) or ""
+        if "&" in value or _absolute(value, "http://x/") != value:
+            return True
+    return False
 
 
 def html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment], list[str]]:

@@ -53,6 +53,9 @@ _HARMLESS = frozenset(
 _FIELD_KEYS = frozenset({"links", "tags", "enclosures", "authors", "guidislink", "content", "summary"})
 _FIELD_KEYS |= {f"{key}_parsed" for key in ("published", "updated", "created")}
 _C1 = re.compile("[\x80-\x9f]")
+# Text can need feedparser's repairs only if it has characters U+0080..U+00FF: in UTF-8 their lead
+# bytes are C2/C3 (never a continuation byte), or they come as character references.
+_MAY_NEED_REPAIR = re.compile(rb"[\xc2\xc3]|&#0*(?:1[2-9][0-9]|2[0-5][0-9]|[xX]0*[89a-fA-F][0-9a-fA-F]);")
 _ENTITY_IN_LINK = re.compile("&([A-Za-z0-9_]+);")
 _RFC822 = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3]\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
@@ -77,7 +80,7 @@ def read_feed(data: bytes) -> FeedFields | None:
     if data.count(b"xmlns") != len(root.nsmap) or _foreign_prefixes(root):
         return None
     try:
-        return _read(root)
+        return _read(root, repair=_MAY_NEED_REPAIR.search(data) is not None)
     except _Fallback:
         return None
 
@@ -150,11 +153,17 @@ def _text(element: etree._Element) -> str:
     return (element.text or "").strip()
 
 
-def _value(element: etree._Element, base: str = "", resolve: bool = False) -> str:
-    output = _text(element)
-    if resolve and output:
-        output = _urljoin(base, output)
-    return _repair(output)
+class _Reader:
+    """Reads element values as feedparser's ``pop`` does; ``repair`` off when no text can need it."""
+
+    def __init__(self, repair: bool) -> None:
+        self.repair = repair
+
+    def value(self, element: etree._Element, base: str = "", resolve: bool = False) -> str:
+        output = _text(element)
+        if resolve and output:
+            output = _urljoin(base, output)
+        return _repair(output) if self.repair else output
 
 
 def _check_type(attrs: dict[str, str], default: str) -> None:
@@ -205,10 +214,11 @@ def _children(element: etree._Element) -> Iterator[tuple[str, etree._Element]]:
             yield key, child
 
 
-class _Entry:
+class _Entry(_Reader):
     """The state feedparser keeps while it reads one entry, and the rules it applies to each element."""
 
-    def __init__(self, attrs: dict[str, str]) -> None:
+    def __init__(self, attrs: dict[str, str], repair: bool) -> None:
+        super().__init__(repair)
         if "lastmod" in attrs or "href" in attrs:
             raise _Fallback  # CDF attributes on the item
         self.fields = EntryFields(link=None, guid=attrs.get("rdf:about") or None)
@@ -230,7 +240,7 @@ class _Entry:
         fields = self.fields
         if key in _TITLE:
             _check_type(attrs, "text/plain")
-            value = _value(child)
+            value = self.value(child)
             if not self.title_done:
                 fields.title = value
                 self.title_done = bool(value)
@@ -238,26 +248,26 @@ class _Entry:
             self.link(child, attrs, base)
         elif key in ("guid", "id"):
             is_link = attrs.get("ispermalink", "true") == "true"
-            fields.guid = _value(child, base, resolve=is_link)
+            fields.guid = self.value(child, base, resolve=is_link)
             if is_link and not self.has_link:
                 fields.link, self.has_link = fields.guid, True
         elif key in _DESCRIPTION or key in ("abstract", "summary"):
             if self.has_summary and not self.has_content:
                 raise _Fallback  # feedparser would read this one as content
             _check_type(attrs, "text/html" if key in _DESCRIPTION else "text/plain")
-            fields.summary, self.has_summary = _value(child), True
+            fields.summary, self.has_summary = self.value(child), True
         elif key in _CONTENT or key == "content":
             if "src" in attrs:
                 raise _Fallback
             _check_type(attrs, "text/html" if key in _CONTENT else "text/plain")
-            value = _value(child)
+            value = self.value(child)
             if not self.has_content:
                 fields.content = value
             self.has_content = True
             if not self.has_summary:
                 fields.summary, self.has_summary = value, True
         elif key in _DATES:
-            raw = _value(child)
+            raw = self.value(child)
             fields.dates[_DATES[key]] = (raw, _date(raw))
         elif key in _CATEGORY:
             self.category(child, attrs)
@@ -283,13 +293,13 @@ class _Entry:
             return
         if attrs.get("rel", "alternate") != "alternate":
             raise _Fallback
-        output = _value(child, base, resolve=True)
+        output = self.value(child, base, resolve=True)
         output = _ENTITY_IN_LINK.sub(r"&\g<1>", output.replace("&amp;", "&"))
         self.fields.link, self.has_link = output, True
 
     def category(self, child: etree._Element, attrs: dict[str, str]) -> None:
         self.add_tag(attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
-        value = _value(child)
+        value = self.value(child)
         if value:
             if self.tags and not self.tags[-1]["term"]:
                 self.tags[-1]["term"] = value
@@ -301,7 +311,7 @@ class _Entry:
         if self.authors > 1:
             raise _Fallback
         if not len(child):
-            self.fields.author = _value(child)
+            self.fields.author = self.value(child)
             return
         if (child.text or "").strip():
             raise _Fallback
@@ -329,10 +339,11 @@ class _Entry:
         return self.fields
 
 
-class _Feed:
+class _Feed(_Reader):
     """Feed-level fields: one title, and the links (for hub and self)."""
 
-    def __init__(self) -> None:
+    def __init__(self, repair: bool) -> None:
+        super().__init__(repair)
         self.title: str | None = None
         self.links: list[tuple[str, str]] = []
         self.entries: list[EntryFields] = []
@@ -344,7 +355,7 @@ class _Feed:
             if self.title is not None:
                 raise _Fallback
             _check_type(attrs, "text/plain")
-            self.title = _value(child)
+            self.title = self.value(child)
         elif key == "link":
             if _has_href(attrs):
                 link, href = _link_attrs(attrs, base)
@@ -352,7 +363,7 @@ class _Feed:
             else:
                 if attrs.get("rel", "alternate") != "alternate":
                     raise _Fallback
-                output = _ENTITY_IN_LINK.sub(r"&\g<1>", _value(child, base, resolve=True))
+                output = _ENTITY_IN_LINK.sub(r"&\g<1>", self.value(child, base, resolve=True))
                 self.links.append(("alternate", output))
         elif key == "media_title":
             raise _Fallback  # feedparser takes it for the feed's title
@@ -364,7 +375,7 @@ class _Feed:
     def entry(self, item: etree._Element, base: str) -> None:
         attrs = _attrs(item)
         base = _base(base, attrs)
-        entry = _Entry(attrs)
+        entry = _Entry(attrs, self.repair)
         for key, child in _children(item):
             entry.read(key, child, base)
         self.entries.append(entry.finish())
@@ -374,9 +385,9 @@ class _Feed:
         return FeedFields(self.title or "", rels.get("hub"), rels.get("self"), self.entries)
 
 
-def _read(root: etree._Element) -> FeedFields:
+def _read(root: etree._Element, repair: bool) -> FeedFields:
     key = _key(root)
-    feed = _Feed()
+    feed = _Feed(repair)
     base = _base("", _attrs(root))
     if key == "rss":
         channels = [child for k, child in _children(root)]
