@@ -132,7 +132,8 @@ class SampleApp:
         if path in ("", "index.html"):
             return conditional(request, render_html.home_page(self.network, site, base), html_type, modified)
         if path == "rss.xml" and site.template in ("rss", "html_feed"):
-            return conditional(request, render_feeds.rss_feed(site, items, base), RSS_TYPE, modified)
+            feed = render_feeds.rss_feed(site, items, base)
+            return conditional(request, feed, _rss_type(site), modified)
         if path == "atom.xml" and site.template == "atom":
             return conditional(request, render_feeds.atom_feed(site, items, base), ATOM_TYPE, modified)
         if site.template not in ("account", "sitemap") and (path == "list.html" or _list_number(path) > 1):
@@ -201,6 +202,14 @@ class SampleApp:
 
 def _base(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _rss_type(site: SampleSite) -> str:
+    return (
+        RSS_TYPE
+        if site.feed_encoding == "utf-8"
+        else f"application/rss+xml; charset={site.feed_encoding.upper()}"
+    )
 
 
 def _html_type(site: SampleSite) -> str:

@@ -58,7 +58,8 @@ def generate_network(
     """A network of one city, ``districts`` districts and ``branches`` branches per district.
 
     ``feed_sources=N`` builds exactly N sites in total (city, up to ``districts`` districts, the rest
-    branches spread over the districts), all RSS, lively and healthy: the benchmark shape.
+    branches spread over the districts), all RSS, lively and healthy, one feed in five GBK-encoded
+    (labelled as such): the benchmark shape (500 x 20 items is about 25 MB of feeds).
     With ``faults``, four branch sites break (timeout after ``timeout_delay_s``, HTTP 500, redirect loop,
     malformed XML) once the network has at least 11 sites, so the healthy ones still show every template.
     With ``extras`` (and at least one district), the last district gets two more branches: a site
@@ -124,6 +125,7 @@ def generate_network(
             category=_category(unit, rng),
             platform=platform,
             account=account,
+            feed_encoding="gbk" if feed_sources is not None and index % 5 == 4 else "utf-8",
         )
         style = DATE_STYLES[index % len(DATE_STYLES)]
         _fill_items(site, unit.place, seed, today, items_per_site, style)
@@ -204,7 +206,8 @@ def publish_item(
         style = site.items[0].date_style if site.items else "full_cn"
         place = site.name
         rng = random.Random(f"samplenet:{network.seed}:{site.slug}:{site.serial + 1}")
-        item = _make_item(site, place, rng, site.serial + 1, when, style)
+        taken = {item.title for item in site.items}
+        item = _make_item(site, place, rng, site.serial + 1, when, style, taken)
         site.serial += 1
         site.items.insert(0, item)
         network.published += 1
@@ -274,13 +277,28 @@ def _fill_items(site: SampleSite, place: str, seed: int, today: date, count: int
         dates.append(datetime.combine(day, moment, tzinfo=ZONE))
         day -= timedelta(days=rng.randint(*gap))
     # Serial 1 is the oldest item, so publishing continues the numbering.
-    site.items = [_make_item(site, place, rng, count - n, when, style) for n, when in enumerate(dates)]
+    taken: set[str] = set()
+    site.items = [_make_item(site, place, rng, count - n, when, style, taken) for n, when in enumerate(dates)]
     site.serial = count
 
 
 def _make_item(
-    site: SampleSite, place: str, rng: random.Random, serial: int, when: datetime, style: DateStyle
+    site: SampleSite,
+    place: str,
+    rng: random.Random,
+    serial: int,
+    when: datetime,
+    style: DateStyle,
+    taken: set[str],
 ) -> SampleItem:
+    """A new item; its title differs from those in ``taken`` (the site's titles), which it joins."""
+    title = texts.make_title(rng, place, when.year, party=serial % 3 == 1)
+    for _ in range(20):  # a site seldom repeats a title; tests and people tell items apart by it
+        if title not in taken:
+            break
+        title = texts.make_title(rng, place, when.year, party=serial % 3 == 1)
+    taken.add(title)
+
     item_id = f"t{when:%Y%m%d}_{serial}"
     attachments: list[SampleAttachment] = []
     if rng.random() < 0.4:
@@ -292,7 +310,7 @@ def _make_item(
     return SampleItem(
         site_slug=site.slug,
         item_id=item_id,
-        title=texts.make_title(rng, place, when.year, party=serial % 3 == 1),
+        title=title,
         paragraphs=texts.make_paragraphs(rng, place, when),
         published_at=when,
         date_style=style,

@@ -90,6 +90,7 @@ class SampleSite:
     category: str  # the column the site's list/feed carries, e.g. 通知公告
     platform: str | None = None  # account template: weibo | wechat
     account: str | None = None  # account template: uid / biz id
+    feed_encoding: str = "utf-8"  # "gbk" for one benchmark feed in five (declared in header and XML)
     items: list[SampleItem] = field(default_factory=list)
     serial: int = 0  # last item serial used (publishing continues from here)
 

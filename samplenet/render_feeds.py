@@ -24,7 +24,8 @@ def newest(items: list[SampleItem]) -> datetime | None:
 
 
 def rss_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
-    """RSS 2.0 with a summary in <description> and the full body in <content:encoded>."""
+    """RSS 2.0 with a summary in <description> and the full body in <content:encoded>, in the site's
+    feed encoding (UTF-8, or GBK for some benchmark feeds; the XML declaration says which)."""
     home = site_url(base, site)
     entries = []
     for item in items[:FEED_SIZE]:
@@ -42,7 +43,7 @@ def rss_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
     updated = newest(items)
     build = f"<lastBuildDate>{format_datetime(updated)}</lastBuildDate>\n" if updated else ""
     text = (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<?xml version="1.0" encoding="{site.feed_encoding}"?>\n'
         '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
         f"<title>{escape(site.name)} {escape(site.category)}</title>\n<link>{escape(home)}</link>\n"
@@ -50,7 +51,7 @@ def rss_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
         f"<description>{escape(site.name)}发布的{escape(site.category)}</description>\n"
         f"<language>zh-cn</language>\n{build}" + "\n".join(entries) + "\n</channel>\n</rss>\n"
     )
-    return text.encode()
+    return text.encode(site.feed_encoding)
 
 
 def atom_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
