@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench import htmlcrawl, ingest, repoll, screen
+from bench import feedparse, htmlcrawl, ingest, repoll, screen
 
+feedparse.main([])
 ingest.main([])
 repoll.main([])
 htmlcrawl.main([])
