@@ -20,6 +20,7 @@ from api.i18n import LANG_COOKIE, choose_language, normalize_language
 from api.rendering import make_templates, render
 from api.routes import health, json_api, moderation_api, portal, websub
 from hub.db import Database
+from hub.reposts import configure_reposts
 from hub.settings import Settings
 from index.backend import SearchBackend
 from index.factory import open_backend
@@ -43,6 +44,7 @@ def create_app(
     owns_backend = backend is None
     db = database if database is not None else Database(settings.store.url, echo=settings.store.echo)
     configure_screening(db.sessions, settings.moderation)  # WebSub deliveries are screened on ingest
+    configure_reposts(db.sessions, settings)  # ... and linked to reposts with the configured policy
     search = backend if backend is not None else open_backend(settings)
 
     @asynccontextmanager

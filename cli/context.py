@@ -36,9 +36,11 @@ class CliContext:
         if self._database is None:
             self._database = Database(self.settings.store.url, echo=self.settings.store.echo)
             # Imported here: screening loads numpy and OpenCC, which --help and most commands never need.
+            from hub.reposts import configure_reposts
             from moderation.screening import configure_screening
 
             configure_screening(self._database.sessions, self.settings.moderation)
+            configure_reposts(self._database.sessions, self.settings)
         return self._database
 
 

@@ -36,6 +36,7 @@ from crawlers.spiders.feed import FeedSpider
 from crawlers.spiders.htmllist import HtmlListSpider
 from hub.db import Database
 from hub.models import Source, SourceKind, Unit
+from hub.reposts import configure_reposts
 from hub.settings import Settings
 from moderation.screening import configure_screening
 
@@ -73,6 +74,7 @@ class CrawlServer:
         self.reply_fd = reply_fd
         self.database = Database(settings.store.url)
         configure_screening(self.database.sessions, settings.moderation)  # one lexicon per process
+        configure_reposts(self.database.sessions, settings)  # repost threshold and zone from settings
         # One writer thread for every job of this process: SQLite has one writer per process anyway.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
         self.process = AsyncCrawlerProcess(scrapy_settings(settings))

@@ -44,6 +44,7 @@ BANDS = 10
 ROWS = 3  # slots per band: BANDS * ROWS <= SLOTS
 # Shorter bodies say too little to tell a repost from a look-alike; they match by exact content hash.
 MIN_FINGERPRINT_CHARS = 60
+SKETCH_BYTES = SLOTS * 4  # as stored: 32 bits a slot
 _MASK63 = np.uint64((1 << 63) - 1)  # band keys are stored as BIGINT, signed on both backends
 _SEED = np.uint64(0x5EED1E575EED1E57)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Table, bindparam, delete, func, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.fingerprint import band_keys, pack, similarities, sketches, stored_form, unpack_many
+from hub.fingerprint import SKETCH_BYTES, band_keys, pack, similarities, sketches, stored_form, unpack_many
 from hub.models import Item, ItemFingerprint, ItemFingerprintKey, Unit
 from hub.repostbands import Ints, find_candidates
 from hub.timeutil import to_zone
@@ -50,6 +50,7 @@ BUCKET_CAP = 64
 MAX_CANDIDATES = 24
 # Values per IN (...): under SQLite's 32,766 bind parameters (3.32+) and PostgreSQL's 65,535.
 CHUNK = 4000
+POLICY_KEY = "xinlian.reposts"  # where configure_reposts leaves the policy in Session.info
 MARK_CHARS = 300  # a repost mark ("转载自 …") counts in the first this many characters
 _REPOST_MARK = re.compile(r"转载|转自")
 _T = TypeVar("_T")
@@ -66,6 +67,26 @@ class RepostPolicy:
     def from_settings(cls, settings: Settings) -> RepostPolicy:
         """The policy configured in ``[crawl] repost_min_similarity`` and ``timezone``."""
         return cls(min_similarity=settings.crawl.repost_min_similarity, zone=settings.timezone)
+
+
+def configure_reposts(sessions: sessionmaker[Session], settings: Settings) -> RepostPolicy:
+    """Give every session of a process the configured policy (called where its sessions are made).
+
+    Both ingest paths link reposts with it unless a caller passes a policy of its own.
+    """
+    policy = RepostPolicy.from_settings(settings)
+    info = dict(sessions.kw.get("info") or {})
+    info[POLICY_KEY] = policy
+    sessions.configure(info=info)
+    return policy
+
+
+def policy_for(session: Session, policy: RepostPolicy | None = None) -> RepostPolicy:
+    """``policy`` if given, else the session's configured one, else the defaults."""
+    if policy is not None:
+        return policy
+    configured = session.info.get(POLICY_KEY)
+    return configured if isinstance(configured, RepostPolicy) else RepostPolicy()
 
 
 class _Node:
@@ -220,8 +241,9 @@ class _Linker:
         for chunk in _chunks(ids.tolist()):
             query = select(table.c.item_id, table.c.sketch).where(table.c.item_id.in_(chunk))
             for item_id, data in self.session.execute(query):
-                found_ids.append(item_id)
-                blobs.append(data)
+                if len(data) == SKETCH_BYTES:  # another length: an older format, compared with nothing
+                    found_ids.append(item_id)
+                    blobs.append(data)
         return np.array(found_ids, dtype=np.int64), unpack_many(blobs)
 
     def _exact_copies(self, rows: list[Any]) -> dict[int, list[int]]:
@@ -361,7 +383,7 @@ def link_reposts_by_id(session: Session, item_ids: Iterable[int], policy: Repost
     if not ids:
         return
     session.flush()
-    _Linker(session, policy or RepostPolicy()).run(ids)
+    _Linker(session, policy_for(session, policy)).run(ids)
 
 
 def link_repost(session: Session, item: Item, policy: RepostPolicy | None = None) -> int | None:

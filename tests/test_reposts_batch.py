@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.db import Database
@@ -17,7 +17,7 @@ from hub.ingest import ingest
 from hub.ingestbatch import ingest_batch
 from hub.models import Item, ItemFingerprintKey, Source
 from hub.rawitem import RawItem
-from hub.reposts import BUCKET_CAP, RepostPolicy, link_reposts_by_id
+from hub.reposts import BUCKET_CAP, RepostPolicy, configure_reposts, link_reposts_by_id
 from hub.settings import Settings
 from tests.test_reposts import NOTICE, OTHER, _units, repost_text
 
@@ -208,13 +208,21 @@ def test_buckets_stay_bounded_on_a_template_corpus(database: Database) -> None:
 
 
 def test_the_policy_comes_from_settings(settings: Settings, database: Database) -> None:
-    policy = RepostPolicy.from_settings(settings.model_copy(update={"timezone": "UTC"}))
-    assert policy.min_similarity == settings.crawl.repost_min_similarity and policy.zone == "UTC"
+    strict = settings.model_copy(
+        update={"crawl": settings.crawl.model_copy(update={"repost_min_similarity": 0.95})}
+    )
+    policy = configure_reposts(database.sessions, strict)  # as the crawl process, web app and CLI do
+    assert policy == RepostPolicy(min_similarity=0.95, zone=settings.timezone)
     with database.session() as session:
-        city, branch = _units(session, 2)
+        city, branch, other = _units(session, 3)
         ingest(session, _raw(city, NOTICE, 6, "city"))
-        copy = ingest(session, _raw(branch, SMALL_EDITS, 7, "b"), reposts=RepostPolicy(0.95)).item_id
-        assert session.get(Item, copy).repost_of_id is None  # type: ignore[union-attr]
-        session.execute(update(Item).where(Item.id == copy).values(repost_of_id=None))
-        link_reposts_by_id(session, [copy], policy)
-        assert session.get(Item, copy).repost_of_id is not None  # type: ignore[union-attr]
+        edited = ingest(session, _raw(branch, SMALL_EDITS, 7, "b")).item_id  # J ~0.91: below 0.95 here
+        ingest_batch(session, [_raw(other, SMALL_EDITS, 8, "c")])
+        assert session.get(Item, edited).repost_of_id is None  # type: ignore[union-attr]
+        # An explicit policy wins over the configured one.
+        link_reposts_by_id(session, [edited], RepostPolicy())
+        assert session.get(Item, edited).repost_of_id is not None  # type: ignore[union-attr]
+    with database.session() as session:
+        linked = session.scalars(select(Item.url).where(Item.repost_of_id.is_not(None))).all()
+        # The batch's item copies the edited one exactly: it follows it into the city's group.
+        assert sorted(url.split("/")[3] for url in linked) == ["b", "c"]
