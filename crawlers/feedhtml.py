@@ -17,14 +17,13 @@ from lxml.html.defs import link_attrs
 from crawlers.extract import ATTACHMENT_EXTENSIONS
 from hub.rawitem import Attachment
 
-_LINK_ATTRS = frozenset(link_attrs)
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]")
 # A fragment that is a whole document is parsed as one, not wrapped in another.
 _FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.IGNORECASE)
-# Every value of a link attribute, quoted or not (a cheap first look: rewriting is skipped when all
-# of them are plain absolute http(s) URLs, as feeds usually carry).
-_LINK_NAMES = "|".join(sorted(link_attrs))
-_LINK_VALUE = re.compile(rf"""\s(?:{_LINK_NAMES})\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
+# The link attributes of a fragment (lxml.html's list), collected by one compiled XPath in C.
+_LINK_ATTRIBUTES = etree.XPath(
+    "//@*[contains(' %s ', concat(' ', name(), ' '))]" % " ".join(sorted(link_attrs))  # noqa: UP031
+)
 _MARKUP = re.compile(r"[<&\x00-\x08\x0b-\x1f]")
 
 
@@ -91,27 +90,14 @@ def _path(href: str) -> str:
         return ""
 
 
-def _make_links_absolute(body: etree._Element, fragment: str, base_url: str) -> None:
-    if "<base" in fragment.lower():
+def _make_links_absolute(body: etree._Element, base_url: str) -> None:
+    """Relative link attributes made absolute; absolute ones (the usual case in feeds) left as they are."""
+    if body.find(".//base") is not None:  # (str.lower() on CJK text costs more than this search)
         base_url = _base_href(body, base_url)
-    for element in body.iter():
-        if isinstance(element.tag, str):  # not comments and processing instructions
-            for name, value in element.items():
-                if name in _LINK_ATTRS:
-                    absolute = _absolute(value, base_url)
-                    if absolute != value:
-                        element.set(name, absolute)
-
-
-def _needs_rewrite(fragment: str) -> bool:
-    """True unless every link attribute value is an absolute URL that urljoin would leave alone."""
-    if "<base" in fragment or "<BASE" in fragment:
-        return True
-    for match in _LINK_VALUE.finditer(fragment):
-        value = match.group(1) or match.group(2) or match.group(3) or ""
-        if "&" in value or _absolute(value, "http://x/") != value:
-            return True
-    return False
+    for value in _LINK_ATTRIBUTES(body):
+        absolute = _absolute(value, base_url)
+        if absolute != value:
+            value.getparent().set(value.attrname, absolute)
 
 
 def html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment], list[str]]:
@@ -123,32 +109,16 @@ def html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment]
         return fragment, fragment, [], []
     if body.text is not None and not body.text.strip():
         body.text = None  # whitespace before the first element is not content
-    if base_url and "<base" in fragment.lower():
-        base_url = _base_href(body, base_url)
-    images: dict[str, None] = {}
+    if base_url:
+        _make_links_absolute(body, base_url)
+    images = {src: None for img in body.iter("img") if (src := img.get("src"))}
     found: dict[str, Attachment] = {}
-    for element in body.iter():
-        tag = element.tag
-        if not isinstance(tag, str):
-            continue  # comments and processing instructions
-        if base_url:
-            for name, value in element.items():
-                if name in _LINK_ATTRS:
-                    absolute = _absolute(value, base_url)
-                    if absolute != value:
-                        element.set(name, absolute)
-        if tag == "img":
-            src = element.get("src")
-            if src:
-                images[src] = None
-        elif tag == "a":
-            href = (element.get("href") or "").strip()
-            path = _path(href)
-            if href and path.endswith(ATTACHMENT_EXTENSIONS) and href not in found:
-                name = " ".join("".join(element.itertext()).split())
-                found[href] = Attachment(
-                    name=name or element.get("title") or path.rsplit("/", 1)[-1], url=href
-                )
+    for anchor in body.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        path = _path(href)
+        if href and path.endswith(ATTACHMENT_EXTENSIONS) and href not in found:
+            name = " ".join("".join(anchor.itertext()).split()) or anchor.get("title")
+            found[href] = Attachment(name=name or path.rsplit("/", 1)[-1], url=href)
     serialized = etree.tostring(body, method="html", encoding="unicode", with_tail=False)
     html = serialized[serialized.index(">") + 1 : serialized.rindex("</body>")]
     text = _lines(etree.tostring(body, method="text", encoding="unicode", with_tail=False))

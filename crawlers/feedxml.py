@@ -55,12 +55,19 @@ _FIELD_KEYS |= {f"{key}_parsed" for key in ("published", "updated", "created")}
 _C1 = re.compile("[\x80-\x9f]")
 # Text can need feedparser's repairs only if it has characters U+0080..U+00FF: in UTF-8 their lead
 # bytes are C2/C3 (never a continuation byte), or they come as character references.
-_MAY_NEED_REPAIR = re.compile(rb"[\xc2\xc3]|&#0*(?:1[2-9][0-9]|2[0-5][0-9]|[xX]0*[89a-fA-F][0-9a-fA-F]);")
+_MAY_NEED_REPAIR = re.compile(rb"&#0*(?:1[2-9][0-9]|2[0-5][0-9]|[xX]0*[89a-fA-F][0-9a-fA-F]);")
 _ENTITY_IN_LINK = re.compile("&([A-Za-z0-9_]+);")
 _RFC822 = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3]\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"20\d\d [0-2]\d:[0-5]\d:[0-5]\d [+-][01]\d[0-5]\d"
 )
+
+
+def _may_need_repair(data: bytes) -> bool:
+    # Substring tests first: a regex alternation over 50 KB costs ~1 ms, ``in`` a few microseconds.
+    if b"\xc2" in data or b"\xc3" in data:
+        return True
+    return b"&#" in data and _MAY_NEED_REPAIR.search(data) is not None
 
 
 class _Fallback(Exception):
@@ -80,7 +87,7 @@ def read_feed(data: bytes) -> FeedFields | None:
     if data.count(b"xmlns") != len(root.nsmap) or _foreign_prefixes(root):
         return None
     try:
-        return _read(root, repair=_MAY_NEED_REPAIR.search(data) is not None)
+        return _read(root, repair=_may_need_repair(data))
     except _Fallback:
         return None
 
