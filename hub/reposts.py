@@ -156,6 +156,7 @@ class _Linker:
         self.initial: dict[int, int | None] = {}  # repost_of_id as read, to write only changes
         self.remapped: dict[int, int] = {}  # a former original -> the original it now reposts
         self.parents: set[int] = set()  # batch items that stored items repost (changed items only)
+        self.children: dict[int, set[int]] = defaultdict(set)  # loaded items by the item they repost
 
     def run(self, ids: list[int]) -> None:
         batch = self._load_batch(ids)
@@ -274,6 +275,8 @@ class _Linker:
         _load_nodes(self.session, roots, self.nodes, zone)
         for node in self.nodes.values():
             self.initial.setdefault(node.id, node.repost_of_id)
+            if node.repost_of_id is not None:
+                self.children[node.repost_of_id].add(node.id)
 
     # --- linking -----------------------------------------------------------------------------------
     def _root(self, item_id: int) -> _Node:
@@ -289,19 +292,25 @@ class _Linker:
         item = self.nodes[item_id]
         roots = {root.id: root for root in (self._root(other) for other in found) if root.id != item_id}
         original = min([item, *roots.values()], key=lambda node: node.age)
-        original.repost_of_id = None
+        self._point(original, None)
         # The item itself, if older items repost it (a changed item), hands them over too.
         members = [*roots.values(), item] if item_id in self.parents else list(roots.values())
         old_roots = {member.id for member in members if member.id != original.id}
         for member in [*roots.values(), item]:
             if member.id != original.id:
-                member.repost_of_id = original.id
-        if old_roots:
-            for node in self.nodes.values():
-                if node.repost_of_id in old_roots:
-                    node.repost_of_id = original.id
-            for old in old_roots:
-                self.remapped[old] = original.id
+                self._point(member, original.id)
+        for old in old_roots:
+            for child in list(self.children.pop(old, ())):
+                self._point(self.nodes[child], original.id)
+            self.remapped[old] = original.id
+
+    def _point(self, node: _Node, target: int | None) -> None:
+        """Set ``node``'s link, keeping the index of who reposts whom (loaded items only) in step."""
+        if node.repost_of_id is not None:
+            self.children[node.repost_of_id].discard(node.id)
+        node.repost_of_id = target
+        if target is not None:
+            self.children[target].add(node.id)
 
     # --- writing -----------------------------------------------------------------------------------
     def _store(
