@@ -17,7 +17,9 @@ from lxml.html.defs import link_attrs
 from crawlers.extract import ATTACHMENT_EXTENSIONS
 from hub.rawitem import Attachment
 
-_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]")
+# Absolute URLs urljoin returns unchanged: lower-case scheme, a host (no IPv6 literal: urljoin
+# checks it), no dot segments, no empty query or fragment at the end.
+_ABSOLUTE = re.compile(r"^[a-z][a-z0-9+.\-]*://[^/?#\[\]]")
 # A fragment that is a whole document is parsed as one, not wrapped in another.
 _FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.IGNORECASE)
 # The link attributes of a fragment (lxml.html's list), collected by one compiled XPath in C.
@@ -45,7 +47,7 @@ def _base_href(body: etree._Element, base_url: str) -> str:
     for base in list(body.iter("base")):
         href = (base.get("href") or "").strip()
         if href:
-            base_url = _absolute(href, base_url)
+            base_url = absolute_url(href, base_url)
         _drop(base)
     return base_url
 
@@ -73,10 +75,16 @@ def fragment_text(fragment: str) -> str:
     return html_parts(fragment, "")[1]
 
 
-def _absolute(value: str, base_url: str) -> str:
+def plain_absolute(url: str) -> bool:
+    """True when ``urljoin(anything, url)`` is ``url`` itself (so the join can be skipped)."""
+    return _ABSOLUTE.match(url) is not None and "/." not in url and url[-1] not in "?#"
+
+
+def absolute_url(value: str, base_url: str) -> str:
+    """``urljoin(base_url, value.strip())``, without its cost when the URL is already absolute."""
     link = value.strip()
-    if _ABSOLUTE.match(link) and "/." not in link and link[-1] not in "?#":
-        return link  # urljoin would return it unchanged
+    if plain_absolute(link):
+        return link
     try:
         return urljoin(base_url, link)
     except ValueError:  # "http://[broken": left as it is, like lxml's handle_failures="ignore"
@@ -90,12 +98,12 @@ def _path(href: str) -> str:
         return ""
 
 
-def _make_links_absolute(body: etree._Element, base_url: str) -> None:
+def _make_linksabsolute_url(body: etree._Element, base_url: str) -> None:
     """Relative link attributes made absolute; absolute ones (the usual case in feeds) left as they are."""
     if body.find(".//base") is not None:  # (str.lower() on CJK text costs more than this search)
         base_url = _base_href(body, base_url)
     for value in _LINK_ATTRIBUTES(body):
-        absolute = _absolute(value, base_url)
+        absolute = absolute_url(value, base_url)
         if absolute != value:
             value.getparent().set(value.attrname, absolute)
 
@@ -110,7 +118,7 @@ def html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment]
     if body.text is not None and not body.text.strip():
         body.text = None  # whitespace before the first element is not content
     if base_url:
-        _make_links_absolute(body, base_url)
+        _make_linksabsolute_url(body, base_url)
     images = {src: None for img in body.iter("img") if (src := img.get("src"))}
     found: dict[str, Attachment] = {}
     for anchor in body.iter("a"):

@@ -22,7 +22,7 @@ import feedparser
 from crawlers.dates import clamp_future, parse_date, plausible
 from crawlers.feeddecode import FeedEncodingError, decode_feed
 from crawlers.feedfields import DATE_KEYS, EntryFields, FeedFields, from_feedparser
-from crawlers.feedhtml import fragment_text, html_parts
+from crawlers.feedhtml import fragment_text, html_parts, plain_absolute
 from crawlers.feedxml import read_feed
 from hub.rawitem import Attachment, RawItem
 
@@ -113,7 +113,7 @@ def _entry_from_fields(
 ) -> FeedEntry | None:
     if not fields.link:
         return None
-    link = urljoin(feed_url, fields.link)
+    link = fields.link if plain_absolute(fields.link) else urljoin(feed_url, fields.link)
     enclosures = [
         Attachment(name=str(e.title or e.href.rsplit("/", 1)[-1]), url=urljoin(link, e.href))
         for e in fields.enclosures
