@@ -13,6 +13,7 @@ Besides the crawl, it times the HTML path alone in this process, over the same n
   the source's selectors as the crawl has them;
 - ``pages_per_s_extract_30kb``: the same pages inside a busy portal's chrome (bench/htmlpages.py);
 - ``list_pages_per_s``: decode + ``read_list_page`` of every list page (with the selectors too);
+- each of these also ``..._per_cpu_s``: per CPU second of this process, steadier on a busy machine;
 - ``worker_import_s``: what a crawl process spends importing before it can fetch anything (paid
   once per pool process, or once per crawl where crawls start their own process);
 - ``article_pages_per_s_after_first_store``: pages stored after the first batch, divided by the time
@@ -55,15 +56,19 @@ from samplenet.server import running_network_process
 MIN_TIMED_PAGES = 2000
 
 
-def _rate(pages: Sequence[SamplePage], work: Callable[[SamplePage], object]) -> float:
+def _rates(pages: Sequence[SamplePage], work: Callable[[SamplePage], object]) -> tuple[float, float]:
+    """Pages per wall-clock second and per CPU second of this process (the second figure moves
+    less when other work shares the cores)."""
     for page in pages[:20]:  # warm caches (compiled selectors, the XSLT) outside the timing
         work(page)
     rounds = max(1, -(-MIN_TIMED_PAGES // max(1, len(pages))))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(rounds):
         for page in pages:
             work(page)
-    return round(rounds * len(pages) / (time.perf_counter() - start), 1)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    done = rounds * len(pages)
+    return round(done / wall, 1), round(done / cpu, 1)
 
 
 def _extract(page: SamplePage) -> object:
@@ -80,13 +85,19 @@ def html_path_figures(network: SampleNetwork) -> dict[str, float | int | str]:
     articles = sample_articles(network)
     portal = [portal_article(network, page) for page in articles]
     lists = sample_lists(network)
+    extract_wall, extract_cpu = _rates(articles, _extract)
+    portal_wall, portal_cpu = _rates(portal, _extract)
+    lists_wall, lists_cpu = _rates(lists, _read_list)
     return {
         "sample_article_pages": len(articles),
         "sample_article_kib": round(sum(len(p.body) for p in articles) / len(articles) / 1024, 1),
-        "pages_per_s_extract": _rate(articles, _extract),
+        "pages_per_s_extract": extract_wall,
+        "pages_per_cpu_s_extract": extract_cpu,
         "portal_article_kib": round(sum(len(p.body) for p in portal) / len(portal) / 1024, 1),
-        "pages_per_s_extract_30kb": _rate(portal, _extract),
-        "list_pages_per_s": _rate(lists, _read_list),
+        "pages_per_s_extract_30kb": portal_wall,
+        "pages_per_cpu_s_extract_30kb": portal_cpu,
+        "list_pages_per_s": lists_wall,
+        "list_pages_per_cpu_s": lists_cpu,
     }
 
 
