@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from operator import add
 from typing import NamedTuple
 
+from index.vectorized import analyse_many
+
 # CJK ideographs (basic, extension A, compatibility, extensions B+), kana and Hangul syllables.
 _CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 _CJK = re.compile(f"[{_CJK_CLASS}]")
@@ -27,6 +29,7 @@ _WORD_PIECE = re.compile(f"([{_CJK_CLASS}]+)|([^{_CJK_CLASS}]+)")
 # CJK unified ideographs are stable under NFKC (never decomposed, never composed with a neighbour), so
 # NFKC of the text between them, piece by piece, is NFKC of the whole; most of a Chinese text is skipped.
 _NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
+VECTORIZE_FROM = 16  # documents: smaller batches are tokenized by the regex path
 _QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _OR_WORDS = frozenset({"OR", "|"})
 
@@ -149,12 +152,36 @@ class IndexedText:
     chars: list[str]
 
 
+def _indexed(title_norm: str, body_norm: str) -> IndexedText:
+    return IndexedText(
+        " ".join(_normalized_tokens(title_norm)),
+        " ".join(_normalized_tokens(body_norm)),
+        _chars_of([title_norm, body_norm]),
+    )
+
+
 def index_text(title: str, text: str) -> IndexedText:
     """The indexed fields of a document, normalizing each text once."""
-    norms = [normalize(title)[0], normalize(text)[0]]
-    return IndexedText(
-        " ".join(_normalized_tokens(norms[0])), " ".join(_normalized_tokens(norms[1])), _chars_of(norms)
-    )
+    return _indexed(normalize(title)[0], normalize(text)[0])
+
+
+def index_texts(documents: list[tuple[str, str]]) -> list[IndexedText]:
+    """``index_text`` of many (title, text) pairs: the tokens of all of them in one numpy pass
+    (index/vectorized.py; about 6x faster than the regex path per document when batched)."""
+    norms = [normalize(part)[0] for document in documents for part in document]
+    if len(documents) < VECTORIZE_FROM:  # numpy's fixed cost per call outweighs its speed
+        return [_indexed(norms[index], norms[index + 1]) for index in range(0, len(norms), 2)]
+    analysed = analyse_many(norms)
+    results: list[IndexedText] = []
+    for index in range(0, len(norms), 2):
+        title, body = analysed[index], analysed[index + 1]
+        if title is None or body is None:  # a case the vectorized pass leaves to the regex path
+            results.append(_indexed(norms[index], norms[index + 1]))
+        else:
+            results.append(
+                IndexedText(title.tokens, body.tokens, sorted(set(title.cjk_chars).union(body.cjk_chars)))
+            )
+    return results
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from index.analysis import ParsedQuery, Term, index_text, parse_query
+from index.analysis import ParsedQuery, Term, index_texts, parse_query
 from index.backend import SearchBackendError, SearchDocument, SearchHit, SearchQuery, SearchResult
 from index.snippet import make_snippet
 
@@ -159,12 +159,11 @@ class EmbeddedBackend:
         if not fresh:
             return
         # Tokens are built before anything is written: a failure leaves the chunk untouched.
-        fts_rows = []
-        for doc in fresh:
-            analysed = index_text(doc.title, doc.text)
-            fts_rows.append(
-                (doc.item_id, analysed.title_tokens, analysed.body_tokens, " ".join(analysed.chars))
-            )
+        analysed = index_texts([(doc.title, doc.text) for doc in fresh])
+        fts_rows = [
+            (doc.item_id, fields.title_tokens, fields.body_tokens, " ".join(fields.chars))
+            for doc, fields in zip(fresh, analysed, strict=True)
+        ]
         conn.executemany(_UPSERT_DOC, [_doc_row(doc) for doc in fresh])
         conn.executemany(
             "DELETE FROM fts WHERE rowid = ?", [(doc.item_id,) for doc in fresh if doc.item_id in stored]

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from index.analysis import Term, cjk_chars, index_text, parse_query, token_strings, token_text, tokenize
+from index.analysis import (
+    VECTORIZE_FROM,
+    Term,
+    cjk_chars,
+    index_text,
+    index_texts,
+    parse_query,
+    token_strings,
+    token_text,
+    tokenize,
+)
 from index.snippet import make_snippet
 
 
@@ -62,3 +72,11 @@ def test_indexing_tokens_equal_the_offset_tokenizer() -> None:
         assert analysed.body_tokens == token_text(text[::-1])
         assert analysed.chars == cjk_chars(text, text[::-1])
     assert token_text("a中・文") == "a 中 ・文"
+
+
+def test_batched_indexing_equals_one_by_one() -> None:
+    # index_texts tokenizes a batch with numpy (index/vectorized.py); texts it cannot decide go by regex.
+    pairs = [(text, text[::-1] * n) for n in range(1, 4) for text in TRICKY]
+    pairs += [(f"标题{n}", f"第{n}段：加强党建工作，ＷｉＦｉ６覆盖{n * 7}个社区。" * n) for n in range(20)]
+    assert len(pairs) >= VECTORIZE_FROM
+    assert index_texts(pairs) == [index_text(title, text) for title, text in pairs]
