@@ -17,7 +17,10 @@ Besides the crawl, it times the HTML path alone in this process, over the same n
 - ``worker_import_s``: what a crawl process spends importing before it can fetch anything (paid
   once per pool process, or once per crawl where crawls start their own process);
 - ``article_pages_per_s_after_first_store``: pages stored after the first batch, divided by the time
-  between the first and the last batch (start-up and the first fetches left out).
+  between the first and the last batch (start-up and the first fetches left out);
+- ``crawl_cpu_s`` / ``server_cpu_s``: CPU seconds the crawl processes and the sample server used
+  during the crawl, and ``article_pages_per_crawl_cpu_s``: what one core of crawl processes does
+  (the end-to-end ceiling on two otherwise idle cores is about twice that, less the server's share).
 
     python -m bench.htmlcrawl --sites 60 --items 20 [--processes N]
 """
@@ -32,8 +35,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 from sqlalchemy import func, select
 
@@ -101,6 +106,15 @@ def html_path_figures(network: SampleNetwork) -> dict[str, float | int | str]:
     }
 
 
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with suppress(psutil.NoSuchProcess):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def worker_import_seconds() -> float:
     """Wall time of ``import crawlers.process`` in a fresh interpreter (the crawl worker's start-up)."""
     code = "import time; t = time.perf_counter(); import crawlers.process; print(time.perf_counter() - t)"
@@ -124,9 +138,15 @@ def run(sites: int, items: int, workdir: Path, processes: int = 0) -> dict[str, 
         pool = CrawlPool(settings)
         try:
             pool_start_s = pool.start()
+            crawlers = pool.pids()
+            # The other child of this process is the sample server.
+            server = [c.pid for c in psutil.Process().children() if c.pid not in crawlers]
+            cpu_before = _cpu_seconds(crawlers), _cpu_seconds(server)
             start = time.perf_counter()
             summary = crawl(settings, html_ids, trigger="bench", pool=pool)
             elapsed = time.perf_counter() - start
+            crawl_cpu = _cpu_seconds(crawlers) - cpu_before[0]
+            server_cpu = _cpu_seconds(server) - cpu_before[1]
         finally:
             pool.close()
     with database.session() as session:
@@ -145,6 +165,9 @@ def run(sites: int, items: int, workdir: Path, processes: int = 0) -> dict[str, 
         "crawl_s": round(elapsed, 2),
         "article_pages_per_s": round(summary.items_new / elapsed, 1),
         "article_pages_per_s_after_first_store": round(after_first / span, 1) if span > 0 else 0.0,
+        "crawl_cpu_s": round(crawl_cpu, 2),
+        "server_cpu_s": round(server_cpu, 2),
+        "article_pages_per_crawl_cpu_s": round(summary.items_new / crawl_cpu, 1) if crawl_cpu > 0 else 0.0,
         "worker_import_s": worker_import_seconds(),
     }
     figures.update(html_path_figures(network))
