@@ -243,7 +243,8 @@ def screen_revisions(
     The same rows as ``screen_item`` on each, with one duplicate lookup, one executemany of hits and
     one of risk scores, all on one lexicon version (checked once per batch, not per item).
     ``fresh``: the revisions were just inserted — no earlier hits to replace, and a risk score of 0
-    (the column default) need not be written. Runs in the caller's transaction.
+    (the column default) need not be written. Runs in the caller's transaction; scores are written
+    with a Core statement, so an ``Item`` of these ids already loaded in the session is not refreshed.
     """
     if not revisions:
         return {}
