@@ -32,6 +32,10 @@ from hub.removal import mark_gone, record_listing
 
 logger = logging.getLogger(__name__)
 
+# Outcomes are written when this many are waiting, or this long after the first of a batch finished.
+OUTCOME_BATCH = 200
+OUTCOME_GATHER_S = 0.05
+
 
 @dataclass(slots=True)
 class SourceJob:
@@ -233,6 +237,10 @@ class CrawlLedger:
     async def _flush_outcomes(self) -> None:
         loop = asyncio.get_running_loop()
         while self._finished:
+            if len(self._finished) < OUTCOME_BATCH:
+                # Let outcomes gather: sources of a re-poll finish a few at a time, and each write is
+                # a transaction of its own (a few ms of the writer's time and of the GIL).
+                await asyncio.sleep(OUTCOME_GATHER_S)
             batch, self._finished = self._finished, []
             await loop.run_in_executor(self._writer, self._write_outcomes, batch)
 

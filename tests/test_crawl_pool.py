@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,9 +133,11 @@ def test_killed_worker_closes_the_run_with_aborted_sources_and_is_replaced(
     victim_index = next(i for i, part in enumerate(parts) if slow_ids & set(part.source_ids))
     victim = pool.pids()[victim_index]
     killed: list[int] = []
+    started = time.monotonic()
 
     def kill_once(done: int, total: int) -> None:
-        if done >= 1 and not killed:
+        # Half a second in: the slow source waits 3 s for its timeout, so it is still in flight.
+        if time.monotonic() - started >= 0.5 and not killed:
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 
@@ -156,7 +159,9 @@ def test_killed_worker_closes_the_run_with_aborted_sources_and_is_replaced(
                 CrawlOutcome.run_id == run.id, CrawlOutcome.source_id.in_(slow_ids)
             )
         ).all()
-        assert all(status == "failed" and kind == "aborted" for status, kind, _ in aborted)
+        assert aborted and all(status == "failed" and kind == "aborted" for status, kind, _ in aborted), (
+            aborted
+        )
         assert all("died" in (message or "") for _, _, message in aborted)
 
     # The pool replaced the dead process; the next run works on it.
