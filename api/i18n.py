@@ -67,6 +67,10 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "attachments": ("附件", "Attachments"),
     "reviewed": ("审核", "Reviewed"),
     "reviewed_line": ("责任审核人：{who}，审核时间：{when}", "Reviewed by {who} on {when}"),
+    "auto_approved_line": (
+        "由自动通过策略 {policy} 发布（筛查无命中），时间：{when}",
+        "Auto-approved by policy {policy} (no screening hits) on {when}",
+    ),
     "first_reviewed_line": ("初审：{who}", "First review by {who}"),
     "breadcrumb": ("所属单位", "Unit"),
     "unit_parent": ("上级单位", "Parent unit"),

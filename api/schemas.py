@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hub.models import Item
+from moderation.policy import policy_name
 
 
 class UnitRef(BaseModel):
@@ -64,6 +65,8 @@ class ItemOut(BaseModel):
     version: int
     reviewed_by: str | None
     reviewed_at: datetime | None
+    # Set when no person approved it: the auto-approve policy that did (moderation/policy.py).
+    auto_approved_by_policy: str | None = None
 
     @classmethod
     def from_item(cls, item: Item, portal_url: str) -> ItemOut:
@@ -85,6 +88,7 @@ class ItemOut(BaseModel):
             version=item.version,
             reviewed_by=item.reviewed_by,
             reviewed_at=item.reviewed_at,
+            auto_approved_by_policy=policy_name(item.reviewed_by),
         )
 
 

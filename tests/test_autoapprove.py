@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -227,3 +228,19 @@ def test_only_a_policy_auto_approves_and_only_clean_revisions(database: Database
             transition(session, dirty, "auto_approve", "policy:unit/d1")
         item = transition(session, clean, "auto_approve", "policy:unit/d1")
         assert (item.state, item.reviewed_by) == ("approved", "policy:unit/d1")
+
+
+def test_published_page_and_api_name_the_policy_not_a_reviewer(
+    database: Database, tree: Tree, client: TestClient
+) -> None:
+    set_policy(database, Unit, tree.district, True)
+    with database.session() as session:
+        item_id = ingest(session, raw(tree.district_source, "a.html", CLEAN), NOW).item_id
+    page = client.get(f"/items/{item_id}")
+    assert page.status_code == 200
+    assert "由自动通过策略 unit/d1 发布" in page.text
+    assert "责任审核人" not in page.text
+    english = client.get(f"/items/{item_id}", params={"lang": "en"})
+    assert "Auto-approved by policy unit/d1" in english.text
+    data = client.get(f"/api/v1/items/{item_id}").json()
+    assert (data["auto_approved_by_policy"], data["reviewed_by"]) == ("unit/d1", "policy:unit/d1")
