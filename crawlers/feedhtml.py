@@ -98,7 +98,7 @@ def _path(href: str) -> str:
         return ""
 
 
-def _make_linksabsolute_url(body: etree._Element, base_url: str) -> None:
+def _make_links_absolute(body: etree._Element, base_url: str) -> None:
     """Relative link attributes made absolute; absolute ones (the usual case in feeds) left as they are."""
     if body.find(".//base") is not None:  # (str.lower() on CJK text costs more than this search)
         base_url = _base_href(body, base_url)
@@ -118,7 +118,7 @@ def html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment]
     if body.text is not None and not body.text.strip():
         body.text = None  # whitespace before the first element is not content
     if base_url:
-        _make_linksabsolute_url(body, base_url)
+        _make_links_absolute(body, base_url)
     images = {src: None for img in body.iter("img") if (src := img.get("src"))}
     found: dict[str, Attachment] = {}
     for anchor in body.iter("a"):

@@ -144,6 +144,18 @@ def _base(parent: str, attrs: dict[str, str]) -> str:
     return _urljoin(parent, given)
 
 
+def _join(base: str, uri: str) -> str:
+    """feedparser's URI join; without a base it only collapses slashes after "scheme://"."""
+    if not base and ":///" not in uri:
+        return uri  # what _urljoin("", uri) returns, without two regex and urljoin calls
+    return _urljoin(base, uri)
+
+
+def _unescape_query(link: str) -> str:
+    """feedparser's repair of "?a=1&b;=2" in links (a regex substitution only when there is an "&")."""
+    return _ENTITY_IN_LINK.sub(r"&\g<1>", link) if "&" in link else link
+
+
 def _repair(text: str) -> str:
     """feedparser's repairs for UTF-8 read as Latin-1 and for cp1252 code points."""
     if text.isascii():
@@ -169,7 +181,7 @@ class _Reader:
     def value(self, element: etree._Element, base: str = "", resolve: bool = False) -> str:
         output = _text(element)
         if resolve and output:
-            output = _urljoin(base, output)
+            output = _join(base, output)
         return _repair(output) if self.repair else output
 
 
@@ -206,7 +218,7 @@ def _link_attrs(attrs: dict[str, str], base: str) -> tuple[dict[str, str], str]:
     href = link.get("url", link.get("uri", link.get("href")))
     if not href:
         raise _Fallback  # an empty href: feedparser's handling depends on which attribute was empty
-    link["href"] = _urljoin(base, href)
+    link["href"] = _join(base, href)
     return link, link["href"]
 
 
@@ -301,7 +313,7 @@ class _Entry(_Reader):
         if attrs.get("rel", "alternate") != "alternate":
             raise _Fallback
         output = self.value(child, base, resolve=True)
-        output = _ENTITY_IN_LINK.sub(r"&\g<1>", output.replace("&amp;", "&"))
+        output = _unescape_query(output.replace("&amp;", "&"))
         self.fields.link, self.has_link = output, True
 
     def category(self, child: etree._Element, attrs: dict[str, str]) -> None:
@@ -370,7 +382,7 @@ class _Feed(_Reader):
             else:
                 if attrs.get("rel", "alternate") != "alternate":
                     raise _Fallback
-                output = _ENTITY_IN_LINK.sub(r"&\g<1>", self.value(child, base, resolve=True))
+                output = _unescape_query(self.value(child, base, resolve=True))
                 self.links.append(("alternate", output))
         elif key == "media_title":
             raise _Fallback  # feedparser takes it for the feed's title
