@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from hub.models import Item, ItemState, ModerationEvent, OutboxEntry, OutboxOp
+from moderation.audit import event_values, snapshots
 from moderation.policy import (
     ACTION,
     POLICY_STATES,
@@ -84,12 +85,19 @@ def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: da
                 reviewed_by=actor,
                 reviewed_at=now,
                 updated_at=now,
+                # as service.transition writes them: no claim, no first approval left over
+                claimed_by=None,
+                claimed_until=None,
+                first_reviewed_by=None,
+                first_reviewed_at=None,
+                first_reviewed_revision=None,
             )
         )
         for item_id in ids:  # loaded copies (screening, reposts) would still say "pending"
             loaded = session.identity_map.get(identity_key(Item, item_id))
             if loaded is not None:
                 session.expire(loaded)
+    found = snapshots(session, [(item_id, 1) for item_id, _ in chosen])  # the audit's screening snapshot
     connection.execute(
         insert(_table(ModerationEvent)),
         [
@@ -101,7 +109,9 @@ def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: da
                 "from_state": ItemState.PENDING.value,
                 "to_state": ItemState.APPROVED.value,
                 "reason": None,
+                "reason_code": None,
                 "created_at": now,
+                **event_values(found[(item_id, 1)]),
             }
             for item_id, actor in chosen
         ],

@@ -133,7 +133,19 @@ def snapshot(session: Session) -> dict[str, Any]:
         for r in session.scalars(select(ItemRevision))
     )
     events = sorted(
-        (urls[e.item_id], e.revision_number, e.actor, e.action, e.from_state or "", e.to_state)
+        (
+            urls[e.item_id],
+            e.revision_number,
+            e.actor,
+            e.action,
+            e.from_state or "",
+            e.to_state,
+            e.content_hash or "",
+            e.hit_count or 0,
+            e.risk_score or 0.0,
+            e.lexicon_version or "",
+            e.reason_code or "",
+        )
         for e in session.scalars(select(ModerationEvent))
     )
     hits = sorted(
