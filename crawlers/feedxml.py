@@ -254,8 +254,9 @@ class _Entry(_Reader):
             self.tags.append(tag)
 
     def read(self, key: str, child: etree._Element, base: str) -> None:
-        attrs = _attrs(child)
-        base = _base(base, attrs)
+        attrs = _attrs(child) if child.attrib else {}
+        if attrs:
+            base = _base(base, attrs)
         fields = self.fields
         if key in _TITLE:
             _check_type(attrs, "text/plain")
@@ -363,6 +364,7 @@ class _Feed(_Reader):
 
     def __init__(self, repair: bool) -> None:
         super().__init__(repair)
+        self.keys: dict[str, str] = {}  # tag → feedparser's key, for this document
         self.title: str | None = None
         self.links: list[tuple[str, str]] = []
         self.entries: list[EntryFields] = []
@@ -395,7 +397,17 @@ class _Feed(_Reader):
         attrs = _attrs(item)
         base = _base(base, attrs)
         entry = _Entry(attrs, self.repair)
-        for key, child in _children(item):
+        keys = self.keys
+        for child in item:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue  # comments and processing instructions are skipped, as SAX does
+            # Keys depend on the tag alone, except in namespaces unknown to feedparser (their prefix).
+            key = keys.get(tag)
+            if key is None:
+                key = _key(child)
+                if tag[0] != "{" or tag[1:].split("}", 1)[0].lower() in _PREFIXES:
+                    keys[tag] = key
             entry.read(key, child, base)
         self.entries.append(entry.finish())
 
