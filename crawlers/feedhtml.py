@@ -30,7 +30,8 @@ _MARKUP = re.compile(r"[<&\x00-\x08\x0b-\x1f]")
 
 
 def _lines(text: str) -> str:
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    """Non-blank lines, stripped (map/filter: one strip per line, in C)."""
+    return "\n".join(filter(None, map(str.strip, text.splitlines())))
 
 
 def _body(fragment: str) -> etree._Element | None:
