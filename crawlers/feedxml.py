@@ -16,7 +16,6 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_tz
 
 from feedparser.datetimes import _parse_date  # feedparser's own date rules, for identical results
 from feedparser.mixin import _cp1252, _FeedParserMixin
@@ -58,9 +57,11 @@ _C1 = re.compile("[\x80-\x9f]")
 _MAY_NEED_REPAIR = re.compile(rb"&#0*(?:1[2-9][0-9]|2[0-5][0-9]|[xX]0*[89a-fA-F][0-9a-fA-F]);")
 _ENTITY_IN_LINK = re.compile("&([A-Za-z0-9_]+);")
 _RFC822 = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3]\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-    r"20\d\d [0-2]\d:[0-5]\d:[0-5]\d [+-][01]\d[0-5]\d"
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-3]\d) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"(20\d\d) ([0-2]\d):([0-5]\d):([0-5]\d) ([+-])([01]\d)([0-5]\d)"
 )
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: n for n, name in enumerate(_MONTH_NAMES, 1)}
 
 
 def _may_need_repair(data: bytes) -> bool:
@@ -197,15 +198,18 @@ def _check_type(attrs: dict[str, str], default: str) -> None:
 
 def _date(raw: str) -> time.struct_time | None:
     # The common RSS form is read directly (same result as feedparser's RFC 822 rule, ~10x cheaper).
-    if _RFC822.fullmatch(raw):
-        parts = parsedate_tz(raw)
-        if parts is not None and parts[9] is not None:
-            try:
-                moment = datetime(*parts[:6], tzinfo=UTC) - timedelta(seconds=parts[9])
-            except ValueError:  # 31 April: feedparser's rules decide
-                moment = None
-            if moment is not None:
-                return moment.utctimetuple()
+    match = _RFC822.fullmatch(raw)
+    if match is not None:
+        day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+        try:
+            moment = datetime(
+                int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+        except ValueError:  # 31 April: feedparser's rules decide
+            moment = None
+        if moment is not None:
+            return (moment - offset if sign == "+" else moment + offset).utctimetuple()
     parsed: time.struct_time | None = _parse_date(raw)
     return parsed
 
