@@ -213,7 +213,7 @@ class Normalized:
         """Map a span ``[start, end)`` of ``folded`` to the original text."""
         if self._origin is None:
             return start, end
-        return int(self._origin[start]), int(self._origin[end - 1]) + 1
+        return self._origin.item(start), self._origin.item(end - 1) + 1
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a span ``[start, end)`` of the normalized text to the original text.
@@ -223,10 +223,10 @@ class Normalized:
         if self._heads is None:
             first, last = start, end - 1
         else:
-            first = int(self._heads[start])
-            last = (int(self._heads[end]) if end < self._heads.size else self._squeezed) - 1
+            first = self._heads.item(start)  # item(): a Python int, no numpy scalar in between
+            last = (self._heads.item(end) if end < self._heads.size else self._squeezed) - 1
         if self._kept is not None:
-            first, last = int(self._kept[first]), int(self._kept[last])
+            first, last = self._kept.item(first), self._kept.item(last)
         return self.folded_span(first, last + 1)
 
 
