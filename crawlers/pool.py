@@ -40,6 +40,14 @@ class WorkerDied(RuntimeError):
     """A crawl worker process ended before answering."""
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _revealed(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _revealed(item) for key, item in value.items()}
@@ -157,7 +165,7 @@ class CrawlPool:
 
     def __init__(self, settings: Settings, processes: int | None = None) -> None:
         self.settings = settings
-        self.size = max(1, processes or settings.crawl.processes or os.cpu_count() or 1)
+        self.size = max(1, processes or settings.crawl.processes or usable_cores())
         self.workers: list[WorkerProcess] = []
         self._lock = threading.Lock()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from crawlers.partition import partition, processes_for
-from crawlers.pool import CrawlPool, PartResult
+from crawlers.pool import CrawlPool, PartResult, usable_cores
 from hub.crawlrecord import count_outcomes, finish_run, start_run
 from hub.db import Database
 from hub.models import CrawlOutcome, CrawlRun, Source
@@ -117,7 +117,7 @@ def _run_parts(
     if pool is not None:
         parts = partition(rows, processes_for(total, pool.size, crawl.min_sources_per_process))
         return pool.run(run_id, parts, report)
-    configured = crawl.processes or CrawlPool(settings).size
+    configured = crawl.processes or usable_cores()
     parts = partition(rows, processes_for(total, configured, crawl.min_sources_per_process))
     with CrawlPool(settings, len(parts)) as own:
         return own.run(run_id, parts, report)
