@@ -171,7 +171,7 @@ def index_texts(documents: list[tuple[str, str]]) -> list[IndexedText]:
     norms = [normalize(part)[0] for document in documents for part in document]
     if len(documents) < VECTORIZE_FROM:  # numpy's fixed cost per call outweighs its speed
         return [_indexed(norms[index], norms[index + 1]) for index in range(0, len(norms), 2)]
-    analysed = analyse_many(norms)
+    analysed = analyse_many(norms, [index // 2 for index in range(len(norms))])  # chars per document
     results: list[IndexedText] = []
     for index in range(0, len(norms), 2):
         title, body = analysed[index], analysed[index + 1]
@@ -179,7 +179,7 @@ def index_texts(documents: list[tuple[str, str]]) -> list[IndexedText]:
             results.append(_indexed(norms[index], norms[index + 1]))
         else:
             results.append(
-                IndexedText(title.tokens, body.tokens, sorted(set(title.cjk_chars).union(body.cjk_chars)))
+                IndexedText(title.tokens, body.tokens, list(body.cjk_chars))  # already in code point order
             )
     return results
 

@@ -60,8 +60,11 @@ def _kinds(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.int8]:
     return kind
 
 
-def analyse_many(norms: list[str]) -> list[Analysed | None]:
+def analyse_many(norms: list[str], groups: list[int] | None = None) -> list[Analysed | None]:
     """Tokens and CJK characters of each normalized text (None: the regex path must decide for it).
+
+    ``groups`` (one number per text, from 0) pools the CJK characters: each text then carries those of
+    its whole group (a document's title and body).
 
     The texts are analysed together, joined by NUL (neither CJK nor alphanumeric: a token boundary),
     so numpy's per-call cost is paid once per batch rather than once per text.
@@ -94,15 +97,20 @@ def analyse_many(norms: list[str]) -> list[Analysed | None]:
     slot_starts = np.concatenate(([0], ends))[text_starts].tolist()
     slot_ends = np.concatenate(([0], ends))[text_starts + lengths].tolist()
     # Distinct CJK characters per text: sorted (text, code) pairs, repeats dropped.
-    pairs = np.sort((text_of[cjk].astype(np.uint64) << np.uint64(32)) | codes[cjk].astype(np.uint64))
+    group_of = np.arange(len(norms)) if groups is None else np.asarray(groups, dtype=np.int64)
+    owner = group_of[text_of[cjk]].astype(np.uint64)
+    pairs = np.sort((owner << np.uint64(32)) | codes[cjk].astype(np.uint64))
     pairs = pairs[np.concatenate((pairs[:1] >= 0, pairs[1:] != pairs[:-1]))]
     chars = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
-    bounds = np.searchsorted(pairs >> np.uint64(32), np.arange(len(norms) + 1, dtype=np.uint64)).tolist()
+    owners = np.arange(int(group_of.max()) + 2, dtype=np.uint64)
+    bounds = np.searchsorted(pairs >> np.uint64(32), owners).tolist()
+    group_list = group_of.tolist()
     return [
         None
         if index in refused
         else Analysed(
-            gathered[slot_starts[index] : slot_ends[index]][:-1], chars[bounds[index] : bounds[index + 1]]
+            gathered[slot_starts[index] : slot_ends[index]][:-1],
+            chars[bounds[group_list[index]] : bounds[group_list[index] + 1]],
         )
         for index in range(len(norms))
     ]
