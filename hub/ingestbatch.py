@@ -1,8 +1,10 @@
 """Batch ingest: many RawItems in one transaction with a few bulk statements (docs/architecture.md step 5).
 
 Same results as calling ``hub.ingest.ingest`` for each item in order: dedupe by canonical URL and
-guid, unchanged items untouched, changes stored as revisions (awaiting review on approved items),
-reposts linked to the earliest original, one "submitted" event per new item. What differs is the
+guid (under the source's GUID policy, hub/canonical.py), unchanged items untouched, changes stored as
+revisions (awaiting review on approved items), reposts linked to the earliest original, one
+"submitted" event per new item, clean items approved where an auto-approve policy is on
+(moderation/autoapprove.py, the same rows as the single path's transition). What differs is the
 cost: one SELECT of the known URLs and guids per batch and executemany inserts instead of an ORM
 flush per row. Rare cases take the single path's code: changed items, raws that repeat a URL, guid or content
 of an earlier raw of the same batch (applied after the others, in batch order: independent raws
