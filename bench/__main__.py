@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bench import feedparse, htmlcrawl, ingest, repoll, screen
+from bench import feedparse, htmlcrawl, ingest, repoll, reposts, screen
 
 feedparse.main([])
 ingest.main([])
 repoll.main([])
 htmlcrawl.main([])
 screen.main([])
+reposts.main([])
