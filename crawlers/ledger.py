@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawlers.errors import FailureInfo
+from crawlers.sqlitelock import begin_writes_immediately
 from hub.crawlrecord import record_outcome
 from hub.db import Database
 from hub.fetchstats import FetchStats
@@ -91,7 +92,7 @@ class CrawlLedger:
         self.run_id = run_id
         self.removed_after_missing = removed_after_missing
         self.states = {job.id: SourceState(job) for job in jobs}
-        self._sqlite = database.engine.dialect.name == "sqlite"
+        begin_writes_immediately(database.engine)
         # A long-lived crawl process passes its one writer thread; otherwise the ledger owns one.
         self._owns_writer = writer is None
         self._writer = writer or ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
@@ -209,15 +210,12 @@ class CrawlLedger:
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
-        """A session for one write transaction, safe beside other crawl processes writing the store.
+        """A session for one write transaction.
 
-        On SQLite the write lock is taken first (BEGIN IMMEDIATE waits up to the busy timeout): a
-        transaction that reads, then writes fails at once ("database is locked") when another
-        process committed in between, and the batch's savepoints start exactly such transactions.
+        Beside other crawl processes on SQLite, the engine begins write transactions with BEGIN
+        IMMEDIATE (crawlers/sqlitelock.py, set up once per engine here).
         """
         with self.database.session() as session:
-            if self._sqlite:
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
     # --- outcomes -------------------------------------------------------------------------------
