@@ -113,6 +113,8 @@ def test_pool_is_reused_across_runs_and_splits_sources_by_host(
             [sorted(second), sorted(set(source_ids) - set(second))]
         )
     assert first.items_new > 0 and again.items_new == 0
+    # Two processes wrote the store at once: no batch was lost to a locked database.
+    assert not any("could not be stored" in (o.message or "") for o in first.outcomes)
 
 
 def test_killed_worker_closes_the_run_with_aborted_sources_and_is_replaced(
