@@ -3,8 +3,8 @@
 End to end through the real code paths: fetch (Scrapy in the crawl processes of a pool started
 before the clock runs; its start-up is printed as pool_start_s) → ingest (stored, screened, and
 approved by the network's auto-approve policy when clean, as a trusted network runs) → outbox drain
-(indexed in the embedded index after the crawl, or with --index-during-crawl also by a drainer
-thread while the crawl runs, as the worker's outbox job does). End to end is crawl start → last
+(indexed in the embedded index by a drainer thread while the crawl runs, as the worker's outbox job
+does, then the rest; --no-index-during-crawl indexes only after the crawl). End to end is crawl start → last
 approved item indexed; items with screening hits are stored and wait for a reviewer
 (items_pending_review). Prints one ``name: value`` line per figure, in a stable order, so runs can
 be compared with ``diff``.
@@ -91,7 +91,7 @@ def bench_settings(workdir: Path, processes: int = 0) -> Settings:
 
 
 def run(
-    sources: int, items: int, workdir: Path, index_during_crawl: bool = False
+    sources: int, items: int, workdir: Path, index_during_crawl: bool = True
 ) -> dict[str, float | int | str]:
     """Run the benchmark once and return its figures."""
     settings = bench_settings(workdir)
@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=20, help="items per source")
     parser.add_argument(
         "--index-during-crawl",
-        action="store_true",
-        help="drain the outbox in a thread while the crawl runs (as the worker does) instead of after it",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="drain the outbox in a thread while the crawl runs, as the worker does (else only after it)",
     )
     args = parser.parse_args(argv)
     console = Console(highlight=False)
