@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -69,9 +69,10 @@ def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
 class CrawlServer:
     """One reactor, one database engine and one writer thread, serving crawl jobs until stdin ends."""
 
-    def __init__(self, settings: Settings, reply_fd: int) -> None:
+    def __init__(self, settings: Settings, reply_fd: int, messages: Iterator[bytes]) -> None:
         self.settings = settings
         self.reply_fd = reply_fd
+        self.messages = messages
         self.database = Database(settings.store.url)
         configure_screening(self.database.sessions, settings.moderation)  # one lexicon per process
         configure_reposts(self.database.sessions, settings)  # repost threshold and zone from settings
@@ -116,9 +117,8 @@ class CrawlServer:
     def _read_stdin(self) -> None:
         from twisted.internet import reactor
 
-        for line in sys.stdin.buffer:
-            if line.strip():
-                reactor.callFromThread(self.receive, line)
+        for line in self.messages:
+            reactor.callFromThread(self.receive, line)
         reactor.callFromThread(self._end_of_input)
 
     def _end_of_input(self) -> None:
@@ -202,10 +202,24 @@ class CrawlServer:
             self.database.dispose()
 
 
-def read_settings(stream: Any) -> Settings:
-    """The pool's settings, the first line on stdin."""
-    line = stream.readline()
-    if not line:
+def stdin_lines(fd: int = 0) -> Iterator[bytes]:
+    """Non-empty lines from ``fd`` until its end.
+
+    Read with os.read, not through sys.stdin: a daemon thread blocked on the buffered stdin makes the
+    interpreter abort at exit ("could not acquire lock ... at interpreter shutdown").
+    """
+    pending = b""
+    while chunk := os.read(fd, 65536):
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from (line for line in lines if line.strip())
+    if pending.strip():
+        yield pending
+
+
+def read_settings(messages: Iterator[bytes]) -> Settings:
+    """The pool's settings, the first message on stdin."""
+    line = next(messages, None)
+    if line is None:
         raise SystemExit("no settings on stdin")
     # model_validate reads only the given values: no environment, no TOML file in the worker.
     return Settings.model_validate(json.loads(line)["settings"])
@@ -216,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.process")
     parser.add_argument("--reply-fd", type=int, required=True, help="descriptor the pool reads replies from")
     args = parser.parse_args(argv)
-    settings = read_settings(sys.stdin.buffer)
-    CrawlServer(settings, args.reply_fd).serve()
+    messages = stdin_lines()
+    settings = read_settings(messages)
+    CrawlServer(settings, args.reply_fd, messages).serve()
     return 0
 
 
