@@ -9,6 +9,7 @@ never blocks on the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -101,6 +102,7 @@ class CrawlLedger:
         self._writes: set[asyncio.Future[Any]] = set()
         self._finished: list[SourceState] = []  # outcomes waiting for the writer
         self._outcome_flusher: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()  # set by close(): outcomes no longer wait to gather
 
     # --- reports from spiders -------------------------------------------------------------------
     def begin(self, source_id: int) -> None:
@@ -238,7 +240,8 @@ class CrawlLedger:
             if len(self._finished) < OUTCOME_BATCH:
                 # Let outcomes gather: sources of a re-poll finish a few at a time, and each write is
                 # a transaction of its own (a few ms of the writer's time and of the GIL).
-                await asyncio.sleep(OUTCOME_GATHER_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), OUTCOME_GATHER_S)
             batch, self._finished = self._finished, []
             await loop.run_in_executor(self._writer, self._write_outcomes, batch)
 
@@ -289,6 +292,7 @@ class CrawlLedger:
         A source still open when the spider closes normally had requests dropped by Scrapy and is
         recorded as it stands; when the crawl was stopped (``aborted``) it is recorded as failed.
         """
+        self._closing.set()
         for source_id in source_ids:
             state = self.states[source_id]
             if aborted and not state.recorded and state.in_flight > 0:
