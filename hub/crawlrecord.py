@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from hub.fetchstats import FetchStats, apply_fetch_stats
@@ -155,13 +155,22 @@ def finish_run(
                 session, run_id, source_id, "failed", missing_kind, message=missing_message, now=now
             )
             done.add(source_id)
-    outcomes = session.scalars(select(CrawlOutcome).where(CrawlOutcome.run_id == run_id)).all()
-    run.sources_ok = sum(1 for o in outcomes if o.status != "failed")
-    run.sources_failed = sum(1 for o in outcomes if o.status == "failed")
-    run.items_new = sum(o.items_new for o in outcomes)
-    run.items_updated = sum(o.items_updated for o in outcomes)
-    run.items_removed = sum(o.items_removed or 0 for o in outcomes)
-    run.sources_total = max(run.sources_total, len(outcomes))
+    # Summed in SQL: a run of many sources need not load every outcome row.
+    total, failed, new, updated, removed = session.execute(
+        select(
+            func.count(CrawlOutcome.id),
+            func.coalesce(func.sum(case((CrawlOutcome.status == "failed", 1), else_=0)), 0),
+            func.coalesce(func.sum(CrawlOutcome.items_new), 0),
+            func.coalesce(func.sum(CrawlOutcome.items_updated), 0),
+            func.coalesce(func.sum(CrawlOutcome.items_removed), 0),
+        ).where(CrawlOutcome.run_id == run_id)
+    ).one()
+    run.sources_ok = int(total) - int(failed)
+    run.sources_failed = int(failed)
+    run.items_new = int(new)
+    run.items_updated = int(updated)
+    run.items_removed = int(removed)
+    run.sources_total = max(run.sources_total, int(total))
     run.finished_at = now
     session.flush()
     return run
