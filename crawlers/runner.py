@@ -143,28 +143,26 @@ def summarize(database: Database, run_id: int) -> CrawlSummary:
         run = session.get(CrawlRun, run_id)
         if run is None:
             raise ValueError(f"unknown crawl run {run_id}")
+        # Plain columns, not ORM objects: a run may have thousands of outcomes.
         rows = session.execute(
-            select(CrawlOutcome, Source.name, Source.url)
+            select(
+                CrawlOutcome.source_id,
+                Source.name,
+                Source.url,
+                CrawlOutcome.status,
+                CrawlOutcome.error_kind,
+                CrawlOutcome.http_status,
+                CrawlOutcome.message,
+                CrawlOutcome.items_seen,
+                CrawlOutcome.items_new,
+                CrawlOutcome.items_updated,
+                CrawlOutcome.duration_ms,
+            )
             .join(Source, Source.id == CrawlOutcome.source_id)
             .where(CrawlOutcome.run_id == run_id)
             .order_by(CrawlOutcome.id)
         ).all()
-        outcomes = [
-            SourceOutcome(
-                source_id=o.source_id,
-                source_name=name,
-                url=url,
-                status=o.status,
-                error_kind=o.error_kind,
-                http_status=o.http_status,
-                message=o.message,
-                items_seen=o.items_seen,
-                items_new=o.items_new,
-                items_updated=o.items_updated,
-                duration_ms=o.duration_ms,
-            )
-            for o, name, url in rows
-        ]
+        outcomes = [SourceOutcome(*row) for row in rows]
         return CrawlSummary(
             run_id=run_id,
             sources_total=run.sources_total,
