@@ -238,6 +238,8 @@ def ingest(
         guid = identity_guid(raw.guid, raw.url, source.url, guid_policy(source.selectors))
         item = _find(session, source.id, content.canonical_url, guid)
         if item is not None:
+            if item.removed_at_source_at is not None:  # the page answers again: no longer removed
+                item.removed_at_source_at, item.missing_count = None, 0
             return IngestOutcome(_update(session, item, raw, content, now, reposts), item.id)
         try:
             with session.begin_nested():

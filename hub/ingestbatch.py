@@ -194,6 +194,18 @@ def _insert_new(session: Session, new: list[_Work], now: datetime) -> list[int]:
     return ids
 
 
+def _restore_seen(session: Session, item_ids: list[int]) -> None:
+    """Items marked removed at source whose page answered again are no longer removed (one UPDATE)."""
+    if not item_ids:
+        return
+    items = _table(Item)
+    session.connection().execute(
+        update(items)
+        .where(items.c.id.in_(item_ids), items.c.removed_at_source_at.is_not(None))
+        .values(removed_at_source_at=None, missing_count=0)
+    )
+
+
 def _split(works: list[_Work]) -> tuple[list[_Work], list[_Work]]:
     """Raws independent of every earlier raw of the batch, and the rest (left to the single path)."""
     claimed: set[Hashable] = set()
@@ -226,6 +238,7 @@ def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, Inge
         else:
             matched.append((work, known))
     latest = _latest_hashes(session, [known for _, known in matched])
+    _restore_seen(session, [known.id for _, known in matched])
     if new:
         ids = _insert_new(session, new, now)
         for work, item_id in zip(new, ids, strict=True):

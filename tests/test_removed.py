@@ -10,6 +10,7 @@ from sqlalchemy import select
 from crawlers.runner import crawl
 from hub.db import Database
 from hub.ingest import ingest
+from hub.ingestbatch import ingest_batch
 from hub.models import CrawlOutcome, CrawlRun, Item, Source, Unit
 from hub.rawitem import RawItem
 from hub.removal import mark_gone, record_listing
@@ -131,3 +132,30 @@ def test_crawls_mark_deleted_and_unlisted_pages_removed_and_keep_them(
         edited = session.scalars(select(Item).where(Item.url.endswith("/jd/a/0.html"))).one()
         assert edited.revision_count == 2
     assert source_id
+
+
+def test_a_page_that_answers_again_is_no_longer_removed(database: Database) -> None:
+    source_id = _source(database, "http://127.0.0.1:1/jd/list.html")
+    urls = _store(database, source_id, 3)
+    with database.session() as session:
+        assert mark_gone(session, source_id, urls[:2], T0) == 2
+    raws = [
+        RawItem(
+            source_id=source_id,
+            url=url,
+            title=f"通知{n}",
+            text=f"第{n}号通知正文。",
+            published_at=T0 - timedelta(days=n),
+        )
+        for n, url in enumerate(urls)
+    ]
+    with database.session() as session:
+        assert ingest(session, raws[0]).status == "unchanged"  # single path
+    with database.session() as session:
+        assert [o.status for o in ingest_batch(session, raws[1:]) if o] == [
+            "unchanged",
+            "unchanged",
+        ]  # batch path
+    assert _removed(database) == {url: False for url in urls}
+    with database.session() as session:
+        assert mark_gone(session, source_id, [urls[0]], T0) == 1  # and can be marked again later
