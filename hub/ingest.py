@@ -191,6 +191,8 @@ def _update(
     session.add(_revision(item.id, number, content, raw, now))
     item.revision_count = number
     item.updated_at = now
+    # A reviewer's decision names the version they saw: a source edit makes that decision stale.
+    item.version = (item.version or 1) + 1
     before = item.state
     if item.state == ItemState.APPROVED.value:
         # The approved content stays live; the change waits for a reviewer.

@@ -187,7 +187,7 @@ def test_revisions_follow_the_same_rule(database: Database, tree: Tree, batch: b
             "approved",
             None,
             edited,
-            3,
+            4,  # 1 stored, 2 auto-approved, 3 revised by the source, 4 the revision auto-approved
         )
     with database.session() as session:  # an edit with a hit waits; the approved content stays live
         run(session, raw(tree.district_source, "a.html", DIRTY), LATER)

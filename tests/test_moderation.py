@@ -122,6 +122,21 @@ def test_stale_expected_version_is_a_conflict(database: Database, items: list[in
         assert outbox(session) == [(items[0], "upsert")]
 
 
+def test_a_source_edit_makes_a_reviewers_view_stale(database: Database, items: list[int]) -> None:
+    with database.session() as session:
+        seen = session.get(Item, items[0])
+        assert seen is not None
+        version_seen, source_id = seen.version, seen.source_id
+        edited = RawItem(
+            source_id=source_id, url="http://127.0.0.1/0.html", title="通知0", html="<p>0（更正）</p>"
+        )
+        assert ingest(session, edited).status == "updated"
+    with database.session() as session:
+        with pytest.raises(Conflict):  # the reviewer read the text before the source changed it
+            approve(session, items[0], "auto", expected_version=version_seen)
+        assert session.get(Item, items[0]).state == "pending"  # type: ignore[union-attr]
+
+
 def test_two_reviewers_exactly_one_wins(database: Database, items: list[int]) -> None:
     """Both sessions read version 1; the second UPDATE ... WHERE version = 1 matches nothing."""
     first, second = database.sessions(), database.sessions()
