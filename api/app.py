@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import LANG_COOKIE, choose_language, normalize_language
 from api.rendering import make_templates, render
-from api.routes import health, json_api, moderation_api, portal, websub
+from api.routes import health, json_api, moderation_api, moderation_ui, portal, websub
 from hub.db import Database
 from hub.reposts import configure_reposts
 from hub.settings import Settings
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(json_api.router)
     app.include_router(moderation_api.router)
+    app.include_router(moderation_ui.router)
     app.include_router(portal.router)
     app.include_router(websub.router)
     return app

@@ -1,0 +1,133 @@
+"""The staff moderation pages (/staff): auth, risk-first queue, unit scope, hits marked in place, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.moderation_schemas import HitOut
+from api.staff_view import Segment, highlight
+from hub.db import Database
+from hub.ingest import ingest
+from hub.models import Role, Source
+from tests.fixtures.web import STAFF_PASSWORD, add_user
+from tests.moderation_seed import T0, Queue, raw, seed_queue
+
+HOSTILE_TITLE = '<img src=x onerror="alert(1)">通知'
+# The body's entities become literal markup in the extracted text, right before the classified marking.
+HOSTILE_BODY = "<p>&lt;script&gt;alert('x')&lt;/script&gt;此件为内部资料，请勿外传，落实第{n}期工作。</p>"
+
+
+@pytest.fixture
+def queue(database: Database, app: FastAPI) -> Queue:
+    seeded = seed_queue(database)
+    add_user(database, "alice", Role.MODERATOR)
+    add_user(database, "east-mod", Role.MODERATOR, unit_scope_id=seeded.east)
+    add_user(database, "watcher", Role.VIEWER)
+    return seeded
+
+
+def auth(name: str) -> tuple[str, str]:
+    return (name, STAFF_PASSWORD)
+
+
+def _row_ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'<tr class="queue-row[^"]*" id="item-(\d+)"', html)]
+
+
+def test_staff_pages_need_staff_auth(client: TestClient, queue: Queue) -> None:
+    for path in ("/staff/queue", f"/staff/items/{queue.east_hit}"):
+        anonymous = client.get(path)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"].startswith("Basic")
+        assert "内部资料" not in anonymous.text
+        assert client.get(path, auth=("alice", "wrong")).status_code == 401
+    page = client.get("/staff/queue", auth=auth("alice"))
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store, private"
+    assert "noindex" in page.headers["x-robots-tag"]
+
+
+def test_queue_lists_pending_items_riskiest_first(client: TestClient, queue: Queue) -> None:
+    page = client.get("/staff/queue", auth=auth("alice"))
+    ids = _row_ids(page.text)
+    # Both items with hits first (ties by age: east's came first), then the clean ones oldest first.
+    assert ids == [queue.east_hit, queue.west_hit, *queue.east_clean, queue.west_clean]
+    assert "超时" in page.text  # seeded in 2024: every item is past the 24 h limit
+    oldest = client.get("/staff/queue", params={"order": "age"}, auth=auth("alice"))
+    assert _row_ids(oldest.text) == [*queue.east_clean, queue.east_hit, queue.west_clean, queue.west_hit]
+    classified = client.get("/staff/queue", params={"hit_category": "classified"}, auth=auth("alice"))
+    assert _row_ids(classified.text) == [queue.east_hit, queue.west_hit]
+    west = client.get("/staff/queue", params={"unit": queue.west}, auth=auth("alice"))
+    assert _row_ids(west.text) == [queue.west_hit, queue.west_clean]
+
+
+def test_queue_shows_who_holds_a_claim(client: TestClient, queue: Queue) -> None:
+    claimed = client.post(f"/api/v1/moderation/items/{queue.west_clean}/claim", auth=auth("alice"))
+    assert claimed.status_code == 200
+    page = client.get("/staff/queue", params={"claim": "others"}, auth=auth("east-mod"))
+    assert _row_ids(page.text) == []  # west is outside east-mod's scope
+    page = client.get("/staff/queue", auth=auth("alice"))
+    row = page.text.split(f'id="item-{queue.west_clean}"', 1)[1].split("</tr>", 1)[0]
+    assert "alice 认领至" in row
+
+
+def test_district_moderator_sees_only_their_subtree(client: TestClient, queue: Queue) -> None:
+    page = client.get("/staff/queue", auth=auth("east-mod"))
+    assert set(_row_ids(page.text)) == {queue.east_hit, *queue.east_clean}
+    assert "west单位" not in page.text  # neither its items nor the unit in the filter
+    assert client.get(f"/staff/items/{queue.west_hit}", auth=auth("east-mod")).status_code == 403
+    assert client.get("/staff/queue", params={"unit": queue.west}, auth=auth("east-mod")).status_code == 403
+
+
+def test_review_page_marks_hits_in_place_and_escapes_item_text(
+    client: TestClient, database: Database, queue: Queue
+) -> None:
+    with database.session() as session:
+        source = session.query(Source).filter_by(unit_id=queue.east).one()
+        item_id = ingest(session, raw(source, 9, HOSTILE_BODY, title=HOSTILE_TITLE), now=T0).item_id
+    view = client.get(f"/api/v1/moderation/items/{item_id}", auth=auth("alice")).json()
+    text = view["revision"]["text"]
+    hit = next(h for h in view["hits"] if h["field"] == "text" and h["category"] == "classified")
+    assert text[hit["start"] : hit["end"]] == "内部资料" and text.startswith("<script>")
+
+    page = client.get(f"/staff/items/{item_id}", auth=auth("alice"))
+    assert page.status_code == 200
+    html = page.text
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;此件为" in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;通知" in html
+    body = html.split('id="review-text">', 1)[1].split("</div>", 1)[0]
+    marked = re.findall(r"<mark [^>]*>(.*?)</mark>", body)
+    assert "内部资料" in marked
+    # Unescaped, the body is the revision text with marks exactly at the hit offsets.
+    plain = re.sub(r"</?mark[^>]*>", "", body)
+    assert plain.replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'") == text
+    assert re.search(r"此件为<mark [^>]*>内部资料</mark>，请勿外传", body)
+    assert "submitted" in html  # the audit trail
+
+
+def test_viewer_sees_the_queue_without_decision_buttons(client: TestClient, queue: Queue) -> None:
+    page = client.get("/staff/queue", auth=auth("watcher"))
+    assert page.status_code == 200 and _row_ids(page.text)
+    assert 'data-action="approve"' not in page.text and "只能查看" in page.text
+
+
+def test_highlight_merges_overlapping_hits_and_clamps_offsets() -> None:
+    def hit(start: int, end: int, field: str = "text") -> HitOut:
+        return HitOut(
+            field=field, start=start, end=end, term="t", category="c", severity=1, lexicon_version="v"
+        )
+
+    hits = [hit(2, 5), hit(4, 7), hit(9, 99), hit(0, 1, "title"), hit(8, 8)]
+    assert highlight("0123456789ab", hits, "text") == [
+        Segment("01"),
+        Segment("23456", (0, 1)),
+        Segment("78"),
+        Segment("9ab", (2,)),
+    ]
+    assert highlight("标题", hits, "title") == [Segment("标", (3,)), Segment("题")]
+    assert highlight("", hits, "text") == []
