@@ -165,16 +165,22 @@ def _revision(item_id: int, number: int, content: _Content, raw: RawItem, now: d
     )
 
 
-def _latest_hash(session: Session, item: Item) -> str:
-    """Hash of the newest content seen for ``item`` (a revision awaiting review, else the live one)."""
-    if item.pending_revision is None:
-        return item.content_hash
-    digest = session.scalars(
+def _is_unchanged(session: Session, item: Item, digest: str) -> bool:
+    """Whether ``digest`` is content already seen for ``item``.
+
+    With an edit awaiting review, that edit is the newest content. Otherwise the live content, or the
+    newest revision: an edit a reviewer declined (moderation.service DECLINE_REVISION) is not new when
+    the source still shows it, so it does not come back to the queue at every crawl.
+    """
+    if item.pending_revision is None and digest == item.content_hash:
+        return True
+    number = item.pending_revision or item.revision_count
+    newest = session.scalars(
         select(ItemRevision.content_hash).where(
-            ItemRevision.item_id == item.id, ItemRevision.number == item.pending_revision
+            ItemRevision.item_id == item.id, ItemRevision.number == number
         )
     ).first()
-    return digest or item.content_hash
+    return digest == (newest or item.content_hash)
 
 
 def _update(
@@ -185,7 +191,7 @@ def _update(
     now: datetime,
     reposts: RepostPolicy | None = None,
 ) -> IngestStatus:
-    if _latest_hash(session, item) == content.content_hash:
+    if _is_unchanged(session, item, content.content_hash):
         return "unchanged"
     number = item.revision_count + 1
     session.add(_revision(item.id, number, content, raw, now))

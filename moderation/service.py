@@ -61,6 +61,8 @@ RULES: dict[str, Rule] = {
     # An auto-approve policy (moderation/policy.py) lets a clean item through where no reviewer spoke yet.
     AUTO_APPROVE: Rule(frozenset({ItemState.PENDING}), ItemState.APPROVED),
 }
+# Audit action of a reject aimed at a source's edit of a published item (the published content stays).
+DECLINE_REVISION = "reject_revision"
 # Actions that take the revision awaiting review of an approved item live.
 _REVISION_APPROVALS = frozenset({"approve", AUTO_APPROVE})
 _NO_FIRST_APPROVAL = {"first_reviewed_by": None, "first_reviewed_at": None, "first_reviewed_revision": None}
@@ -90,6 +92,9 @@ def _plan(session: Session, item: Item, action: str, reason: str | None) -> tupl
     state = ItemState(item.state)
     if action in _REVISION_APPROVALS and state is ItemState.APPROVED and item.pending_revision is not None:
         return ItemState.APPROVED, _revision_values(session, item)
+    if action == "reject" and state is ItemState.APPROVED and item.pending_revision is not None:
+        # Declining a source's edit: the approved content stays live, the edit is archived unpublished.
+        return ItemState.APPROVED, {"pending_revision": None}
     if state not in rule.sources:
         raise InvalidTransition(f"cannot {action} item {item.id} in state {state.value}")
     if rule.needs_reason and not (reason or "").strip():
@@ -158,6 +163,9 @@ def transition(
     recorded = action
     values: dict[str, Any] = {"state": target.value, "reviewed_by": name, "reviewed_at": now, **extra}
     values.update(_NO_FIRST_APPROVAL)
+    if action == "reject" and from_state == ItemState.APPROVED.value:
+        # The live content keeps the reviewer who answers for it; only the edit is declined.
+        recorded, values = DECLINE_REVISION, {"pending_revision": None, **_NO_FIRST_APPROVAL}
     if action == "approve":
         step = _approval_step(session, item, name, rules, revision_number)
         if step == "first":

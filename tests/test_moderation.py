@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import Database
 from hub.ingest import ingest
+from hub.ingestbatch import ingest_batch
 from hub.models import Item, ModerationEvent, OutboxEntry, Source, Unit, User
 from hub.rawitem import RawItem
 from hub.users import create_user
@@ -186,3 +187,40 @@ def test_users_are_objects_not_strings(database: Database, items: list[int]) -> 
         user = create_user(session, "m2", "pw-secret-5", "moderator")
         assert isinstance(user, User)
         assert approve(session, items[2], user).reviewed_by == "m2"
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_declining_an_edit_keeps_the_published_content_and_does_not_requeue_it(
+    database: Database, items: list[int], batch: bool
+) -> None:
+    def crawl_sees(html: str) -> str:
+        with database.session() as session:
+            source_id = session.get(Item, items[0]).source_id  # type: ignore[union-attr]
+            raw = RawItem(source_id=source_id, url="http://127.0.0.1/0.html", title="通知0", html=html)
+            outcome = ingest_batch(session, [raw])[0] if batch else ingest(session, raw)
+            assert outcome is not None
+            return outcome.status
+
+    with database.session() as session:
+        approve(session, items[0], "王芳")
+    assert crawl_sees("<p>0（改）</p>") == "updated"
+    with database.session() as session:
+        item = reject(session, items[0], "李明", reason="改动未经核实")
+        assert (item.state, item.pending_revision, item.text, item.reviewed_by) == (
+            "approved",
+            None,
+            "0",
+            "王芳",
+        )
+        last = session.scalars(select(ModerationEvent).order_by(ModerationEvent.id.desc())).first()
+        assert last is not None and (last.action, last.actor, last.revision_number) == (
+            "reject_revision",
+            "李明",
+            2,
+        )
+        assert outbox(session) == [(items[0], "upsert")]  # the published content was never taken down
+    assert crawl_sees("<p>0（改）</p>") == "unchanged"  # the declined edit does not come back
+    assert crawl_sees("<p>0</p>") == "unchanged"  # nor does the published content
+    assert crawl_sees("<p>0（再改）</p>") == "updated"  # a new edit is reviewed again
+    with database.session() as session:
+        assert session.get(Item, items[0]).pending_revision == 3  # type: ignore[union-attr]
