@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +26,19 @@ from sqlalchemy.orm import Session
 
 from hub.canonical import guid_policy, identity_guid
 from hub.ingest import CRAWLER_ACTOR, IngestOutcome, _Content, _prepare, _update, ingest, item_values
-from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source
+from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source, Unit
 from hub.rawitem import RawItem
 from hub.reposts import link_reposts_by_id
 from hub.timeutil import utcnow
 from moderation.autoapprove import auto_approve_new
-from moderation.screening import screen_new_items
+from moderation.screen import ScreeningResult
+from moderation.screening import (
+    RevisionData,
+    prescreen,
+    revision_of_new_item,
+    screen_revisions,
+    screener_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +61,8 @@ class _Work:
     content: _Content
     source: Source
     guid: str | None  # the guid to dedupe by under the source's GUID policy (hub/canonical.py)
+    # Screening of the raw as a new item, computed before the write lock (item id 0 until inserted).
+    screened: tuple[RevisionData, ScreeningResult] | None = None
 
 
 def _table(model: type[Any]) -> Table:
@@ -218,9 +227,50 @@ def _split(works: list[_Work]) -> tuple[list[_Work], list[_Work]]:
     return independent, deferred
 
 
-def _screen_new(session: Session, ids: list[int]) -> dict[int, int]:
-    """Screen the first revisions of the new items at once (same rows as the single path); item id → hits."""
-    return screen_new_items(session, ids)
+def _prescreen(session: Session, works: list[_Work], only_unknown: bool) -> None:
+    """Screen raws as new items, but for the duplicate check (a pure function of the raw and lexicon).
+
+    Called before the transaction for the raws whose URL is not stored yet (``only_unknown``): the
+    crawl processes screen in parallel, and only the lookups and inserts wait for SQLite's write lock.
+    """
+    if only_unknown:
+        urls = {w.content.canonical_url for w in works}
+        stored = set(session.scalars(select(Item.canonical_url).where(Item.canonical_url.in_(urls))))
+        works = [w for w in works if w.content.canonical_url not in stored]
+    if not works:
+        return
+    unit_ids = {w.source.unit_id for w in works}
+    units = {
+        row.id: row
+        for row in session.execute(select(Unit.id, Unit.website, Unit.level).where(Unit.id.in_(unit_ids)))
+    }
+    screener = screener_for(session)
+    matcher = screener.matcher()
+    for work in works:
+        unit = units[work.source.unit_id]
+        revision = revision_of_new_item(
+            0,
+            work.content,
+            [{"name": a.name, "url": a.url} for a in work.raw.attachments],  # as item_values stores them
+            (unit.website, work.source.url, work.raw.url),
+            unit.level,
+            work.source.kind,
+        )
+        work.screened = (revision, prescreen(revision, screener, matcher))
+
+
+def _screen_new(session: Session, new: list[_Work], ids: list[int]) -> None:
+    """Screen the first revisions of the new items at once (same rows as the single path)."""
+    _prescreen(session, [w for w in new if w.screened is None], only_unknown=False)
+    screened = sorted(
+        (
+            (replace(w.screened[0], item_id=item_id), w.screened[1])
+            for w, item_id in zip(new, ids, strict=True)
+            if w.screened is not None
+        ),
+        key=lambda pair: pair[0].item_id,
+    )
+    screen_revisions(session, [r for r, _ in screened], fresh=True, base=[result for _, result in screened])
 
 
 def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, IngestOutcome]:
@@ -243,7 +293,7 @@ def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, Inge
         ids = _insert_new(session, new, now)
         for work, item_id in zip(new, ids, strict=True):
             outcomes[work.index] = IngestOutcome("new", item_id)
-        _screen_new(session, ids)
+        _screen_new(session, new, ids)
         link_reposts_by_id(session, ids)  # near-duplicate reposts → earliest original (hub/reposts.py)
         auto_approve_new(session, [(i, w.source.id) for w, i in zip(new, ids, strict=True)], now)
     for work, known in matched:
@@ -276,6 +326,7 @@ def ingest_batch(
     usable = [w for w in works if w is not None]
     if not usable:
         return [None] * len(raws)
+    _prescreen(session, usable, only_unknown=True)
     try:
         with session.begin_nested():
             outcomes = _bulk(session, usable, now)

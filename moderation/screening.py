@@ -231,27 +231,64 @@ def new_revisions(session: Session, item_ids: Sequence[int]) -> list[RevisionDat
     ]
 
 
+def revision_of_new_item(
+    item_id: int,
+    content: Any,  # title, text, html and content_hash of the item's first revision
+    attachments: Iterable[Any] | None,
+    hosts: tuple[str | None, str | None, str | None],  # unit website, source URL, item URL
+    unit_level: str | None,
+    source_kind: str,
+) -> RevisionData:
+    """What screening reads of an item's first revision, from values in hand (no query).
+
+    The batch ingest builds these before inserting (``item_id`` 0 until the item has its id), so that
+    ``prescreen`` runs before the store's write lock is taken.
+    """
+    return _revision_data(item_id, 1, content, attachments, hosts, unit_level, source_kind)
+
+
+def prescreen(revision: RevisionData, screener: Screener, matcher: Matcher | None = None) -> ScreeningResult:
+    """Everything of a revision's screening that needs no query: all but the duplicate check.
+
+    A pure function of the revision and the lexicon, so callers run it outside their write
+    transaction and pass it to ``screen_revisions`` as ``base``.
+    """
+    return _screen(revision, screener, matcher or screener.matcher(), None)
+
+
 def screen_revisions(
     session: Session,
     revisions: Sequence[RevisionData],
     screener: Screener | None = None,
     *,
     fresh: bool = False,
+    base: Sequence[ScreeningResult] | None = None,
 ) -> dict[int, ScreeningResult]:
     """Screen many revisions (of distinct items) and store hits and risk scores; results by item id.
 
     The same rows as ``screen_item`` on each, with one duplicate lookup, one executemany of hits and
     one of risk scores, all on one lexicon version (checked once per batch, not per item).
     ``fresh``: the revisions were just inserted — no earlier hits to replace, and a risk score of 0
-    (the column default) need not be written. Runs in the caller's transaction; scores are written
-    with a Core statement, so an ``Item`` of these ids already loaded in the session is not refreshed.
+    (the column default) need not be written. ``base``: ``prescreen`` of each revision, computed
+    earlier; only revisions found to duplicate another item are screened again here. Runs in the
+    caller's transaction; scores are written with a Core statement, so an ``Item`` of these ids
+    already loaded in the session is not refreshed.
     """
     if not revisions:
         return {}
     screener = screener or screener_for(session)
-    matcher = screener.matcher()
     duplicates = _duplicates(session, revisions)
-    results = {r.item_id: _screen(r, screener, matcher, duplicates.get(r.item_id)) for r in revisions}
+    if base is None:
+        matcher = screener.matcher()
+        results = {r.item_id: _screen(r, screener, matcher, duplicates.get(r.item_id)) for r in revisions}
+    else:
+        # The duplicate hit is the last one screen() adds: a revision without it keeps its base result.
+        results = {
+            r.item_id: result
+            if (duplicate := duplicates.get(r.item_id)) is None
+            else _screen(r, screener, screener.matcher(), duplicate)
+            for r, result in zip(revisions, base, strict=True)
+        }
     if not fresh:
         session.execute(
             delete(ScreeningHit).where(
