@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEntry, OutboxOp, Unit, User
+from hub.reposts import relink_repost
 from hub.timeutil import utcnow
 from moderation.audit import APPROVALS, FIRST_APPROVAL, Snapshot, event_values, snapshot
 from moderation.claims import check_claim
@@ -187,6 +188,8 @@ def transition(
         session, item, recorded, name, from_state, target, reason, reason_code, revision_number, found, now
     )
     session.refresh(item)
+    if "content_hash" in values:  # an edit went live: its fingerprint and repost link follow the new text
+        relink_repost(session, item)
     return item
 
 

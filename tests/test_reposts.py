@@ -15,6 +15,7 @@ from hub.models import Item, ItemFingerprintKey, Source, Unit
 from hub.rawitem import RawItem
 from hub.reposts import RepostPolicy
 from hub.settings import Settings
+from moderation.service import approve
 from tests.minisite import MiniSite, mini_site
 
 NOTICE = """各区县人民政府，市政府各部门：
@@ -178,3 +179,15 @@ def test_crawl_stores_a_notice_four_times_and_links_three_reposts_to_one_origina
         original = items[0]
         assert original.url.endswith("/city/a/1.html") and original.repost_of_id is None
         assert [item.repost_of_id for item in items[1:]] == [original.id] * 3
+
+
+def test_an_approved_edit_that_turns_into_a_repost_is_linked_when_it_goes_live(database: Database) -> None:
+    with database.session() as session:
+        city, branch = _units(session, 2)
+        original = ingest(session, _raw(city, NOTICE, 6, "city")).item_id
+        own = ingest(session, _raw(branch, OTHER, 7, "b")).item_id
+        approve(session, own, "王芳")
+        ingest(session, _raw(branch, repost_text(0), 7, "b"))  # the branch replaced its page with the notice
+        assert session.get(Item, own).repost_of_id is None  # type: ignore[union-attr]  # live text unchanged
+        approve(session, own, "王芳")  # the edit goes live
+        assert session.get(Item, own).repost_of_id == original  # type: ignore[union-attr]
