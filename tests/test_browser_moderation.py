@@ -5,15 +5,19 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from hub.db import Database
-from hub.models import Item, Role
+from hub.ingest import ingest
+from hub.models import Item, Role, Source
 from tests.fixtures.web import STAFF_PASSWORD, add_user
-from tests.moderation_seed import Queue, seed_queue
+from tests.moderation_seed import HIT_BODY, T0, Queue, raw, seed_queue
 from tests.test_browser_portal import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
@@ -24,6 +28,14 @@ def queue(database: Database) -> Queue:
     seeded = seed_queue(database)
     add_user(database, "alice", Role.MODERATOR)
     return seeded
+
+
+@pytest.fixture
+def extra_hit(database: Database, queue: Queue) -> int:
+    """One more pending item with a hit, newest of all: third in the risk-first queue."""
+    with database.session() as session:
+        source = session.scalars(select(Source).where(Source.unit_id == queue.west)).one()
+        return ingest(session, raw(source, 6, HIT_BODY), now=T0 + timedelta(hours=6)).item_id
 
 
 @pytest.fixture
@@ -52,12 +64,13 @@ def _state(database: Database, item_id: int) -> str:
 
 
 def test_keyboard_approve_and_reject_from_the_queue(
-    staff_server: str, queue: Queue, database: Database
+    staff_server: str, queue: Queue, extra_hit: int, database: Database, tmp_path: Path
 ) -> None:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (scripts/install-browser)")
     from playwright.sync_api import expect, sync_playwright
 
+    screenshot_dir = tmp_path
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -89,11 +102,29 @@ def test_keyboard_approve_and_reject_from_the_queue(
             expect(second).to_have_attribute("data-state", "rejected")
             assert _state(database, queue.west_hit) == "rejected"
 
-            # On the review page, a approves the item shown.
-            page.goto(f"{staff_server}/staff/items/{queue.west_clean}")
+            # c claims the selected row; then bulk approve of every row approves only the clean items.
+            third = page.locator(f"#item-{extra_hit}")
+            expect(third).to_have_class("queue-row overdue current")
+            page.keyboard.press("c")
+            expect(third.locator(".claim")).to_have_text("alice")
+            page.locator("#pick-all").check()
+            page.get_by_role("button", name="批量通过（仅无命中）").click()
+            # Decided rows are not picked; the item with a hit is refused.
+            expect(page.locator("#status")).to_have_text("approve: 3 / 4")
+            expect(third.locator(".state")).to_have_text("has_hits")
+            clean = [*queue.east_clean, queue.west_clean]
+            assert [_state(database, i) for i in clean] == ["approved"] * 3
+            page.screenshot(path=str(screenshot_dir / "queue.png"), full_page=True)
+
+            # On the review page, the hit is marked; j jumps to it and a approves the item shown.
+            page.goto(f"{staff_server}/staff/items/{extra_hit}")
+            expect(page.locator("#review-text mark").first).to_have_text("内部资料")
+            page.keyboard.press("j")
+            expect(page.locator("#review-text mark").first).to_be_focused()
+            page.screenshot(path=str(screenshot_dir / "review.png"), full_page=True)
             page.keyboard.press("a")
             expect(page.locator("#review")).to_have_attribute("data-state", "approved")
-            assert _state(database, queue.west_clean) == "approved"
+            assert _state(database, extra_hit) == "approved"
         finally:
             browser.close()
     assert errors == []

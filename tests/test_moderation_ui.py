@@ -131,3 +131,18 @@ def test_highlight_merges_overlapping_hits_and_clamps_offsets() -> None:
     ]
     assert highlight("标题", hits, "title") == [Segment("标", (3,)), Segment("题")]
     assert highlight("", hits, "text") == []
+
+
+def test_review_page_of_an_edited_item_shows_the_diff_against_the_live_revision(
+    client: TestClient, database: Database, queue: Queue
+) -> None:
+    item_id = queue.west_clean
+    assert client.post(f"/api/v1/moderation/items/{item_id}/approve", auth=auth("alice")).status_code == 200
+    with database.session() as session:
+        source = session.query(Source).filter_by(unit_id=queue.west).one()
+        edited = "<p>本社区今天组织志愿者开展环境清洁活动。</p><p>新增：<b>下周继续</b>开展活动。</p>"
+        assert ingest(session, raw(source, 4, edited), now=T0).item_id == item_id
+    html = client.get(f"/staff/items/{item_id}", auth=auth("alice")).text
+    assert 'class="diff"' in html
+    assert "<ins>新增：下周继续开展活动。</ins>" in html
+    assert "<del>" in html and "共清理卫生死角4处" in html  # the live line, shown as removed

@@ -185,7 +185,10 @@
 
   document.addEventListener("change", (event) => {
     if (event.target.id === "pick-all") {
-      for (const row of rows()) row.querySelector(".pick").checked = event.target.checked;
+      // Decided rows stay on the page for reference but are not picked again.
+      for (const row of rows()) {
+        row.querySelector(".pick").checked = event.target.checked && row.dataset.state === "pending";
+      }
     }
     updateCount();
   });
