@@ -293,12 +293,10 @@ def test_ground_truth_matches_what_is_served(
     assert registry_document(sample_network, sample_server.base_url)["units"][0]["slug"] == "city"
 
 
-def test_scaled_network_for_benchmarks_is_fast() -> None:
-    started = time.perf_counter()
+def test_scaled_network_for_benchmarks() -> None:
+    # Its generation time is a benchmark's business (bench/ingest.py), not a test's.
     network = generate_network(20, 0, seed=5, items_per_site=20, feed_sources=500)
-    elapsed = time.perf_counter() - started
     assert len(network.sites) == 500 and len(network.items()) == 10_000
     assert {s.template for s in network.sites} == {"rss"} and not any(s.fault for s in network.sites)
-    assert elapsed < 3.0, f"generating 500 x 20 took {elapsed:.2f}s"
     for count in (1, 2, 7):
         assert len(generate_network(0, 0, seed=1, feed_sources=count).sites) == count
