@@ -7,8 +7,9 @@ URL: ``127.0.0.1`` allows that spelling only, so ``localhost``, ``127.1`` or ``2
 refused. Redirects are new requests and pass through the middleware again.
 
 Two checks: ``PrivateNetworkMiddleware`` refuses before download (literal IPs in any spelling, names
-resolved once); ``crawlers.middlewares.resolver.GuardedResolver`` checks again the address Twisted
-actually connects to, which closes the DNS-rebinding gap between the two lookups.
+resolved once and the answer kept ``DNS_TTL_S`` for the crawl's other requests to that host);
+``crawlers.middlewares.resolver.GuardedResolver`` checks again the address Twisted actually connects
+to, which closes the DNS-rebinding gap between the two lookups (and any staleness of the kept answer).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -32,6 +35,10 @@ METADATA_ADDRESSES = frozenset(
 # Shared address space (RFC 6598) is not "private" to the ipaddress module but is not public either.
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NUMERIC_HOST = frozenset("0123456789abcdefxABCDEFX.")
+# How long the pre-download check keeps a name's addresses. The connect-time check does not use them,
+# so a longer time only delays noticing a changed answer, never lets a private address through.
+DNS_TTL_S = 60.0
+DNS_CACHE_SIZE = 4096
 
 
 class BlockedPrivateAddress(IgnoreRequest):
@@ -106,11 +113,55 @@ async def _resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+Lookup = Callable[[str, int], Awaitable[list[str]]]
+
+
+class AddressCache:
+    """Addresses per (host, port) for ``ttl`` seconds; concurrent lookups of one name share one query.
+
+    Failed lookups (no address) are not kept. Used from the event loop's thread only.
+    """
+
+    def __init__(
+        self,
+        ttl: float = DNS_TTL_S,
+        size: int = DNS_CACHE_SIZE,
+        lookup: Lookup = _resolve,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl, self.size, self.lookup, self.clock = ttl, size, lookup, clock
+        self._entries: dict[tuple[str, int], tuple[float, asyncio.Future[list[str]]]] = {}
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``, from a lookup at most ``ttl`` seconds old."""
+        key, now = (host, port), self.clock()
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            if len(self._entries) >= self.size:
+                self._entries.pop(next(iter(self._entries)))  # the oldest entry
+            entry = (now + self.ttl, asyncio.ensure_future(self.lookup(host, port)))
+            self._entries[key] = entry
+        try:
+            addresses = await asyncio.shield(entry[1])  # one waiter cancelled leaves the query to the others
+        except BaseException:
+            self._forget(key, entry)
+            raise
+        if not addresses:
+            self._forget(key, entry)
+        return addresses
+
+    def _forget(self, key: tuple[str, int], entry: tuple[float, asyncio.Future[list[str]]]) -> None:
+        if self._entries.get(key) is entry:
+            del self._entries[key]
+
+
 class PrivateNetworkMiddleware:
     """Raise BlockedPrivateAddress for requests to private hosts that are not allow-listed."""
 
-    def __init__(self, policy: HostPolicy) -> None:
+    def __init__(self, policy: HostPolicy, addresses: AddressCache | None = None) -> None:
         self.policy = policy
+        # One crawler's cache: a run's requests to one host cost one lookup.
+        self.addresses = addresses or AddressCache()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrivateNetworkMiddleware:
@@ -127,7 +178,7 @@ class PrivateNetworkMiddleware:
             addresses = [str(literal)]
         else:
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            addresses = await _resolve(host, port)
+            addresses = await self.addresses.resolve(host, port)
         reason = self.policy.refusal(host, addresses)
         if reason is not None:
             raise BlockedPrivateAddress(reason)

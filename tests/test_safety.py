@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import pytest
 
-from crawlers.safety import HostPolicy, is_private_address, parse_ip_literal
+from crawlers.safety import AddressCache, HostPolicy, is_private_address, parse_ip_literal
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -103,3 +104,61 @@ def test_host_policy_public_and_allow_all() -> None:
     assert policy.refusal("meta.example", ["169.254.169.254"]) is not None
     open_policy = HostPolicy(allow_all=True, allowed_hosts=[])
     assert open_policy.refusal("localhost", ["127.0.0.1"]) is None
+
+
+def test_address_cache_shares_lookups_and_expires() -> None:
+    calls: list[str] = []
+    now = [0.0]
+
+    async def lookup(host: str, port: int) -> list[str]:
+        calls.append(host)
+        await asyncio.sleep(0)
+        return [] if host == "nowhere.invalid" else ["93.184.216.34"]
+
+    async def scenario() -> None:
+        cache = AddressCache(ttl=60, lookup=lookup, clock=lambda: now[0])
+        # Concurrent requests to one host wait for the same query.
+        results = await asyncio.gather(*(cache.resolve("example.gov.cn", 80) for _ in range(5)))
+        assert results == [["93.184.216.34"]] * 5 and calls == ["example.gov.cn"]
+        now[0] = 59.0
+        await cache.resolve("example.gov.cn", 80)
+        assert len(calls) == 1
+        now[0] = 60.0  # expired: asked again
+        await cache.resolve("example.gov.cn", 80)
+        assert len(calls) == 2
+        # A failed lookup is not kept: the next request asks again.
+        assert await cache.resolve("nowhere.invalid", 80) == []
+        assert await cache.resolve("nowhere.invalid", 80) == []
+        assert calls.count("nowhere.invalid") == 2
+
+    asyncio.run(scenario())
+
+
+def test_address_cache_is_bounded() -> None:
+    async def lookup(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    async def scenario() -> AddressCache:
+        cache = AddressCache(size=3, lookup=lookup)
+        for n in range(10):
+            await cache.resolve(f"host{n}.example", 80)
+        return cache
+
+    assert len(asyncio.run(scenario())._entries) == 3
+
+
+def test_middleware_refuses_a_name_that_resolves_to_loopback() -> None:
+    # localhost resolves through /etc/hosts (no network); the cached answer is refused the second time too.
+    from scrapy import Request
+
+    from crawlers.safety import BlockedPrivateAddress, PrivateNetworkMiddleware
+
+    middleware = PrivateNetworkMiddleware(HostPolicy(False, ["127.0.0.1"]))
+
+    async def scenario() -> None:
+        for _ in range(2):
+            with pytest.raises(BlockedPrivateAddress):
+                await middleware.process_request(Request("http://localhost:8700/feed.xml"))
+        assert await middleware.process_request(Request("http://127.0.0.1:8700/feed.xml")) is None
+
+    asyncio.run(scenario())
