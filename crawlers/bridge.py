@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
-from hub.registry.rows import ACCOUNT_URL_PREFIX
+from hub.accounturl import ACCOUNT_URL_PREFIX
 from hub.settings import BridgeSettings
 
 # RSSHub routes per platform: /weibo/user/<uid>, /wechat/mp/<biz id>.

@@ -14,9 +14,9 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from sqlalchemy.orm import Session
 
 from crawlers.feeds import ParsedFeed, parse_feed
@@ -25,6 +25,9 @@ from hub.db import Database
 from hub.ingest import ingest
 from hub.settings import Settings
 from hub.websub import SubscribeRequest, claim_due, expire_lapsed, record_request_error
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: the crawl processes load this module for advertised_hub only
 
 log = logging.getLogger(__name__)
 CALLBACK_PATH = "/websub/callback/"
@@ -109,6 +112,8 @@ def send_subscribe(
     client: httpx.Client, policy: HostPolicy, request: SubscribeRequest, callback: str
 ) -> None:
     """POST the subscription request to the hub; a 2xx answer means it will verify our callback."""
+    import httpx
+
     check_hub_url(policy, request.hub_url)
     form = {
         "hub.mode": "subscribe",
@@ -128,6 +133,8 @@ def send_subscribe(
 
 def renew_due(settings: Settings, database: Database, now: datetime | None = None) -> int:
     """Worker job: expire lapsed leases, send every due subscription request; returns how many were sent."""
+    import httpx
+
     if not settings.websub.enabled:
         return 0
     with database.session() as session:

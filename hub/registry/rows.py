@@ -9,13 +9,13 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from hub.accounturl import ACCOUNT_URL_PREFIX
 from hub.models import SourceKind, UnitLevel, UnitType
 from hub.registry.errors import Problem
 
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Accounts given as platform + id are stored as bridge://<platform>/<id>; crawlers.bridge builds the
-# bridge route from the settings at crawl time.
-ACCOUNT_URL_PREFIX = "bridge://"
+# Accounts given as platform + id are stored as bridge://<platform>/<id> (hub/accounturl.py);
+# crawlers.bridge builds the bridge route from the settings at crawl time.
 ACCOUNT_PLATFORMS = frozenset({"weibo", "wechat"})
 
 
