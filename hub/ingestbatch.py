@@ -20,11 +20,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.canonical import guid_policy, identity_guid
+from hub.fingerprint import sketches
 from hub.ingest import CRAWLER_ACTOR, IngestOutcome, _Content, _prepare, _update, ingest, item_values
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source, Unit
 from hub.rawitem import RawItem
@@ -61,8 +64,10 @@ class _Work:
     content: _Content
     source: Source
     guid: str | None  # the guid to dedupe by under the source's GUID policy (hub/canonical.py)
-    # Screening of the raw as a new item, computed before the write lock (item id 0 until inserted).
+    # Screening and repost sketch of the raw as a new item, computed before the write lock (item id 0
+    # in the revision until inserted).
     screened: tuple[RevisionData, ScreeningResult] | None = None
+    sketch: tuple[npt.NDArray[np.uint64], bool] | None = None
 
 
 def _table(model: type[Any]) -> Table:
@@ -228,10 +233,11 @@ def _split(works: list[_Work]) -> tuple[list[_Work], list[_Work]]:
 
 
 def _prescreen(session: Session, works: list[_Work], only_unknown: bool) -> None:
-    """Screen raws as new items, but for the duplicate check (a pure function of the raw and lexicon).
+    """Screen and sketch raws as new items (all of screening but the duplicate check: a pure function
+    of the raw and the lexicon; the repost sketch of the text).
 
     Called before the transaction for the raws whose URL is not stored yet (``only_unknown``): the
-    crawl processes screen in parallel, and only the lookups and inserts wait for SQLite's write lock.
+    crawl processes do this in parallel, and only lookups and inserts wait for SQLite's write lock.
     """
     if only_unknown:
         urls = {w.content.canonical_url for w in works}
@@ -246,7 +252,9 @@ def _prescreen(session: Session, works: list[_Work], only_unknown: bool) -> None
     }
     screener = screener_for(session)
     matcher = screener.matcher()
-    for work in works:
+    matrix, valid = sketches([w.content.text for w in works])  # the text item_values stores
+    for work, row, ok in zip(works, matrix, valid.tolist(), strict=True):
+        work.sketch = (row, ok)
         unit = units[work.source.unit_id]
         revision = revision_of_new_item(
             0,
@@ -294,7 +302,9 @@ def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, Inge
         for work, item_id in zip(new, ids, strict=True):
             outcomes[work.index] = IngestOutcome("new", item_id)
         _screen_new(session, new, ids)
-        link_reposts_by_id(session, ids)  # near-duplicate reposts → earliest original (hub/reposts.py)
+        # Near-duplicate reposts → earliest original (hub/reposts.py); every new work was prescreened.
+        sketched = {i: w.sketch for w, i in zip(new, ids, strict=True) if w.sketch is not None}
+        link_reposts_by_id(session, ids, sketched=sketched)
         auto_approve_new(session, [(i, w.source.id) for w, i in zip(new, ids, strict=True)], now)
     for work, known in matched:
         if latest[known.id] == work.content.content_hash:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -54,6 +54,8 @@ POLICY_KEY = "xinlian.reposts"  # where configure_reposts leaves the policy in S
 MARK_CHARS = 300  # a repost mark ("转载自 …") counts in the first this many characters
 _REPOST_MARK = re.compile(r"转载|转自")
 _T = TypeVar("_T")
+# Item id -> (row of ``sketches``, whether it is valid) of its current text, computed by the caller.
+Sketched = Mapping[int, tuple[npt.NDArray[np.uint64], bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +164,10 @@ def _load_nodes(session: Session, ids: Iterable[int], nodes: dict[int, _Node], z
 class _Linker:
     """One batch's linking: state in memory, a few bulk statements to read and write the store."""
 
-    def __init__(self, session: Session, policy: RepostPolicy) -> None:
+    def __init__(self, session: Session, policy: RepostPolicy, sketched: Sketched | None = None) -> None:
         self.session = session
         self.policy = policy
+        self.sketched = sketched or {}
         self.nodes: dict[int, _Node] = {}
         self.initial: dict[int, int | None] = {}  # repost_of_id as read, to write only changes
         self.remapped: dict[int, int] = {}  # a former original -> the original it now reposts
@@ -198,7 +201,11 @@ class _Linker:
 
     def _similar(self, batch: list[Any]) -> dict[int, list[int]]:
         """For each batch item, the items of other sources it is a copy of (earlier batch items included)."""
-        matrix, valid = sketches([row.text for row in batch])
+        if batch and all(row.id in self.sketched for row in batch):
+            matrix = np.stack([self.sketched[row.id][0] for row in batch])
+            valid = np.array([self.sketched[row.id][1] for row in batch], dtype=bool)
+        else:
+            matrix, valid = sketches([row.text for row in batch])
         long_rows = [row for row, ok in zip(batch, valid, strict=True) if ok]
         found = self._exact_copies([row for row, ok in zip(batch, valid, strict=True) if not ok])
         if not long_rows:
@@ -396,17 +403,24 @@ def _sync_session(session: Session, changed: dict[int, int | None], final: dict[
             set_committed_value(obj, "repost_of_id", final[current])
 
 
-def link_reposts_by_id(session: Session, item_ids: Iterable[int], policy: RepostPolicy | None = None) -> None:
+def link_reposts_by_id(
+    session: Session,
+    item_ids: Iterable[int],
+    policy: RepostPolicy | None = None,
+    sketched: Sketched | None = None,
+) -> None:
     """Fingerprint stored items (new, or with new content) and link them and their copies to the originals.
 
     Items are taken in id order, each linked as if the ones before it were already stored: an item
     older than the group it joins becomes the group's original and the others are re-pointed.
+    ``sketched``: the items' sketches (``hub.fingerprint.sketches`` of their text), computed before
+    the caller's write transaction; used when it holds every item.
     """
     ids = sorted(set(item_ids))
     if not ids:
         return
     session.flush()
-    _Linker(session, policy_for(session, policy)).run(ids)
+    _Linker(session, policy_for(session, policy), sketched).run(ids)
 
 
 def link_repost(session: Session, item: Item, policy: RepostPolicy | None = None) -> int | None:

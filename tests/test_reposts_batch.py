@@ -226,3 +226,16 @@ def test_the_policy_comes_from_settings(settings: Settings, database: Database) 
         linked = session.scalars(select(Item.url).where(Item.repost_of_id.is_not(None))).all()
         # The batch's item copies the edited one exactly: it follows it into the city's group.
         assert sorted(url.split("/")[3] for url in linked) == ["b", "c"]
+
+
+def test_a_sketch_does_not_depend_on_the_other_texts_of_its_batch() -> None:
+    # Batch ingest sketches raws before its transaction, in other groupings than the linker would.
+    from hub.fingerprint import sketches
+
+    texts = [f"关于做好第{n}季度安全生产检查工作的通知，各单位要高度重视，认真组织。" * 3 for n in range(4)]
+    texts.insert(2, "太短")
+    together, valid = sketches(texts)
+    for n, text in enumerate(texts):
+        alone, ok = sketches([text])
+        assert bool(ok[0]) == bool(valid[n])
+        assert (alone[0] == together[n]).all()
