@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from cli.main import build_app
 from hub.db import Database
-from hub.models import Role
+from hub.models import Item, Role
 from hub.settings import Settings
 from tests.fixtures.web import STAFF_PASSWORD, add_user
 from tests.moderation_seed import Queue, seed_queue
@@ -245,3 +245,21 @@ def test_cli_bulk_approve_claims_and_stats_csv(config_file: Path, database: Data
     assert rows["reviewer", "east-mod"]["reasons"] == "outdated=1"
     code, output = _run(config_file, "moderate", "list", "--overdue")
     assert code == 0 and "!" in output
+
+
+def test_writes_another_site_could_trigger_are_refused(
+    client: TestClient, queue: Queue, database: Database
+) -> None:
+    item_id = queue.east_clean[0]
+    url = f"{API}/items/{item_id}/approve"
+    form = client.post(url, auth=auth("alice"), data={"x": "1"})  # what a hostile page's <form> sends
+    assert form.status_code == 415
+    plain = client.post(url, auth=auth("alice"), content=b"{}", headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://evil.example"}, {"Origin": "null"}):
+        refused = client.post(url, auth=auth("alice"), json={}, headers=headers)
+        assert refused.status_code in (403, 415), headers
+    with database.session() as session:
+        assert session.get(Item, item_id).state == "pending"  # type: ignore[union-attr]
+    same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}
+    assert client.post(url, auth=auth("alice"), json={}, headers=same_origin).json()["state"] == "approved"

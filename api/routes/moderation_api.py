@@ -14,11 +14,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.auth import Staff
+from api.crossorigin import refuse_cross_site_writes
 from api.deps import BackendDep, DatabaseDep, SessionDep, SettingsDep
 from api.moderation_schemas import (
     BulkIn,
@@ -66,7 +67,10 @@ from moderation.service import transition
 from moderation.stats import StatsRow, moderation_stats, stats_csv
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/moderation", tags=["moderation"])
+# Every write here is refused when another site could have made a moderator's browser send it.
+router = APIRouter(
+    prefix="/api/v1/moderation", tags=["moderation"], dependencies=[Depends(refuse_cross_site_writes)]
+)
 
 DECISION_ACTIONS = ("approve", "reject", "needs_changes", "withdraw")
 # How each moderation error reaches the client (Claimed is a Conflict: 409).
