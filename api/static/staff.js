@@ -162,7 +162,10 @@
           showState(row, outcome.state);
           row.querySelector(".pick").checked = false;
         } else {
-          row.querySelector(".state").textContent = outcome.error;
+          // The service's message says why in words (e.g. which screening hits hold the item back).
+          const cell = row.querySelector(".state");
+          cell.textContent = outcome.message || outcome.error;
+          cell.title = outcome.error || "";
         }
       }
       updateCount();
