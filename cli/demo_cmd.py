@@ -44,7 +44,8 @@ def demo(
         console.print(f"\nportal:        http://{web.host}:{web.port}/")
         console.print(f"search 党建:    http://{web.host}:{web.port}/search?q=党建")
         console.print(f"JSON API:      http://{web.host}:{web.port}/api/v1/search?q=党建")
-        console.print(f"staff login:   {DEMO_USER} / {DEMO_PASSWORD}  (HTTP Basic on /api/v1/moderation/...)")
+        console.print(f"moderation:    http://{web.host}:{web.port}/staff/queue")
+        console.print(f"staff login:   {DEMO_USER} / {DEMO_PASSWORD}  (HTTP Basic)")
         console.print("Ctrl-C stops the portal and the sample network.\n")
         import uvicorn
 
