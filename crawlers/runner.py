@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from crawlers.partition import partition, processes_for
+from crawlers.partition import partition, processes_for, source_weight
 from crawlers.pool import CrawlPool, PartResult, usable_cores
 from hub.crawlrecord import count_outcomes, finish_run, start_run
 from hub.db import Database
@@ -68,12 +68,14 @@ def crawl(
     database = Database(settings.store.url)
     try:
         with database.session() as session:
-            query = select(Source.id, Source.url)
+            query = select(Source.id, Source.url, Source.kind)
             if source_ids is None:
                 query = query.where(Source.enabled.is_(True))
             else:
                 query = query.where(Source.id.in_(source_ids))
-            rows = [(source_id, url) for source_id, url in session.execute(query.order_by(Source.id))]
+            found = session.execute(query.order_by(Source.id)).all()
+            rows = [(source_id, url) for source_id, url, _ in found]
+            weight = source_weight(kind for _, _, kind in found)
             if source_ids is None:
                 source_ids = [source_id for source_id, _ in rows]
             run_id = start_run(session, trigger, source_ids).id
@@ -81,7 +83,7 @@ def crawl(
         results: list[PartResult] | None = None
         try:
             if rows:
-                results = _run_parts(settings, database, run_id, rows, total, on_progress, pool)
+                results = _run_parts(settings, database, run_id, rows, total, weight, on_progress, pool)
         finally:
             # Interrupted, a worker killed or crashed: close the run with the unfinished sources as failures.
             _close_run(database, run_id, source_ids, results)
@@ -102,6 +104,7 @@ def _run_parts(
     run_id: int,
     rows: list[tuple[int, str]],
     total: int,
+    weight: int,
     on_progress: Callable[[int, int], None] | None,
     pool: CrawlPool | None,
 ) -> list[PartResult]:
@@ -115,10 +118,10 @@ def _run_parts(
                 on_progress(count_outcomes(session, run_id), total)
 
     if pool is not None:
-        parts = partition(rows, processes_for(total, pool.size, crawl.min_sources_per_process))
+        parts = partition(rows, processes_for(weight, pool.size, crawl.min_sources_per_process))
         return pool.run(run_id, parts, report)
     configured = crawl.processes or usable_cores()
-    parts = partition(rows, processes_for(total, configured, crawl.min_sources_per_process))
+    parts = partition(rows, processes_for(weight, configured, crawl.min_sources_per_process))
     with CrawlPool(settings, len(parts)) as own:
         return own.run(run_id, parts, report)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from crawlers.partition import host_of, partition, processes_for
+from crawlers.partition import host_of, partition, processes_for, source_weight
 from crawlers.pool import CrawlPool
 from crawlers.runner import crawl
 from hub.db import Database
@@ -46,6 +46,9 @@ def test_partition_spreads_a_host_bigger_than_a_share_and_divides_its_budget() -
     assert sorted(i for part in parts for i in part.source_ids) == list(range(1, 10))
     assert partition(sources, 1)[0].host_shares == {}
     assert processes_for(9, 2, 25) == 1 and processes_for(60, 2, 25) == 2 and processes_for(600, 2, 25) == 2
+    # 26 HTML sources (list pages + ~20 articles each) are worth both processes; 26 feeds are not.
+    assert processes_for(source_weight(["html"] * 26), 2, 25) == 2
+    assert processes_for(source_weight(["feed"] * 26), 2, 25) == 1
 
 
 @pytest.fixture
