@@ -94,39 +94,3 @@ class ItemOut(BaseModel):
 
 def _attachment(entry: dict[str, Any]) -> AttachmentOut:
     return AttachmentOut(name=str(entry.get("name") or ""), url=str(entry.get("url") or ""))
-
-
-class QueueItemOut(BaseModel):
-    """An item in the moderation queue."""
-
-    id: int
-    title: str
-    url: str
-    unit: UnitRef
-    state: str
-    version: int
-    published_at: datetime | None
-    first_seen_at: datetime
-
-
-class QueueOut(BaseModel):
-    state: str
-    total: int
-    items: list[QueueItemOut]
-
-
-class DecisionIn(BaseModel):
-    """A moderation decision; ``version`` is the version the reviewer saw (409 if it moved on)."""
-
-    reason: str | None = Field(None, max_length=2000)
-    version: int | None = None
-
-
-class DecisionOut(BaseModel):
-    """The item after a decision."""
-
-    id: int
-    state: str
-    version: int
-    reviewed_by: str | None
-    reviewed_at: datetime | None
