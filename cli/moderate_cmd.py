@@ -260,7 +260,7 @@ def reject(
     code: CodeOption = None,
     actor: ActorOption = "cli",
 ) -> None:
-    """Reject items: they are never republished."""
+    """Reject items: never republished. On a published item with an edit waiting, declines the edit only."""
     _decide(cli_context(ctx), item_ids, "reject", actor, reason, code)
 
 
