@@ -14,6 +14,7 @@ from cli.context import cli_context
 from hub.models import Source, Unit
 from hub.registry import RegistryError, export_registry, import_registry
 from hub.timeutil import to_zone
+from moderation.policy import policies_for_sources
 
 app = typer.Typer(help="Import, export and list units and their sources.", no_args_is_help=True)
 
@@ -85,6 +86,49 @@ def list_(
                 source.last_error_kind or "",
             )
     context.console.print(table)
+
+
+_POLICY_VALUES = {"on": True, "off": False, "inherit": None}
+
+
+@app.command("auto-approve")
+def auto_approve(
+    ctx: typer.Context,
+    setting: Annotated[str, typer.Argument(help="on, off, or inherit (follow the unit above).")],
+    unit: Annotated[str | None, typer.Option(help="Unit slug: the setting covers its whole subtree.")] = None,
+    source: Annotated[int | None, typer.Option(help="Source id: overrides its unit.")] = None,
+) -> None:
+    """Set the auto-approve policy: items with no screening hit go live without a reviewer, audited so."""
+    context = cli_context(ctx)
+    if setting not in _POLICY_VALUES or (unit is None) == (source is None):
+        raise typer.BadParameter("give on|off|inherit and exactly one of --unit SLUG or --source ID")
+    value = _POLICY_VALUES[setting]
+    with context.database.session() as session:
+        target: Unit | Source | None = (
+            session.scalar(select(Unit).where(Unit.slug == unit))
+            if unit is not None
+            else session.get(Source, source)
+        )
+        if target is None:
+            missing = f"unit {unit!r}" if unit is not None else f"source {source}"
+            context.console.print(f"[red]no {missing}[/red]")
+            raise typer.Exit(1)
+        target.auto_approve = value
+        session.flush()
+        ids = (
+            [target.id]
+            if isinstance(target, Source)
+            else list(
+                session.scalars(
+                    select(Source.id).join(Unit).where(Unit.path.startswith(target.path, autoescape=True))
+                )
+            )
+        )
+        policies = policies_for_sources(session, ids)
+    on = sum(1 for policy in policies.values() if policy is not None)
+    context.console.print(
+        f"auto-approve {setting}: {on} of {len(ids)} source(s) now auto-approve clean items"
+    )
 
 
 @app.command("test")

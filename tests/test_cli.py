@@ -9,10 +9,11 @@ from typer.testing import CliRunner
 
 from cli.main import build_app
 from hub.db import Database
-from hub.models import Item, ItemState, ModerationEvent, Source
+from hub.models import Item, ItemState, ModerationEvent, Source, Unit
 from hub.settings import Settings
 from index.backend import SearchQuery
 from index.factory import open_backend
+from moderation.policy import policy_for_source
 from samplenet.server import RunningNetwork
 
 
@@ -100,3 +101,35 @@ def test_import_crawl_moderate_search_from_the_command_line(
 
     code, output = run(config_file, "sources", "export", "--format", "csv")
     assert code == 0 and rss.url in output
+
+
+def test_auto_approve_policy_is_set_per_unit_subtree_and_per_source(
+    config_file: Path, database: Database, sample_registry_file: Path
+) -> None:
+    assert run(config_file, "init")[0] == 0
+    assert run(config_file, "sources", "import", str(sample_registry_file))[0] == 0
+    with database.session() as session:
+        district = session.scalars(select(Unit).where(Unit.level == "district").order_by(Unit.id)).first()
+        assert district is not None
+        slug, path = district.slug, district.path
+        inside = session.scalars(
+            select(Source.id).join(Unit).where(Unit.path.startswith(path)).order_by(Source.id)
+        ).all()
+        outside = session.scalars(select(Source.id).join(Unit).where(~Unit.path.startswith(path))).all()
+        assert inside and outside
+        assert all(policy_for_source(session, i) is None for i in [*inside, *outside])  # off by default
+
+    code, output = run(config_file, "sources", "auto-approve", "on", "--unit", slug)
+    assert code == 0 and f"{len(inside)} of {len(inside)} source(s)" in output, output
+    code, output = run(config_file, "sources", "auto-approve", "off", "--source", str(inside[0]))
+    assert code == 0 and "0 of 1 source(s)" in output, output
+    with database.session() as session:
+        policies = {i: policy_for_source(session, i) for i in [*inside, *outside]}
+    assert policies[inside[0]] is None  # the source's own "off" beats its unit
+    assert all(policies[i] is not None and policies[i].name == f"unit/{slug}" for i in inside[1:])  # type: ignore[union-attr]
+    assert all(policies[i] is None for i in outside)
+
+    assert run(config_file, "sources", "auto-approve", "maybe", "--unit", slug)[0] != 0
+    assert run(config_file, "sources", "auto-approve", "on")[0] != 0  # neither --unit nor --source
+    code, output = run(config_file, "sources", "auto-approve", "on", "--unit", "no-such-unit")
+    assert code == 1 and "no unit 'no-such-unit'" in output
