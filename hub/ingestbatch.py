@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.canonical import guid_policy, identity_guid
 from hub.fingerprint import sketches
 from hub.ingest import CRAWLER_ACTOR, IngestOutcome, _Content, _prepare, _update, ingest, item_values
-from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source, Unit
+from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source, Unit, core_table
 from hub.rawitem import RawItem
 from hub.reposts import link_reposts_by_id
 from hub.timeutil import utcnow
@@ -68,12 +68,6 @@ class _Work:
     # in the revision until inserted).
     screened: tuple[RevisionData, ScreeningResult] | None = None
     sketch: tuple[npt.NDArray[np.uint64], bool] | None = None
-
-
-def _table(model: type[Any]) -> Table:
-    """The Core table of a model (Core statements skip the ORM's per-row bookkeeping)."""
-    table: Table = model.__table__
-    return table
 
 
 def _keys(work: _Work) -> list[Hashable]:
@@ -166,10 +160,10 @@ def _insert_new(session: Session, new: list[_Work], now: datetime) -> list[int]:
         stored = originals[work.content.content_hash]
         values["repost_of_id"] = next((i for i, s in stored if s != work.source.id), None)
         rows.append(values)
-    statement = insert(_table(Item)).returning(Item.id, sort_by_parameter_order=True)
+    statement = insert(core_table(Item)).returning(Item.id, sort_by_parameter_order=True)
     ids = list(session.connection().execute(statement, rows).scalars())
     session.connection().execute(
-        insert(_table(ItemRevision)),
+        insert(core_table(ItemRevision)),
         [
             {
                 "item_id": item_id,
@@ -185,7 +179,7 @@ def _insert_new(session: Session, new: list[_Work], now: datetime) -> list[int]:
         ],
     )
     session.connection().execute(
-        insert(_table(ModerationEvent)),
+        insert(core_table(ModerationEvent)),
         [
             {
                 "item_id": item_id,
@@ -201,8 +195,8 @@ def _insert_new(session: Session, new: list[_Work], now: datetime) -> list[int]:
         ],
     )
     session.connection().execute(
-        update(_table(Source))
-        .where(_table(Source).c.id.in_({w.source.id for w in new}))
+        update(core_table(Source))
+        .where(core_table(Source).c.id.in_({w.source.id for w in new}))
         .values(last_new_item_at=now)
     )
     return ids
@@ -212,7 +206,7 @@ def _restore_seen(session: Session, item_ids: list[int]) -> None:
     """Items marked removed at source whose page answered again are no longer removed (one UPDATE)."""
     if not item_ids:
         return
-    items = _table(Item)
+    items = core_table(Item)
     session.connection().execute(
         update(items)
         .where(items.c.id.in_(item_ids), items.c.removed_at_source_at.is_not(None))

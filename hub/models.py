@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -55,6 +56,12 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         list[Any]: JSON,
     }
+
+
+def core_table(model: type[Base]) -> Table:
+    """The Core table of a model: bulk statements on it skip the ORM's per-row bookkeeping."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
 
 
 class UnitLevel(enum.StrEnum):

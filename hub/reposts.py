@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.fingerprint import SKETCH_BYTES, band_keys, pack, similarities, sketches, stored_form, unpack_many
-from hub.models import Item, ItemFingerprint, ItemFingerprintKey, Unit
+from hub.models import Item, ItemFingerprint, ItemFingerprintKey, Unit, core_table
 from hub.repostbands import Ints, find_candidates
 from hub.timeutil import to_zone
 
@@ -113,11 +113,6 @@ class _Node:
 def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
-
-
-def _table(model: type[Any]) -> Table:
-    table: Table = model.__table__
-    return table
 
 
 def _age(row: Any, zone: str) -> tuple[str, int, int, datetime, int]:
@@ -235,7 +230,7 @@ class _Linker:
 
     def _buckets(self, keys: npt.NDArray[np.int64]) -> tuple[Ints, Ints, Ints]:
         """Every stored (key, item id, source id) of the given band keys."""
-        table = _table(ItemFingerprintKey)
+        table = core_table(ItemFingerprintKey)
         rows: list[Any] = []
         for chunk in _chunks(keys.tolist()):
             query = select(table.c.key, table.c.item_id).where(table.c.key.in_(chunk))
@@ -250,7 +245,7 @@ class _Linker:
         members, where = np.unique(bucket_ids, return_inverse=True)
         sources: list[int] = []
         for chunk in _chunks(members.tolist()):
-            items = _table(Item)
+            items = core_table(Item)
             query = select(items.c.id, items.c.source_id).where(items.c.id.in_(chunk))
             found = dict(_plain_rows(self.session, query))
             sources.extend(found.get(item_id, -1) for item_id in chunk)
@@ -259,7 +254,7 @@ class _Linker:
     def _stored_sketches(self, ids: npt.NDArray[np.int64]) -> tuple[Ints, npt.NDArray[np.uint64]]:
         found_ids: list[int] = []
         blobs: list[bytes] = []
-        table = _table(ItemFingerprint)
+        table = core_table(ItemFingerprint)
         for chunk in _chunks(ids.tolist()):
             query = select(table.c.item_id, table.c.sketch).where(table.c.item_id.in_(chunk))
             for item_id, data in self.session.execute(query):
@@ -342,13 +337,13 @@ class _Linker:
         stored: npt.NDArray[np.bool_],
     ) -> None:
         sketch_rows = [(item_id, pack(row)) for item_id, row in zip(ids.tolist(), values, strict=True)]
-        _insert_many(self.session, _table(ItemFingerprint), ("item_id", "sketch"), sketch_rows)
+        _insert_many(self.session, core_table(ItemFingerprint), ("item_id", "sketch"), sketch_rows)
         owners = np.repeat(ids, keys.shape[1])[stored.ravel()]
         key_rows = list(zip(owners.tolist(), keys.ravel()[stored.ravel()].tolist(), strict=True))
-        _insert_many(self.session, _table(ItemFingerprintKey), ("item_id", "key"), key_rows)
+        _insert_many(self.session, core_table(ItemFingerprintKey), ("item_id", "key"), key_rows)
 
     def _write(self) -> None:
-        table = _table(Item)
+        table = core_table(Item)
         changed = {
             node.id: node.repost_of_id
             for node in self.nodes.values()
@@ -450,7 +445,7 @@ def relink_repost(session: Session, item: Item, policy: RepostPolicy | None = No
     if stored is not None and valid[0] and pack(matrix[0]) == stored:
         return
     if item.repost_of_id is not None:
-        table = _table(Item)
+        table = core_table(Item)
         session.execute(update(table).where(table.c.id == item.id).values(repost_of_id=None))
         set_committed_value(item, "repost_of_id", None)
     link_reposts_by_id(session, [item.id], policy)

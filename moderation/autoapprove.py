@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from hub.models import Item, ItemState, ModerationEvent, OutboxEntry, OutboxOp
+from hub.models import Item, ItemState, ModerationEvent, OutboxEntry, OutboxOp, core_table
 from moderation.audit import event_values, snapshots
 from moderation.policy import (
     ACTION,
@@ -29,11 +28,6 @@ from moderation.policy import (
     policy_for_source,
 )
 from moderation.service import transition
-
-
-def _table(model: type[Any]) -> Table:
-    table: Table = model.__table__
-    return table
 
 
 def auto_approve(
@@ -67,7 +61,7 @@ def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: da
     if not chosen:
         return []
     connection = session.connection()
-    items_table = _table(Item)
+    items_table = core_table(Item)
     by_actor: dict[str, list[int]] = defaultdict(list)
     for item_id, actor in chosen:
         by_actor[actor].append(item_id)
@@ -99,7 +93,7 @@ def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: da
                 session.expire(loaded)
     found = snapshots(session, [(item_id, 1) for item_id, _ in chosen])  # the audit's screening snapshot
     connection.execute(
-        insert(_table(ModerationEvent)),
+        insert(core_table(ModerationEvent)),
         [
             {
                 "item_id": item_id,
@@ -117,7 +111,7 @@ def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: da
         ],
     )
     connection.execute(
-        insert(_table(OutboxEntry)),
+        insert(core_table(OutboxEntry)),
         [
             {"item_id": item_id, "op": OutboxOp.UPSERT.value, "created_at": now, "attempts": 0}
             for item_id, _ in chosen

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.models import Item, ItemRevision, ScreeningHit, Source, SourceKind, Unit
+from hub.models import Item, ItemRevision, ScreeningHit, Source, SourceKind, Unit, core_table
 from hub.settings import ModerationSettings
 from moderation.checks import html_links
 from moderation.matcher import Matcher
@@ -159,11 +159,6 @@ def _hit_rows(revision: RevisionData, result: ScreeningResult) -> list[dict[str,
     ]
 
 
-def _table(model: type[Any]) -> Table:
-    table: Table = model.__table__
-    return table
-
-
 def screen_item(
     session: Session, item: Item, revision_number: int, screener: Screener | None = None
 ) -> ScreeningResult:
@@ -195,7 +190,7 @@ def screen_item(
     )
     rows = _hit_rows(revision, result)
     if rows:
-        session.execute(insert(_table(ScreeningHit)), rows)
+        session.execute(insert(core_table(ScreeningHit)), rows)
     item.risk_score = result.risk_score
     session.flush()
     return result
@@ -302,14 +297,14 @@ def screen_revisions(
         )
     rows = [row for r in revisions for row in _hit_rows(r, results[r.item_id])]
     if rows:
-        session.execute(insert(_table(ScreeningHit)), rows)
+        session.execute(insert(core_table(ScreeningHit)), rows)
     scores = [
         {"item": item_id, "risk": result.risk_score}
         for item_id, result in results.items()
         if result.risk_score or not fresh
     ]
     if scores:
-        items = _table(Item)
+        items = core_table(Item)
         session.connection().execute(
             update(items).where(items.c.id == bindparam("item")).values(risk_score=bindparam("risk")), scores
         )
