@@ -226,7 +226,10 @@ def _update(
     session.flush()
     screen_item(session, item, number)  # screening of the new revision (docs/architecture.md step 6)
     auto_approve(session, item, number, before, now)  # a clean revision under a policy goes live
-    relink_repost(session, item, reposts)  # new live text: fingerprint refreshed, repost link decided again
+    if before != ItemState.APPROVED.value:
+        # New live text: fingerprint refreshed, repost link decided again. An approved item's edit goes
+        # live only through moderation.service.transition, which relinks it then.
+        relink_repost(session, item, reposts)
     return "updated"
 
 
