@@ -101,3 +101,14 @@ def subtree_approved(session: Session, unit: Unit, limit: int) -> list[Item]:
     else:  # path not maintained (yet): the unit alone
         query = query.where(Item.unit_id == unit.id)
     return list(session.scalars(query))
+
+
+def unit_slugs(session: Session, unit_ids: list[str]) -> dict[str, str]:
+    """Slugs of units given as facet values (unit ids as strings): facet links filter by slug."""
+    ids = [int(value) for value in unit_ids if value.isdigit()]
+    if not ids:
+        return {}
+    return {
+        str(unit_id): slug
+        for unit_id, slug in session.execute(select(Unit.id, Unit.slug).where(Unit.id.in_(ids)))
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,12 @@ def http_url(value: str | None) -> str:
     return value if urlsplit(value.strip()).scheme.lower() in ("http", "https") else ""
 
 
+def month_end(month: str) -> str:
+    """The last day of a "YYYY-MM" month as "YYYY-MM-DD" (facet links filter a whole month)."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{month}-{calendar.monthrange(year, number)[1]:02d}"
+
+
 def make_templates(timezone: str) -> Jinja2Templates:
     """The portal templates, with filters that show times in ``timezone``."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -45,6 +52,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     templates.env.filters["localtime"] = localtime
     templates.env.filters["isotime"] = isotime
     templates.env.filters["http_url"] = http_url
+    templates.env.filters["month_end"] = month_end
     return templates
 
 

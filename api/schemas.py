@@ -29,6 +29,18 @@ class SearchItemOut(BaseModel):
     portal_url: str = Field(description="The item's page on this portal.")
     unit: UnitRef
     published_at: datetime | None
+    category: str | None = None
+    has_attachments: bool = False
+    repost_count: int = Field(0, description="Reposts of this item folded into it (collapsed results).")
+    state: str | None = Field(None, description="Moderation state (staff search only).")
+
+
+class FacetOut(BaseModel):
+    """One facet bucket: pass ``value`` back as the filter of that facet."""
+
+    value: str
+    label: str
+    count: int
 
 
 class SearchOut(BaseModel):
@@ -39,6 +51,18 @@ class SearchOut(BaseModel):
     page_size: int
     pages: int
     items: list[SearchItemOut]
+    facets: dict[str, list[FacetOut]] = Field(
+        default_factory=dict, description="unit, level, category and month buckets over all matches."
+    )
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null on the last.")
+
+
+class SuggestionOut(BaseModel):
+    """A title offered while typing."""
+
+    id: int
+    title: str
+    portal_url: str
 
 
 class AttachmentOut(BaseModel):

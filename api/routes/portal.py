@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from api import content
 from api.deps import BackendDep, SessionDep, SettingsDep
 from api.rendering import render
-from api.search import SearchParams, SearchUnavailable, run_search, search_params
+from api.search import BadSearchRequest, SearchParams, SearchUnavailable, run_search, search_params
 from moderation.audit import first_reviewer
 
 router = APIRouter(tags=["portal"], default_response_class=HTMLResponse)
@@ -36,7 +37,11 @@ def search_page(
     """Results with highlighted snippets; every filter lives in the URL so results can be shared."""
     context: dict[str, object] = {"params": params, "search_query": params.q, "results": None}
     try:
-        context["results"] = run_search(session, backend, params, settings.web.page_size)
+        results = run_search(session, backend, params, settings.web.page_size, ZoneInfo(settings.timezone))
+        context["results"] = results
+        context["unit_slugs"] = content.unit_slugs(session, [b.value for b in results.facets.get("unit", [])])
+    except BadSearchRequest:  # a stale or edited cursor: start again from the first page
+        return render(request, "search.html", {**context, "bad_cursor": True}, status_code=400)
     except SearchUnavailable:
         # The page still renders (header, form, message); only the status tells machines it failed.
         return render(request, "search.html", {**context, "unavailable": True}, status_code=503)
