@@ -385,7 +385,10 @@ class ModerationEvent(Base):
 
 
 class OutboxEntry(Base):
-    """A pending index update, written in the same transaction as the state change it mirrors."""
+    """A pending index update, written in the same transaction as the change it mirrors (index/outbox.py).
+
+    The row names the item only: the drainer indexes the item as it is when the row is applied.
+    """
 
     __tablename__ = "index_outbox"
 
@@ -396,6 +399,7 @@ class OutboxEntry(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None]  # when the last attempt failed (``xinlian index status``)
 
 
 class User(Base):
@@ -442,3 +446,49 @@ class WebSubSubscription(Base):
     verified_at: Mapped[datetime | None]
     last_delivery_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StaffSession(Base):
+    """A signed-in staff browser (api/sessions.py). The cookie holds a random token and the store only
+    its SHA-256, so a leaked row cannot be replayed as a cookie; deleting the row ends the session
+    (logout, deactivation), and both timeouts are checked against the row on every request."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))  # sent back by staff forms and staff.js
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # the absolute end, however busy
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginFailure(Base):
+    """One failed sign-in (form or HTTP Basic), by user name and by client address (api/throttle.py).
+    Kept in the store so every web process sees the same count."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key", "scope", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8))  # "user" or "address"
+    key: Mapped[str] = mapped_column(String(200))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API (hub/apitokens.py), stored as the SHA-256 of its value."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -42,10 +42,22 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("failed_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("index_outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_index_outbox_item_id"), ["item_id"], unique=False)
+
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=8), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("failed_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index("ix_login_failures_key", ["scope", "key", "failed_at"], unique=False)
 
     op.create_table(
         "units",
@@ -118,6 +130,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
     )
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
+
     op.create_table(
         "crawl_outcomes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -214,6 +243,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sitemap_entries_source_id"), ["source_id"], unique=False)
+
+    op.create_table(
+        "staff_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("user_agent", sa.String(length=300), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_sessions_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_staff_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "websub_subscriptions",
@@ -338,6 +386,11 @@ def downgrade() -> None:
 
     op.drop_table("item_fingerprint_keys")
     op.drop_table("websub_subscriptions")
+    with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staff_sessions_user_id"))
+        batch_op.drop_index(batch_op.f("ix_staff_sessions_expires_at"))
+
+    op.drop_table("staff_sessions")
     with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sitemap_entries_source_id"))
 
@@ -357,6 +410,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_crawl_outcomes_run_id"))
 
     op.drop_table("crawl_outcomes")
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
+
+    op.drop_table("api_tokens")
     op.drop_table("users")
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sources_unit_id"))
@@ -368,6 +425,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_units_parent_id"))
 
     op.drop_table("units")
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.drop_index("ix_login_failures_key")
+
+    op.drop_table("login_failures")
     with op.batch_alter_table("index_outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_index_outbox_item_id"))
 
