@@ -167,6 +167,34 @@ class WebSettings(_Section):
     base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the portal (links, feeds).")
     page_size: int = Field(20, description="Results per page on the portal and in the API.")
     language: Literal["zh-CN", "en"] = Field("zh-CN", description="Default language of the portal.")
+    session_idle_minutes: int = Field(
+        60, ge=1, description="A staff session unused for this many minutes ends (sign in again)."
+    )
+    session_max_hours: float = Field(
+        12.0, gt=0, description="A staff session ends this many hours after sign-in, however busy."
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins (form or HTTP Basic) of one user name within login_window_minutes that"
+        " lock it for login_lockout_minutes.",
+    )
+    login_max_failures_per_address: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins from one client address within login_window_minutes that lock it"
+        " (higher than per name: an office behind one NAT address shares it).",
+    )
+    login_window_minutes: float = Field(15.0, gt=0, description="Window in which failed sign-ins count.")
+    login_lockout_minutes: float = Field(15.0, gt=0, description="How long a locked name or address waits.")
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token /metrics asks for (empty: /metrics answers loopback clients only; behind a"
+        " reverse proxy on the same host, set a token).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Web process logs: 'text' lines or 'json' lines (request id, route, status)."
+    )
 
 
 class SampleSettings(_Section):
