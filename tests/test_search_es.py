@@ -42,7 +42,7 @@ def test_mapping_is_strict(es_backend: ElasticBackend) -> None:
 
 def test_builtin_cjk_analyzer_without_ik(es_backend: ElasticBackend) -> None:
     assert not es_backend.has_ik()
-    body = es_backend.index_body()
+    body = es_backend.template().body["template"]
     assert body["settings"]["analysis"]["analyzer"]["xl_text"] == {"type": "cjk"}
     tokens = es_backend.client.indices.analyze(
         index="test-items-v1", field="title.bigram", text="党建Ｗｉｆｉ"
