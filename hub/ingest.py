@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.canonical import canonical_url, guid_policy, identity_guid
-from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source
+from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEntry, OutboxOp, Source
 from hub.rawitem import RawItem
 from hub.reposts import RepostPolicy, link_repost, relink_repost
 from hub.sanitize import html_to_text, sanitize_html
@@ -128,6 +128,13 @@ def item_values(source: Source, raw: RawItem, content: _Content, now: datetime) 
     }
 
 
+def queue_index(session: Session, item_id: int, now: datetime) -> None:
+    """Queue ``item_id`` for the index (index/outbox.py) in this transaction: staff search every item,
+    pending ones included, so a new item or revision is indexed at once (the public sees only approved
+    ones)."""
+    session.add(OutboxEntry(item_id=item_id, op=OutboxOp.UPSERT.value, created_at=now))
+
+
 def _create(session: Session, source: Source, raw: RawItem, content: _Content, now: datetime) -> Item:
     item = Item(
         **item_values(source, raw, content, now),
@@ -225,7 +232,8 @@ def _update(
     )
     session.flush()
     screen_item(session, item, number)  # screening of the new revision (docs/architecture.md step 6)
-    auto_approve(session, item, number, before, now)  # a clean revision under a policy goes live
+    if not auto_approve(session, item, number, before, now):  # a clean revision under a policy goes live
+        queue_index(session, item.id, now)  # (an approval queues it itself)
     if before != ItemState.APPROVED.value:
         # New live text: fingerprint refreshed, repost link decided again. An approved item's edit goes
         # live only through moderation.service.transition, which relinks it then.
@@ -260,6 +268,7 @@ def ingest(
             continue
         source.last_new_item_at = now
         link_repost(session, created, reposts)  # near-duplicates across units → earliest original
-        auto_approve(session, created, 1, None, now)  # a clean item under a policy goes live
+        if not auto_approve(session, created, 1, None, now):  # a clean item under a policy goes live
+            queue_index(session, created.id, now)  # (an approval queues it itself)
         return IngestOutcome("new", created.id)
     raise RuntimeError(f"could not store {content.canonical_url} after {MAX_ATTEMPTS} attempts")

@@ -4,7 +4,8 @@ Same results as calling ``hub.ingest.ingest`` for each item in order: dedupe by 
 guid (under the source's GUID policy, hub/canonical.py), unchanged items untouched, changes stored as
 revisions (awaiting review on approved items), reposts linked to the earliest original, one
 "submitted" event per new item, clean items approved where an auto-approve policy is on
-(moderation/autoapprove.py, the same rows as the single path's transition). What differs is the
+(moderation/autoapprove.py, the same rows as the single path's transition), one index outbox row per
+new or changed item. What differs is the
 cost: one SELECT of the known URLs and guids per batch and executemany inserts instead of an ORM
 flush per row. Rare cases take the single path's code: changed items, raws that repeat a URL, guid or content
 of an earlier raw of the same batch (applied after the others, in batch order: independent raws
@@ -29,7 +30,17 @@ from sqlalchemy.orm import Session
 from hub.canonical import guid_policy, identity_guid
 from hub.fingerprint import sketches
 from hub.ingest import CRAWLER_ACTOR, IngestOutcome, _Content, _prepare, _update, ingest, item_values
-from hub.models import Item, ItemRevision, ItemState, ModerationEvent, Source, Unit, core_table
+from hub.models import (
+    Item,
+    ItemRevision,
+    ItemState,
+    ModerationEvent,
+    OutboxEntry,
+    OutboxOp,
+    Source,
+    Unit,
+    core_table,
+)
 from hub.rawitem import RawItem
 from hub.reposts import link_reposts_by_id
 from hub.timeutil import utcnow
@@ -202,6 +213,15 @@ def _insert_new(session: Session, new: list[_Work], now: datetime) -> list[int]:
     return ids
 
 
+def _queue_index(session: Session, item_ids: list[int], now: datetime) -> None:
+    """Outbox rows for the index (one executemany): the batch twin of ``hub.ingest.queue_index``."""
+    if item_ids:
+        session.connection().execute(
+            insert(core_table(OutboxEntry)),
+            [{"item_id": i, "op": OutboxOp.UPSERT.value, "created_at": now, "attempts": 0} for i in item_ids],
+        )
+
+
 def _restore_seen(session: Session, item_ids: list[int]) -> None:
     """Items marked removed at source whose page answered again are no longer removed (one UPDATE)."""
     if not item_ids:
@@ -299,7 +319,10 @@ def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, Inge
         # Near-duplicate reposts → earliest original (hub/reposts.py); every new work was prescreened.
         sketched = {i: w.sketch for w, i in zip(new, ids, strict=True) if w.sketch is not None}
         link_reposts_by_id(session, ids, sketched=sketched)
-        auto_approve_new(session, [(i, w.source.id) for w, i in zip(new, ids, strict=True)], now)
+        approved = set(
+            auto_approve_new(session, [(i, w.source.id) for w, i in zip(new, ids, strict=True)], now)
+        )
+        _queue_index(session, [i for i in ids if i not in approved], now)  # approvals queued their own
     for work, known in matched:
         if latest[known.id] == work.content.content_hash:
             outcomes[work.index] = IngestOutcome("unchanged", known.id)

@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, bindparam, delete, func, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.fingerprint import SKETCH_BYTES, band_keys, pack, similarities, sketches, stored_form, unpack_many
-from hub.models import Item, ItemFingerprint, ItemFingerprintKey, Unit, core_table
+from hub.models import Item, ItemFingerprint, ItemFingerprintKey, OutboxEntry, OutboxOp, Unit, core_table
 from hub.repostbands import Ints, find_candidates
-from hub.timeutil import to_zone
+from hub.timeutil import to_zone, utcnow
 
 if TYPE_CHECKING:
     from hub.settings import Settings
@@ -168,8 +168,10 @@ class _Linker:
         self.remapped: dict[int, int] = {}  # a former original -> the original it now reposts
         self.parents: set[int] = set()  # batch items that stored items repost (changed items only)
         self.children: dict[int, set[int]] = defaultdict(set)  # loaded items by the item they repost
+        self.batch: set[int] = set()  # the items the caller passed
 
     def run(self, ids: list[int]) -> None:
+        self.batch = set(ids)
         batch = self._load_batch(ids)
         found = self._similar(batch)
         self._load_groups(found)
@@ -349,6 +351,8 @@ class _Linker:
             for node in self.nodes.values()
             if node.repost_of_id != self.initial[node.id]
         }
+        final = {old: self._final(old) for old in self.remapped}
+        self._queue_index(changed, final)
         if changed:
             self.session.execute(
                 update(table)
@@ -356,7 +360,6 @@ class _Linker:
                 .values(repost_of_id=bindparam("target")),
                 [{"item_id": item_id, "target": target} for item_id, target in changed.items()],
             )
-        final = {old: self._final(old) for old in self.remapped}
         if final:
             # Items not read here that reposted a former original follow it to the new one.
             self.session.execute(
@@ -366,6 +369,25 @@ class _Linker:
                 [{"old": old, "target": target} for old, target in final.items()],
             )
         _sync_session(self.session, changed, final)
+
+    def _queue_index(self, changed: dict[int, int | None], final: dict[int, int]) -> None:
+        """Index outbox rows for the items whose link changes (their ``collapse_into`` may), except
+        those the caller passed: it changed them and queues them itself (hub/ingest, moderation.service).
+        Called before the links are written: the items that follow a former original are found by it."""
+        queued = set(changed)
+        olds = sorted(final)
+        for chunk in _chunks(olds):  # items not read here that the "final" UPDATE re-points
+            queued.update(self.session.scalars(select(Item.id).where(Item.repost_of_id.in_(chunk))))
+        others = sorted(queued - self.batch)
+        if others:
+            now = utcnow()
+            self.session.execute(
+                insert(core_table(OutboxEntry)),
+                [
+                    {"item_id": i, "op": OutboxOp.UPSERT.value, "created_at": now, "attempts": 0}
+                    for i in others
+                ],
+            )
 
     def _final(self, item_id: int) -> int:
         while item_id in self.remapped:
@@ -410,6 +432,7 @@ def link_reposts_by_id(
     older than the group it joins becomes the group's original and the others are re-pointed.
     ``sketched``: the items' sketches (``hub.fingerprint.sketches`` of their text), computed before
     the caller's write transaction; used when it holds every item.
+    Other items whose link changes get an index outbox row here; the caller queues ``item_ids``.
     """
     ids = sorted(set(item_ids))
     if not ids:

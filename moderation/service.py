@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEntry, OutboxOp, Unit, User
 from hub.reposts import relink_repost
 from hub.timeutil import utcnow
-from moderation.audit import APPROVALS, FIRST_APPROVAL, Snapshot, event_values, snapshot
+from moderation.audit import FIRST_APPROVAL, Snapshot, event_values, snapshot
 from moderation.claims import check_claim
 from moderation.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from moderation.permissions import DECIDING_ROLES, actor_name, check_permission
@@ -233,9 +233,9 @@ def _record(
             **event_values(found),
         )
     )
-    op = _outbox_op(action, from_state, target)
-    if op is not None:
-        session.add(OutboxEntry(item_id=item.id, op=op.value, created_at=now))
+    # Every decision changes what the index holds of the item (its state, its version, or both): staff
+    # search every state, so the item is indexed again whatever the transition (index/outbox.py).
+    session.add(OutboxEntry(item_id=item.id, op=OutboxOp.UPSERT.value, created_at=now))
     session.flush()
 
 
@@ -247,15 +247,6 @@ def _check_policy(session: Session, actor: User | str, item: Item, revision_numb
         raise InvalidTransition(
             f"item {item.id} revision {revision_number} has screening hits: a reviewer decides"
         )
-
-
-def _outbox_op(action: str, from_state: str, target: ItemState) -> OutboxOp | None:
-    """Index update mirroring the transition: approved content is upserted, leaving approved deletes."""
-    if action in APPROVALS:
-        return OutboxOp.UPSERT
-    if from_state == ItemState.APPROVED.value and target is not ItemState.APPROVED:
-        return OutboxOp.DELETE
-    return None
 
 
 def approve(
