@@ -32,7 +32,7 @@ def crawl(
     if drain:
         backend = open_backend(context.settings)
         try:
-            drain_outbox(context.database, backend)
+            drain_outbox(context.database, backend, zone=context.settings.timezone)
         finally:
             backend.close()
     if summary.sources_failed:

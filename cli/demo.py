@@ -86,7 +86,7 @@ def run_pipeline(settings: Settings, running: RunningNetwork, workdir: Path, con
             summary = crawl_with_progress(console, settings, None, trigger="demo")
             print_summary(console, summary)
             approved = _approve_trusted(database, running)
-            drain_outbox(database, backend)
+            drain_outbox(database, backend, zone=settings.timezone)
         finally:
             backend.close()
         with database.session() as session:

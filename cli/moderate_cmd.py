@@ -78,7 +78,7 @@ def _catch_up(context: CliContext) -> None:
     """Bring the search index up to date with the decisions just committed."""
     backend = open_backend(context.settings)
     try:
-        drain_outbox(context.database, backend)
+        drain_outbox(context.database, backend, zone=context.settings.timezone)
     finally:
         backend.close()
 

@@ -53,7 +53,7 @@ def worker(ctx: typer.Context) -> None:
     pool = CrawlPool(settings)
 
     def drain() -> None:
-        stats = drain_outbox(database, backend)
+        stats = drain_outbox(database, backend, settings.search.outbox_batch, zone=settings.timezone)
         log.debug("outbox: %s", stats)
 
     def crawl() -> None:

@@ -1,54 +1,101 @@
 """The outbox drainer and the full reindex (docs/architecture.md step 7).
 
-Moderation writes an OutboxEntry in the same transaction as each state change. The drainer applies
-them in id order; the index always follows the item's state *now* (an "upsert" of an item that is no
-longer approved becomes a delete), so replaying rows is harmless. A backend failure keeps the rows
-for a later attempt with exponential back-off: an index outage delays updates, never loses them.
+Every change to an item's indexed content or state writes an OutboxEntry in the same transaction
+(moderation, ingest, repost linking). The drainer applies the rows in id order, a batch at a time;
+the index always follows the item *now*: every item that exists is indexed with its state (the
+public sees only ``PUBLIC_STATES``, a query filter), and only an item that no longer exists is
+deleted, so replaying rows is harmless. A state change of an original changes the ``collapse_into``
+of its reposts, so the reposts of every drained item are indexed again in the same bulk request.
+
+``backend.bulk`` reports failures per item: a failed item keeps its rows, with one more attempt, the
+error and an exponential back-off; a repost that failed gets a row of its own. A backend that cannot
+be reached at all keeps every row. An index outage delays updates, never loses them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from hub.db import Database
-from hub.models import Item, ItemState, OutboxEntry, OutboxOp, Source, Unit
+from hub.models import Item, OutboxEntry, OutboxOp, core_table
 from hub.timeutil import utcnow
 from index.backend import SearchBackend, SearchBackendError, SearchDocument
-from index.document import build_document, document_of
+from index.document import CHUNK, documents_for
 
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 3600.0
 REINDEX_CHUNK = 500
+ERROR_MAX_CHARS = 2000
+DEFAULT_ZONE = "Asia/Shanghai"  # the settings default (hub/settings.py ``timezone``); callers pass theirs
+DEFAULT_MAX_ATTEMPTS = 20  # the settings default of ``search.outbox_max_attempts``
+SHOWN_FAILURES = 5  # latest failures listed by index_status
 
 
 @dataclass(frozen=True, slots=True)
 class DrainStats:
-    """What one drain did: rows applied, rows that failed (kept for retry), rows still waiting."""
+    """What one drain did, in outbox rows (applied: done and deleted; failed: kept or added for retry;
+    remaining: rows left in the outbox), and in documents written and deleted."""
 
     applied: int
     failed: int
     remaining: int
+    written: int = 0
+    deleted: int = 0
 
     def __str__(self) -> str:
-        return f"applied {self.applied}, failed {self.failed}, remaining {self.remaining}"
+        return (
+            f"applied {self.applied}, failed {self.failed}, remaining {self.remaining}"
+            f" ({self.written} documents written, {self.deleted} deleted)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFailure:
+    """One outbox row that failed: its item, how often, why, and when it is tried again."""
+
+    item_id: int
+    attempts: int
+    error: str
+    failed_at: datetime | None
+    next_attempt_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
 class IndexStatus:
-    """Outbox lag: waiting rows, rows that failed at least once, age of the oldest row in seconds."""
+    """Outbox lag and failures: waiting rows, rows that failed at least once, rows that failed
+    ``max_attempts`` times or more (stuck: they keep being retried, an operator should look), the age
+    of the oldest row in seconds, and the latest failures."""
 
     pending: int
     failing: int
+    stuck: int
     oldest_age_s: float | None
+    max_attempts: int
+    latest_failures: list[OutboxFailure] = field(default_factory=list)
 
     def __str__(self) -> str:
         age = "-" if self.oldest_age_s is None else f"{self.oldest_age_s:.0f}s"
-        return f"outbox pending {self.pending}, failing {self.failing}, oldest {age}"
+        lines = [
+            f"outbox pending {self.pending}, failing {self.failing}, stuck {self.stuck}"
+            f" (>= {self.max_attempts} attempts), oldest {age}"
+        ]
+        for failure in self.latest_failures:
+            lines.append(f"  item {failure.item_id}: {failure.attempts} attempts, {failure.error[:200]}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for JSON output."""
+        values = asdict(self)
+        for failure in values["latest_failures"]:
+            for key in ("failed_at", "next_attempt_at"):
+                failure[key] = failure[key].isoformat() if failure[key] is not None else None
+        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,138 +119,217 @@ class _Row:
 
     id: int
     item_id: int
-    op: str
+    attempts: int
 
 
-# The item columns a SearchDocument is built from (index/document.py); the body HTML is not read.
-_DOCUMENT_COLUMNS = (
-    Item.id,
-    Item.version,
-    Item.title,
-    Item.text,
-    Item.summary,
-    Item.url,
-    Item.unit_id,
-    Item.source_id,
-    Item.category,
-    Item.published_at,
-    Item.first_seen_at,
-    Item.attachments,
-    Item.state,
-)
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """What one batch did: rows applied and failed, documents written and deleted; ``broken``: the
+    backend could not be reached (the drain stops)."""
+
+    applied: int = 0
+    failed: int = 0
+    written: int = 0
+    deleted: int = 0
+    broken: bool = False
 
 
-def _due_rows(session: Session, now: datetime, batch: int) -> list[_Row]:
+def _due_rows(session: Session, now: datetime, batch: int, last_id: int) -> list[_Row]:
     due = or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= now)
-    query = select(OutboxEntry.id, OutboxEntry.item_id, OutboxEntry.op).where(due)
+    query = select(OutboxEntry.id, OutboxEntry.item_id, OutboxEntry.attempts).where(
+        due, OutboxEntry.id <= last_id
+    )
     return [_Row(*row) for row in session.execute(query.order_by(OutboxEntry.id).limit(batch))]
 
 
-def _documents(session: Session, item_ids: list[int]) -> dict[int, SearchDocument]:
-    """Documents of the approved items among ``item_ids``: one query for the items, one each for
-    their units and sources."""
-    rows = session.execute(
-        select(*_DOCUMENT_COLUMNS).where(Item.id.in_(item_ids), Item.state == ItemState.APPROVED.value)
-    ).all()
-    if not rows:
-        return {}
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({r.unit_id for r in rows})))}
-    sources = {
-        s.id: s for s in session.scalars(select(Source).where(Source.id.in_({r.source_id for r in rows})))
+def _reposts_of(session: Session, item_ids: list[int]) -> set[int]:
+    """Items that repost any of ``item_ids`` (their ``collapse_into`` follows the original's state)."""
+    found: set[int] = set()
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start : start + CHUNK]
+        found.update(session.scalars(select(Item.id).where(Item.repost_of_id.in_(chunk))))
+    return found
+
+
+def _plan(session: Session, rows: list[_Row], zone: str) -> tuple[list[SearchDocument], list[int], set[int]]:
+    """Documents to write and items to delete for ``rows``; and the reposts added (they have no row).
+
+    Only the item matters, not the op of its rows: the index follows the item's state now (for
+    several rows of an item, the newest wins: they all say "look at the item").
+    """
+    item_ids = list(dict.fromkeys(row.item_id for row in rows))  # first-seen order of id-ordered rows
+    followers = _reposts_of(session, item_ids) - set(item_ids)
+    found = documents_for(session, [*item_ids, *followers], zone)
+    documents = [found[item_id] for item_id in [*item_ids, *sorted(followers)] if item_id in found]
+    deletes = [item_id for item_id in item_ids if item_id not in found]
+    return documents, deletes, followers & found.keys()
+
+
+def _retry_values(row_id: int, attempts: int, error: str, now: datetime) -> dict[str, Any]:
+    return {
+        "row_id": row_id,
+        "new_attempts": attempts,
+        "error": error[:ERROR_MAX_CHARS],
+        "failed": now,
+        "retry_at": now + _backoff(attempts),
     }
-    return {row.id: document_of(row, units[row.unit_id], sources[row.source_id]) for row in rows}
 
 
-def _plan(session: Session, rows: list[_Row]) -> tuple[list[SearchDocument], list[int]]:
-    newest: dict[int, _Row] = {}
-    for row in rows:  # id order: the last row of an item wins
-        newest[row.item_id] = row
-    wanted = [item_id for item_id, row in newest.items() if row.op == OutboxOp.UPSERT.value]
-    found = _documents(session, wanted) if wanted else {}
-    documents = [found[item_id] for item_id in wanted if item_id in found]
-    deletes = [item_id for item_id in newest if item_id not in found]
-    return documents, deletes
+def _keep_failed(
+    session: Session, rows: list[_Row], errors: dict[int, str], new_items: dict[int, str], now: datetime
+) -> int:
+    """Failed rows get one more attempt and a back-off; failed reposts without a row get one.
+    Returns the number of rows kept or added."""
+    table = core_table(OutboxEntry)
+    kept = [_retry_values(r.id, r.attempts + 1, errors[r.item_id], now) for r in rows if r.item_id in errors]
+    if kept:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(
+                attempts=bindparam("new_attempts"),
+                last_error=bindparam("error"),
+                failed_at=bindparam("failed"),
+                next_attempt_at=bindparam("retry_at"),
+            ),
+            kept,
+        )
+    if new_items:
+        session.execute(
+            insert(table),
+            [
+                {
+                    "item_id": item_id,
+                    "op": OutboxOp.UPSERT.value,
+                    "created_at": now,
+                    "attempts": 1,
+                    "last_error": error[:ERROR_MAX_CHARS],
+                    "failed_at": now,
+                    "next_attempt_at": now + _backoff(1),
+                }
+                for item_id, error in sorted(new_items.items())
+            ],
+        )
+    return len(kept) + len(new_items)
 
 
-def _apply_batch(db: Database, backend: SearchBackend, now: datetime, batch: int) -> tuple[int, int]:
-    """Apply one batch of due rows; returns (applied, failed) row counts."""
+def _apply_batch(
+    db: Database, backend: SearchBackend, now: datetime, batch: int, last_id: int, zone: str
+) -> _Batch:
+    """Apply one batch of due rows (rows and documents read in one transaction: a consistent view)."""
     with db.session() as session:
-        rows = _due_rows(session, now, batch)
+        rows = _due_rows(session, now, batch, last_id)
         if not rows:
-            return 0, 0
-        ids = [row.id for row in rows]
-        documents, deletes = _plan(session, rows)
+            return _Batch()
+        documents, deletes, followers = _plan(session, rows, zone)
     try:
-        if documents:
-            backend.upsert(documents)
-        if deletes:
-            backend.delete(deletes)
+        result = backend.bulk(documents, deletes)
     except SearchBackendError as exc:
+        error = f"search backend unavailable: {exc}"
         with db.session() as session:
-            for entry in session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(ids))):
-                entry.attempts += 1
-                entry.last_error = str(exc)[:2000]
-                entry.next_attempt_at = now + _backoff(entry.attempts)
-        return 0, len(ids)
+            failed = _keep_failed(session, rows, dict.fromkeys((r.item_id for r in rows), error), {}, now)
+        return _Batch(failed=failed, broken=True)
+    errors = result.failed
+    done = [row.id for row in rows if row.item_id not in errors]
     with db.session() as session:
-        session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(ids)))
-    return len(ids), 0
+        failed = _keep_failed(session, rows, errors, {i: e for i, e in errors.items() if i in followers}, now)
+        for start in range(0, len(done), CHUNK):
+            chunk = done[start : start + CHUNK]
+            session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(chunk)))
+    return _Batch(
+        applied=len(done),
+        failed=failed,
+        written=sum(1 for d in documents if d.item_id not in errors),
+        deleted=sum(1 for item_id in deletes if item_id not in errors),
+    )
 
 
 def drain_outbox(
-    db: Database, backend: SearchBackend, batch: int = 500, now: datetime | None = None
+    db: Database,
+    backend: SearchBackend,
+    batch: int = 500,
+    now: datetime | None = None,
+    *,
+    zone: str = DEFAULT_ZONE,
 ) -> DrainStats:
-    """Apply every due outbox row in id order, in batches; stops at the first backend failure."""
+    """Apply every row due at ``now`` that was in the outbox when the drain began, in id order, in
+    batches of ``batch`` rows; stops early if the backend cannot be reached. ``zone``: the configured
+    time zone (settings ``timezone``), for the month of each document."""
     now = now or utcnow()
-    applied = failed = 0
+    with db.session() as session:
+        last_id = session.scalar(select(func.max(OutboxEntry.id))) or 0
+    applied = failed = written = deleted = 0
     while True:
-        done, broken = _apply_batch(db, backend, now, batch)
-        applied, failed = applied + done, failed + broken
-        if broken or not done:
+        step = _apply_batch(db, backend, now, batch, last_id, zone)
+        applied, failed = applied + step.applied, failed + step.failed
+        written, deleted = written + step.written, deleted + step.deleted
+        # Failed rows are not due again before ``now`` + back-off: every batch makes progress.
+        if step.broken or not (step.applied or step.failed):
             break
     with db.session() as session:
         remaining = session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
-    return DrainStats(applied=applied, failed=failed, remaining=remaining)
+    return DrainStats(applied, failed, remaining, written, deleted)
 
 
-def index_status(db: Database, now: datetime | None = None) -> IndexStatus:
-    """Rows waiting in the outbox, rows that failed at least once, and the age of the oldest row."""
+def index_status(
+    db: Database, now: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> IndexStatus:
+    """Rows waiting in the outbox, rows that failed (at least once, and ``max_attempts`` times or
+    more), the age of the oldest row, and the latest few failures."""
     now = now or utcnow()
     with db.session() as session:
         pending = session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
         failing = session.scalar(select(func.count()).where(OutboxEntry.attempts > 0)) or 0
+        stuck = session.scalar(select(func.count()).where(OutboxEntry.attempts >= max_attempts)) or 0
         oldest = session.scalar(select(func.min(OutboxEntry.created_at)))
+        latest = session.execute(
+            select(
+                OutboxEntry.item_id,
+                OutboxEntry.attempts,
+                OutboxEntry.last_error,
+                OutboxEntry.failed_at,
+                OutboxEntry.next_attempt_at,
+            )
+            .where(OutboxEntry.attempts > 0)
+            .order_by(OutboxEntry.failed_at.desc(), OutboxEntry.id.desc())
+            .limit(SHOWN_FAILURES)
+        ).all()
     age = None if oldest is None else max((now - oldest).total_seconds(), 0.0)
-    return IndexStatus(pending=pending, failing=failing, oldest_age_s=age)
+    failures = [OutboxFailure(r[0], r[1], r[2] or "", r[3], r[4]) for r in latest]
+    return IndexStatus(pending, failing, stuck, age, max_attempts, failures)
 
 
-def _approved_documents(db: Database) -> Iterator[SearchDocument]:
+def _all_documents(db: Database, zone: str) -> Iterator[SearchDocument]:
     last_id = 0
     while True:  # keyset pages keep memory flat on a large store
         with db.session() as session:
-            items = list(
+            ids = list(
                 session.scalars(
-                    select(Item)
-                    .where(Item.state == ItemState.APPROVED.value, Item.id > last_id)
-                    .order_by(Item.id)
-                    .limit(REINDEX_CHUNK)
-                    .options(selectinload(Item.unit), selectinload(Item.source))
+                    select(Item.id).where(Item.id > last_id).order_by(Item.id).limit(REINDEX_CHUNK)
                 )
             )
-            documents = [build_document(item) for item in items]
-        if not documents:
-            return
-        yield from documents
-        last_id = documents[-1].item_id
+            if not ids:
+                return
+            found = documents_for(session, ids, zone)
+        yield from (found[item_id] for item_id in ids if item_id in found)
+        last_id = ids[-1]
 
 
-def reindex(db: Database, backend: SearchBackend) -> ReindexResult:
-    """Rebuild the index from the approved items of the database and swap it in."""
+def reindex(db: Database, backend: SearchBackend, *, zone: str = DEFAULT_ZONE) -> ReindexResult:
+    """Rebuild the index from every item of the database and swap it in."""
     started = utcnow()
     backend.ensure_ready()
-    indexed = backend.rebuild(_approved_documents(db))
-    # Changes made while the rebuild read the store may have gone to the old index: queue them again.
+    indexed = backend.rebuild(_all_documents(db, zone))
+    # Changes made while the rebuild read the store may have gone to the old index: queue them again
+    # (every UPDATE of an item moves its updated_at; the drainer also re-indexes their reposts).
     with db.session() as session:
         changed = list(session.scalars(select(Item.id).where(Item.updated_at >= started)))
-        session.add_all(OutboxEntry(item_id=item_id, op=OutboxOp.UPSERT.value) for item_id in changed)
+        if changed:
+            session.execute(
+                insert(core_table(OutboxEntry)),
+                [
+                    {"item_id": item_id, "op": OutboxOp.UPSERT.value, "created_at": utcnow(), "attempts": 0}
+                    for item_id in changed
+                ],
+            )
     return ReindexResult(indexed=indexed, requeued=len(changed))

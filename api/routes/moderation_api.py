@@ -281,7 +281,7 @@ def item_events(item_id: int, session: SessionDep, user: Staff) -> list[EventOut
 def _catch_up(database: Database, backend: SearchBackend, settings: Settings, what: str) -> None:
     """Bring the index up to date after committed decisions; failures are left to the worker."""
     try:
-        stats = drain_outbox(database, backend, batch=settings.search.outbox_batch)
+        stats = drain_outbox(database, backend, batch=settings.search.outbox_batch, zone=settings.timezone)
     except SQLAlchemyError:
         logger.exception("index catch-up after %s failed; the worker will retry", what)
     else:
