@@ -48,9 +48,14 @@ class StoreSettings(_Section):
 class SearchSettings(_Section):
     backend: str = Field(
         "embedded",
-        description="'embedded' (SQLite FTS5 file, no server) or an Elasticsearch URL http(s)://host:9200.",
+        description="'embedded' (tantivy index in a local directory, no server) or an Elasticsearch URL"
+        " http(s)://host:9200.",
     )
-    embedded_path: str = Field("var/search.db", description="File of the embedded search index.")
+    embedded_path: str = Field(
+        "var/search-index",
+        description="Directory of the embedded (tantivy) search index, shared by the web app, the worker"
+        " and the CLI; the SQLite FTS5 file of earlier versions is not read: run `xinlian index reindex`.",
+    )
     index_prefix: str = Field("xinlian", description="Prefix of Elasticsearch index and alias names.")
     es_username: str = Field("", description="Elasticsearch basic-auth user name (empty: none).")
     es_password: SecretStr = Field(SecretStr(""), description="Elasticsearch basic-auth password.")

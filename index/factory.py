@@ -40,14 +40,14 @@ def elastic_client(search: SearchSettings, node_class: type[BaseNode] | None = N
 
 
 def open_backend(settings: Settings, node_class: type[BaseNode] | None = None) -> SearchBackend:
-    """The configured backend: ``embedded`` (SQLite FTS5 file) or an ``http(s)://`` Elasticsearch URL.
+    """The configured backend: ``embedded`` (tantivy directory) or an ``http(s)://`` Elasticsearch URL.
 
     ``node_class`` replaces the HTTP node of the Elasticsearch client (tests use it for osmem).
     """
     search = settings.search
     if search.backend == "embedded":
         backend = EmbeddedBackend(search.embedded_path)
-        backend.ensure_ready()  # creating tables in its own file is cheap and local
+        backend.ensure_ready()  # creating the directory and an empty generation is cheap and local
         return backend
     if search.backend.startswith(("http://", "https://")):
         from index.elastic import ElasticBackend

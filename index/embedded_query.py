@@ -1,0 +1,139 @@
+"""tantivy queries for the shared query language and filters (docs/search.md), as index/esquery.py
+builds them for Elasticsearch: each term is a phrase of its tokens over title (boost 10) or body, or a
+one-CJK-character term on ``chars``; filters match without scoring."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import tantivy
+from tantivy import Occur, Query
+
+from index.analysis import ParsedQuery, Term
+from index.backend import SearchQuery
+from index.embedded_schema import F, micros
+
+TITLE_BOOST = 10.0
+CharWeight = Callable[[str], float]
+
+
+def _tokens_on(schema: tantivy.Schema, field: str, tokens: Sequence[str]) -> Query:
+    if len(tokens) == 1:  # tantivy refuses a one-word phrase
+        return Query.term_query(schema, field, tokens[0])
+    return Query.phrase_query(schema, field, list(tokens))
+
+
+def tokens_query(schema: tantivy.Schema, tokens: Sequence[str]) -> Query:
+    """The tokens in order in the title (weighing ``TITLE_BOOST``) or in the body."""
+    return Query.boolean_query(
+        [
+            (Occur.Should, Query.boost_query(_tokens_on(schema, F.title_tokens, tokens), TITLE_BOOST)),
+            (Occur.Should, _tokens_on(schema, F.body_tokens, tokens)),
+        ]
+    )
+
+
+def char_weight(searcher: tantivy.Searcher) -> CharWeight:
+    """BM25's idf of a character on ``chars``: the whole score of a one-character term, the same for
+    every document (as Elasticsearch scores a keyword term: no length norm). tantivy would also weigh
+    the number of distinct characters, ranking long notices last."""
+
+    def weight(char: str) -> float:
+        documents = searcher.num_docs
+        having = searcher.doc_freq(F.chars, char)
+        return math.log(1 + (documents - having + 0.5) / (having + 0.5))
+
+    return weight
+
+
+def term_query(schema: tantivy.Schema, term: Term, weight: CharWeight) -> Query:
+    """One term of the query language."""
+    if term.char is not None:
+        return Query.const_score_query(Query.term_query(schema, F.chars, term.char), weight(term.char))
+    return tokens_query(schema, term.tokens)
+
+
+def any_of(queries: list[Query]) -> Query:
+    """Documents matching at least one of ``queries`` (scores add up)."""
+    if len(queries) == 1:
+        return queries[0]
+    return Query.boolean_query([(Occur.Should, query) for query in queries])
+
+
+def words_query(schema: tantivy.Schema, parsed: ParsedQuery, weight: CharWeight) -> Query | None:
+    """Every group must match (a group: any of its terms); None when there are no positive terms."""
+    if not parsed.must:
+        return None
+    groups = [any_of([term_query(schema, term, weight) for term in group]) for group in parsed.must]
+    if len(groups) == 1:
+        return groups[0]
+    return Query.boolean_query([(Occur.Must, group) for group in groups])
+
+
+def _term(schema: tantivy.Schema, field: str, value: object) -> Query:
+    return Query.term_query(schema, field, value)
+
+
+def states_filter(schema: tantivy.Schema, states: tuple[str, ...] | None) -> Query | None:
+    """Documents in one of ``states`` (None: every state)."""
+    if states is None:
+        return None
+    if len(states) == 1:
+        return _term(schema, F.state, states[0])
+    return Query.term_set_query(schema, F.state, list(states))
+
+
+def filters(schema: tantivy.Schema, query: SearchQuery) -> list[Query]:
+    """The filters of ``query`` (each must match; none adds to the score)."""
+    found: list[Query] = []
+    for field, value in (
+        (F.unit_ancestors, query.unit_subtree),
+        (F.unit_level, query.unit_level),
+        (F.unit_type, query.unit_type),
+        (F.region_path, query.region),
+        (F.category, query.category),
+        (F.source_id, query.source_id),
+        (F.has_attachments, query.has_attachments),
+    ):
+        if value is not None:
+            found.append(_term(schema, field, value))
+    if query.date_from is not None or query.date_to is not None:
+        found.append(
+            Query.range_query(
+                schema,
+                F.sort_us,
+                tantivy.FieldType.Integer,
+                lower_bound=micros(query.date_from) if query.date_from is not None else None,
+                upper_bound=micros(query.date_to) if query.date_to is not None else None,
+            )
+        )
+    states = states_filter(schema, query.states)
+    if states is not None:
+        found.append(states)
+    return found
+
+
+def repost_exclusion(schema: tantivy.Schema) -> Query:
+    """Documents folded into their public original (left out when collapsing)."""
+    return _term(schema, F.is_repost, True)
+
+
+def combine(scoring: Query | None, required: list[Query], excluded: list[Query]) -> Query:
+    """``scoring`` (or every document) restricted by ``required`` filters, minus ``excluded``."""
+    clauses: list[tuple[Occur, Query]] = [(Occur.Must, scoring if scoring is not None else Query.all_query())]
+    clauses += [(Occur.Must, Query.const_score_query(query, 0.0)) for query in required]
+    clauses += [(Occur.MustNot, query) for query in excluded]
+    if len(clauses) == 1:
+        return clauses[0][1]
+    return Query.boolean_query(clauses)
+
+
+def search_query(
+    schema: tantivy.Schema, query: SearchQuery, parsed: ParsedQuery, weight: CharWeight
+) -> Query:
+    """Everything ``query`` asks for except the cursor and the order."""
+    excluded = [term_query(schema, term, weight) for term in parsed.must_not]
+    if query.collapse_reposts:
+        excluded.append(repost_exclusion(schema))
+    return combine(words_query(schema, parsed, weight), filters(schema, query), excluded)

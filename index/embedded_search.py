@@ -1,0 +1,262 @@
+"""Answering a SearchQuery on one tantivy searcher: order, cursors, facets, repost counts, hits.
+
+Everything one request reads comes from the same searcher (one commit), so total, hits, facets and
+repost counts agree with each other. Semantics are docs/search.md's; what the embedded backend does
+differently, and why, is in its "Embedded backend" section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import tantivy
+from tantivy import Occur, Order, Query
+
+from index.analysis import ParsedQuery
+from index.backend import (
+    FACET_SIZE,
+    FacetCount,
+    InvalidCursor,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    decode_cursor,
+    encode_cursor,
+)
+from index.embedded_query import char_weight, combine, search_query, states_filter
+from index.embedded_schema import F, micros, read_payload, sort_key, sort_key_parts
+from index.snippet import make_snippet
+
+RESCORE_WINDOW = 500  # the recency boost reorders this many best matches by plain score
+RECENCY_HALF_LIFE_DAYS = 90.0
+# Equal scores are ordered by (sort date, item id) as docs/search.md says; to see every document that
+# ties with the last one of the page, the fetch grows until the score drops, up to this many extra.
+TIE_FETCH_LIMIT = 10_000
+DATE_CURSOR, RELEVANCE_CURSOR = "embedded-date", "embedded-relevance"
+UNIT_BUCKETS = 10_000  # distinct units counted exactly before the top FACET_SIZE are kept
+KEYWORD_BUCKETS = 1_000
+_FACET_FIELDS = {"unit": F.unit_id, "level": F.unit_level, "category": F.category, "month": F.month}
+_MICROS_PER_DAY = 86_400 * 1_000_000
+
+
+@dataclass(slots=True)
+class Ranked:
+    """A match with what orders it: its score and its (sort date, item id) key."""
+
+    address: tantivy.DocAddress
+    score: float
+    key: int
+
+
+def matched(result: tantivy.SearchResult) -> int:
+    """The number of matches of a search made with ``count=True``."""
+    return int(result.count)  # type: ignore[attr-defined]  # missing from tantivy 0.27's stubs
+
+
+def count(searcher: tantivy.Searcher, query: Query) -> int:
+    """Number of documents matching ``query``."""
+    return matched(searcher.search(query, 1, count=True))
+
+
+def _fetch_best(searcher: tantivy.Searcher, query: Query, window: int) -> tuple[list[Any], int]:
+    """The best ``window`` matches by score, plus every match tying with the last of them (bounded)."""
+    fetch = window + 1
+    while True:
+        result = searcher.search(query, fetch, count=True)
+        found = result.hits
+        if len(found) < fetch or window == 0 or fetch > window + TIE_FETCH_LIMIT:
+            return found, matched(result)
+        if found[-1][0] != found[window - 1][0]:
+            return found, matched(result)
+        fetch = min(fetch * 2, window + TIE_FETCH_LIMIT + 1)
+
+
+def ordered_by_relevance(
+    searcher: tantivy.Searcher, query: Query, wanted: int, recency_from: datetime | None
+) -> tuple[list[Ranked], int]:
+    """The best ``wanted`` matches in order (score, then sort date, then item id, all descending;
+    with ``recency_from``, the best RESCORE_WINDOW by plain score reordered by the boosted score and
+    put first) and the number of matches."""
+    window = max(wanted, RESCORE_WINDOW) if recency_from is not None else wanted
+    found, total = _fetch_best(searcher, query, window)
+    addresses = [address for _score, address in found]
+    keys = searcher.fast_field_values(F.sort_key, addresses) if addresses else []
+    ranked = [
+        Ranked(address, float(score), int(key or 0))
+        for (score, address), key in zip(found, keys, strict=True)
+    ]
+    ranked.sort(key=lambda hit: (hit.score, hit.key), reverse=True)
+    if recency_from is not None and ranked:
+        edge = ranked[min(RESCORE_WINDOW, len(ranked)) - 1].score
+        head = [hit for hit in ranked if hit.score >= edge]  # equal scores stay together
+        _boost(searcher, head, recency_from)
+        head.sort(key=lambda hit: (hit.score, hit.key), reverse=True)
+        ranked = head + ranked[len(head) :]
+    return ranked[:wanted], total
+
+
+def _boost(searcher: tantivy.Searcher, hits: list[Ranked], now: datetime) -> None:
+    """score × (1 + 0.5^(age_days / 90)); a future date counts as age 0."""
+    now_us = micros(now)
+    stamps = searcher.fast_field_values(F.sort_us, [hit.address for hit in hits])
+    for hit, stamp in zip(hits, stamps, strict=True):
+        age_days = max(0, now_us - int(stamp or 0)) / _MICROS_PER_DAY
+        hit.score *= 1.0 + 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
+
+
+@dataclass(slots=True)
+class _Page:
+    hits: list[Ranked]
+    total: int
+    cursor: str | None
+
+
+class EmbeddedSearch:
+    """One request on one searcher."""
+
+    def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema) -> None:
+        self.searcher = searcher
+        self.schema = schema
+
+    def run(self, query: SearchQuery, parsed: ParsedQuery, now: datetime) -> SearchResult:
+        """Answer ``query`` (``parsed`` is its text) as of ``now`` (recency boost)."""
+        full = search_query(self.schema, query, parsed, char_weight(self.searcher))
+        if parsed.must and query.sort != "date":
+            page = self._relevance_page(query, full, now)
+        else:
+            page = self._date_page(query, full)
+        documents = [read_payload(self.searcher.doc(hit.address)) for hit in page.hits]
+        reposts = self.repost_counts(documents, query.states) if query.collapse_reposts else {}
+        hits = [
+            hit_of(payload, ranked.score, parsed, reposts.get(int(payload["item_id"]), 0))
+            for payload, ranked in zip(documents, page.hits, strict=True)
+        ]
+        facets = self.facets(full) if query.facets else {}
+        return SearchResult(total=page.total, hits=hits, facets=facets, next_cursor=page.cursor)
+
+    def _relevance_page(self, query: SearchQuery, full: Query, now: datetime) -> _Page:
+        offset = query.offset
+        if query.cursor is not None:
+            values = decode_cursor(query.cursor, RELEVANCE_CURSOR)
+            if len(values) != 1 or not isinstance(values[0], int) or values[0] < 0:
+                raise InvalidCursor("a relevance cursor carries one offset")
+            offset = values[0]
+        wanted = offset + max(query.limit, 0)
+        ranked, total = ordered_by_relevance(
+            self.searcher, full, wanted, now if query.recency_boost else None
+        )
+        hits = ranked[offset:wanted]
+        following = offset + len(hits)
+        cursor = encode_cursor(RELEVANCE_CURSOR, [following]) if hits and following < total else None
+        return _Page(hits, total, cursor)
+
+    def _date_page(self, query: SearchQuery, full: Query) -> _Page:
+        page_query, offset = full, query.offset
+        if query.cursor is not None:
+            values = decode_cursor(query.cursor, DATE_CURSOR)
+            if len(values) != 2 or not all(isinstance(value, int) for value in values):
+                raise InvalidCursor("a date cursor carries (sort date, item id)")
+            after = Query.range_query(
+                self.schema,
+                F.sort_key,
+                tantivy.FieldType.Unsigned,
+                upper_bound=sort_key(values[0], values[1]),
+                include_upper=False,
+            )
+            page_query = Query.boolean_query([(Occur.Must, full), (Occur.Must, after)])
+            offset = 0
+        if query.limit <= 0:
+            return _Page([], count(self.searcher, full), None)
+        result = self.searcher.search(
+            page_query, query.limit, count=True, order_by_field=F.sort_key, offset=offset, order=Order.Desc
+        )
+        hits = [Ranked(address, 0.0, int(key)) for key, address in result.hits]
+        found = matched(result)
+        total = found if query.cursor is None else count(self.searcher, full)
+        more = found > offset + len(hits)
+        cursor = encode_cursor(DATE_CURSOR, list(sort_key_parts(hits[-1].key))) if hits and more else None
+        return _Page(hits, total, cursor)
+
+    def repost_counts(
+        self, documents: list[dict[str, Any]], states: tuple[str, ...] | None
+    ) -> dict[int, int]:
+        """item id -> number of documents in ``states`` folded into it (one terms aggregation)."""
+        ids = [int(payload["item_id"]) for payload in documents]
+        if not ids:
+            return {}
+        required = [query for query in (states_filter(self.schema, states),) if query is not None]
+        query = combine(Query.term_set_query(self.schema, F.collapse_into, ids), required, [])
+        size = len(ids)
+        answer = self.searcher.aggregate(
+            query, {"r": {"terms": {"field": F.collapse_into, "size": size, "segment_size": size}}}
+        )
+        return {int(bucket["key"]): int(bucket["doc_count"]) for bucket in answer["r"]["buckets"]}
+
+    def facets(self, full: Query) -> dict[str, list[FacetCount]]:
+        """Top FACET_SIZE buckets per facet over every match: larger counts first, ties by value."""
+        aggregations = {
+            name: {
+                "terms": {
+                    "field": field,
+                    "size": UNIT_BUCKETS if name == "unit" else KEYWORD_BUCKETS,
+                    "segment_size": UNIT_BUCKETS if name == "unit" else KEYWORD_BUCKETS,
+                }
+            }
+            for name, field in _FACET_FIELDS.items()
+        }
+        answer = self.searcher.aggregate(full, aggregations)
+        result: dict[str, list[FacetCount]] = {}
+        for name in _FACET_FIELDS:
+            buckets: list[tuple[Any, int]] = [
+                (int(bucket["key"]) if name == "unit" else str(bucket["key"]), int(bucket["doc_count"]))
+                for bucket in answer[name]["buckets"]
+            ]
+            buckets.sort(key=lambda bucket: (-bucket[1], bucket[0]))
+            top = buckets[:FACET_SIZE]
+            labels = self.unit_names([key for key, _ in top]) if name == "unit" else {}
+            result[name] = [FacetCount(str(key), labels.get(key, str(key)), n) for key, n in top]
+        return result
+
+    def unit_names(self, unit_ids: list[int]) -> dict[int, str]:
+        """The name each unit has in its newest document (names may change; documents follow)."""
+        if not unit_ids:
+            return {}
+        newest = {"top_hits": {"size": 1, "sort": [{F.sort_key: "desc"}], "docvalue_fields": [F.unit_name]}}
+        size = len(unit_ids)
+        answer = self.searcher.aggregate(
+            Query.term_set_query(self.schema, F.unit_id, unit_ids),
+            {"u": {"terms": {"field": F.unit_id, "size": size, "segment_size": size}, "aggs": {"n": newest}}},
+        )
+        names: dict[int, str] = {}
+        for bucket in answer["u"]["buckets"]:
+            hits = bucket["n"]["hits"]
+            if hits and hits[0]["docvalue_fields"].get(F.unit_name):
+                names[int(bucket["key"])] = str(hits[0]["docvalue_fields"][F.unit_name][0])
+        return names
+
+
+def _date(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def hit_of(payload: dict[str, Any], score: float, parsed: ParsedQuery, repost_count: int) -> SearchHit:
+    """A result line from a stored payload."""
+    return SearchHit(
+        item_id=int(payload["item_id"]),
+        score=score,
+        title=payload["title"],
+        snippet=make_snippet(payload["text"] or payload["summary"], parsed),
+        url=payload["url"],
+        unit_id=int(payload["unit_id"]),
+        unit_name=payload["unit_name"],
+        published_at=_date(payload["published_at"]),
+        unit_slug=payload["unit_slug"],
+        source_name=payload["source_name"],
+        category=payload["category"],
+        state=payload["state"],
+        has_attachments=bool(payload["has_attachments"]),
+        sort_date=_date(payload["sort_date"]),
+        repost_count=repost_count,
+    )
