@@ -99,6 +99,18 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
         "所有信息均经审核后发布，并链接至原始页面。",
         "Every notice is reviewed before publication and links to its original page.",
     ),
+    # Feeds and widgets (api/feeds/, routes/feeds.py, routes/widgets.py).
+    "feed_all_title": ("信链 · 最新发布", "Xinlian · latest notices"),
+    "feed_unit_title": ("{unit} · 发布", "{unit} · notices"),
+    "feed_unit_subtree_title": ("{unit}及下级单位 · 发布", "{unit} and units below · notices"),
+    "feed_category_title": ("栏目：{category}", "Category: {category}"),
+    "feed_search_title": ("搜索“{q}” · 订阅", "Search “{q}” · feed"),
+    "feed_search_filters_title": ("搜索结果订阅", "Search feed"),
+    "feed_subscribe": ("订阅本搜索（RSS）", "Follow this search (RSS)"),
+    "feed_formats": ("其他格式：", "Other formats:"),
+    "widget_latest": ("最新发布", "Latest notices"),
+    "widget_more": ("更多", "More"),
+    "widget_frame_title": ("{unit} · 最新发布", "{unit} · latest notices"),
     # Staff moderation pages (routes/moderation_ui.py).
     "staff_title": ("审核台", "Moderation"),
     "staff_queue": ("待审队列", "Review queue"),

@@ -202,6 +202,46 @@ class WebSettings(_Section):
     )
 
 
+class FeedSettings(_Section):
+    items: int = Field(50, ge=1, le=500, description="Entries in each of our RSS, Atom and JSON feeds.")
+    max_age_s: int = Field(
+        300, ge=0, description="Cache-Control max-age of feeds and widgets, in seconds (public caching)."
+    )
+    widget_max_items: int = Field(20, ge=1, le=100, description="Most notices a widget may ask for (limit=).")
+
+
+class WebSubHubSettings(_Section):
+    enabled: bool = Field(
+        True, description="Run our own WebSub hub: subscriptions to our feeds and signed deliveries."
+    )
+    tick_s: float = Field(
+        10.0, gt=0, description="How often the worker verifies subscribers and sends deliveries, in seconds."
+    )
+    lease_s: int = Field(
+        10 * 24 * 3600, ge=60, description="Lease granted when a subscriber asks for none, in seconds."
+    )
+    min_lease_s: int = Field(3600, ge=60, description="Shortest lease granted, in seconds.")
+    max_lease_s: int = Field(30 * 24 * 3600, ge=60, description="Longest lease granted, in seconds.")
+    timeout_s: float = Field(10.0, gt=0, description="Timeout of a verification or delivery request.")
+    max_attempts: int = Field(
+        8, ge=1, description="Attempts at a delivery (or verification) before it is given up."
+    )
+    backoff_base_s: float = Field(
+        30.0, gt=0, description="Wait before the second attempt; it doubles with every failure."
+    )
+    backoff_max_s: float = Field(6 * 3600.0, gt=0, description="Longest wait between two attempts.")
+    index_wait_s: int = Field(
+        300,
+        ge=0,
+        description="A publish waits for the search index to take the item (search feeds are read from it),"
+        " at most this many seconds.",
+    )
+    allowed_callback_hosts: list[str] = Field(
+        default_factory=list,
+        description="Callback host names allowed although private or loopback (as written in the URL).",
+    )
+
+
 class SampleSettings(_Section):
     host: str = Field("127.0.0.1", description="Address the sample network listens on (loopback only).")
     port: int = Field(8700, description="Port of the sample network.")
@@ -281,6 +321,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     websub: WebSubSettings = Field(default_factory=WebSubSettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
+    websubhub: WebSubHubSettings = Field(default_factory=WebSubHubSettings)
     sample: SampleSettings = Field(default_factory=SampleSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
 

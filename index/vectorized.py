@@ -1,17 +1,33 @@
-"""The indexing tokens of a long normalized text with numpy instead of a loop per token (step 7).
+"""The indexed fields of many documents with numpy instead of a loop per token (step 7).
 
-Same tokens as ``index.analysis`` (its tests compare both on tricky text): the text's code points
-are classified once per distinct character — CJK (bigrams) or alphanumeric (words) — and the output
-string is gathered from the text in one indexing operation. One rule of the regex path is left to it:
-where a word run swallows CJK characters and meets a CJK-class character that is not alphanumeric
-(the katakana middle dot in "a中・文"), the regex path splits the run; a text with such a character
-returns None here and takes the regex path.
+Same output as the regex path of ``index.analysis`` (its tests compare both on random text). Documents
+go in chunks of a few thousand characters: each chunk is one UTF-32 array (texts joined by NUL, a
+token boundary that normalization and lowercasing never cross), normalized, classified and turned
+into tokens by a handful of whole-array operations; what numpy costs per call is paid per chunk, and
+a chunk's arrays stay in the processor's cache.
+
+Normalization (``normalize`` of index.analysis: NFKC of the text, then ``str.lower``, or character by
+character when that changes the length). Replacing a character by its own NFKC form never changes the
+NFKC form of a text (compatibility equivalence holds for any part of a text), so a text mapped through
+a per-character table is its NFKC form whenever ``unicodedata.is_normalized`` says so; otherwise the
+caller's reference normalization decides. Characters whose form is longer than one character are
+spliced in by Python (an ellipsis "…" → "...").
+
+Tokens: every position emits up to three code points — itself, the next one (it starts a bigram), a
+space (a token ends) — chosen by one boolean mask of shape (n, 3), so the output string is one
+compress and one decode, in text order. One rule of the regex path needs care: a word run (letters and
+digits) swallows the CJK characters that follow it and stops at a CJK-class character that is not a
+letter (the katakana middle dot in "a中・文"); the CJK run then starts there, so the run is cut before
+that character ("a 中 ・文", where a text starting with CJK gives "中・ ・文").
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
@@ -25,34 +41,141 @@ CJK_RANGES = (
     (0xF900, 0xFAFF),
     (0x20000, 0x3134F),
 )
+TABLE_SIZE = CJK_RANGES[-1][1] + 1  # code points past it: never CJK, looked up one by one
+CHUNK_CHARS = 16_384  # characters per numpy pass: small enough to stay in cache, large to amortize calls
+SORT_GROUP = 1_024  # CJK characters sorted per call (several small sorts beat one large one)
+# Kana, CJK extension A and unified ideographs: their one-character strings are made once per process
+# (~2 MB) and shared by every document's character list, rather than allocated anew each time.
+CHARS_FROM, CHARS_TO = 0x3000, 0xA000
+_MULTI = 0xFFFFFFFF  # table entry: the character's form is not one character
 _SPACE = 0x20
+_KEY_STRIDE = TABLE_SIZE  # sort key of a CJK character: document number * stride + code point
+_CHUNK_DOCS = (2**32 - 1) // _KEY_STRIDE - 1  # documents per chunk so that keys fit in uint32
+_CODEC = "utf-32-le"
+_Codes = npt.NDArray[np.uint32]
 _Bools = npt.NDArray[np.bool_]
+Normalizer = Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)
-class Analysed:
-    """The space-joined tokens of a text and its distinct CJK characters in code point order."""
+class Tables:
+    """Per-code-point tables below ``TABLE_SIZE``, built once per process (~0.15 s).
 
-    tokens: str
-    cjk_chars: str
+    ``kind``: 1 CJK letter, 2 other letter or digit (a word character), 3 CJK but not a letter, 0 none.
+    ``nfkc``: the NFKC form when it is one character, else ``_MULTI``; ``folded``: the same for the
+    NFKC form lowercased (``normalize``'s character-by-character rule)."""
+
+    kind: npt.NDArray[np.int8]
+    nfkc: _Codes
+    folded: _Codes
+    chars: npt.NDArray[np.object_]  # one str per code point of CHARS_FROM..CHARS_TO, shared by results
+
+
+def _one_char_codes(forms: list[str]) -> _Codes:
+    return np.array([ord(form) if len(form) == 1 else _MULTI for form in forms], dtype=np.uint32)
 
 
 @cache
-def _kind_table() -> npt.NDArray[np.int8]:
-    """Kind of every code point below the end of the CJK ranges: 1 CJK, 2 alphanumeric, 3 CJK but not
-    alphanumeric (the regex path splits word runs there), 0 neither. Built once per process (~0.1 s)."""
-    size = CJK_RANGES[-1][1] + 1
-    alnum = np.fromiter((chr(code).isalnum() for code in range(size)), dtype=bool, count=size)
-    cjk = np.zeros(size, dtype=bool)
+def tables() -> Tables:
+    """The process's tables (built on first use, never on import)."""
+    # NUL never takes part in normalization or casing, so the forms of all characters come from one
+    # call each, split on NUL (NUL itself, code 0, is put back in front).
+    chars = "\0".join(map(chr, range(1, TABLE_SIZE)))
+    nfkc = unicodedata.normalize("NFKC", chars)
+    nfkc_forms = ["\0", *nfkc.split("\0")]
+    folded_forms = ["\0", *nfkc.lower().split("\0")]
+    alnum = np.fromiter((chr(code).isalnum() for code in range(TABLE_SIZE)), dtype=bool, count=TABLE_SIZE)
+    cjk = np.zeros(TABLE_SIZE, dtype=bool)
     for low, high in CJK_RANGES:
         cjk[low : high + 1] = True
-    return np.select([cjk & alnum, cjk, alnum], [1, 3, 2], 0).astype(np.int8)
+    kind = np.select([cjk & alnum, cjk, alnum], [1, 3, 2], 0).astype(np.int8)
+    chars_table = np.array([chr(code) for code in range(CHARS_FROM, CHARS_TO)], dtype=object)
+    return Tables(kind, _one_char_codes(nfkc_forms), _one_char_codes(folded_forms), chars_table)
 
 
-def _kinds(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.int8]:
-    table = _kind_table()
-    kind = table[np.minimum(codes, len(table) - 1)]
-    beyond = codes >= len(table)
+def _codes(text: str) -> _Codes:
+    return np.frombuffer(text.encode(_CODEC, "surrogatepass"), dtype=np.uint32)
+
+
+def _text(codes: _Codes) -> str:
+    return codes.tobytes().decode(_CODEC, "surrogatepass")
+
+
+def _lookup(table: _Codes, codes: _Codes) -> _Codes:
+    """``table`` at every code point, ``_MULTI`` past its end."""
+    mapped = table[np.minimum(codes, len(table) - 1)]
+    mapped[codes >= len(table)] = _MULTI
+    return mapped
+
+
+def _mapped(text: str, codes: _Codes, table: _Codes, form: Callable[[str], str]) -> str:
+    """``text`` with every character replaced by ``form`` of it; ``table`` has the one-character forms."""
+    mapped = _lookup(table, codes)
+    multi = np.flatnonzero(mapped == _MULTI).tolist()
+    if not multi:
+        return _text(mapped)
+    mapped[multi] = 0
+    one = _text(mapped)
+    pieces: list[str] = []
+    previous = 0
+    for position in multi:
+        pieces += (one[previous:position], form(text[position]))
+        previous = position + 1
+    pieces.append(one[previous:])
+    return "".join(pieces)
+
+
+def _nfkc_char(char: str) -> str:
+    return unicodedata.normalize("NFKC", char)
+
+
+def _folded_char(char: str) -> str:
+    return unicodedata.normalize("NFKC", char).lower()
+
+
+def normalized_text(text: str, nfkc: Normalizer) -> str:
+    """``normalize(text)[0]`` of index.analysis, faster; ``nfkc`` is the reference NFKC."""
+    codes = _codes(text)
+    mapped = _mapped(text, codes, tables().nfkc, _nfkc_char)
+    form = mapped if unicodedata.is_normalized("NFKC", mapped) else nfkc(text)
+    whole = form.lower()
+    if len(whole) == len(text):
+        return whole
+    return _mapped(text, codes, tables().folded, _folded_char)
+
+
+def _normalized_chunk(texts: list[str], nfkc: Normalizer) -> tuple[str, list[int]]:
+    """The normalized texts joined by NUL, and their lengths. Usually one pass for the chunk: the texts
+    mapped through the table are normalized and lowercasing keeps the length (``lower`` never shortens
+    a text, so the length of the whole tells that of each part). Texts that fail are done one by one."""
+    joined = "\0".join(texts)
+    mapped = _lookup(tables().nfkc, _codes(joined))
+    multi = np.flatnonzero(mapped == _MULTI)
+    lengths = [len(text) for text in texts]
+    mapped[multi] = 0  # (the texts holding these are normalized one by one)
+    candidate = _text(mapped)
+    lowered = candidate.lower()
+    same_length = len(lowered) == len(candidate)
+    if len(multi) == 0 and same_length and unicodedata.is_normalized("NFKC", candidate):
+        return lowered, lengths
+    ends = list(accumulate(length + 1 for length in lengths))  # each text's end + 1 (its separator)
+    refused = set(np.searchsorted(ends, multi, side="right").tolist())  # texts with a longer form
+    norms: list[str] = []
+    for index, text in enumerate(texts):
+        start, end = ends[index] - lengths[index] - 1, ends[index] - 1
+        piece = candidate[start:end]
+        if index in refused or not unicodedata.is_normalized("NFKC", piece):
+            norms.append(normalized_text(text, nfkc))
+            continue
+        low = lowered[start:end] if same_length else piece.lower()
+        norms.append(low if len(low) == len(piece) else normalized_text(text, nfkc))
+    return "\0".join(norms), [len(norm) for norm in norms]
+
+
+def _kinds(codes: _Codes) -> npt.NDArray[np.int8]:
+    table = tables().kind
+    kind = table[np.minimum(codes, TABLE_SIZE - 1)]
+    beyond = codes >= TABLE_SIZE
     if np.any(beyond):  # past the CJK ranges: never CJK, alphanumeric asked per distinct character
         distinct, inverse = np.unique(codes[beyond], return_inverse=True)
         alnum = np.fromiter((chr(c).isalnum() for c in distinct.tolist()), dtype=bool, count=len(distinct))
@@ -60,57 +183,108 @@ def _kinds(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.int8]:
     return kind
 
 
-def analyse_many(norms: list[str], groups: list[int] | None = None) -> list[Analysed | None]:
-    """Tokens and CJK characters of each normalized text (None: the regex path must decide for it).
+def _cut_word_entered_runs(kind: npt.NDArray[np.int8], cjk: _Bools, word: _Bools, same: _Bools) -> None:
+    """End the run before the first non-letter CJK character of a CJK run that a word run entered."""
+    starts = cjk.copy()
+    starts[1:] &= ~cjk[:-1]
+    entered = starts.copy()
+    entered[0] = False
+    entered[1:] &= word[:-1]
+    if not np.any(entered):
+        return
+    run_of = np.cumsum(starts) - 1  # number of the CJK run at each CJK position
+    others = np.flatnonzero(kind == 3)
+    runs = run_of[others]
+    firsts = others[np.concatenate(([True], runs[1:] != runs[:-1]))]
+    cuts = firsts[entered[np.flatnonzero(starts)][run_of[firsts]]]
+    same[cuts - 1] = False  # a cut is never at position 0: a word character precedes its run
 
-    ``groups`` (one number per text, from 0) pools the CJK characters: each text then carries those of
-    its whole group (a document's title and body).
 
-    The texts are analysed together, joined by NUL (neither CJK nor alphanumeric: a token boundary),
-    so numpy's per-call cost is paid once per batch rather than once per text.
-    """
-    if not norms:
-        return []
-    codes = np.frombuffer("\0".join(norms).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if len(codes) == 0:  # one empty text
-        return [Analysed("", "") for _ in norms]
-    lengths = np.fromiter((len(norm) for norm in norms), dtype=np.int64, count=len(norms))
-    text_starts = np.cumsum(lengths + 1) - lengths - 1  # each text is followed by its NUL
-    text_of = np.repeat(np.arange(len(norms)), lengths + 1)[: len(codes)]
-    kind = _kinds(codes)
-    refused = set(np.unique(text_of[kind == 3]).tolist())
-    kind[kind == 3] = 1  # (those texts are answered by the regex path)
-    padded = np.concatenate(([0], kind, [0])).astype(np.int8)
-    same_next = padded[1:-1] == padded[2:]  # position i and i + 1 belong to one run
-    same_prev = padded[1:-1] == padded[:-2]
-    cjk, word = kind == 1, kind == 2
-    bigram = cjk & same_next  # a bigram starts here: the character and the next, then a space
-    lone = cjk & ~same_next & ~same_prev  # a run of one CJK character: a unigram, then a space
-    word_end = word & ~same_next
-    counts = np.select([bigram, lone, word], [3, 2, 1 + word_end.astype(np.int64)], 0)
-    ends = np.cumsum(counts)
-    total = int(ends[-1])
-    source = np.repeat(np.arange(len(codes)), counts) + np.arange(total) - np.repeat(ends - counts, counts)
-    # The last slot of a bigram, a unigram or a word's last character is the token's space.
-    source[(ends - 1)[bigram | lone | word_end]] = len(codes)
-    gathered = np.append(codes, np.uint32(_SPACE))[source].tobytes().decode("utf-32-le", "surrogatepass")
-    slot_starts = np.concatenate(([0], ends))[text_starts].tolist()
-    slot_ends = np.concatenate(([0], ends))[text_starts + lengths].tolist()
-    # Distinct CJK characters per text: sorted (text, code) pairs, repeats dropped.
-    group_of = np.arange(len(norms)) if groups is None else np.asarray(groups, dtype=np.int64)
-    owner = group_of[text_of[cjk]].astype(np.uint64)
-    pairs = np.sort((owner << np.uint64(32)) | codes[cjk].astype(np.uint64))
-    pairs = pairs[np.concatenate((pairs[:1] >= 0, pairs[1:] != pairs[:-1]))]
-    chars = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
-    owners = np.arange(int(group_of.max()) + 2, dtype=np.uint64)
-    bounds = np.searchsorted(pairs >> np.uint64(32), owners).tolist()
-    group_list = group_of.tolist()
-    return [
-        None
-        if index in refused
-        else Analysed(
-            gathered[slot_starts[index] : slot_ends[index]][:-1],
-            chars[bounds[group_list[index]] : bounds[group_list[index] + 1]],
-        )
-        for index in range(len(norms))
-    ]
+def _tokens(codes: _Codes, kind: npt.NDArray[np.int8], separators: _Bools, count: int) -> list[str]:
+    """The space-joined tokens of each of the ``count`` NUL-separated texts of ``codes``."""
+    cjk = (kind & 1).astype(bool)  # kinds 1 and 3
+    word = kind == 2
+    same = np.zeros(len(codes), dtype=bool)  # position i and i + 1 belong to one run
+    same[:-1] = (cjk[:-1] & cjk[1:]) | (word[:-1] & word[1:])
+    if np.any(kind == 3):
+        _cut_word_entered_runs(kind, cjk, word, same)
+    same_prev = np.zeros(len(codes), dtype=bool)
+    same_prev[1:] = same[:-1]
+    bigram = cjk & same
+    lone = cjk & ~same & ~same_prev
+    emitted = np.empty((len(codes), 3), dtype=np.uint32)  # the character, the next one, a space
+    emitted[:, 0] = codes
+    emitted[:-1, 1] = codes[1:]
+    emitted[-1, 1] = 0
+    emitted[:, 2] = _SPACE
+    keep = np.empty((len(codes), 3), dtype=bool)
+    keep[:, 0] = bigram | lone | word | separators  # a separator emits itself: NUL, never a token
+    keep[:, 1] = bigram
+    keep[:, 2] = bigram | lone | (word & ~same)
+    parts = _text(emitted[keep]).split("\0")
+    assert len(parts) == count  # (tokens never contain NUL: it is not a letter)
+    return [part[:-1] for part in parts]  # each ends with its last token's space
+
+
+def _distinct_cjk(codes: _Codes, cjk: _Bools, doc_lengths: list[int]) -> list[list[str]]:
+    """Distinct CJK characters of each document (a run of ``doc_lengths`` positions), in code point order."""
+    bases = np.arange(len(doc_lengths), dtype=np.uint32) * np.uint32(_KEY_STRIDE)
+    keys = (np.repeat(bases, doc_lengths) + codes)[cjk]
+    ends = np.cumsum(cjk)[np.cumsum(doc_lengths) - 1].tolist()  # keys of each document end there
+    start = 0
+    for end in ends:  # keys are already ordered by document: sort within groups of whole documents
+        if end - start >= SORT_GROUP:
+            keys[start:end].sort()
+            start = end
+    keys[start:].sort()
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    distinct = keys[first]
+    owner = distinct // np.uint32(_KEY_STRIDE)
+    chars = _char_strings(distinct - owner * np.uint32(_KEY_STRIDE))
+    bounds = np.searchsorted(owner, np.arange(len(doc_lengths) + 1)).tolist()
+    return [chars[bounds[doc] : bounds[doc + 1]] for doc in range(len(doc_lengths))]
+
+
+def _char_strings(codes: _Codes) -> list[str]:
+    """One str per code point: from the shared table where it has them."""
+    inside = (codes >= CHARS_FROM) & (codes < CHARS_TO)
+    strings: list[str] = tables().chars[np.where(inside, codes - CHARS_FROM, 0)].tolist()
+    for position in np.flatnonzero(~inside).tolist():
+        strings[position] = chr(codes[position])
+    return strings
+
+
+def _chunks(documents: list[tuple[str, str]], chunk_chars: int) -> Iterator[list[tuple[str, str]]]:
+    chunk: list[tuple[str, str]] = []
+    size = 0
+    for document in documents:
+        chunk.append(document)
+        size += len(document[0]) + len(document[1]) + 2
+        if size >= chunk_chars or len(chunk) == _CHUNK_DOCS:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def analyse_documents(
+    documents: list[tuple[str, str]], nfkc: Normalizer, chunk_chars: int = CHUNK_CHARS
+) -> list[tuple[str, str, list[str]]]:
+    """Title tokens, body tokens and distinct CJK characters of (title, text) pairs, as
+    index.analysis's regex path gives them; ``nfkc`` is its NFKC (used where the table cannot decide)."""
+    results: list[tuple[str, str, list[str]]] = []
+    for chunk in _chunks(documents, chunk_chars):
+        texts = [part for document in chunk for part in document]
+        norm, norm_lengths = _normalized_chunk(texts, nfkc)
+        codes = _codes(norm)
+        lengths = np.array(norm_lengths, dtype=np.int64)
+        separators = np.zeros(len(codes), dtype=bool)
+        separators[(np.cumsum(lengths + 1) - 1)[:-1]] = True
+        kind = _kinds(codes)
+        tokens = _tokens(codes, kind, separators, len(texts))
+        doc_lengths = (lengths[0::2] + lengths[1::2] + 2).tolist()
+        doc_lengths[-1] -= 1  # the last text has no separator after it
+        chars = _distinct_cjk(codes, (kind & 1).astype(bool), doc_lengths)
+        results += zip(tokens[0::2], tokens[1::2], chars, strict=True)
+    return results
