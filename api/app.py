@@ -18,10 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import LANG_COOKIE, choose_language, normalize_language
 from api.rendering import make_templates, render
-from api.requestlog import RequestObserver
 from api.routes import feeds, health, json_api, moderation_api, moderation_ui, portal, websub
-from api.routes.staff_auth import router as staff_auth_router
-from api.routes.staff_users import router as staff_users_router
 from hub.db import Database
 from hub.reposts import configure_reposts
 from hub.settings import Settings
@@ -74,6 +71,7 @@ def create_app(
     app.middleware("http")(_security_headers_middleware)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(feeds.router)
     app.include_router(health.router)
     app.include_router(json_api.router)
     app.include_router(moderation_api.router)
@@ -83,7 +81,6 @@ def create_app(
     return app
 
 
-    app.include_router(feeds.router)
 async def _language_middleware(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
