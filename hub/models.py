@@ -492,3 +492,72 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class HubIntent(Base):
+    """A subscribe/unsubscribe request to our WebSub hub, waiting for its verification of intent
+    (hub/websubhub.py): the worker GETs the callback with a challenge before anything changes."""
+
+    __tablename__ = "hub_intents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # subscribe / unsubscribe
+    topic: Mapped[str] = mapped_column(String(1000))  # canonical URL of one of our feeds
+    callback: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str | None] = mapped_column(String(200))  # HMAC key of deliveries; never logged
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HubSubscription(Base):
+    """A verified subscriber of one of our feeds, until its lease ends."""
+
+    __tablename__ = "hub_subscriptions"
+    __table_args__ = (UniqueConstraint("topic", "callback", name="uq_hub_subscriptions_topic_callback"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(1000), index=True)
+    callback: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str | None] = mapped_column(String(200))  # never logged
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_delivery_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HubPublish(Base):
+    """An item that went live or left the portal, written in the moderation transaction; the hub job
+    turns it into deliveries to the subscribers of every feed the item belongs to."""
+
+    __tablename__ = "hub_publish_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, index=True)  # no FK: a publish may outlive the item
+    event: Mapped[str] = mapped_column(String(16))  # approved / withdrawn
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HubDelivery(Base):
+    """The next delivery owed to one subscription: its feed as it is when sent, retried with backoff.
+
+    One row per subscription: a publish while a delivery waits only bumps ``generation``, and a send
+    that saw an older generation is sent again, so no publish is lost and none is sent twice.
+    """
+
+    __tablename__ = "hub_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("hub_subscriptions.id", ondelete="CASCADE"), unique=True
+    )
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)

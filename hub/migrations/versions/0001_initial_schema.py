@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -33,6 +34,53 @@ def upgrade() -> None:
         sa.Column("items_removed", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "hub_intents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("topic", sa.String(length=1000), nullable=False),
+        sa.Column("callback", sa.String(length=1000), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=True),
+        sa.Column("lease_seconds", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("hub_intents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hub_intents_next_attempt_at"), ["next_attempt_at"], unique=False)
+
+    op.create_table(
+        "hub_publish_queue",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("hub_publish_queue", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hub_publish_queue_item_id"), ["item_id"], unique=False)
+
+    op.create_table(
+        "hub_subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=1000), nullable=False),
+        sa.Column("callback", sa.String(length=1000), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=True),
+        sa.Column("lease_seconds", sa.Integer(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("verified_at", sa.DateTime(), nullable=False),
+        sa.Column("last_delivery_at", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("topic", "callback", name="uq_hub_subscriptions_topic_callback"),
+    )
+    with op.batch_alter_table("hub_subscriptions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hub_subscriptions_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_hub_subscriptions_topic"), ["topic"], unique=False)
+
     op.create_table(
         "index_outbox",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -79,6 +127,25 @@ def upgrade() -> None:
     with op.batch_alter_table("units", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_units_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_units_path"), ["path"], unique=False)
+
+    op.create_table(
+        "hub_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subscription_id", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["subscription_id"], ["hub_subscriptions.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("subscription_id"),
+    )
+    with op.batch_alter_table("hub_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_hub_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False
+        )
 
     op.create_table(
         "sources",
@@ -420,6 +487,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sources_next_check_at"))
 
     op.drop_table("sources")
+    with op.batch_alter_table("hub_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hub_deliveries_next_attempt_at"))
+
+    op.drop_table("hub_deliveries")
     with op.batch_alter_table("units", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_units_path"))
         batch_op.drop_index(batch_op.f("ix_units_parent_id"))
@@ -433,5 +504,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_index_outbox_item_id"))
 
     op.drop_table("index_outbox")
+    with op.batch_alter_table("hub_subscriptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hub_subscriptions_topic"))
+        batch_op.drop_index(batch_op.f("ix_hub_subscriptions_expires_at"))
+
+    op.drop_table("hub_subscriptions")
+    with op.batch_alter_table("hub_publish_queue", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hub_publish_queue_item_id"))
+
+    op.drop_table("hub_publish_queue")
+    with op.batch_alter_table("hub_intents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hub_intents_next_attempt_at"))
+
+    op.drop_table("hub_intents")
     op.drop_table("crawl_runs")
     # ### end Alembic commands ###
