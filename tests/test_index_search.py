@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from hub.timeutil import utcnow
-from index.backend import InvalidCursor, SearchBackend, SearchHit, SearchQuery, SearchResult
+from index.backend import InvalidCursor, SearchBackend, SearchDocument, SearchHit, SearchQuery, SearchResult
 from tests.fixtures.search import make_document
 from tests.fixtures.search_scenarios import (
     ALL_IDS,
@@ -154,6 +154,54 @@ def test_facets_count_every_matching_document(
         assert [(bucket.value, bucket.count) for bucket in result.facets[facet]] == buckets, facet
     for bucket in result.facets["unit"]:
         assert bucket.label == UNITS[int(bucket.value)].name
+
+
+def test_facets_keep_the_top_twenty_largest_first_ties_by_value(search_backend: SearchBackend) -> None:
+    # Unit 30 + k has k documents (k = 1..25); the 325 documents spread evenly over 25 categories.
+    documents: list[SearchDocument] = []
+    for k in range(1, 26):
+        for _ in range(k):
+            index = len(documents)
+            documents.append(
+                make_document(
+                    index + 1,
+                    unit_id=30 + k,
+                    unit_name=f"支部{k:02d}",
+                    unit_ancestors=[1, 30 + k],
+                    category=f"c{index % 25 + 1:02d}",
+                    title=f"通知 {index}",
+                )
+            )
+    search_backend.upsert(documents)
+    result = search_backend.search(SearchQuery(facets=True, limit=1))
+    assert result.total == len(documents) == 325
+    assert [(b.value, b.label, b.count) for b in result.facets["unit"]] == [
+        (str(30 + k), f"支部{k:02d}", k) for k in range(25, 5, -1)
+    ]
+    assert [(b.value, b.count) for b in result.facets["category"]] == [
+        (f"c{c:02d}", 13) for c in range(1, 21)
+    ]
+
+
+def test_filters_match_whole_ids_and_codes_not_prefixes(search_backend: SearchBackend) -> None:
+    search_backend.upsert(
+        [
+            make_document(
+                1, unit_id=11, unit_ancestors=[1, 11], region_path=["3301", "330111"], category="news"
+            ),
+            make_document(2, unit_id=111, unit_ancestors=[1, 111], region_path=["3301", "33011"]),
+            make_document(3, unit_id=21, unit_ancestors=[2, 21], region_path=["4401"], source_id=11),
+            make_document(4, unit_id=1, unit_ancestors=[1], region_path=["3301"], category="newsletter"),
+        ]
+    )
+    subtrees = {unit: sorted(ids(search_backend, unit_subtree=unit)) for unit in (1, 11, 111, 2, 21, 12)}
+    assert subtrees == {1: [1, 2, 4], 11: [1], 111: [2], 2: [3], 21: [3], 12: []}
+    regions = {
+        code: sorted(ids(search_backend, region=code)) for code in ("3301", "33011", "330111", "330", "4401")
+    }
+    assert regions == {"3301": [1, 2, 4], "33011": [2], "330111": [1], "330": [], "4401": [3]}
+    assert sorted(ids(search_backend, source_id=1)) == [1, 2, 4] and ids(search_backend, source_id=11) == [3]
+    assert ids(search_backend, category="news") == [1]
 
 
 def test_facets_cover_all_matches_not_just_the_page(corpus: SearchBackend) -> None:
