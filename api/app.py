@@ -16,12 +16,19 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import staff_i18n
+from api.auth import LoginRequired, login_redirect
 from api.i18n import LANG_COOKIE, choose_language, normalize_language
+from api.metrics import AppMetrics
 from api.rendering import make_templates, render
+from api.requestlog import RequestObserver
 from api.routes import feeds, health, json_api, moderation_api, moderation_ui, portal, websub
+from api.routes.staff_auth import router as staff_auth_router
+from api.routes.staff_users import router as staff_users_router
 from hub.db import Database
 from hub.reposts import configure_reposts
 from hub.settings import Settings
+from hub.timeutil import utcnow
 from index.backend import SearchBackend
 from index.factory import open_backend
 from moderation.screening import configure_screening
@@ -66,16 +73,23 @@ def create_app(
     app.state.database = db
     app.state.backend = search
     app.state.templates = make_templates(settings.timezone)
+    staff_i18n.install(app.state.templates)
+    app.state.clock = utcnow  # tests set another to move session timeouts and the login throttle
+    app.state.metrics = AppMetrics.create(db, lambda: app.state.clock())
 
     app.middleware("http")(_language_middleware)
     app.middleware("http")(_security_headers_middleware)
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)  # outermost: times everything
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(LoginRequired, login_redirect)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(feeds.router)
     app.include_router(health.router)
     app.include_router(json_api.router)
     app.include_router(moderation_api.router)
     app.include_router(moderation_ui.router)
+    app.include_router(staff_auth_router)
+    app.include_router(staff_users_router)
     app.include_router(portal.router)
     app.include_router(websub.router)
     return app
@@ -107,7 +121,7 @@ async def _security_headers_middleware(
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """JSON errors under /api and for health; a translated page everywhere else."""
-    if request.url.path.startswith(("/api/", "/healthz", "/static/")):
+    if request.url.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/static/")):
         return await http_exception_handler(request, exc)
     if exc.status_code == 404:
         return render(request, "error.html", {"status": 404}, status_code=404)

@@ -1,4 +1,5 @@
-"""The staff moderation pages in a real browser: keyboard shortcuts decide through the staff API."""
+"""The staff moderation pages in a real browser: sign in through the form, keyboard shortcuts decide
+through the staff API (with the session's CSRF token), sign out."""
 
 from __future__ import annotations
 
@@ -75,13 +76,20 @@ def test_keyboard_approve_and_reject_from_the_queue(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(http_credentials={"username": "alice", "password": STAFF_PASSWORD})
+            context = browser.new_context()
             page = context.new_page()
             page.on(
                 "console", lambda message: errors.append(message.text) if message.type == "error" else None
             )
             page.on("pageerror", lambda error: errors.append(str(error)))
+            # The queue sends an anonymous visitor to the sign-in form, which brings them back.
             page.goto(staff_server + "/staff/queue")
+            expect(page).to_have_url(f"{staff_server}/staff/login?next=/staff/queue")
+            page.get_by_label("用户名").fill("alice")
+            page.get_by_label("密码").fill(STAFF_PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            expect(page).to_have_url(f"{staff_server}/staff/queue")
+            page.screenshot(path=str(screenshot_dir / "signed-in.png"), full_page=True)
             first = page.locator("tr.queue-row").first
             expect(first).to_have_attribute("data-item", str(queue.east_hit))  # riskiest first
             page.keyboard.press("j")
@@ -126,6 +134,12 @@ def test_keyboard_approve_and_reject_from_the_queue(
             page.keyboard.press("a")
             expect(page.locator("#review")).to_have_attribute("data-state", "approved")
             assert _state(database, extra_hit) == "approved"
+
+            # Signing out ends the session: the queue asks for the sign-in form again.
+            page.get_by_role("button", name="退出登录").click()
+            expect(page.locator(".notice-info")).to_have_text("您已退出登录。")
+            page.goto(staff_server + "/staff/queue")
+            expect(page).to_have_url(f"{staff_server}/staff/login?next=/staff/queue")
         finally:
             browser.close()
     assert errors == []

@@ -1,4 +1,5 @@
-"""The staff moderation pages (/staff): auth, risk-first queue, unit scope, hits marked in place, escaping."""
+"""The staff moderation pages (/staff): sign-in redirect and HTTP Basic, risk-first queue, unit scope,
+hits marked in place, escaping."""
 
 from __future__ import annotations
 
@@ -40,9 +41,10 @@ def _row_ids(html: str) -> list[int]:
 
 def test_staff_pages_need_staff_auth(client: TestClient, queue: Queue) -> None:
     for path in ("/staff/queue", f"/staff/items/{queue.east_hit}"):
-        anonymous = client.get(path)
-        assert anonymous.status_code == 401
-        assert anonymous.headers["www-authenticate"].startswith("Basic")
+        # Anonymous visitors are sent to the sign-in page, which brings them back here afterwards.
+        anonymous = client.get(path, follow_redirects=False)
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == f"/staff/login?next={path}"
         assert "内部资料" not in anonymous.text
         assert client.get(path, auth=("alice", "wrong")).status_code == 401
     page = client.get("/staff/queue", auth=auth("alice"))

@@ -40,13 +40,22 @@
     return next;
   }
 
+  // Signed in with the session cookie: every write repeats the session's CSRF token (api/csrf.py).
+  const csrf = document.body.dataset.csrf || "";
+
   async function call(path, body) {
+    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    if (csrf) headers["X-CSRF-Token"] = csrf;
     const response = await fetch(api + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers,
       body: JSON.stringify(body || {}),
       credentials: "same-origin",
     });
+    if (response.status === 401 && csrf) {
+      // The session ended (idle, sign-out elsewhere, deactivated): sign in again, then come back.
+      window.location.assign(document.body.dataset.login + "?next=" + encodeURIComponent(location.pathname + location.search));
+    }
     let data = null;
     try {
       data = await response.json();
