@@ -172,6 +172,8 @@ class IndexStore:
             raise SearchBackendError(f"embedded index {self.root}: cannot open the live generation")
 
     def _fresh(self) -> Generation:
+        if self._live is None:
+            self._check_root()
         try:
             pointer = _stamp(self.root / POINTER)
         except FileNotFoundError:
