@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from hub.models import Item, ItemState, ModerationEvent, OutboxEntry, OutboxOp, core_table
+from hub.websubhub import queue_publish_many
 from moderation.audit import event_values, snapshots
 from moderation.policy import (
     ACTION,
@@ -117,4 +118,5 @@ def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: da
             for item_id, _ in chosen
         ],
     )
+    queue_publish_many(session, [item_id for item_id, _ in chosen], now)  # WebSub hub: hub/websubhub.py
     return [item_id for item_id, _ in chosen]

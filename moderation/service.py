@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEntry, OutboxOp, Unit, User
 from hub.reposts import relink_repost
 from hub.timeutil import utcnow
+from hub.websubhub import queue_publish
 from moderation.audit import FIRST_APPROVAL, Snapshot, event_values, snapshot
 from moderation.claims import check_claim
 from moderation.errors import Conflict, Forbidden, InvalidTransition, NotFound
@@ -236,6 +237,7 @@ def _record(
     # Every decision changes what the index holds of the item (its state, its version, or both): staff
     # search every state, so the item is indexed again whatever the transition (index/outbox.py).
     session.add(OutboxEntry(item_id=item.id, op=OutboxOp.UPSERT.value, created_at=now))
+    queue_publish(session, item.id, action, from_state, target.value, now)  # WebSub hub: hub/websubhub.py
     session.flush()
 
 
