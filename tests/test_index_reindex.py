@@ -105,7 +105,7 @@ class Searcher:
 
 
 def wait(event: threading.Event, what: str) -> None:
-    assert event.wait(WAIT_S), f"{what} did not happen while the rebuild was held"
+    assert event.wait(WAIT_S), f"{what} did not happen in {WAIT_S:.0f} s"
 
 
 def run_searching(searcher: Searcher, body: Callable[[], None]) -> None:
@@ -223,7 +223,9 @@ def test_reindex_under_concurrent_searching_and_upserts_loses_no_query_and_no_do
     written = threading.Event()
 
     def write_and_drain() -> None:
-        # While the rebuild is held: new items, a decision and an edit, all drained into the live index.
+        # While the rebuild is held: new items, a decision and an edit, drained towards the live index. A
+        # backend may refuse writes while it rebuilds (the embedded one waits for its write lock, then
+        # fails): the outbox keeps such rows and the reindex queues the changed items again either way.
         try:
             titles = [f"增补公告 {n}" for n in range(3)]
             added.extend(add_items(database, unit_id, source_id, titles, ItemState.APPROVED))
