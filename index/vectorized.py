@@ -49,10 +49,12 @@ SORT_GROUP = 1_024  # CJK characters sorted per call (several small sorts beat o
 CHARS_FROM, CHARS_TO = 0x3000, 0xA000
 _MULTI = 0xFFFFFFFF  # table entry: the character's form is not one character
 _SPACE = 0x20
+_SURROGATES = 0xD800  # code points below it are one UTF-16 unit each
 _KEY_STRIDE = TABLE_SIZE  # sort key of a CJK character: document number * stride + code point
 _CHUNK_DOCS = (2**32 - 1) // _KEY_STRIDE - 1  # documents per chunk so that keys fit in uint32
 _CODEC = "utf-32-le"
 _Codes = npt.NDArray[np.uint32]
+_Units = npt.NDArray[np.uint16]
 _Bools = npt.NDArray[np.bool_]
 Normalizer = Callable[[str], str]
 
@@ -97,14 +99,24 @@ def _codes(text: str) -> _Codes:
     return np.frombuffer(text.encode(_CODEC, "surrogatepass"), dtype=np.uint32)
 
 
-def _text(codes: _Codes) -> str:
+def _text(codes: _Codes | _Units) -> str:
+    if codes.dtype == np.uint16:
+        return codes.tobytes().decode("utf-16-le")
+    if len(codes) and codes.max() < _SURROGATES:  # UTF-16 decodes several times faster than UTF-32
+        return codes.astype(np.uint16).tobytes().decode("utf-16-le")
     return codes.tobytes().decode(_CODEC, "surrogatepass")
+
+
+def _narrow(codes: _Codes) -> _Codes | _Units:
+    """``codes`` as UTF-16 units when each code point is one unit (cheaper to copy and to decode)."""
+    return codes.astype(np.uint16) if len(codes) and codes.max() < _SURROGATES else codes
 
 
 def _lookup(table: _Codes, codes: _Codes) -> _Codes:
     """``table`` at every code point, ``_MULTI`` past its end."""
-    mapped = table[np.minimum(codes, len(table) - 1)]
-    mapped[codes >= len(table)] = _MULTI
+    mapped = np.take(table, codes, mode="clip")
+    if len(codes) and codes.max() >= len(table):
+        mapped[codes >= len(table)] = _MULTI
     return mapped
 
 
@@ -135,12 +147,20 @@ def _folded_char(char: str) -> str:
 
 def normalized_text(text: str, nfkc: Normalizer) -> str:
     """``normalize(text)[0]`` of index.analysis, faster; ``nfkc`` is the reference NFKC."""
-    codes = _codes(text)
+    return _normalized(text, _codes(text), nfkc)
+
+
+def _normalized(text: str, codes: _Codes, nfkc: Normalizer) -> str:
     mapped = _mapped(text, codes, tables().nfkc, _nfkc_char)
     form = mapped if unicodedata.is_normalized("NFKC", mapped) else nfkc(text)
     whole = form.lower()
     if len(whole) == len(text):
         return whole
+    return _folded(text, codes)
+
+
+def _folded(text: str, codes: _Codes) -> str:
+    """``normalize``'s character-by-character rule: each character's NFKC form, lowercased alone."""
     return _mapped(text, codes, tables().folded, _folded_char)
 
 
@@ -148,8 +168,8 @@ def _normalized_chunk(texts: list[str], nfkc: Normalizer) -> tuple[str, list[int
     """The normalized texts joined by NUL, and their lengths. Usually one pass for the chunk: the texts
     mapped through the table are normalized and lowercasing keeps the length (``lower`` never shortens
     a text, so the length of the whole tells that of each part). Texts that fail are done one by one."""
-    joined = "\0".join(texts)
-    mapped = _lookup(tables().nfkc, _codes(joined))
+    codes = _codes("\0".join(texts))
+    mapped = _lookup(tables().nfkc, codes)
     multi = np.flatnonzero(mapped == _MULTI)
     lengths = [len(text) for text in texts]
     mapped[multi] = 0  # (the texts holding these are normalized one by one)
@@ -165,18 +185,17 @@ def _normalized_chunk(texts: list[str], nfkc: Normalizer) -> tuple[str, list[int
         start, end = ends[index] - lengths[index] - 1, ends[index] - 1
         piece = candidate[start:end]
         if index in refused or not unicodedata.is_normalized("NFKC", piece):
-            norms.append(normalized_text(text, nfkc))
+            norms.append(_normalized(text, codes[start:end], nfkc))
             continue
         low = lowered[start:end] if same_length else piece.lower()
-        norms.append(low if len(low) == len(piece) else normalized_text(text, nfkc))
+        norms.append(low if len(low) == len(piece) else _folded(text, codes[start:end]))
     return "\0".join(norms), [len(norm) for norm in norms]
 
 
 def _kinds(codes: _Codes) -> npt.NDArray[np.int8]:
-    table = tables().kind
-    kind = table[np.minimum(codes, TABLE_SIZE - 1)]
-    beyond = codes >= TABLE_SIZE
-    if np.any(beyond):  # past the CJK ranges: never CJK, alphanumeric asked per distinct character
+    kind = np.take(tables().kind, codes, mode="clip")
+    if len(codes) and codes.max() >= TABLE_SIZE:  # never CJK, alphanumeric asked per distinct character
+        beyond = codes >= TABLE_SIZE
         distinct, inverse = np.unique(codes[beyond], return_inverse=True)
         alnum = np.fromiter((chr(c).isalnum() for c in distinct.tolist()), dtype=bool, count=len(distinct))
         kind[beyond] = np.where(alnum, 2, 0).astype(np.int8)[inverse]
@@ -212,16 +231,17 @@ def _tokens(codes: _Codes, kind: npt.NDArray[np.int8], separators: _Bools, count
     same_prev[1:] = same[:-1]
     bigram = cjk & same
     lone = cjk & ~same & ~same_prev
-    emitted = np.empty((len(codes), 3), dtype=np.uint32)  # the character, the next one, a space
-    emitted[:, 0] = codes
-    emitted[:-1, 1] = codes[1:]
+    units = _narrow(codes)
+    emitted = np.empty((len(codes), 3), dtype=units.dtype)  # the character, the next one, a space
+    emitted[:, 0] = units
+    emitted[:-1, 1] = units[1:]
     emitted[-1, 1] = 0
     emitted[:, 2] = _SPACE
     keep = np.empty((len(codes), 3), dtype=bool)
     keep[:, 0] = bigram | lone | word | separators  # a separator emits itself: NUL, never a token
     keep[:, 1] = bigram
     keep[:, 2] = bigram | lone | (word & ~same)
-    parts = _text(emitted[keep]).split("\0")
+    parts = _text(emitted.ravel().take(np.flatnonzero(keep))).split("\0")  # (faster than emitted[keep])
     assert len(parts) == count  # (tokens never contain NUL: it is not a letter)
     return [part[:-1] for part in parts]  # each ends with its last token's space
 
