@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 RELATED_TITLE_TOKENS = 20  # distinct title tokens a "related" query is made of (docs/search.md)
 HEALTH_TIMEOUT_S = 5.0
+SEEN_ALLOWANCE = 10  # hits a relevance page after a cursor may drop as seen (index/es_paging.py)
 _STATES_BUCKETS = 100  # more than there are item states
 
 
@@ -285,8 +286,14 @@ class ElasticBackend:
         page = start_of_page(search_kind(query, parsed), query.cursor, query.offset, self.clock())
         self._ensure()
         with _translated("search"):
-            response = self.client.search(index=self.read_alias, **search_body(query, parsed, page)).body
-            raw_hits = response["hits"]["hits"]
+            extra = SEEN_ALLOWANCE if page.after is not None else 0
+            while True:
+                body = search_body(query, parsed, page, extra)
+                response = self.client.search(index=self.read_alias, **body).body
+                raw_hits = [raw for raw in response["hits"]["hits"] if not page.seen(raw["sort"])]
+                if len(raw_hits) > query.limit or len(response["hits"]["hits"]) < body["size"]:
+                    break
+                extra = 2 * extra + query.limit  # a long run of equal scores: reach further
             more = len(raw_hits) > query.limit
             raw_hits = raw_hits[: query.limit]
             hits = [_hit(raw, parsed) for raw in raw_hits]

@@ -151,10 +151,11 @@ def search_kind(query: SearchQuery, parsed: ParsedQuery) -> str:
     return RELEVANCE if parsed.must and query.sort != "date" else DATE
 
 
-def search_body(query: SearchQuery, parsed: ParsedQuery, page: Page) -> dict[str, Any]:
+def search_body(query: SearchQuery, parsed: ParsedQuery, page: Page, extra: int = 0) -> dict[str, Any]:
     """The body of a ``_search`` request answering ``query`` from ``page`` on.
 
-    One more hit than the limit is asked for: its presence says whether there is a next page.
+    One more hit than the limit is asked for: its presence says whether there is a next page; and
+    ``extra`` more for the hits a relevance page drops as seen (index/es_paging.py).
     """
     boolean: dict[str, Any] = {"filter": filters(query)}
     if parsed.must:
@@ -173,7 +174,7 @@ def search_body(query: SearchQuery, parsed: ParsedQuery, page: Page) -> dict[str
     body: dict[str, Any] = {
         "query": scored,
         "sort": sort_clause(page.kind),
-        "size": query.limit + 1,
+        "size": query.limit + 1 + extra,
         "track_total_hits": True,
         "_source": HIT_FIELDS,
     }
