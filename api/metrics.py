@@ -82,7 +82,10 @@ class StoreCollector(Collector):
     def _families(self, session: Session) -> Iterator[Metric]:
         now = self._clock()
         items = GaugeMetricFamily(f"{PREFIX}_items", "Items per moderation state.", labels=["state"])
-        counts = dict(session.execute(select(Item.state, func.count()).group_by(Item.state)).tuples())
+        counts: dict[str, int] = {
+            state: count
+            for state, count in session.execute(select(Item.state, func.count()).group_by(Item.state))
+        }
         for state in ItemState:
             items.add_metric([state.value], counts.get(state.value, 0))
         yield items
@@ -126,7 +129,7 @@ class StoreCollector(Collector):
             select(failing, kind, Source.last_checked_at.is_(None), func.count())
             .where(Source.enabled.is_(True))
             .group_by(failing, kind, Source.last_checked_at.is_(None))
-        ).tuples()
+        ).all()
         totals: Counter[str] = Counter()
         for is_failing, error_kind, never, count in rows:
             label = "never" if never else (error_kind if is_failing else "ok")
@@ -147,7 +150,7 @@ class StoreCollector(Collector):
                 select(CrawlOutcome.status, CrawlOutcome.error_kind, func.count(), func.max(CrawlOutcome.id))
                 .where(CrawlOutcome.id > totals.last_id)
                 .group_by(CrawlOutcome.status, CrawlOutcome.error_kind)
-            ).tuples()
+            ).all()
             for status, kind, count, top in rows:
                 totals.counts[(status, kind or "")] += count
                 totals.last_id = max(totals.last_id, top)

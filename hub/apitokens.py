@@ -96,4 +96,4 @@ def list_tokens(session: Session, user: User | None = None) -> list[tuple[ApiTok
     )
     if user is not None:
         query = query.where(ApiToken.user_id == user.id)
-    return [(token, username) for token, username in session.execute(query).tuples()]
+    return [(token, username) for token, username in session.execute(query).all()]

@@ -60,7 +60,7 @@ def _active_tokens(session: Session, now: datetime) -> dict[int, int]:
         .where(or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
         .group_by(ApiToken.user_id)
     )
-    return {user_id: count for user_id, count in session.execute(query).tuples()}
+    return {user_id: count for user_id, count in session.execute(query).all()}
 
 
 def _page(
