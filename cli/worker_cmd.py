@@ -11,6 +11,7 @@ import logging
 
 import typer
 
+from api.feeds.hubjob import hub_job
 from cli.context import cli_context
 from crawlers.pool import CrawlPool
 from crawlers.runner import crawl as run_crawl
@@ -67,6 +68,7 @@ def worker(ctx: typer.Context) -> None:
             ("crawl", crawl, settings.worker.tick_s),
             ("drain", drain, settings.worker.drain_s),
             ("websub", websub, settings.websub.renew_s),
+            ("websubhub", hub_job(settings, database, backend), settings.websubhub.tick_s),
         ]
     )
     try:
