@@ -149,6 +149,13 @@ def test_ik_analyzers_replace_cjk_when_the_cluster_has_them() -> None:
     assert analyzers["xl_bigram"]["filter"][-1] == "cjk_bigram"  # the bigram subfield stays built-in
 
 
+def test_suggest_keeps_long_titles_apart(es_backend: ElasticBackend) -> None:
+    # Distinct titles are told apart by title.keyword: a title it ignored would fall in one group.
+    titles = ["党费" + "长" * 300, "党费" + "短" * 300, "党费 收缴"]
+    es_backend.upsert([make_document(n, title=title) for n, title in enumerate(titles, start=1)])
+    assert sorted(s.title for s in es_backend.suggest("党费")) == sorted(titles)
+
+
 # -- Bulk ------------------------------------------------------------------------------------------------
 
 
