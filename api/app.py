@@ -22,7 +22,17 @@ from api.i18n import LANG_COOKIE, choose_language, normalize_language
 from api.metrics import AppMetrics
 from api.rendering import make_templates, render
 from api.requestlog import RequestObserver
-from api.routes import feeds, health, json_api, moderation_api, moderation_ui, portal, websub, websub_hub
+from api.routes import (
+    feeds,
+    health,
+    json_api,
+    moderation_api,
+    moderation_ui,
+    portal,
+    websub,
+    websub_hub,
+    widgets,
+)
 from api.routes.staff_auth import router as staff_auth_router
 from api.routes.staff_users import router as staff_users_router
 from hub.db import Database
@@ -93,6 +103,7 @@ def create_app(
     app.include_router(portal.router)
     app.include_router(websub.router)
     app.include_router(websub_hub.router)
+    app.include_router(widgets.router)
     return app
 
 
