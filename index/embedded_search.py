@@ -27,7 +27,7 @@ from index.backend import (
 )
 from index.embedded_query import char_weight, combine, search_query, states_filter
 from index.embedded_schema import F, micros, read_payload, sort_key, sort_key_parts
-from index.snippet import make_snippet
+from index.embedded_snippet import page_snippet
 
 RESCORE_WINDOW = 500  # the recency boost reorders this many best matches by plain score
 RECENCY_HALF_LIFE_DAYS = 90.0
@@ -247,7 +247,7 @@ def hit_of(payload: dict[str, Any], score: float, parsed: ParsedQuery, repost_co
         item_id=int(payload["item_id"]),
         score=score,
         title=payload["title"],
-        snippet=make_snippet(payload["text"] or payload["summary"], parsed),
+        snippet=page_snippet(payload["text"] or payload["summary"], parsed),
         url=payload["url"],
         unit_id=int(payload["unit_id"]),
         unit_name=payload["unit_name"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -17,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from index.analysis import parse_query
 from index.backend import SearchBackendError, SearchDocument, SearchQuery
 from index.embedded import EmbeddedBackend
+from index.embedded_snippet import page_snippet
+from index.snippet import make_snippet
 from tests.fixtures.search import make_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,6 +179,43 @@ def test_upsert_refuses_the_whole_batch_when_one_item_cannot_be_indexed(backend:
 def test_an_item_id_beyond_the_sort_key_fails_alone(backend: EmbeddedBackend) -> None:
     result = backend.bulk([make_document(1 << 31, title="超大 编号"), make_document(5, title="正常")], [])
     assert list(result.failed) == [1 << 31] and found(backend, "正常") == [5]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "社区",
+        "党",
+        "app",
+        "wifi 社区",
+        "smart",
+        '"志愿服务活动"',
+        "消防 OR 防汛",
+        "apple",
+        "省略",
+        "①",
+        "水 桥",
+    ],
+)
+def test_page_snippets_are_make_snippet(text: str) -> None:
+    # Texts long enough to be cut, with matches early, late, nowhere, inside longer English words, after
+    # characters NFKC lengthens (……, ①) and in full-width letters.
+    pieces = [
+        "各社区要结合实际制定具体实施方案，细化工作措施，明确时间节点。",
+        "Apple app APP applications ＡＰＰ，",
+        "……省略号……",
+        "Smart City智慧城市平台，",
+        "ⅣⅤ①②，",
+        "消防安全检查共排查点位12处。",
+        "居民可在工作日上午9时至下午5时到人民路7号党群服务中心咨询。",
+        "活动中，志愿服务活动吸引了不少老人和孩子驻足参与。",
+        "要加强对重点人群、重点区域的排查，建立工作台账，实行销号管理。\n",
+    ]
+    rng = random.Random(text)
+    query = parse_query(text)
+    for _ in range(200):
+        body = "".join(rng.choices(pieces, k=rng.randint(1, 25)))
+        assert page_snippet(body, query) == make_snippet(body, query), body
 
 
 # -- several processes --------------------------------------------------------------------------------
