@@ -84,6 +84,7 @@ def test_unknown_unit_is_404_and_no_unit_means_every_unit(client: TestClient, da
     assert client.get("/widgets/latest.json", params={"unit": "nowhere"}).status_code == 404
     everyone = client.get("/widgets/latest.json").json()
     assert everyone["title"] == "最新发布" and everyone["more_url"] == f"{BASE}/"
+    assert everyone["more_label"] == "更多" and everyone["lang"] == "zh-CN"
     assert len(everyone["items"]) == 3
     city_only = client.get("/widgets/latest", params={"unit": "city", "subtree": "0"})
     assert "暂无已审核发布的信息" in city_only.text  # the city itself published nothing yet

@@ -43,7 +43,8 @@ def widget_snippets(
     iframe = (
         f'<iframe src="{escape(f"{base}/widgets/latest?{query}")}" title="{escape(title)}"'
         f' width="100%" height="{FRAME_HEIGHT}" loading="lazy" sandbox="{FRAME_SANDBOX}"'
-        ' referrerpolicy="strict-origin-when-cross-origin" style="border:0"></iframe>'
+        # frameborder, not style="border:0": a site whose CSP forbids inline styles would refuse that.
+        ' referrerpolicy="strict-origin-when-cross-origin" frameborder="0"></iframe>'
     )
     script = f'<script src="{escape(f"{base}/widgets/latest.js?{query}")}" async></script>'
     return WidgetSnippets(iframe, script)

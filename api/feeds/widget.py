@@ -91,13 +91,14 @@ def validators(data: WidgetData, params: WidgetParams, kind: str, language: str)
     return Validators(strong_etag(parts), max((c for c in changed if c is not None), default=None))
 
 
-def as_json(data: WidgetData, base_url: str, zone: str, language: str) -> dict[str, Any]:
+def as_json(data: WidgetData, base_url: str, zone: str, translator: Translator) -> dict[str, Any]:
     """The widget's data for the script snippet: plain strings only (the script sets them as text)."""
     base = base_url.rstrip("/")
     return {
         "title": data.title,
         "more_url": data.more_url,
-        "lang": language,
+        "more_label": translator("widget_more"),
+        "lang": translator.html_lang,
         "items": [
             {
                 "id": item.id,

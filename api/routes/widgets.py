@@ -98,7 +98,7 @@ def widget_data(request: Request, session: SessionDep, settings: SettingsDep, pa
     """The widget's notices as JSON for the script snippet; any site may read it (CORS *)."""
     translator = _translator(params, settings.web.language)
     data = _load(session, settings, params, translator)
-    body = widget.as_json(data, settings.web.base_url, settings.timezone, translator.html_lang)
+    body = widget.as_json(data, settings.web.base_url, settings.timezone, translator)
     return conditional_response(
         request.headers,
         widget.validators(data, params, "json", translator.language),

@@ -91,7 +91,8 @@
       list.appendChild(row);
     });
     box.appendChild(list);
-    box.appendChild(link(feed.more_url, { display: "block", padding: "6px 12px", color: accent }, "»"));
+    var more = (feed.more_label ? String(feed.more_label) + " " : "") + "»";
+    box.appendChild(link(feed.more_url, { display: "block", padding: "6px 12px", color: accent }, more));
     root.appendChild(box);
   }
 
