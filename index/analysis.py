@@ -29,7 +29,7 @@ _WORD_PIECE = re.compile(f"([{_CJK_CLASS}]+)|([^{_CJK_CLASS}]+)")
 # CJK unified ideographs are stable under NFKC (never decomposed, never composed with a neighbour), so
 # NFKC of the text between them, piece by piece, is NFKC of the whole; most of a Chinese text is skipped.
 _NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
-VECTORIZE_FROM = 16  # documents: smaller batches are tokenized by the regex path
+VECTORIZE_FROM = 512  # characters: smaller batches are tokenized by the regex path
 _QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _OR_WORDS = frozenset({"OR", "|"})
 
@@ -173,7 +173,9 @@ def index_texts_by_regex(documents: list[tuple[str, str]]) -> list[IndexedText]:
 def index_texts(documents: list[tuple[str, str]]) -> list[IndexedText]:
     """``index_text`` of many (title, text) pairs, in numpy passes over chunks of documents
     (index/vectorized.py; several times faster than the regex path per document when batched)."""
-    if len(documents) < VECTORIZE_FROM:  # numpy's fixed cost per call outweighs its speed
+    if sum(len(title) + len(text) for title, text in documents) < VECTORIZE_FROM:
+        # numpy's fixed cost (~75 µs a call) outweighs its speed (break-even: ~250 characters of
+        # Chinese, ~700 of English)
         return index_texts_by_regex(documents)
     return [IndexedText(title, body, chars) for title, body, chars in analyse_documents(documents, nfkc)]
 

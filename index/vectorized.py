@@ -114,7 +114,7 @@ def _narrow(codes: _Codes) -> _Codes | _Units:
 
 def _lookup(table: _Codes, codes: _Codes) -> _Codes:
     """``table`` at every code point, ``_MULTI`` past its end."""
-    mapped = np.take(table, codes, mode="clip")
+    mapped = table.take(codes, mode="clip")
     if len(codes) and codes.max() >= len(table):
         mapped[codes >= len(table)] = _MULTI
     return mapped
@@ -123,7 +123,7 @@ def _lookup(table: _Codes, codes: _Codes) -> _Codes:
 def _mapped(text: str, codes: _Codes, table: _Codes, form: Callable[[str], str]) -> str:
     """``text`` with every character replaced by ``form`` of it; ``table`` has the one-character forms."""
     mapped = _lookup(table, codes)
-    multi = np.flatnonzero(mapped == _MULTI).tolist()
+    multi = (mapped == _MULTI).nonzero()[0].tolist()
     if not multi:
         return _text(mapped)
     mapped[multi] = 0
@@ -170,7 +170,7 @@ def _normalized_chunk(texts: list[str], nfkc: Normalizer) -> tuple[str, list[int
     a text, so the length of the whole tells that of each part). Texts that fail are done one by one."""
     codes = _codes("\0".join(texts))
     mapped = _lookup(tables().nfkc, codes)
-    multi = np.flatnonzero(mapped == _MULTI)
+    multi = (mapped == _MULTI).nonzero()[0]
     lengths = [len(text) for text in texts]
     mapped[multi] = 0  # (the texts holding these are normalized one by one)
     candidate = _text(mapped)
@@ -193,7 +193,7 @@ def _normalized_chunk(texts: list[str], nfkc: Normalizer) -> tuple[str, list[int
 
 
 def _kinds(codes: _Codes) -> npt.NDArray[np.int8]:
-    kind = np.take(tables().kind, codes, mode="clip")
+    kind = tables().kind.take(codes, mode="clip")
     if len(codes) and codes.max() >= TABLE_SIZE:  # never CJK, alphanumeric asked per distinct character
         beyond = codes >= TABLE_SIZE
         distinct, inverse = np.unique(codes[beyond], return_inverse=True)
@@ -209,13 +209,13 @@ def _cut_word_entered_runs(kind: npt.NDArray[np.int8], cjk: _Bools, word: _Bools
     entered = starts.copy()
     entered[0] = False
     entered[1:] &= word[:-1]
-    if not np.any(entered):
+    if not entered.any():
         return
     run_of = np.cumsum(starts) - 1  # number of the CJK run at each CJK position
-    others = np.flatnonzero(kind == 3)
+    others = (kind == 3).nonzero()[0]
     runs = run_of[others]
     firsts = others[np.concatenate(([True], runs[1:] != runs[:-1]))]
-    cuts = firsts[entered[np.flatnonzero(starts)][run_of[firsts]]]
+    cuts = firsts[entered[starts.nonzero()[0]][run_of[firsts]]]
     same[cuts - 1] = False  # a cut is never at position 0: a word character precedes its run
 
 
@@ -225,7 +225,7 @@ def _tokens(codes: _Codes, kind: npt.NDArray[np.int8], separators: _Bools, count
     word = kind == 2
     same = np.zeros(len(codes), dtype=bool)  # position i and i + 1 belong to one run
     same[:-1] = (cjk[:-1] & cjk[1:]) | (word[:-1] & word[1:])
-    if np.any(kind == 3):
+    if (kind == 3).any():
         _cut_word_entered_runs(kind, cjk, word, same)
     same_prev = np.zeros(len(codes), dtype=bool)
     same_prev[1:] = same[:-1]
@@ -241,19 +241,19 @@ def _tokens(codes: _Codes, kind: npt.NDArray[np.int8], separators: _Bools, count
     keep[:, 0] = bigram | lone | word | separators  # a separator emits itself: NUL, never a token
     keep[:, 1] = bigram
     keep[:, 2] = bigram | lone | (word & ~same)
-    parts = _text(emitted.ravel().take(np.flatnonzero(keep))).split("\0")  # (faster than emitted[keep])
+    parts = _text(emitted.ravel().take(keep.ravel().nonzero()[0])).split("\0")  # (faster than emitted[keep])
     assert len(parts) == count  # (tokens never contain NUL: it is not a letter)
     return [part[:-1] for part in parts]  # each ends with its last token's space
 
 
 def _distinct_cjk(codes: _Codes, cjk: _Bools, doc_lengths: list[int]) -> list[list[str]]:
     """Distinct CJK characters of each document (a run of ``doc_lengths`` positions), in code point order."""
-    positions = np.flatnonzero(cjk)
+    positions = cjk.nonzero()[0]
     doc_ends = np.cumsum(doc_lengths)
-    owner = np.searchsorted(doc_ends, positions, side="right").astype(np.uint32)
+    owner = doc_ends.searchsorted(positions, side="right").astype(np.uint32)
     keys = owner * np.uint32(_KEY_STRIDE) + codes.take(positions)
     start = grouped = 0
-    for end in np.searchsorted(positions, doc_ends).tolist():  # where each document's keys end
+    for end in positions.searchsorted(doc_ends).tolist():  # where each document's keys end
         grouped += 1
         if end - start >= SORT_GROUP:  # keys are ordered by document: sort groups of whole documents
             _sort(keys[start:end], grouped == 1)
@@ -261,10 +261,10 @@ def _distinct_cjk(codes: _Codes, cjk: _Bools, doc_lengths: list[int]) -> list[li
     _sort(keys[start:], grouped == 1)
     first = np.ones(len(keys), dtype=bool)
     first[1:] = keys[1:] != keys[:-1]
-    distinct = keys.take(np.flatnonzero(first))
+    distinct = keys.take(first.nonzero()[0])
     owner = distinct // np.uint32(_KEY_STRIDE)
     chars = _char_strings(distinct - owner * np.uint32(_KEY_STRIDE))
-    bounds = np.searchsorted(owner, np.arange(len(doc_lengths) + 1)).tolist()
+    bounds = owner.searchsorted(np.arange(len(doc_lengths) + 1)).tolist()
     return [chars[bounds[doc] : bounds[doc + 1]] for doc in range(len(doc_lengths))]
 
 
@@ -284,7 +284,7 @@ def _char_strings(codes: _Codes) -> list[str]:
     """One str per code point: from the shared table where it has them."""
     inside = (codes >= CHARS_FROM) & (codes < CHARS_TO)
     strings: list[str] = tables().chars[np.where(inside, codes - CHARS_FROM, 0)].tolist()
-    for position in np.flatnonzero(~inside).tolist():
+    for position in (~inside).nonzero()[0].tolist():
         strings[position] = chr(codes[position])
     return strings
 
