@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import feedparse, htmlcrawl, ingest, repoll, reposts, screen
+from bench import analysis, feedparse, htmlcrawl, ingest, repoll, reposts, screen
 
 feedparse.main([])
 ingest.main([])
@@ -10,3 +10,4 @@ repoll.main([])
 htmlcrawl.main([])
 screen.main([])
 reposts.main([])
+analysis.main([])
