@@ -35,6 +35,7 @@ RECENCY_HALF_LIFE_DAYS = 90.0
 # ties with the last one of the page, the fetch grows until the score drops, up to this many extra.
 TIE_FETCH_LIMIT = 10_000
 DATE_CURSOR, RELEVANCE_CURSOR = "embedded-date", "embedded-relevance"
+FLAT_RELEVANCE_CURSOR = "embedded-relevance-by-date"  # relevance order of equal scores: date order
 UNIT_BUCKETS = 10_000  # distinct units counted exactly before the top FACET_SIZE are kept
 KEYWORD_BUCKETS = 1_000
 _FACET_FIELDS = {"unit": F.unit_id, "level": F.unit_level, "category": F.category, "month": F.month}
@@ -122,11 +123,19 @@ class EmbeddedSearch:
 
     def run(self, query: SearchQuery, parsed: ParsedQuery, now: datetime) -> SearchResult:
         """Answer ``query`` (``parsed`` is its text) as of ``now`` (recency boost)."""
-        full = search_query(self.schema, query, parsed, char_weight(self.searcher))
-        if parsed.must and query.sort != "date":
+        weight = char_weight(self.searcher)
+        full = search_query(self.schema, query, parsed, weight)
+        flat = [group[0].char for group in parsed.must if len(group) == 1 and group[0].char]
+        if parsed.must and len(flat) == len(parsed.must):
+            # Only one-character terms, each required: every match has the same score (with the recency
+            # boost, newer is better), so relevance order is date order, exactly and without fetching
+            # the tie group.
+            kind = DATE_CURSOR if query.sort == "date" else FLAT_RELEVANCE_CURSOR
+            page = self._date_page(query, full, kind, sum(weight(char) for char in flat if char))
+        elif parsed.must and query.sort != "date":
             page = self._relevance_page(query, full, now)
         else:
-            page = self._date_page(query, full)
+            page = self._date_page(query, full, DATE_CURSOR)
         documents = [read_payload(self.searcher.doc(hit.address)) for hit in page.hits]
         reposts = self.repost_counts(documents, query.states) if query.collapse_reposts else {}
         hits = [
@@ -152,10 +161,10 @@ class EmbeddedSearch:
         cursor = encode_cursor(RELEVANCE_CURSOR, [following]) if hits and following < total else None
         return _Page(hits, total, cursor)
 
-    def _date_page(self, query: SearchQuery, full: Query) -> _Page:
+    def _date_page(self, query: SearchQuery, full: Query, kind: str, score: float = 0.0) -> _Page:
         page_query, offset = full, query.offset
         if query.cursor is not None:
-            values = decode_cursor(query.cursor, DATE_CURSOR)
+            values = decode_cursor(query.cursor, kind)
             if len(values) != 2 or not all(isinstance(value, int) for value in values):
                 raise InvalidCursor("a date cursor carries (sort date, item id)")
             after = Query.range_query(
@@ -172,11 +181,11 @@ class EmbeddedSearch:
         result = self.searcher.search(
             page_query, query.limit, count=True, order_by_field=F.sort_key, offset=offset, order=Order.Desc
         )
-        hits = [Ranked(address, 0.0, int(key)) for key, address in result.hits]
+        hits = [Ranked(address, score, int(key)) for key, address in result.hits]
         found = matched(result)
         total = found if query.cursor is None else count(self.searcher, full)
         more = found > offset + len(hits)
-        cursor = encode_cursor(DATE_CURSOR, list(sort_key_parts(hits[-1].key))) if hits and more else None
+        cursor = encode_cursor(kind, list(sort_key_parts(hits[-1].key))) if hits and more else None
         return _Page(hits, total, cursor)
 
     def repost_counts(

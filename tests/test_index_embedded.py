@@ -198,8 +198,9 @@ def test_an_item_id_beyond_the_sort_key_fails_alone(backend: EmbeddedBackend) ->
     ],
 )
 def test_page_snippets_are_make_snippet(text: str) -> None:
-    # Texts long enough to be cut, with matches early, late, nowhere, inside longer English words, after
-    # characters NFKC lengthens (……, ①) and in full-width letters.
+    # Texts long enough to be sliced, with matches early, late, nowhere, inside longer English words,
+    # after characters NFKC lengthens (……, ①), in full-width letters, and runs of spaces and newlines
+    # at the edges of the slice.
     pieces = [
         "各社区要结合实际制定具体实施方案，细化工作措施，明确时间节点。",
         "Apple app APP applications ＡＰＰ，",
@@ -210,11 +211,16 @@ def test_page_snippets_are_make_snippet(text: str) -> None:
         "居民可在工作日上午9时至下午5时到人民路7号党群服务中心咨询。",
         "活动中，志愿服务活动吸引了不少老人和孩子驻足参与。",
         "要加强对重点人群、重点区域的排查，建立工作台账，实行销号管理。\n",
+        "\n\n  下一步，社区将依托平台持续优化流程。 ",
+        "问责。  ",
+        "下一步白沙苑第一小学将依托智慧城市平台和数字化治理体系及新的社区服务App持续优化流程。",
     ]
     rng = random.Random(text)
     query = parse_query(text)
-    for _ in range(200):
-        body = "".join(rng.choices(pieces, k=rng.randint(1, 25)))
+    bodies = ["".join(rng.choices(pieces, k=rng.randint(1, 25))) for _ in range(200)]
+    # The first match 30 characters after "。 ": a slice would start at the space.
+    bodies.append(pieces[5] * 10 + "问责。 " + pieces[-1] + pieces[5] * 10)
+    for body in bodies:
         assert page_snippet(body, query) == make_snippet(body, query), body
 
 
