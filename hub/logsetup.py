@@ -75,7 +75,10 @@ def make_handler(fmt: Literal["text", "json"]) -> logging.Handler:
 
 
 def configure_logging(level: str, fmt: Literal["text", "json"]) -> None:
-    """Send every logger's records (uvicorn's included) to one stderr handler in ``fmt``."""
+    """Send every logger's records (uvicorn's included) to one stderr handler in ``fmt``.
+
+    Call it after anything that sets up logging its own way (``uvicorn.run(..., log_config=None)``
+    keeps uvicorn from replacing it)."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -85,3 +88,6 @@ def configure_logging(level: str, fmt: Literal["text", "json"]) -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # The app's own access log (api/requestlog.py) replaces uvicorn's, which prints raw paths and
+    # query strings (a WebSub callback path is a secret).
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

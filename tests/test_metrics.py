@@ -18,7 +18,7 @@ from sqlalchemy import select
 from api.app import create_app
 from hub.apitokens import create_token
 from hub.db import Database
-from hub.logsetup import make_handler, mask_secrets
+from hub.logsetup import configure_logging, make_handler, mask_secrets
 from hub.models import CrawlOutcome, CrawlRun, Role, Source
 from hub.settings import Settings
 from hub.timeutil import utcnow
@@ -211,3 +211,22 @@ def test_secret_looking_values_are_masked() -> None:
     assert mask_secrets("Authorization: Bearer abc.def-ghi_123456") == "Authorization: Bearer ***"
     assert mask_secrets("Basic YWxpY2U6c2VjcmV0") == "Basic ***"
     assert mask_secrets("an ordinary message") == "an ordinary message"
+
+
+def test_configure_logging_replaces_handlers_and_silences_uvicorn_access(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("info", "json")
+        logging.getLogger("uvicorn.access").info(
+            '127.0.0.1 - "GET /websub/callback/secret-path HTTP/1.1" 200'
+        )
+        logging.getLogger("xinlian.test").info("hello %s", "xl_" + "a" * 30)
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert [line["message"] for line in lines] == ["hello xl_***"]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("uvicorn.access").setLevel(logging.NOTSET)
