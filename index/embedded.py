@@ -37,7 +37,14 @@ from index.backend import (
     SearchResult,
     Suggestion,
 )
-from index.embedded_query import any_of, combine, repost_exclusion, states_filter, tokens_query
+from index.embedded_query import (
+    any_of,
+    combine,
+    repost_exclusion,
+    states_filter,
+    title_prefix_query,
+    tokens_query,
+)
 from index.embedded_schema import F, read_payload, to_document
 from index.embedded_search import EmbeddedSearch, hit_of, ordered_by_relevance
 from index.embedded_store import REBUILD_HEAP, Generation, IndexStore
@@ -252,12 +259,10 @@ class EmbeddedBackend:
         with _translated("suggest", self.path):
             searcher, schema, _generation = self._searcher()
             required = [query for query in (states_filter(schema, states),) if query is not None]
-            words: list[str | tuple[int, str]] = list(tokens)
-            query = combine(
-                Query.phrase_prefix_query(schema, F.title_tokens, words),
-                required,
-                [repost_exclusion(schema)],
-            )
+            matching = title_prefix_query(searcher, schema, tokens)
+            if matching is None:
+                return []
+            query = combine(matching, required, [repost_exclusion(schema)])
             fetch = limit * 4
             while True:
                 found = searcher.search(query, fetch, order_by_field=F.sort_key, order=Order.Desc).hits

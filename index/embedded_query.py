@@ -5,6 +5,7 @@ one-CJK-character term on ``chars``; filters match without scoring."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 
 import tantivy
@@ -15,6 +16,7 @@ from index.backend import SearchQuery
 from index.embedded_schema import F, micros
 
 TITLE_BOOST = 10.0
+MAX_EXPANSIONS = 1_000  # completions of a suggestion's last word (Elasticsearch's max_expansions too)
 CharWeight = Callable[[str], float]
 
 
@@ -137,3 +139,20 @@ def search_query(
     if query.collapse_reposts:
         excluded.append(repost_exclusion(schema))
     return combine(words_query(schema, parsed, weight), filters(schema, query), excluded)
+
+
+def title_prefix_query(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, tokens: Sequence[str]
+) -> Query | None:
+    """Titles holding ``tokens`` as a phrase, the last one as a prefix (None: nothing can match).
+
+    tantivy's phrase-prefix query completes the last token with at most 50 terms: a one-token prefix
+    is a regular expression over the term dictionary instead (every completion), a longer one an OR of
+    phrases ending in each of the first MAX_EXPANSIONS completions, in term order."""
+    *head, last = tokens
+    if not head:
+        return Query.regex_query(schema, F.title_tokens, re.escape(last) + ".*")
+    completions = searcher.terms_with_prefix(F.title_tokens, last, limit=MAX_EXPANSIONS)
+    if not completions:
+        return None
+    return any_of([_tokens_on(schema, F.title_tokens, [*head, term]) for term, _count in completions])

@@ -224,6 +224,16 @@ def test_page_snippets_are_make_snippet(text: str) -> None:
         assert page_snippet(body, query) == make_snippet(body, query), body
 
 
+def test_suggest_completes_a_word_with_every_matching_term(backend: EmbeddedBackend) -> None:
+    # tantivy's phrase-prefix query stops at 50 completions; suggestions must not.
+    chars = [chr(0x4E00 + n) for n in range(80)]
+    backend.upsert([make_document(n + 1, title=f"wifi 党{char}通知") for n, char in enumerate(chars)])
+    assert len(backend.suggest("党", limit=100)) == 80
+    assert len(backend.suggest("wifi 党", limit=100)) == 80
+    assert len(backend.suggest("wifi 党" + chars[3], limit=100)) == 1
+    assert backend.suggest("wifi 团", limit=100) == []
+
+
 # -- several processes --------------------------------------------------------------------------------
 
 
