@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import analysis, feedparse, htmlcrawl, ingest, repoll, reposts, screen
+from bench import analysis, feedparse, htmlcrawl, ingest, repoll, reposts, screen, search
 
 feedparse.main([])
 ingest.main([])
@@ -11,3 +11,4 @@ htmlcrawl.main([])
 screen.main([])
 reposts.main([])
 analysis.main([])
+search.main([])
