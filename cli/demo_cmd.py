@@ -45,7 +45,10 @@ def demo(
         console.print(f"search 党建:    http://{web.host}:{web.port}/search?q=党建")
         console.print(f"JSON API:      http://{web.host}:{web.port}/api/v1/search?q=党建")
         console.print(f"moderation:    http://{web.host}:{web.port}/staff/queue")
-        console.print(f"staff login:   {DEMO_USER} / {DEMO_PASSWORD}  (HTTP Basic)")
+        console.print(
+            f"staff login:   {DEMO_USER} / {DEMO_PASSWORD}  "
+            "(sign in at /staff/login; HTTP Basic or an API token for the API)"
+        )
         console.print("Ctrl-C stops the portal and the sample network.\n")
         import uvicorn
 

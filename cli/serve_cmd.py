@@ -18,8 +18,19 @@ def serve(
     import uvicorn
 
     from api.app import create_app  # the web stack loads only for the command that serves it
+    from hub.logsetup import configure_logging
 
     context = cli_context(ctx)
     settings = context.settings
+    configure_logging(settings.log_level, settings.web.log_format)
     app = create_app(settings, context.database)
-    uvicorn.run(app, host=host or settings.web.host, port=port or settings.web.port, log_level="info")
+    # The app logs each request itself (request id, route template, masked secrets): uvicorn's own access
+    # log would print raw paths. Proxy headers give the client address that login throttling keys on.
+    uvicorn.run(
+        app,
+        host=host or settings.web.host,
+        port=port or settings.web.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )

@@ -17,6 +17,7 @@ from crawlers.pool import CrawlPool
 from crawlers.runner import crawl as run_crawl
 from crawlers.websub import renew_due
 from hub.db import Database
+from hub.logsetup import configure_logging
 from hub.scheduler import build_scheduler, claim_due_sources
 from hub.settings import Settings
 from index.factory import open_backend
@@ -48,7 +49,7 @@ def worker(ctx: typer.Context) -> None:
     context = cli_context(ctx)
     settings = context.settings
     database = context.database
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(settings.log_level, settings.web.log_format)
     backend = open_backend(settings)
     backend.ensure_ready()
     pool = CrawlPool(settings)

@@ -58,10 +58,11 @@ def test_item_json_approved_only_for_anonymous(
 
 
 def test_health(client: TestClient) -> None:
-    response = client.get("/healthz")
+    response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.json()["database"] == "ok"
+    assert client.get("/healthz").json() == {"status": "ok"}
 
 
 def test_moderation_needs_credentials(
@@ -143,7 +144,9 @@ def test_health_is_503_when_the_store_is_unreachable(settings: Settings, app: Fa
     unreachable = Database("postgresql://nobody@127.0.0.1:1/none")
     try:
         with TestClient(create_app(settings, unreachable, app.state.backend)) as client:
-            response = client.get("/healthz")
+            response = client.get("/readyz")
+            alive = client.get("/healthz")
+        assert alive.status_code == 200  # liveness: restarting the process would not bring the store back
         assert response.status_code == 503
         assert response.json()["database"] == "unreachable"
         assert response.json()["search"] == "ok"

@@ -3,7 +3,8 @@
 - ``/readyz``: may this process take traffic? 503 when the store is unreachable; 200 ``degraded`` when
   only search is down (pages and the API still work; every process shares the one index, so taking
   them all out of a load balancer would turn a degraded portal into an outage).
-- ``/healthz``: the same checks (kept as they were for the compose health check and existing monitors).
+- ``/healthz``: liveness only: the process answers requests (a container orchestrator restarts it when
+  not). It checks nothing else, so a database outage never makes every web process restart at once.
 - ``/metrics``: Prometheus exposition (``api/metrics.py``), for loopback clients, or for anyone with
   ``web.metrics_token`` as a bearer token when one is set.
 """
@@ -74,9 +75,9 @@ def readyz(database: DatabaseDep, backend: BackendDep) -> JSONResponse:
 
 
 @router.get("/healthz")
-def healthz(database: DatabaseDep, backend: BackendDep) -> JSONResponse:
-    """The readiness checks under their historical name."""
-    return _checks(database, backend)
+def healthz() -> JSONResponse:
+    """200 while the process serves requests; dependencies are /readyz's business."""
+    return JSONResponse({"status": "ok"})
 
 
 def _is_loopback(host: str) -> bool:
