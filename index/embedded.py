@@ -211,6 +211,18 @@ class EmbeddedBackend:
     @staticmethod
     def _fill(generation: Generation, documents: Iterable[SearchDocument]) -> int:
         writer = generation.index.writer(heap_size=REBUILD_HEAP, num_threads=1)
+        try:
+            written = EmbeddedBackend._add_all(writer, documents)
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+        finally:
+            writer.wait_merging_threads()  # merges done, lock released
+        return written
+
+    @staticmethod
+    def _add_all(writer: tantivy.IndexWriter, documents: Iterable[SearchDocument]) -> int:
         versions: dict[int, int] = {}
         iterator = iter(documents)
         while chunk := list(islice(iterator, REBUILD_CHUNK)):
@@ -225,8 +237,6 @@ class EmbeddedBackend:
                     writer.delete_documents_by_term(F.item_id, doc.item_id)
                 versions[doc.item_id] = doc.version
                 writer.add_document(document)
-        writer.commit()
-        writer.wait_merging_threads()
         return len(versions)
 
     # -- reads --------------------------------------------------------------------------------------

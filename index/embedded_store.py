@@ -216,7 +216,10 @@ class IndexStore:
             except BaseException:
                 writer.rollback()
                 raise
-            writer.wait_merging_threads()
+            finally:
+                # Consumes the writer, which releases tantivy's lock now, not when the garbage collector
+                # frees the object (a traceback kept by the caller would keep it alive).
+                writer.wait_merging_threads()
         finally:
             self._write_lock.release()
 
@@ -237,6 +240,6 @@ class IndexStore:
                 delay = min(delay * 2, BACKOFF_MAX_S)
                 continue
             if self.pointer_name() != generation.name:  # a rebuild switched while we waited
-                del writer
+                writer.wait_merging_threads()  # releases the lock
                 continue
             return self.live(), writer

@@ -372,10 +372,16 @@ def test_a_failed_rebuild_keeps_the_live_generation(backend: EmbeddedBackend, pa
         yield from _docs("新版 内容", range(1, 6))
         raise RuntimeError("the database went away")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError) as raised:
         backend.rebuild(documents())
     assert generations(path) == before
     assert len(found(backend, "旧版")) == 10
+    # The writer lock is free although the traceback (kept in ``raised``) still holds the writers.
+    assert raised.traceback
+    other = EmbeddedBackend(path, lock_timeout_s=0.3)
+    other.upsert([make_document(11, title="旧版 之后")])
+    assert len(found(backend, "旧版")) == 11
+    other.close()
 
 
 # -- upkeep -------------------------------------------------------------------------------------------
