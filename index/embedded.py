@@ -46,7 +46,7 @@ from index.embedded_query import (
     tokens_query,
 )
 from index.embedded_schema import F, read_payload, to_document
-from index.embedded_search import EmbeddedSearch, hit_of, ordered_by_relevance
+from index.embedded_search import EmbeddedSearch, UnitNames, hit_of, ordered_by_relevance
 from index.embedded_store import REBUILD_HEAP, Generation, IndexStore
 
 logger = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ class EmbeddedBackend:
         self.rebuild_lock_timeout_s = rebuild_lock_timeout_s
         self._store = IndexStore(self.path, lock_timeout_s)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._unit_names = UnitNames()
 
     def ensure_ready(self) -> None:
         """Create the directory and an empty first generation if missing."""
@@ -255,8 +256,11 @@ class EmbeddedBackend:
         """Answer ``query`` with the shared query language, filters, order, facets and cursors."""
         parsed = parse_query(query.text)
         with _translated("search", self.path):
-            searcher, schema, _generation = self._searcher()
-            return EmbeddedSearch(searcher, schema).run(query, parsed, self._clock())
+            searcher, schema, generation = self._searcher()
+            snapshot = (generation.name, generation.meta_stamp)
+            return EmbeddedSearch(searcher, schema, self._unit_names, snapshot).run(
+                query, parsed, self._clock()
+            )
 
     def suggest(
         self, prefix: str, limit: int = SUGGEST_LIMIT, states: tuple[str, ...] | None = PUBLIC_STATES

@@ -7,6 +7,8 @@ differently, and why, is in its "Embedded backend" section.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,9 +119,13 @@ class _Page:
 class EmbeddedSearch:
     """One request on one searcher."""
 
-    def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema) -> None:
+    def __init__(
+        self, searcher: tantivy.Searcher, schema: tantivy.Schema, names: UnitNames, snapshot: Hashable
+    ) -> None:
         self.searcher = searcher
         self.schema = schema
+        self.names = names  # facet labels, cached per index state
+        self.snapshot = snapshot
 
     def run(self, query: SearchQuery, parsed: ParsedQuery, now: datetime) -> SearchResult:
         """Answer ``query`` (``parsed`` is its text) as of ``now`` (recency boost)."""
@@ -205,45 +211,86 @@ class EmbeddedSearch:
 
     def facets(self, full: Query) -> dict[str, list[FacetCount]]:
         """Top FACET_SIZE buckets per facet over every match: larger counts first, ties by value."""
-        aggregations = {
-            name: {
-                "terms": {
-                    "field": field,
-                    "size": UNIT_BUCKETS if name == "unit" else KEYWORD_BUCKETS,
-                    "segment_size": UNIT_BUCKETS if name == "unit" else KEYWORD_BUCKETS,
-                }
-            }
-            for name, field in _FACET_FIELDS.items()
-        }
-        answer = self.searcher.aggregate(full, aggregations)
+        answer = self.searcher.aggregate(
+            full, {name: _terms(field, FACET_SIZE + 1, name) for name, field in _FACET_FIELDS.items()}
+        )
         result: dict[str, list[FacetCount]] = {}
-        for name in _FACET_FIELDS:
-            buckets: list[tuple[Any, int]] = [
-                (int(bucket["key"]) if name == "unit" else str(bucket["key"]), int(bucket["doc_count"]))
-                for bucket in answer[name]["buckets"]
-            ]
-            buckets.sort(key=lambda bucket: (-bucket[1], bucket[0]))
+        for name, field in _FACET_FIELDS.items():
+            buckets = _buckets(answer[name], name)
+            if len(buckets) > FACET_SIZE and buckets[FACET_SIZE][1] == buckets[FACET_SIZE - 1][1]:
+                # A tie across the cut: which of the tied values come first is decided here, by value.
+                buckets = _buckets(
+                    self.searcher.aggregate(full, {name: _terms(field, None, name)})[name], name
+                )
             top = buckets[:FACET_SIZE]
-            labels = self.unit_names([key for key, _ in top]) if name == "unit" else {}
+            labels = (
+                self.names.lookup(self.searcher, self.schema, self.snapshot, [key for key, _ in top])
+                if name == "unit"
+                else {}
+            )
             result[name] = [FacetCount(str(key), labels.get(key, str(key)), n) for key, n in top]
         return result
 
-    def unit_names(self, unit_ids: list[int]) -> dict[int, str]:
-        """The name each unit has in its newest document (names may change; documents follow)."""
-        if not unit_ids:
-            return {}
-        newest = {"top_hits": {"size": 1, "sort": [{F.sort_key: "desc"}], "docvalue_fields": [F.unit_name]}}
-        size = len(unit_ids)
-        answer = self.searcher.aggregate(
-            Query.term_set_query(self.schema, F.unit_id, unit_ids),
-            {"u": {"terms": {"field": F.unit_id, "size": size, "segment_size": size}, "aggs": {"n": newest}}},
-        )
-        names: dict[int, str] = {}
-        for bucket in answer["u"]["buckets"]:
-            hits = bucket["n"]["hits"]
-            if hits and hits[0]["docvalue_fields"].get(F.unit_name):
-                names[int(bucket["key"])] = str(hits[0]["docvalue_fields"][F.unit_name][0])
-        return names
+
+def _terms(field: str, size: int | None, name: str) -> dict[str, Any]:
+    """A terms aggregation counting every value exactly (up to the bucket bounds), returning ``size``."""
+    every = UNIT_BUCKETS if name == "unit" else KEYWORD_BUCKETS
+    return {"terms": {"field": field, "size": size or every, "segment_size": every}}
+
+
+def _buckets(answer: dict[str, Any], name: str) -> list[tuple[Any, int]]:
+    """(value, count) of a terms aggregation, larger counts first, then smaller values."""
+    buckets: list[tuple[Any, int]] = [
+        (int(bucket["key"]) if name == "unit" else str(bucket["key"]), int(bucket["doc_count"]))
+        for bucket in answer["buckets"]
+    ]
+    buckets.sort(key=lambda bucket: (-bucket[1], bucket[0]))
+    return buckets
+
+
+class UnitNames:
+    """Unit id -> the name in the unit's newest document, remembered until the index changes (a commit
+    or a rebuild starts afresh): facet labels without an aggregation per request. Shared by threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot: Hashable = None
+        self._names: dict[int, str] = {}
+
+    def lookup(
+        self, searcher: tantivy.Searcher, schema: tantivy.Schema, snapshot: Hashable, unit_ids: list[int]
+    ) -> dict[int, str]:
+        """Names of ``unit_ids`` in ``searcher``, which shows the index state called ``snapshot``."""
+        with self._lock:
+            if snapshot != self._snapshot:
+                self._snapshot, self._names = snapshot, {}
+            known = {unit_id: self._names[unit_id] for unit_id in unit_ids if unit_id in self._names}
+        missing = [unit_id for unit_id in unit_ids if unit_id not in known]
+        if missing:
+            found = newest_unit_names(searcher, schema, missing)
+            known.update(found)
+            with self._lock:
+                if snapshot == self._snapshot:
+                    self._names.update(found)
+        return known
+
+
+def newest_unit_names(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, unit_ids: list[int]
+) -> dict[int, str]:
+    """The name each unit has in its newest document (names may change; documents follow)."""
+    newest = {"top_hits": {"size": 1, "sort": [{F.sort_key: "desc"}], "docvalue_fields": [F.unit_name]}}
+    size = len(unit_ids)
+    answer = searcher.aggregate(
+        Query.term_set_query(schema, F.unit_id, unit_ids),
+        {"u": {"terms": {"field": F.unit_id, "size": size, "segment_size": size}, "aggs": {"n": newest}}},
+    )
+    names: dict[int, str] = {}
+    for bucket in answer["u"]["buckets"]:
+        hits = bucket["n"]["hits"]
+        if hits and hits[0]["docvalue_fields"].get(F.unit_name):
+            names[int(bucket["key"])] = str(hits[0]["docvalue_fields"][F.unit_name][0])
+    return names
 
 
 def _date(value: str | None) -> datetime | None:

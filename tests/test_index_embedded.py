@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,31 @@ def test_suggest_completes_a_word_with_every_matching_term(backend: EmbeddedBack
     assert len(backend.suggest("wifi 党", limit=100)) == 80
     assert len(backend.suggest("wifi 党" + chars[3], limit=100)) == 1
     assert backend.suggest("wifi 团", limit=100) == []
+
+
+def test_facets_break_ties_across_the_top_20_by_value(backend: EmbeddedBackend) -> None:
+    # 25 units with one document each, unit 30 with two: the other 19 places go to the smallest ids.
+    units = [30, 30, *range(29, 4, -1)]
+    for n, unit in enumerate(units):  # one segment each, the larger ids first
+        backend.upsert([make_document(n, title="单位 通知", unit_id=unit, unit_name=f"单位{unit}")])
+    [*facet] = backend.search(SearchQuery(text="单位", facets=True)).facets["unit"]
+    assert [(bucket.value, bucket.count) for bucket in facet] == [("30", 2)] + [
+        (str(unit), 1) for unit in range(5, 24)
+    ]
+    assert facet[1].label == "单位5"
+
+
+def test_a_unit_renamed_is_labelled_by_its_newest_document(backend: EmbeddedBackend) -> None:
+    old = make_document(
+        1, title="通知 一", unit_id=5, unit_name="旧名", published_at=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    backend.upsert([old])
+    assert backend.search(SearchQuery(facets=True)).facets["unit"][0].label == "旧名"
+    new = make_document(
+        2, title="通知 二", unit_id=5, unit_name="新名", published_at=datetime(2024, 2, 1, tzinfo=UTC)
+    )
+    backend.upsert([new])
+    assert backend.search(SearchQuery(facets=True)).facets["unit"][0].label == "新名"
 
 
 # -- several processes --------------------------------------------------------------------------------
