@@ -69,7 +69,7 @@ def test_new_item_is_pending_with_revision_one(database: Database, source_ids: t
         assert [r.number for r in item.revisions] == [1]
         event = session.scalars(select(ModerationEvent)).one()
         assert (event.action, event.actor, event.to_state) == ("submitted", "crawler", "pending")
-        assert count(session, OutboxEntry) == 0  # nothing reaches the index before review
+        assert count(session, OutboxEntry) == 1  # indexed as pending: staff search it, the public does not
 
 
 def test_tracking_params_and_fragments_dedupe_to_one_item(
@@ -127,17 +127,14 @@ def test_change_to_an_approved_item_waits_for_review(database: Database, source_
             session.scalars(select(ItemRevision.text).where(ItemRevision.number == 2)).one()
             == "已被篡改的内容。"
         )
-        assert count(session, OutboxEntry) == 1  # only the approval; the change is not published
+        assert count(session, OutboxEntry) == 3  # ingest, approval, the edit (re-indexes the live content)
     with database.session() as session:
         approve(session, item_id, "auto")  # the reviewer accepts the new revision
     with database.session() as session:
         item = session.get(Item, item_id)
         assert item is not None
         assert item.text == "已被篡改的内容。" and item.pending_revision is None
-        assert [e.op for e in session.scalars(select(OutboxEntry).order_by(OutboxEntry.id))] == [
-            "upsert",
-            "upsert",
-        ]
+        assert [e.op for e in session.scalars(select(OutboxEntry).order_by(OutboxEntry.id))] == ["upsert"] * 4
 
 
 def test_same_content_from_another_source_is_a_repost(

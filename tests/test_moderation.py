@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.db import Database
@@ -38,6 +38,7 @@ def items(database: Database) -> list[int]:
                 source_id=source.id, url=f"http://127.0.0.1/{n}.html", title=f"通知{n}", html=f"<p>{n}</p>"
             )
             ids.append(ingest(session, raw).item_id)
+        session.execute(delete(OutboxEntry))  # ingest's own rows (tests/test_ingest.py); here: decisions'
     return ids
 
 
@@ -58,7 +59,8 @@ def test_approve_then_withdraw_writes_events_and_outbox(database: Database, item
         item = transition(session, items[0], "withdraw", "auto", reason="内容有误")
         assert item.state == "withdrawn"
     with database.session() as session:
-        assert outbox(session) == [(items[0], "upsert"), (items[0], "delete")]
+        # Withdrawn items stay indexed for staff search (the public sees approved ones only).
+        assert outbox(session) == [(items[0], "upsert"), (items[0], "upsert")]
         events = session.scalars(
             select(ModerationEvent).where(ModerationEvent.item_id == items[0]).order_by(ModerationEvent.id)
         ).all()
@@ -70,17 +72,15 @@ def test_approve_then_withdraw_writes_events_and_outbox(database: Database, item
         assert events[-1].reason == "内容有误"
 
 
-def test_reject_writes_no_outbox_row_and_rejected_can_be_approved(
-    database: Database, items: list[int]
-) -> None:
+def test_reject_queues_the_item_and_rejected_can_be_approved(database: Database, items: list[int]) -> None:
     with database.session() as session:
         item = reject(session, items[1], "demo", reason="与本单位无关")
         assert item.state == "rejected"
-        assert outbox(session) == []
+        assert outbox(session) == [(items[1], "upsert")]  # staff search every state
         with pytest.raises(InvalidTransition):
             reject(session, items[1], "demo")
         assert approve(session, items[1], "demo").state == "approved"
-        assert outbox(session) == [(items[1], "upsert")]
+        assert outbox(session) == [(items[1], "upsert"), (items[1], "upsert")]
 
 
 def test_invalid_transitions_and_unknown_items(database: Database, items: list[int]) -> None:
@@ -218,7 +218,9 @@ def test_declining_an_edit_keeps_the_published_content_and_does_not_requeue_it(
             "李明",
             2,
         )
-        assert outbox(session) == [(items[0], "upsert")]  # the published content was never taken down
+        # approval, the source's edit, the declined edit: each re-indexes the item as it is (still
+        # approved, with the published content)
+        assert outbox(session) == [(items[0], "upsert")] * 3
     assert crawl_sees("<p>0（改）</p>") == "unchanged"  # the declined edit does not come back
     assert crawl_sees("<p>0</p>") == "unchanged"  # nor does the published content
     assert crawl_sees("<p>0（再改）</p>") == "updated"  # a new edit is reviewed again

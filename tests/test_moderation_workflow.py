@@ -55,7 +55,7 @@ def test_needs_changes_then_a_new_revision_puts_it_back_to_pending(database: Dat
             transition(session, item_id, "needs_changes", "alice", now=LATER)
         item = transition(session, item_id, "needs_changes", "alice", reason_code="formatting", now=LATER)
         assert item.state == "needs_changes"
-        assert _outbox(session, item_id) == []  # never live, nothing to index
+        assert _outbox(session, item_id) == ["upsert", "upsert"]  # ingest, decision: staff search all states
         source_id = item.source_id
     with database.session() as session:
         source = session.get(Source, source_id)
@@ -112,7 +112,7 @@ def test_withdraw_with_a_code_deletes_from_the_index(database: Database, queue: 
             transition(session, item_id, "withdraw", "alice")
         item = transition(session, item_id, "withdraw", "alice", reason_code="source_request")
         assert item.state == "withdrawn"
-        assert _outbox(session, item_id) == ["upsert", "delete"]
+        assert _outbox(session, item_id) == ["upsert"] * 3  # ingest, approve, withdraw: indexed as withdrawn
         assert history(session, item_id)[-1].reason == "应发布单位要求撤下。"
 
 
@@ -231,13 +231,13 @@ def test_two_step_review_needs_two_different_people(database: Database, queue: Q
         people = _moderators(session, queue)
         first = transition(session, item_id, "approve", people["alice"], rules=rules)
         assert (first.state, first.first_reviewed_by, first.reviewed_by) == ("pending", "alice", None)
-        assert _outbox(session, item_id) == []  # not public after 初审
+        assert _outbox(session, item_id) == ["upsert"] * 2  # ingest, 初审: still pending in the index
         assert [e.item.id for e in queue_entries(session, QueueFilter(step="final"))] == [item_id]
         with pytest.raises(Forbidden, match="someone other than the first reviewer"):
             transition(session, item_id, "approve", people["alice"], rules=rules)
         final = transition(session, item_id, "approve", people["bob"], rules=rules)
         assert (final.state, final.reviewed_by, final.first_reviewed_by) == ("approved", "bob", "alice")
-        assert _outbox(session, item_id) == ["upsert"]
+        assert _outbox(session, item_id) == ["upsert"] * 3
         named = approvers(session, item_id)
         assert named is not None and (named.final, named.first) == ("bob", "alice")
         assert named.content_hash == final.content_hash  # the exact approved content is what is live
