@@ -78,7 +78,7 @@ def bench_settings(workdir: Path, processes: int = 0) -> Settings:
     return Settings(
         demo=True,
         store={"url": f"sqlite:///{workdir / 'bench.db'}"},
-        search={"backend": "embedded", "embedded_path": str(workdir / "search.db")},
+        search={"backend": "embedded", "embedded_path": str(workdir / "search-index")},
         # Every sample site shares one loopback host, so the per-host cap is raised to the global one
         # (the run is spread over the crawl processes, each with its share of that cap).
         crawl={

@@ -53,7 +53,7 @@ def demo_settings(settings: Settings, workdir: Path) -> Settings:
             "demo": True,
             "store": settings.store.model_copy(update={"url": f"sqlite:///{workdir / 'xinlian.db'}"}),
             "search": settings.search.model_copy(
-                update={"backend": "embedded", "embedded_path": str(workdir / "search.db")}
+                update={"backend": "embedded", "embedded_path": str(workdir / "search-index")}
             ),
         }
     )

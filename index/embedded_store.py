@@ -75,6 +75,7 @@ class IndexStore:
         self._write_lock = threading.Lock()  # one writer per process; processes queue on tantivy's lock
         self._live: Generation | None = None
         self._pointer_stamp: Stamp | None = None
+        self._closed = False  # after close() every call fails: a closed backend must not quietly reopen
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -162,6 +163,7 @@ class IndexStore:
     def live(self) -> Generation:
         """The live generation, reloaded if another process (or this one) committed or switched."""
         with self._state_lock:
+            self._check_open()
             for _attempt in range(3):
                 try:
                     return self._fresh()
@@ -193,10 +195,15 @@ class IndexStore:
             live.meta_stamp = meta
         return live
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SearchBackendError(f"embedded index {self.root}: closed")
+
     def close(self) -> None:
-        """Forget the opened generation (searchers still held by callers keep working)."""
+        """Forget the opened generation (searchers still held by callers keep working); later calls fail."""
         with self._state_lock:
             self._live, self._pointer_stamp = None, None
+            self._closed = True
 
     # -- writing ------------------------------------------------------------------------------------
 

@@ -119,7 +119,7 @@ def test_search_down_degrades_with_a_message(settings: Settings, database: Datab
         assert "搜索服务暂时不可用" in page.text
         assert client.get("/").status_code == 200  # the rest of the portal still works
         assert client.get("/api/v1/search", params={"q": "党建"}).status_code == 503
-        health = client.get("/healthz")
+        health = client.get("/readyz")
         assert health.status_code == 200
         assert health.json()["status"] == "degraded"
 
