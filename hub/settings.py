@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -135,6 +135,98 @@ class WorkerSettings(_Section):
     per_host_cap: int = Field(20, description="Due sources of one host taken per tick at most.")
     lease_s: int = Field(900, description="A picked source is not picked again for this long (crash safety).")
     drain_s: float = Field(5.0, description="How often the worker applies pending index updates, in seconds.")
+
+
+SCHEDULE_LEVELS = ("city", "district", "street", "community", "branch")
+# Per unit level, (shortest, longest) check interval in seconds: a city site is checked at least
+# hourly, a branch at least daily, however rarely it publishes.
+SCHEDULE_BOUNDS = (
+    ("city", (15 * 60, 3600)),
+    ("district", (30 * 60, 6 * 3600)),
+    ("street", (3600, 12 * 3600)),
+    ("community", (3600, 24 * 3600)),
+    ("branch", (3600, 24 * 3600)),
+)
+FAILURE_WEIGHTS = (("hard", 1.0), ("soft", 0.5), ("temporary", 0.25))
+
+
+class ScheduleSettings(_Section):
+    interval_bounds_s: dict[str, tuple[int, int]] = Field(
+        default_factory=lambda: dict(SCHEDULE_BOUNDS),
+        description="Per unit level, [shortest, longest] check interval in seconds (the interval a source's"
+        " publication rate asks for is clamped to it).",
+    )
+    checks_per_entry: float = Field(
+        2.0,
+        gt=0,
+        description="Checks per expected gap between two new entries: a source publishing once a day is"
+        " checked every 12 hours with 2.0 (before clamping).",
+    )
+    rate_window_days: float = Field(
+        28.0,
+        gt=0,
+        description="Publication rate (entries per week): a moving average over about this many days"
+        " (older entries weigh exponentially less).",
+    )
+    hint_max_s: int = Field(
+        24 * 3600,
+        ge=0,
+        description="A feed's <ttl> and a Cache-Control max-age lengthen the interval, up to this many"
+        " seconds.",
+    )
+    retry_after_max_s: int = Field(
+        7 * 24 * 3600,
+        ge=0,
+        description="A Retry-After (429/503) holds the source's next check back up to this many seconds.",
+    )
+    jitter: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Each next check moves by a random share of its interval, up to this much either way"
+        " (spreads the load of sources that were added together).",
+    )
+    failure_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(FAILURE_WEIGHTS),
+        description="Weight added to a source's failure score per failure of each class (hard: DNS, 404/410,"
+        " TLS, blocked address, robots; soft: parse errors, empty feeds; temporary: timeouts, 5xx, 429,"
+        " refused); the interval is doubled per point of score.",
+    )
+    backoff_max_s: int = Field(
+        24 * 3600,
+        ge=60,
+        description="A failing source's backed-off interval grows up to this many seconds (or its level's"
+        " longest interval, if longer).",
+    )
+    pause_after_days: float = Field(
+        7.0,
+        gt=0,
+        description="A source failing without a success for this many days is paused and reported; it is"
+        " then only probed every probe_interval_s, and resumes on the first success.",
+    )
+    probe_interval_s: int = Field(
+        24 * 3600, ge=60, description="How often a paused source is probed, in seconds."
+    )
+
+    @field_validator("interval_bounds_s", "failure_weights", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        # A file or variable naming one level (or class) keeps the defaults of the others.
+        defaults = dict(SCHEDULE_BOUNDS) if info.field_name == "interval_bounds_s" else dict(FAILURE_WEIGHTS)
+        return {**defaults, **value} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> ScheduleSettings:
+        unknown = set(self.interval_bounds_s) - set(SCHEDULE_LEVELS)
+        if unknown:
+            raise ValueError(f"schedule.interval_bounds_s: unknown unit level(s) {sorted(unknown)}")
+        for level, (low, high) in self.interval_bounds_s.items():
+            if not 0 < low <= high:
+                raise ValueError(f"schedule.interval_bounds_s.{level}: need 0 < shortest <= longest")
+        unknown = set(self.failure_weights) - {name for name, _ in FAILURE_WEIGHTS}
+        if unknown:
+            raise ValueError(f"schedule.failure_weights: unknown class(es) {sorted(unknown)}")
+        return self
 
 
 class WebSubSettings(_Section):
@@ -301,6 +393,107 @@ class ModerationSettings(_Section):
     bulk_max: int = Field(500, ge=1, description="Most items one bulk approve/reject/claim may name.")
 
 
+HEALTH_STALE_DAYS = (
+    ("city", 7.0),
+    ("district", 14.0),
+    ("street", 30.0),
+    ("community", 30.0),
+    ("branch", 30.0),
+)
+HEALTH_DORMANT_DAYS = (
+    ("city", 60.0),
+    ("district", 120.0),
+    ("street", 365.0),
+    ("community", 365.0),
+    ("branch", 365.0),
+)
+HEALTH_EXPECTED_PER_WEEK = (
+    ("city", 7.0),
+    ("district", 3.0),
+    ("street", 1.0),
+    ("community", 1.0),
+    ("branch", 1.0),
+)
+HEALTH_SCORE_WEIGHTS = (
+    ("frequency", 0.25),
+    ("timeliness", 0.25),
+    ("originality", 0.15),
+    ("availability", 0.2),
+    ("moderation", 0.15),
+)
+
+
+class HealthSettings(_Section):
+    """Site health (docs/health.md): the homepage probe, status thresholds and the activity score.
+
+    Per-unit tables (stale_days, dormant_days, expected_per_week) are keyed by unit level ("branch"),
+    unit type ("school") or both ("branch/school"); the most specific key wins, then "*".
+    """
+
+    tick_s: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the worker probes due homepages and recomputes health, in seconds.",
+    )
+    probe_interval_s: int = Field(
+        86400,
+        ge=60,
+        description="A source's homepage is probed again this many seconds after its last probe.",
+    )
+    probe_timeout_s: float = Field(10.0, gt=0, description="Give up on one homepage probe after this long.")
+    probe_concurrency: int = Field(100, ge=1, description="Homepage probes in flight at once.")
+    probe_per_host: int = Field(4, ge=1, description="Homepage probes in flight per host.")
+    probe_keep_days: int = Field(90, ge=1, description="Probe results older than this many days are deleted.")
+    ca_file: str = Field(
+        "",
+        description="Extra CA certificates (PEM) the probe trusts besides the system's (the sample network's"
+        " test CA); empty: the system's only.",
+    )
+    tls_warn_days: int = Field(
+        14, ge=0, description="A TLS certificate with fewer days left than this is flagged as expiring."
+    )
+    stale_days: dict[str, float] = Field(
+        default_factory=lambda: dict(HEALTH_STALE_DAYS),
+        description="Days without a new item after which a source is stale, per level / type / level/type.",
+    )
+    dormant_days: dict[str, float] = Field(
+        default_factory=lambda: dict(HEALTH_DORMANT_DAYS),
+        description="Days without a new item after which a source is dormant, per level / type / level/type.",
+    )
+    slowing_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Slowing: items per week over 4 weeks below this fraction of the rate over 12 weeks.",
+    )
+    slowing_min_per_week: float = Field(
+        0.5,
+        ge=0,
+        description="Slowing is judged only for sources publishing at least this many items a week over 12"
+        " weeks (fewer are too few to tell a trend).",
+    )
+    failures_for_status: int = Field(
+        1,
+        ge=1,
+        description="Consecutive failed crawls after which a source is broken or unreachable (by the kind).",
+    )
+    expected_per_week: dict[str, float] = Field(
+        default_factory=lambda: dict(HEALTH_EXPECTED_PER_WEEK),
+        description="Items a week that earn full marks for update frequency, per level / type / level/type.",
+    )
+    score_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(HEALTH_SCORE_WEIGHTS),
+        description="Weights of the activity score's indicators: frequency, timeliness, originality,"
+        " availability, moderation (an indicator without data is left out and the rest re-weighted).",
+    )
+    score_window_days: int = Field(
+        84, ge=7, description="Window of the score's originality and moderation indicators, in days."
+    )
+    availability_days: int = Field(
+        30, ge=1, description="Window of the availability indicator (crawl and probe successes), in days."
+    )
+
+
 class Settings(BaseSettings):
     """Effective configuration of one Xinlian process."""
 
@@ -319,12 +512,14 @@ class Settings(BaseSettings):
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     websub: WebSubSettings = Field(default_factory=WebSubSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     websubhub: WebSubHubSettings = Field(default_factory=WebSubHubSettings)
     sample: SampleSettings = Field(default_factory=SampleSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
