@@ -146,6 +146,8 @@ class Source(Base):
     """One place content comes from: a feed, a news list page, a sitemap or a social account."""
 
     __tablename__ = "sources"
+    # The scheduler's claim (hub/scheduler.py): enabled sources in next-check order, one index range.
+    __table_args__ = (Index("ix_sources_due", "enabled", "next_check_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
@@ -177,6 +179,26 @@ class Source(Base):
     # Auto-approve policy (moderation/policy.py): None follows the unit's; True/False overrides it.
     auto_approve: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The adaptive schedule (hub/schedule/). A worker's lease on the source while it crawls it: no
+    # other worker claims the source before it ends (a killed worker's lease simply runs out).
+    leased_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    # Publication rate: new entries per week, a moving average folded in after each crawl; the new
+    # entries recorded since the last fold wait in entries_pending (any crawl path records them).
+    entries_per_week: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    entries_rate_at: Mapped[datetime | None]  # last fold; None: no estimate yet
+    entries_pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the source asked for: feed <ttl> and Cache-Control max-age (seconds), Retry-After (until).
+    feed_ttl_s: Mapped[int | None] = mapped_column(Integer)
+    max_age_s: Mapped[int | None] = mapped_column(Integer)
+    retry_after_until: Mapped[datetime | None]
+    # Weighted failures (hub/schedule/failures.py): the score backs the interval off exponentially.
+    failure_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    failing_since: Mapped[datetime | None]  # first failure with no success since
+    # Paused after failing for schedule.pause_after_days: probed slowly until a crawl succeeds.
+    paused_at: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    crawl_requested_at: Mapped[datetime | None]  # "crawl now" by staff, until a crawl started after it
 
     unit: Mapped[Unit] = relationship(back_populates="sources")
 
@@ -561,3 +583,115 @@ class HubDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HealthStatus(enum.StrEnum):
+    """A source's or unit's health (hub/health/status.py, docs/health.md)."""
+
+    ACTIVE = "active"
+    SLOWING = "slowing"
+    STALE = "stale"
+    DORMANT = "dormant"
+    BROKEN = "broken"
+    UNREACHABLE = "unreachable"
+    UNKNOWN = "unknown"  # never read yet: no successful crawl and no item
+
+
+class HealthProbe(Base):
+    """One homepage probe of one source's site (hub/health/probe.py); kept health.probe_keep_days."""
+
+    __tablename__ = "health_probes"
+    __table_args__ = (Index("ix_health_probes_source_at", "source_id", "probed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(1000))  # the homepage probed
+    probed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    reachable: Mapped[bool] = mapped_column(Boolean)  # an HTTP answer came back (any status)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error_kind: Mapped[str | None] = mapped_column(String(40))  # the crawl's kinds: timeout, dns, tls, ...
+    message: Mapped[str | None] = mapped_column(Text)
+    redirects: Mapped[list[Any]] = mapped_column(default=list)  # [{"status", "url", "to"}]
+    tls_expires_at: Mapped[datetime | None]
+    robots_blocked: Mapped[bool | None] = mapped_column(Boolean)  # None: robots.txt not read
+
+
+class SourceHealth(Base):
+    """The current health of one source: its signals and status (hub/health/sweep.py)."""
+
+    __tablename__ = "source_health"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(_enum(HealthStatus), default=HealthStatus.UNKNOWN.value, index=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    status_since: Mapped[datetime | None]
+    computed_at: Mapped[datetime | None]
+    # The latest homepage probe (copied from health_probes so the sweep reads one row per source).
+    next_probe_at: Mapped[datetime | None] = mapped_column(index=True)
+    probed_at: Mapped[datetime | None]
+    probe_url: Mapped[str | None] = mapped_column(String(1000))
+    reachable: Mapped[bool | None] = mapped_column(Boolean)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    probe_error_kind: Mapped[str | None] = mapped_column(String(40))
+    probe_message: Mapped[str | None] = mapped_column(Text)
+    redirects: Mapped[list[Any]] = mapped_column(default=list)
+    tls_expires_at: Mapped[datetime | None]
+    robots_blocked: Mapped[bool | None] = mapped_column(Boolean)
+    # Signals from crawl outcomes and items, as of computed_at.
+    parse_ok: Mapped[bool | None] = mapped_column(Boolean)  # the last crawl read the feed/page
+    extraction_failing: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_new_item_at: Mapped[datetime | None]  # newest item's publication (else first-seen) time
+    items_4w: Mapped[int] = mapped_column(Integer, default=0)
+    items_12w: Mapped[int] = mapped_column(Integer, default=0)
+    removed_12w: Mapped[int] = mapped_column(Integer, default=0)
+    availability: Mapped[float | None] = mapped_column(Float)  # successes / attempts in the window
+
+
+class UnitHealthSummary(Base):
+    """The current health and activity score of one unit, rolled up from its sources."""
+
+    __tablename__ = "unit_health"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(_enum(HealthStatus), default=HealthStatus.UNKNOWN.value, index=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    status_since: Mapped[datetime | None]
+    computed_at: Mapped[datetime | None]
+    source_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"active": 2, "broken": 1}
+    score: Mapped[float | None] = mapped_column(Float, index=True)  # 0-100; None: no indicator had data
+    breakdown: Mapped[dict[str, Any]] = mapped_column(default=dict)  # indicator -> {"value", "weight", ...}
+
+
+class HealthEvent(Base):
+    """A status change of a source or a unit: the health history (hub/health/events.py)."""
+
+    __tablename__ = "health_events"
+    __table_args__ = (
+        Index("ix_health_events_source_at", "source_id", "at"),
+        Index("ix_health_events_unit_at", "unit_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(8))  # "source" or "unit"
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))  # the source's unit
+    from_status: Mapped[str | None] = mapped_column(String(16))  # None: first classification
+    to_status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+
+
+class UnitScoreMonth(Base):
+    """A unit's activity score as of the last sweep of a month (the monthly trend)."""
+
+    __tablename__ = "unit_score_months"
+    __table_args__ = (UniqueConstraint("unit_id", "month", name="uq_unit_score_months_unit_month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    month: Mapped[str] = mapped_column(String(7))  # "2024-06", in the configured zone
+    score: Mapped[float | None] = mapped_column(Float)
+    breakdown: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

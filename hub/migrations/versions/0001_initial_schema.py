@@ -184,6 +184,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sources_unit_id"), ["unit_id"], unique=False)
 
     op.create_table(
+        "unit_health",
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("status_since", sa.DateTime(), nullable=True),
+        sa.Column("computed_at", sa.DateTime(), nullable=True),
+        sa.Column("source_counts", sa.JSON(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("breakdown", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("unit_id"),
+    )
+    with op.batch_alter_table("unit_health", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_unit_health_score"), ["score"], unique=False)
+        batch_op.create_index(batch_op.f("ix_unit_health_status"), ["status"], unique=False)
+
+    op.create_table(
+        "unit_score_months",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("breakdown", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("unit_id", "month", name="uq_unit_score_months_unit_month"),
+    )
+    with op.batch_alter_table("unit_score_months", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_unit_score_months_unit_id"), ["unit_id"], unique=False)
+
+    op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=100), nullable=False),
@@ -242,6 +274,46 @@ def upgrade() -> None:
     with op.batch_alter_table("crawl_outcomes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_crawl_outcomes_run_id"), ["run_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_crawl_outcomes_source_id"), ["source_id"], unique=False)
+
+    op.create_table(
+        "health_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=8), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=True),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("from_status", sa.String(length=16), nullable=True),
+        sa.Column("to_status", sa.String(length=16), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("health_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_health_events_at"), ["at"], unique=False)
+        batch_op.create_index("ix_health_events_source_at", ["source_id", "at"], unique=False)
+        batch_op.create_index("ix_health_events_unit_at", ["unit_id", "at"], unique=False)
+
+    op.create_table(
+        "health_probes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=1000), nullable=False),
+        sa.Column("probed_at", sa.DateTime(), nullable=False),
+        sa.Column("reachable", sa.Boolean(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("latency_ms", sa.Integer(), nullable=True),
+        sa.Column("error_kind", sa.String(length=40), nullable=True),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("redirects", sa.JSON(), nullable=False),
+        sa.Column("tls_expires_at", sa.DateTime(), nullable=True),
+        sa.Column("robots_blocked", sa.Boolean(), nullable=True),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("health_probes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_health_probes_probed_at"), ["probed_at"], unique=False)
+        batch_op.create_index("ix_health_probes_source_at", ["source_id", "probed_at"], unique=False)
 
     op.create_table(
         "items",
@@ -310,6 +382,38 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sitemap_entries_source_id"), ["source_id"], unique=False)
+
+    op.create_table(
+        "source_health",
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("status_since", sa.DateTime(), nullable=True),
+        sa.Column("computed_at", sa.DateTime(), nullable=True),
+        sa.Column("next_probe_at", sa.DateTime(), nullable=True),
+        sa.Column("probed_at", sa.DateTime(), nullable=True),
+        sa.Column("probe_url", sa.String(length=1000), nullable=True),
+        sa.Column("reachable", sa.Boolean(), nullable=True),
+        sa.Column("http_status", sa.Integer(), nullable=True),
+        sa.Column("latency_ms", sa.Integer(), nullable=True),
+        sa.Column("probe_error_kind", sa.String(length=40), nullable=True),
+        sa.Column("probe_message", sa.Text(), nullable=True),
+        sa.Column("redirects", sa.JSON(), nullable=False),
+        sa.Column("tls_expires_at", sa.DateTime(), nullable=True),
+        sa.Column("robots_blocked", sa.Boolean(), nullable=True),
+        sa.Column("parse_ok", sa.Boolean(), nullable=True),
+        sa.Column("extraction_failing", sa.Boolean(), nullable=False),
+        sa.Column("last_new_item_at", sa.DateTime(), nullable=True),
+        sa.Column("items_4w", sa.Integer(), nullable=False),
+        sa.Column("items_12w", sa.Integer(), nullable=False),
+        sa.Column("removed_12w", sa.Integer(), nullable=False),
+        sa.Column("availability", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("source_id"),
+    )
+    with op.batch_alter_table("source_health", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_source_health_next_probe_at"), ["next_probe_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_source_health_status"), ["status"], unique=False)
 
     op.create_table(
         "staff_sessions",
@@ -458,6 +562,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_sessions_expires_at"))
 
     op.drop_table("staff_sessions")
+    with op.batch_alter_table("source_health", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_source_health_status"))
+        batch_op.drop_index(batch_op.f("ix_source_health_next_probe_at"))
+
+    op.drop_table("source_health")
     with op.batch_alter_table("sitemap_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sitemap_entries_source_id"))
 
@@ -472,6 +581,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_items_content_hash"))
 
     op.drop_table("items")
+    with op.batch_alter_table("health_probes", schema=None) as batch_op:
+        batch_op.drop_index("ix_health_probes_source_at")
+        batch_op.drop_index(batch_op.f("ix_health_probes_probed_at"))
+
+    op.drop_table("health_probes")
+    with op.batch_alter_table("health_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_health_events_unit_at")
+        batch_op.drop_index("ix_health_events_source_at")
+        batch_op.drop_index(batch_op.f("ix_health_events_at"))
+
+    op.drop_table("health_events")
     with op.batch_alter_table("crawl_outcomes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crawl_outcomes_source_id"))
         batch_op.drop_index(batch_op.f("ix_crawl_outcomes_run_id"))
@@ -482,6 +602,15 @@ def downgrade() -> None:
 
     op.drop_table("api_tokens")
     op.drop_table("users")
+    with op.batch_alter_table("unit_score_months", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_unit_score_months_unit_id"))
+
+    op.drop_table("unit_score_months")
+    with op.batch_alter_table("unit_health", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_unit_health_status"))
+        batch_op.drop_index(batch_op.f("ix_unit_health_score"))
+
+    op.drop_table("unit_health")
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sources_unit_id"))
         batch_op.drop_index(batch_op.f("ix_sources_next_check_at"))
