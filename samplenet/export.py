@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,27 @@ def source_kind(site: SampleSite) -> str:
     return "html"
 
 
-def source_url(network: SampleNetwork, site: SampleSite, base_url: str) -> str:
+def site_base(site: SampleSite, base_url: str, bases: Mapping[str, str] | None = None) -> str:
+    """The base URL a site is reached at: ``base_url``, or ``bases[transport]`` for TLS and dead sites
+    (``RunningNetwork.bases``)."""
+    if site.transport == "http":
+        return base_url.rstrip("/")
+    if bases is None or site.transport not in bases:
+        raise ValueError(f"site {site.slug} needs a {site.transport} base URL: pass RunningNetwork.bases")
+    return bases[site.transport].rstrip("/")
+
+
+def source_url(
+    network: SampleNetwork, site: SampleSite, base_url: str, bases: Mapping[str, str] | None = None
+) -> str:
     """Absolute URL of a site's source as the registry lists it (bridge URLs carry the access key)."""
-    url = f"{base_url.rstrip('/')}{site.source_path}"
+    url = f"{site_base(site, base_url, bases)}{site.source_path}"
     return f"{url}?key={network.access_key}" if site.template == "account" else url
 
 
-def _source(network: SampleNetwork, site: SampleSite, base_url: str) -> dict[str, Any]:
+def _source(
+    network: SampleNetwork, site: SampleSite, base_url: str, bases: Mapping[str, str] | None
+) -> dict[str, Any]:
     kind = source_kind(site)
     entry: dict[str, Any] = {"name": f"{site.name} {site.category}", "kind": kind}
     if kind == "account":
@@ -42,14 +57,16 @@ def _source(network: SampleNetwork, site: SampleSite, base_url: str) -> dict[str
         entry["name"] = f"{site.name} {platform_name}"
         entry["platform"] = site.platform
         entry["account"] = site.account
-    entry["url"] = source_url(network, site, base_url)
+    entry["url"] = source_url(network, site, base_url, bases)
     entry["category"] = site.category
     if kind == "html":
         entry["selectors"] = dict(HTML_SELECTORS)
     return entry
 
 
-def registry_document(network: SampleNetwork, base_url: str) -> dict[str, Any]:
+def registry_document(
+    network: SampleNetwork, base_url: str, bases: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The unit tree with one source per unit, in the registry's YAML shape."""
     base = base_url.rstrip("/")
 
@@ -60,8 +77,8 @@ def registry_document(network: SampleNetwork, base_url: str) -> dict[str, Any]:
             "level": site.level,
             "type": site.unit_type,
             "region": site.region,
-            "website": f"{base}{site.root_path}",
-            "sources": [_source(network, site, base)],
+            "website": f"{site_base(site, base, bases)}{site.root_path}",
+            "sources": [_source(network, site, base, bases)],
         }
         children = network.children(site.slug)
         if children:
@@ -90,40 +107,57 @@ def _expected_item(site: SampleSite, item: SampleItem, base: str, index: int, ki
     }
 
 
-def ground_truth(network: SampleNetwork, base_url: str) -> dict[str, Any]:
-    """Per source URL: the site, whether it is trusted, the failure a crawler should record, the items."""
+def _failure(site: SampleSite) -> str | None:
+    if site.fault:
+        return FAULT_KINDS[site.fault]
+    return "refused" if site.transport == "dead" else None
+
+
+def ground_truth(
+    network: SampleNetwork, base_url: str, bases: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Per source URL: the site, whether it is trusted, the failure a crawler should record, the items,
+    and the health status (docs/health.md) the hub should give it under the default thresholds."""
     base = base_url.rstrip("/")
     sources: dict[str, Any] = {}
     with network.lock:
         for site in network.sites:
             kind = source_kind(site)
             items = site.items if kind == "html" else site.items[:FEED_SIZE]
-            sources[source_url(network, site, base)] = {
+            site_root = site_base(site, base, bases)
+            sources[source_url(network, site, base, bases)] = {
                 "site": site.slug,
                 "unit_name": site.name,
                 "kind": kind,
                 "template": site.template,
                 "trusted": site.trusted,
                 "liveliness": site.liveliness,
-                "failure": FAULT_KINDS[site.fault] if site.fault else None,
+                "failure": _failure(site),
+                "health": site.expected_health,
+                "transport": site.transport,
+                "tls_expiring": site.transport == "https",
                 "items": []
-                if site.fault
-                else [_expected_item(site, item, base, n, kind) for n, item in enumerate(items)],
+                if _failure(site)
+                else [_expected_item(site, item, site_root, n, kind) for n, item in enumerate(items)],
             }
     return {"base_url": base, "today": network.today.isoformat(), "seed": network.seed, "sources": sources}
 
 
-def write_registry(path: str | Path, network: SampleNetwork, base_url: str) -> Path:
+def write_registry(
+    path: str | Path, network: SampleNetwork, base_url: str, bases: Mapping[str, str] | None = None
+) -> Path:
     """Write the registry YAML file and return its path."""
     target = Path(path)
-    document = registry_document(network, base_url)
+    document = registry_document(network, base_url, bases)
     target.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
 
 
-def write_ground_truth(path: str | Path, network: SampleNetwork, base_url: str) -> Path:
+def write_ground_truth(
+    path: str | Path, network: SampleNetwork, base_url: str, bases: Mapping[str, str] | None = None
+) -> Path:
     """Write the ground truth as JSON and return its path."""
     target = Path(path)
-    text = json.dumps(ground_truth(network, base_url), ensure_ascii=False, indent=2)
+    text = json.dumps(ground_truth(network, base_url, bases), ensure_ascii=False, indent=2)
     target.write_text(text, encoding="utf-8")
     return target

@@ -19,6 +19,7 @@ from samplenet.model import (
     SampleSite,
     Template,
     Tier,
+    Transport,
 )
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -30,6 +31,24 @@ FAULT_TEMPLATES: dict[Fault, Template] = {
     "redirect_loop": "html_feed",
     "malformed_xml": "rss",
 }
+
+# Days before ``today`` of a site's newest item, and between two items, by liveliness. The bands sit well
+# inside the default [health] thresholds of a branch (stale after 30 days, dormant after 365), so the
+# ground truth's statuses do not depend on the day the network is generated.
+NEWEST_DAYS: dict[Liveliness, tuple[int, int]] = {
+    "lively": (1, 3),
+    "slowing": (3, 8),
+    "stale": (120, 240),
+    "dormant": (420, 600),
+}
+GAP_DAYS: dict[Liveliness, tuple[int, int]] = {
+    "lively": (1, 6),
+    "slowing": (2, 4),
+    "stale": (5, 20),
+    "dormant": (5, 20),
+}
+# A slowing site's second newest item is this old: its last 4 weeks hold one item, its 12 weeks many.
+SLOWING_QUIET_DAYS = 35
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +73,8 @@ def generate_network(
     faults: bool = True,
     timeout_delay_s: float = 30.0,
     extras: bool = True,
+    health_mix: bool = False,
+    tls_days_left: float = 5.0,
 ) -> SampleNetwork:
     """A network of one city, ``districts`` districts and ``branches`` branches per district.
 
@@ -65,6 +86,10 @@ def generate_network(
     With ``extras`` (and at least one district), the last district gets two more branches: a site
     that only has sitemaps (index → two sitemaps with lastmod) and a Weibo account the bridge
     answers with 429 + Retry-After.
+    With ``health_mix`` (and at least one district), the first district gets four more branches for the
+    health checks (docs/health.md): a slowing feed, a dormant list page, a feed on a port where nothing
+    listens, and a lively feed served over TLS whose certificate expires ``tls_days_left`` days after
+    the server starts.
     """
     rng = random.Random(f"samplenet:{seed}")
     today = today or date.today()
@@ -133,6 +158,8 @@ def generate_network(
     access_key = f"k{rng.getrandbits(64):016x}"
     if extras and feed_sources is None and districts > 0:
         sites += _extra_sites(sites, seed, today, items_per_site)
+    if health_mix and feed_sources is None and districts > 0:
+        sites += _health_sites(sites, seed, today, max(items_per_site, 10))
     return SampleNetwork(
         seed=seed,
         today=today,
@@ -140,6 +167,7 @@ def generate_network(
         access_key=access_key,
         timeout_delay_s=timeout_delay_s,
         sites=sites,
+        tls_days_left=tls_days_left,
     )
 
 
@@ -174,6 +202,43 @@ def _extra_sites(sites: list[SampleSite], seed: int, today: date, count: int) ->
         _fill_items(site, site.name, seed, today, count, DATE_STYLES[n % len(DATE_STYLES)])
         extras.append(site)
     return extras
+
+
+# The health mix: (template, name suffix, liveliness, transport) of the first district's extra branches.
+HEALTH_SITES: tuple[tuple[Template, str, Liveliness, Transport], ...] = (
+    ("rss", "老年大学", "slowing", "http"),
+    ("html", "文化站", "dormant", "http"),
+    ("rss", "司法所", "lively", "dead"),
+    ("atom", "税务所", "lively", "https"),
+)
+
+
+def _health_sites(sites: list[SampleSite], seed: int, today: date, count: int) -> list[SampleSite]:
+    """Slowing, dormant, unreachable and TLS-expiring branches under the first district."""
+    district = next(s for s in sites if s.tier == "district")
+    siblings = sum(1 for s in sites if s.parent == district.slug)
+    width = max(2, len(str(siblings + len(HEALTH_SITES))))
+    place = district.name.removeprefix(sites[0].name.removesuffix("人民政府")).removesuffix("人民政府")
+    mix: list[SampleSite] = []
+    for n, (template, suffix, liveliness, transport) in enumerate(HEALTH_SITES, start=1):
+        site = SampleSite(
+            slug=f"{district.slug}-b{siblings + n:0{width}d}",
+            name=f"{place}{suffix}",
+            parent=district.slug,
+            tier="branch",
+            level="branch",
+            unit_type="government",
+            region=f"{district.region}{siblings + n:03d}",
+            template=template,
+            fault=None,
+            trusted=False,
+            liveliness=liveliness,
+            category="工作动态",
+            transport=transport,
+        )
+        _fill_items(site, site.name, seed, today, count, DATE_STYLES[n % len(DATE_STYLES)])
+        mix.append(site)
+    return mix
 
 
 def touch_item(network: SampleNetwork, site_slug: str, item_id: str, when: datetime) -> SampleItem:
@@ -264,18 +329,20 @@ def _category(unit: _Unit, rng: random.Random) -> str:
 
 
 def _fill_items(site: SampleSite, place: str, seed: int, today: date, count: int, style: DateStyle) -> None:
-    """Give a site ``count`` items, newest first: days ago for lively sites, months ago for stale ones."""
+    """Give a site ``count`` items, newest first: days ago for lively sites, months ago for stale ones,
+    over a year ago for dormant ones; a slowing site has one item days ago, the rest a month and more ago."""
     rng = random.Random(f"samplenet:{seed}:{site.slug}")
-    newest = today - timedelta(
-        days=rng.randint(1, 3) if site.liveliness == "lively" else rng.randint(120, 240)
-    )
-    gap = (1, 6) if site.liveliness == "lively" else (5, 20)
+    newest = today - timedelta(days=rng.randint(*NEWEST_DAYS[site.liveliness]))
+    gap = GAP_DAYS[site.liveliness]
     day = newest
     dates: list[datetime] = []
-    for _ in range(count):
+    for n in range(count):
         moment = time(rng.randint(8, 18), rng.randrange(60))
         dates.append(datetime.combine(day, moment, tzinfo=ZONE))
-        day -= timedelta(days=rng.randint(*gap))
+        if site.liveliness == "slowing" and n == 0:
+            day = today - timedelta(days=SLOWING_QUIET_DAYS)  # one recent item, then a quiet month
+        else:
+            day -= timedelta(days=rng.randint(*gap))
     # Serial 1 is the oldest item, so publishing continues the numbering.
     taken: set[str] = set()
     site.items = [_make_item(site, place, rng, count - n, when, style, taken) for n, when in enumerate(dates)]

@@ -14,7 +14,10 @@ from typing import Literal
 Tier = Literal["city", "district", "branch"]
 Template = Literal["rss", "atom", "html_feed", "html", "gbk", "gbk_mislabeled", "account", "sitemap"]
 Fault = Literal["timeout", "http_500", "redirect_loop", "malformed_xml", "rate_limited"]
-Liveliness = Literal["lively", "stale"]
+Liveliness = Literal["lively", "slowing", "stale", "dormant"]
+# How a site is reached: the plain server, the TLS server (a certificate expiring soon), or a loopback
+# port where nothing listens (connection refused).
+Transport = Literal["http", "https", "dead"]
 DateStyle = Literal["full_cn", "dash", "slash", "bracket"]
 
 # Templates every healthy network walks through; the extra sites ("sitemap", a rate-limited account)
@@ -28,6 +31,21 @@ FAULT_KINDS: dict[Fault, str] = {
     "redirect_loop": "redirect_loop",
     "malformed_xml": "parse_error",
     "rate_limited": "rate_limited",
+}
+# The health status (docs/health.md) each site should get under the default [health] thresholds: a fault
+# decides, else how the site is reached, else how lively it is. A rate-limited account was never read.
+FAULT_HEALTH: dict[Fault, str] = {
+    "timeout": "unreachable",
+    "http_500": "broken",
+    "redirect_loop": "broken",
+    "malformed_xml": "broken",
+    "rate_limited": "unknown",
+}
+LIVELINESS_HEALTH: dict[Liveliness, str] = {
+    "lively": "active",
+    "slowing": "slowing",
+    "stale": "stale",
+    "dormant": "dormant",
 }
 RATE_LIMIT_RETRY_AFTER_S = 7200  # the bridge's Retry-After for a rate-limited account
 FEED_TEMPLATES: frozenset[Template] = frozenset({"rss", "atom", "html_feed"})
@@ -93,6 +111,7 @@ class SampleSite:
     feed_encoding: str = "utf-8"  # "gbk" for one benchmark feed in five (declared in header and XML)
     items: list[SampleItem] = field(default_factory=list)
     serial: int = 0  # last item serial used (publishing continues from here)
+    transport: Transport = "http"
 
     @property
     def root_path(self) -> str:
@@ -115,6 +134,15 @@ class SampleSite:
         return f"{self.root_path}list.html"
 
     @property
+    def expected_health(self) -> str:
+        """The health status this site should get (FAULT_HEALTH, a dead port, LIVELINESS_HEALTH)."""
+        if self.fault is not None:
+            return FAULT_HEALTH[self.fault]
+        if self.transport == "dead":
+            return "unreachable"
+        return LIVELINESS_HEALTH[self.liveliness]
+
+    @property
     def encoding(self) -> str:
         """Encoding of the site's HTML pages."""
         return "gbk" if self.template in ("gbk", "gbk_mislabeled") else "utf-8"
@@ -130,6 +158,7 @@ class SampleNetwork:
     access_key: str  # the bridge's ?key=
     timeout_delay_s: float  # how long a `timeout` site keeps a request waiting
     sites: list[SampleSite]
+    tls_days_left: float = 5.0  # the TLS server's certificate expires this long after start-up
     published: int = 0  # items added by publish_item since generation
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _by_slug: dict[str, SampleSite] = field(default_factory=dict, repr=False, compare=False)

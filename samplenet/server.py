@@ -7,17 +7,21 @@ import asyncio
 import contextlib
 import multiprocessing
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import uvicorn
 
 from samplenet.app import SampleApp
 from samplenet.generate import publish_item
 from samplenet.model import SampleItem, SampleNetwork
+from samplenet.tls import TestCertificates, make_certificates
 
 STARTUP_TIMEOUT_S = 10.0
 # In-flight requests get this long after Ctrl-C; the stop event ends delayed ones sooner.
@@ -26,10 +30,27 @@ GRACEFUL_SHUTDOWN_S = 2
 
 @dataclass
 class RunningNetwork:
-    """A network being served; ``base_url`` is like ``http://127.0.0.1:PORT``."""
+    """A network being served; ``base_url`` is like ``http://127.0.0.1:PORT``.
+
+    A network with TLS sites is also served over TLS at ``tls_base_url`` (certificate signed by the CA in
+    ``ca_file``); one with dead sites has ``dead_base_url``, a loopback port where nothing listens.
+    """
 
     network: SampleNetwork
     base_url: str
+    tls_base_url: str | None = None
+    dead_base_url: str | None = None
+    ca_file: str | None = None
+
+    @property
+    def bases(self) -> dict[str, str]:
+        """Base URL per site transport (http, https, dead), as samplenet.export takes them."""
+        bases = {"http": self.base_url}
+        if self.tls_base_url is not None:
+            bases["https"] = self.tls_base_url
+        if self.dead_base_url is not None:
+            bases["dead"] = self.dead_base_url
+        return bases
 
     def publish(self, site_slug: str | None = None) -> SampleItem:
         """Add a new item now (to ``site_slug`` or the next healthy site in turn); thread-safe."""
@@ -40,7 +61,7 @@ class RunningNetwork:
         return f"{self.base_url}{path}"
 
 
-def _config(app: SampleApp, host: str, port: int) -> uvicorn.Config:
+def _config(app: SampleApp, host: str, port: int, tls: TestCertificates | None = None) -> uvicorn.Config:
     return uvicorn.Config(
         app.build(),
         host=host,
@@ -49,16 +70,14 @@ def _config(app: SampleApp, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        ssl_certfile=str(tls.cert_file) if tls else None,
+        ssl_keyfile=str(tls.key_file) if tls else None,
     )
 
 
 @contextmanager
-def running_network(
-    network: SampleNetwork, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[RunningNetwork]:
-    """Serve ``network`` in a background thread until the block exits (port 0 picks a free port)."""
-    app = SampleApp(network)
-    config = _config(app, host, port)
+def _serving(app: SampleApp, config: uvicorn.Config) -> Iterator[int]:
+    """Serve ``app`` in a background thread until the block exits; yields the bound port."""
     server = uvicorn.Server(config)
     sock = config.bind_socket()
     # asyncio only sets TCP_NODELAY on sockets it opens itself; accepted sockets inherit it from here.
@@ -73,12 +92,41 @@ def running_network(
     try:
         if not app.ready.wait(STARTUP_TIMEOUT_S):
             raise RuntimeError("sample network server did not start")
-        yield RunningNetwork(network=network, base_url=f"http://{host}:{bound_port}")
+        yield bound_port
     finally:
         app.request_stop()
         server.should_exit = True
         thread.join(STARTUP_TIMEOUT_S + GRACEFUL_SHUTDOWN_S)
         sock.close()
+
+
+@contextmanager
+def running_network(
+    network: SampleNetwork, host: str = "127.0.0.1", port: int = 0, now: datetime | None = None
+) -> Iterator[RunningNetwork]:
+    """Serve ``network`` in a background thread until the block exits (port 0 picks a free port).
+
+    TLS sites get a second server with a certificate expiring ``network.tls_days_left`` days after
+    ``now`` (default: the real clock, which is what TLS libraries check against); dead sites get a
+    loopback port that is bound but never listens, so connecting is refused.
+    """
+    with contextlib.ExitStack() as stack:
+        app = SampleApp(network)
+        bound_port = stack.enter_context(_serving(app, _config(app, host, port)))
+        running = RunningNetwork(network=network, base_url=f"http://{host}:{bound_port}")
+        transports = {site.transport for site in network.sites}
+        if "https" in transports:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="samplenet-tls-")))
+            certificates = make_certificates(directory, now or datetime.now(UTC), network.tls_days_left)
+            tls_app = SampleApp(network)
+            tls_port = stack.enter_context(_serving(tls_app, _config(tls_app, host, 0, certificates)))
+            running.tls_base_url = f"https://{host}:{tls_port}"
+            running.ca_file = str(certificates.ca_file)
+        if "dead" in transports:
+            dead = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            dead.bind((host, 0))  # held, never listening: nothing else takes the port, connections fail
+            running.dead_base_url = f"http://{host}:{dead.getsockname()[1]}"
+        yield running
 
 
 def _serve_until_told(network: SampleNetwork, host: str, connection: Connection) -> None:
