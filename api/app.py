@@ -29,6 +29,7 @@ from api.routes import (
     moderation_api,
     moderation_ui,
     portal,
+    sitemap,
     websub,
     websub_hub,
     widgets,
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(staff_auth_router)
     app.include_router(staff_users_router)
     app.include_router(portal.router)
+    app.include_router(sitemap.router)
     app.include_router(websub.router)
     app.include_router(websub_hub.router)
     app.include_router(widgets.router)

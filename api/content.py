@@ -2,34 +2,80 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from hub.models import Item, ItemState, Unit
+from hub.models import Item, ItemState, Source, Unit
 
 MAX_TREE_DEPTH = 12  # city → ... → branch is 5 levels; the cap only guards against a corrupt parent loop
+APPROVED = ItemState.APPROVED.value
 
 
-def latest_approved(session: Session, limit: int) -> list[Item]:
-    """Newest approved items, newest first (by publication date, then first seen).
+def _newest_first() -> tuple[ColumnElement[Any], ...]:
+    return (Item.published_at.desc().nulls_last(), Item.first_seen_at.desc(), Item.id.desc())
+
+
+def _dated_since(since: datetime) -> ColumnElement[bool]:
+    """Published at or after ``since`` (an undated item by when it was first seen).
+
+    Two ranges rather than coalesce(), so the store can answer from its (state, published_at) index.
+    """
+    return or_(Item.published_at >= since, and_(Item.published_at.is_(None), Item.first_seen_at >= since))
+
+
+def latest_approved(session: Session, limit: int, levels: Sequence[str] = ()) -> list[Item]:
+    """Newest approved items, newest first (by publication date, then first seen), of units at
+    ``levels`` (every level when empty).
 
     A repost whose original is published is left out: the original stands for it, so a city notice
     reposted by thirty branches shows once (its page lists the reposts).
     """
     original = aliased(Item)
     published_original = (
-        select(original.id)
-        .where(original.id == Item.repost_of_id, original.state == ItemState.APPROVED.value)
-        .exists()
+        select(original.id).where(original.id == Item.repost_of_id, original.state == APPROVED).exists()
     )
     query = (
         select(Item)
         .options(joinedload(Item.unit))
-        .where(Item.state == ItemState.APPROVED.value, ~published_original)
-        .order_by(Item.published_at.desc().nulls_last(), Item.first_seen_at.desc(), Item.id.desc())
+        .where(Item.state == APPROVED, ~published_original)
+        .order_by(*_newest_first())
         .limit(limit)
     )
+    if levels:
+        query = query.join(Unit, Item.unit_id == Unit.id).where(Unit.level.in_(levels))
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class UnitCount:
+    """A unit and a number of its approved items."""
+
+    unit: Unit
+    count: int
+
+
+def most_active_units(session: Session, since: datetime, limit: int) -> list[UnitCount]:
+    """Units with the most approved items published since ``since`` (their own items, reposts
+    included: reposting is activity too), most first, ties by name."""
+    count = func.count(Item.id).label("n")
+    rows = session.execute(
+        select(Item.unit_id, count)
+        .where(Item.state == APPROVED, _dated_since(since))
+        .group_by(Item.unit_id)
+        .order_by(count.desc(), Item.unit_id)
+        .limit(limit * 2)  # ties are broken by name below; a few extra rows keep the cut fair enough
+    ).all()
+    units = {unit.id: unit for unit in session.scalars(select(Unit).where(Unit.id.in_([r[0] for r in rows])))}
+    ranked = sorted(
+        (UnitCount(units[unit_id], n) for unit_id, n in rows if unit_id in units),
+        key=lambda entry: (-entry.count, entry.unit.name),
+    )
+    return ranked[:limit]
 
 
 def approved_item(session: Session, item_id: int) -> Item | None:
@@ -85,22 +131,80 @@ def children_of(session: Session, unit: Unit) -> list[Unit]:
     return list(session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.name)))
 
 
-def subtree_approved(session: Session, unit: Unit, limit: int) -> list[Item]:
-    """Newest approved items of ``unit`` and every unit below it."""
-    query = (
-        select(Item)
-        .join(Unit, Item.unit_id == Unit.id)
-        .options(joinedload(Item.unit))
-        .where(Item.state == ItemState.APPROVED.value)
-        .order_by(Item.published_at.desc().nulls_last(), Item.first_seen_at.desc(), Item.id.desc())
-        .limit(limit)
-    )
-    if unit.path.endswith(f"/{unit.id}/"):
+def subtree_approved(session: Session, unit: Unit, limit: int, subtree: bool = True) -> list[Item]:
+    """Newest approved items of ``unit`` and, with ``subtree``, of every unit below it."""
+    query = select(Item).options(joinedload(Item.unit)).where(Item.state == APPROVED)
+    if subtree and unit.path.endswith(f"/{unit.id}/"):
         # The materialized path includes the unit itself: its subtree shares the prefix.
-        query = query.where(Unit.path.startswith(unit.path, autoescape=True))
-    else:  # path not maintained (yet): the unit alone
+        below = select(Unit.id).where(Unit.path.startswith(unit.path, autoescape=True))
+        query = query.where(Item.unit_id.in_(below))
+    else:  # the unit alone (or its path is not maintained yet)
         query = query.where(Item.unit_id == unit.id)
+    return list(session.scalars(query.order_by(*_newest_first()).limit(limit)))
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """How much a unit published itself: approved items since a date, and its newest one's date."""
+
+    recent: int
+    last_published_at: datetime | None
+
+
+def unit_activity(session: Session, unit_ids: Sequence[int], since: datetime) -> dict[int, Activity]:
+    """Activity of each unit of ``unit_ids`` (its own items, not those of the units below it); units
+    that never published are missing from the answer."""
+    if not unit_ids:
+        return {}
+    dated = func.coalesce(Item.published_at, Item.first_seen_at)
+    rows = session.execute(
+        select(Item.unit_id, func.count(Item.id).filter(_dated_since(since)), func.max(dated))
+        .where(Item.state == APPROVED, Item.unit_id.in_(list(unit_ids)))
+        .group_by(Item.unit_id)
+    ).all()
+    return {unit_id: Activity(recent, last) for unit_id, recent, last in rows}
+
+
+def enabled_sources(session: Session, unit: Unit) -> list[Source]:
+    """The unit's sources that are crawled, by kind then name (what the unit page lists)."""
+    query = (
+        select(Source)
+        .where(Source.unit_id == unit.id, Source.enabled.is_(True))
+        .order_by(Source.kind, Source.name, Source.id)
+    )
     return list(session.scalars(query))
+
+
+def all_units(session: Session) -> list[Unit]:
+    """Every unit, by name (the directory builds the tree from ``parent_id``)."""
+    return list(session.scalars(select(Unit).order_by(Unit.name, Unit.id)))
+
+
+def approved_counts(session: Session) -> dict[int, int]:
+    """Approved items per unit (its own), for every unit that has any."""
+    rows = session.execute(
+        select(Item.unit_id, func.count(Item.id)).where(Item.state == APPROVED).group_by(Item.unit_id)
+    )
+    return {unit_id: count for unit_id, count in rows}
+
+
+def all_unit_slugs(session: Session) -> list[str]:
+    """Slug of every unit, by id: the sitemap's unit pages."""
+    return list(session.scalars(select(Unit.slug).order_by(Unit.id)))
+
+
+def approved_item_total(session: Session) -> int:
+    """Number of approved items (each has a public page)."""
+    return session.scalar(select(func.count(Item.id)).where(Item.state == APPROVED)) or 0
+
+
+def approved_item_refs(session: Session, offset: int, limit: int) -> list[tuple[int, datetime]]:
+    """(id, last reviewed or first seen) of approved items in id order, ``limit`` from ``offset``."""
+    changed = func.coalesce(Item.reviewed_at, Item.first_seen_at)
+    rows = session.execute(
+        select(Item.id, changed).where(Item.state == APPROVED).order_by(Item.id).offset(offset).limit(limit)
+    )
+    return [(item_id, when) for item_id, when in rows]
 
 
 def unit_slugs(session: Session, unit_ids: list[str]) -> dict[str, str]:
@@ -112,3 +216,33 @@ def unit_slugs(session: Session, unit_ids: list[str]) -> dict[str, str]:
         str(unit_id): slug
         for unit_id, slug in session.execute(select(Unit.id, Unit.slug).where(Unit.id.in_(ids)))
     }
+
+
+@dataclass(slots=True)
+class TreeNode:
+    """A unit in the directory: its own approved items, those of its whole subtree, its children."""
+
+    unit: Unit
+    own: int
+    total: int = 0
+    children: list[TreeNode] = field(default_factory=list)
+
+
+def directory_tree(session: Session) -> list[TreeNode]:
+    """Every unit as a tree (roots and children by name) with approved item counts."""
+    counts = approved_counts(session)
+    nodes = {unit.id: TreeNode(unit, counts.get(unit.id, 0)) for unit in all_units(session)}
+    roots: list[TreeNode] = []
+    for node in nodes.values():  # all_units is by name, so children lists come out by name
+        parent = nodes.get(node.unit.parent_id) if node.unit.parent_id is not None else None
+        (parent.children if parent is not None else roots).append(node)
+
+    def total(node: TreeNode, depth: int) -> int:
+        # Depth-capped like unit_chain: a corrupt parent loop must not recurse for ever.
+        below = sum(total(child, depth + 1) for child in node.children) if depth < MAX_TREE_DEPTH else 0
+        node.total = node.own + below
+        return node.total
+
+    for root in roots:
+        total(root, 0)
+    return roots

@@ -61,7 +61,7 @@ def test_search_and_open_an_item(live_server: str, portal_data: PortalData) -> N
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             page.goto(live_server + "/")
             expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-            page.get_by_role("searchbox").fill("党建")
+            page.get_by_role("combobox").fill("党建")
             page.get_by_role("button", name="搜索").first.click()
             page.wait_for_url("**/search?q=*")
             results = page.locator(".result-title a")

@@ -102,11 +102,11 @@ def test_unit_page_shows_tree_and_subtree_notices(client: TestClient, portal_dat
 def test_english_on_request_and_remembered(client: TestClient, portal_data: PortalData) -> None:
     page = client.get("/", params={"lang": "en"})
     assert '<html lang="en">' in page.text
-    assert "Latest notices" in page.text
+    assert "City notices" in page.text and "Most active units this month" in page.text
     assert client.cookies.get("lang") == "en"
     again = client.get(f"/items/{portal_data.party_item}")
     assert "Reviewed by " + REVIEWER in again.text
-    assert "Latest notices" not in client.get("/", params={"lang": "zh-CN"}).text
+    assert "City notices" not in client.get("/", params={"lang": "zh-CN"}).text
 
 
 def test_search_down_degrades_with_a_message(settings: Settings, database: Database) -> None:

@@ -34,6 +34,10 @@ PUBLIC = frozenset(
         "/search",
         "/items/{item_id}",
         "/units/{slug}",
+        "/units",  # the directory of every unit
+        "/sitemap.xml",
+        "/sitemap-{page:int}.xml",  # parts of a sitemap over 50,000 URLs
+        "/robots.txt",
         "/api/v1/search",
         "/api/v1/search/suggest",
         "/api/v1/items/{item_id}",  # approved items only, unless staff credentials come with it

@@ -1,29 +1,87 @@
-"""Public portal pages: home, search, item, unit. Only approved items ever reach these pages."""
+"""Public portal pages: home, search, item, unit, directory. Only approved items ever reach these pages.
+
+Every page names its canonical URL and carries OpenGraph tags, absolute under ``settings.web.base_url``
+(``PageMeta``); the English version of a page is the same URL with ``lang=en``.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api import content
-from api.deps import BackendDep, SessionDep, SettingsDep
-from api.rendering import render
+from api.clock import ClockDep
+from api.deps import BackendDep, SessionDep, SettingsDep, get_translator
+from api.feeds.snippets import widget_snippets
+from api.feeds.spec import FORMATS, FeedSpec
+from api.rendering import http_url, render
 from api.search import BadSearchRequest, SearchParams, SearchUnavailable, run_search, search_params
+from api.unit_health import unit_health
+from hub.models import Item, UnitLevel
+from hub.settings import Settings
+from index.backend import SearchBackend, SearchBackendError, SearchHit
 from moderation.audit import first_reviewer
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["portal"], default_response_class=HTMLResponse)
 
-HOME_ITEMS = 20
+HOME_ITEMS = 8  # per list: city, districts, grassroots
+ACTIVE_UNITS = 10
+ACTIVITY_DAYS = 30
+RELATED_ITEMS = 5
+DESCRIPTION_CHARS = 120
+GRASSROOTS = (UnitLevel.STREET.value, UnitLevel.COMMUNITY.value, UnitLevel.BRANCH.value)
+
+
+@dataclass(frozen=True, slots=True)
+class PageMeta:
+    """What a page says about itself to search engines and link previews (all URLs absolute)."""
+
+    canonical: str
+    english: str  # the same page in English (hreflang alternate)
+    description: str = ""
+    og_type: str = "website"
+    image: str = ""
+    published: datetime | None = None
+    noindex: bool = False
+
+
+def page_meta(settings: Settings, path: str, query: str = "", **extra: object) -> PageMeta:
+    """Meta of the page at root-relative ``path`` (and ``query``, already encoded)."""
+    url = settings.web.base_url.rstrip("/") + path + (f"?{query}" if query else "")
+    english = url + ("&" if query else "?") + "lang=en"
+    return PageMeta(url, english, **extra)  # type: ignore[arg-type]
+
+
+def _description(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= DESCRIPTION_CHARS else flat[: DESCRIPTION_CHARS - 1] + "…"
 
 
 @router.get("/", name="home")
-def home(request: Request, session: SessionDep) -> HTMLResponse:
-    """Latest approved notices and a search box."""
-    items = content.latest_approved(session, HOME_ITEMS)
-    return render(request, "home.html", {"items": items})
+def home(request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep) -> HTMLResponse:
+    """Latest city notices, latest from districts and from grassroots units, and this month's most
+    active units (a repost of a published original is left out: the original stands for it)."""
+    month_start = clock().astimezone(ZoneInfo(settings.timezone))
+    month_start = month_start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    translate = get_translator(request)
+    return render(
+        request,
+        "home.html",
+        {
+            "city_items": content.latest_approved(session, HOME_ITEMS, (UnitLevel.CITY.value,)),
+            "district_items": content.latest_approved(session, HOME_ITEMS, (UnitLevel.DISTRICT.value,)),
+            "grassroots_items": content.latest_approved(session, HOME_ITEMS, GRASSROOTS),
+            "active_units": content.most_active_units(session, month_start, ACTIVE_UNITS),
+            "meta": page_meta(settings, "/", description=translate("site_tagline")),
+        },
+    )
 
 
 @router.get("/search", name="search_page")
@@ -35,7 +93,8 @@ def search_page(
     params: Annotated[SearchParams, Depends(search_params)],
 ) -> HTMLResponse:
     """Results with highlighted snippets; every filter lives in the URL so results can be shared."""
-    context: dict[str, object] = {"params": params, "search_query": params.q, "results": None}
+    meta = page_meta(settings, "/search", params.query_string(cursor=""), noindex=True)
+    context: dict[str, object] = {"params": params, "search_query": params.q, "results": None, "meta": meta}
     try:
         results = run_search(session, backend, params, settings.web.page_size, ZoneInfo(settings.timezone))
         context["results"] = results
@@ -45,15 +104,47 @@ def search_page(
     except SearchUnavailable:
         # The page still renders (header, form, message); only the status tells machines it failed.
         return render(request, "search.html", {**context, "unavailable": True}, status_code=503)
+    if params.unit:
+        context["filter_unit"] = content.unit_by_slug(session, params.unit)
     return render(request, "search.html", context)
 
 
+def _related(backend: SearchBackend, item_id: int) -> list[SearchHit]:
+    """Notices like this one; none when search is down (the page does not depend on it)."""
+    try:
+        return backend.related(item_id, RELATED_ITEMS)
+    except SearchBackendError as exc:
+        logger.warning("related items of %d left out: search backend failed: %s", item_id, exc)
+        return []
+
+
+def _first_image(item: Item) -> str:
+    for image in item.images or []:
+        url = http_url(
+            image if isinstance(image, str) else image.get("url") if isinstance(image, dict) else ""
+        )
+        if url:
+            return url
+    return ""
+
+
 @router.get("/items/{item_id}", name="item_page")
-def item_page(request: Request, item_id: int, session: SessionDep) -> HTMLResponse:
-    """One approved notice: sanitized content, attachments, dates, unit breadcrumb, reviewer line."""
+def item_page(
+    request: Request, item_id: int, session: SessionDep, backend: BackendDep, settings: SettingsDep
+) -> HTMLResponse:
+    """One approved notice: sanitized content, attachments, dates, unit breadcrumb, reposts, related
+    notices, reviewer line."""
     item = content.approved_item(session, item_id)
     if item is None:
         raise HTTPException(status_code=404)
+    meta = page_meta(
+        settings,
+        request.app.url_path_for("item_page", item_id=item.id),
+        description=_description(item.summary or item.text),
+        og_type="article",
+        image=_first_image(item),
+        published=item.published_at,
+    )
     return render(
         request,
         "item.html",
@@ -63,23 +154,101 @@ def item_page(request: Request, item_id: int, session: SessionDep) -> HTMLRespon
             "original": content.repost_original(session, item),
             "reposts": content.published_reposts(session, item),
             "first_reviewer": first_reviewer(session, item),  # 初审 of a two-step review
+            "related": _related(backend, item.id),
+            "meta": meta,
         },
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FeedLinks:
+    """One format of a unit's feed, with and without the units below it (absolute URLs)."""
+
+    fmt: str
+    label: str
+    media_type: str
+    subtree: str
+    own: str
+
+
+_FEED_LABELS = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+
+
+def unit_feed_links(slug: str, base_url: str) -> list[FeedLinks]:
+    """RSS, Atom and JSON Feed of a unit, each with and without its subtree (the feeds' canonical URLs)."""
+    links = []
+    for fmt in FORMATS:
+        spec = FeedSpec("unit", fmt, unit=slug)
+        links.append(
+            FeedLinks(
+                fmt,
+                _FEED_LABELS[fmt],
+                spec.media_type.split(";")[0],
+                spec.url(base_url),
+                FeedSpec("unit", fmt, unit=slug, subtree=False).url(base_url),
+            )
+        )
+    return links
+
+
 @router.get("/units/{slug}", name="unit_page")
-def unit_page(request: Request, slug: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """A unit: its place in the tree and the newest approved notices of it and the units below."""
+def unit_page(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    subtree: Annotated[bool, Query(description="Include the notices of the units below.")] = True,
+) -> HTMLResponse:
+    """A unit: its place in the tree, parent and children with their activity and crawl health, its
+    sources, feeds and widget code, and its newest approved notices (± the units below it)."""
     unit = content.unit_by_slug(session, slug)
     if unit is None:
         raise HTTPException(status_code=404)
+    children = content.children_of(session, unit)
+    family = [unit, *([unit.parent] if unit.parent is not None else []), *children]
+    ids = [member.id for member in family]
+    path = request.app.url_path_for("unit_page", slug=unit.slug)
+    translate = get_translator(request)
     return render(
         request,
         "unit.html",
         {
             "unit": unit,
             "breadcrumb": content.unit_chain(unit),
-            "children": content.children_of(session, unit),
-            "items": content.subtree_approved(session, unit, settings.web.page_size),
+            "children": children,
+            "subtree": subtree,
+            "items": content.subtree_approved(session, unit, settings.web.page_size, subtree),
+            "activity": content.unit_activity(session, ids, clock() - timedelta(days=ACTIVITY_DAYS)),
+            "health": unit_health(session, ids),
+            "sources": content.enabled_sources(session, unit),
+            "feeds": unit_feed_links(unit.slug, settings.web.base_url),
+            "widget": widget_snippets(unit, settings.web.base_url, language=translate.language),
+            "meta": page_meta(
+                settings,
+                path,
+                "" if subtree else "subtree=0",
+                description=translate("feed_unit_subtree_title", unit=unit.name),
+            ),
+        },
+    )
+
+
+def _count(nodes: list[content.TreeNode]) -> int:
+    return sum(1 + _count(node.children) for node in nodes)
+
+
+@router.get("/units", name="unit_directory")
+def unit_directory(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Every unit as a tree of nested lists, with published notices per unit and its subtree."""
+    roots = content.directory_tree(session)
+    translate = get_translator(request)
+    return render(
+        request,
+        "units.html",
+        {
+            "roots": roots,
+            "unit_total": _count(roots),
+            "meta": page_meta(settings, "/units", description=translate("units_title")),
         },
     )
