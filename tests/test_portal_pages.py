@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
+import zlib
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
 from hub.db import Database
+from hub.ingest import ingest
+from hub.models import Source
+from hub.rawitem import RawItem
 from hub.settings import Settings
 from index.factory import open_backend
+from index.outbox import drain_outbox
+from moderation.service import approve
 from tests.fixtures.web import REVIEWER, PortalData
 
 
@@ -144,3 +152,85 @@ def test_search_pages_through_results_with_shareable_links(
         assert 'rel="prev"' in second.text and 'rel="next"' in second.text
         api = client.get("/api/v1/search", params={"limit": 1, "page": 3})
         assert api.json()["pages"] == 3 and len(api.json()["items"]) == 1
+
+
+def _approve_new(database: Database, app: FastAPI, title: str, **extra: object) -> int:
+    """One more approved notice of the seeded branch's source, indexed."""
+    with database.session() as session:
+        source = session.scalars(select(Source)).first()
+        assert source is not None
+        raw = RawItem(
+            source_id=source.id,
+            url=f"http://127.0.0.1:8700/n/{zlib.crc32(title.encode())}.html",
+            title=title,
+            html=f"<p>{title}。</p>",
+            published_at=datetime(2024, 5, 8, 2, 0, tzinfo=UTC),
+            **extra,  # type: ignore[arg-type]
+        )
+        item_id = ingest(session, raw).item_id
+        approve(session, item_id, REVIEWER)
+    drain_outbox(database, app.state.backend)
+    return item_id
+
+
+def test_item_page_lists_related_notices(
+    client: TestClient, database: Database, app: FastAPI, portal_data: PortalData
+) -> None:
+    related = _approve_new(database, app, "全区党建工作推进情况通报")
+    html = client.get(f"/items/{portal_data.party_item}").text
+    section = html.split('aria-labelledby="related-heading"')[1].split("</section>")[0]
+    assert "相关信息" in section
+    assert f'href="/items/{related}"' in section and "全区党建工作推进情况通报" in section
+    assert f'href="/items/{portal_data.party_item}"' not in section  # never the item itself
+
+
+def test_item_page_without_search_leaves_related_out(
+    settings: Settings, database: Database, app: FastAPI, portal_data: PortalData
+) -> None:
+    _approve_new(database, app, "全区党建工作推进情况通报")
+    closed = open_backend(settings)
+    closed.close()  # a backend that fails every call
+    with TestClient(create_app(settings, database, closed)) as client:
+        page = client.get(f"/items/{portal_data.party_item}")
+        assert page.status_code == 200
+        assert "学校召开党建工作推进会" in page.text and "related-heading" not in page.text
+
+
+def test_item_page_names_where_each_date_came_from(
+    client: TestClient, database: Database, app: FastAPI, portal_data: PortalData
+) -> None:
+    listed = _approve_new(database, app, "列表页日期的通知", date_source="list", date_flag="future_clamped")
+    html = client.get(f"/items/{listed}").text
+    assert "2024-05-08 10:00" in html  # 02:00 UTC in Asia/Shanghai
+    assert "（日期来源：列表页）" in html
+    assert "原网页标注的日期晚于采集时间" in html
+    english = client.get(f"/items/{listed}", params={"lang": "en"}).text
+    assert "(date taken from the list page)" in english
+
+
+def test_search_page_keeps_filters_and_offers_recency(client: TestClient, portal_data: PortalData) -> None:
+    html = client.get(
+        "/search",
+        params={"q": "党建", "unit": "east", "since": "2024-05-01", "until": "2024-05-31", "recent": "1"},
+    ).text
+    form = html.split('<form class="filters"')[1].split("</form>")[0]
+    for name, value in (("q", "党建"), ("unit", "east"), ("since", "2024-05-01"), ("until", "2024-05-31")):
+        assert f'<input type="hidden" name="{name}" value="{value}">' in form
+    assert '<input type="checkbox" name="recent" value="1" checked>' in form
+    active = html.split('class="active-filters"')[1].split("</section>")[0]
+    assert "单位：东城区委" in active and "日期：2024-05-01 至 2024-05-31" in active
+    # Removing the unit keeps the dates, the words and the recency option.
+    assert 'href="?q=%E5%85%9A%E5%BB%BA&amp;since=2024-05-01&amp;until=2024-05-31&amp;recent=1"' in active
+    facets = html.split('id="facets"')[1].split("</aside>")[0]
+    assert 'aria-current="true">2024-05</a>' in facets  # the month chosen is marked
+    assert _result_titles(html) == ["学校召开党建工作推进会"]
+
+
+def test_search_page_facets_come_after_results_with_counts(
+    client: TestClient, portal_data: PortalData
+) -> None:
+    html = client.get("/search").text
+    assert html.index('class="results"') < html.index('id="facets"')
+    assert 'href="#facets"' in html  # a phone reader can jump past the results
+    unit_facet = html.split('id="facet-unit"')[1].split("</section>")[0]
+    assert "东城实验学校党支部" in unit_facet and "3 条" in unit_facet
