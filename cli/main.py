@@ -11,6 +11,7 @@ from cli import (
     config_cmd,
     crawl_cmd,
     demo_cmd,
+    health_cmd,
     index_cmd,
     moderate_cmd,
     sample_cmd,
@@ -49,6 +50,7 @@ def build_app() -> typer.Typer:
     app.add_typer(index_cmd.app, name="index")
     app.add_typer(sample_cmd.app, name="sample")
     app.add_typer(users_cmd.app, name="users")
+    app.add_typer(health_cmd.app, name="health")
     app.command("init")(config_cmd.init)
     app.command("crawl")(crawl_cmd.crawl)
     app.command("serve")(serve_cmd.serve)

@@ -17,6 +17,7 @@ from crawlers.pool import CrawlPool
 from crawlers.runner import crawl as run_crawl
 from crawlers.websub import renew_due
 from hub.db import Database
+from hub.health.job import health_job
 from hub.logsetup import configure_logging
 from hub.scheduler import build_scheduler, claim_due_sources
 from hub.settings import Settings
@@ -70,6 +71,7 @@ def worker(ctx: typer.Context) -> None:
             ("drain", drain, settings.worker.drain_s),
             ("websub", websub, settings.websub.renew_s),
             ("websubhub", hub_job(settings, database, backend), settings.websubhub.tick_s),
+            ("health", health_job(settings, database), settings.health.tick_s),
         ]
     )
     try:
