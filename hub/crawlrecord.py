@@ -68,10 +68,14 @@ def record_outcome(
     retry_after_s: float | None = None,
     fetch: FetchStats | None = None,
     flush: bool = True,
+    ttl_s: int | None = None,
+    max_age_s: int | None = None,
 ) -> CrawlOutcome:
     """Write the outcome of one source in one run and update the source's counters and next check.
 
     ``retry_after_s`` (a 429's Retry-After) replaces the source's interval for this one next check.
+    ``ttl_s`` (the feed's ``<ttl>``) and ``max_age_s`` (Cache-Control of the source URL's answer) are
+    kept for the schedule (hub/schedule/headers.py turns the header values into seconds).
     ``flush=False`` leaves the rows to the caller's next flush, so a batch of outcomes is written in a
     few bulk statements (the crawl ledger loads the batch's sources first).
     """
@@ -100,8 +104,7 @@ def record_outcome(
     if source is not None:
         source.last_checked_at = now
         source.last_status_code = http_status
-        wait_s = retry_after_s if retry_after_s is not None else source.check_interval_s
-        source.next_check_at = now + timedelta(seconds=wait_s)
+        _schedule_facts(source, status, now, retry_after_s, items_new, ttl_s, max_age_s)
         if status == "failed":
             source.consecutive_failures = (source.consecutive_failures or 0) + 1
             source.total_failures = (source.total_failures or 0) + 1
@@ -123,6 +126,32 @@ def record_outcome(
     if flush:
         session.flush()
     return outcome
+
+
+def _schedule_facts(
+    source: Source,
+    status: str,
+    now: datetime,
+    retry_after_s: float | None,
+    items_new: int,
+    ttl_s: int | None,
+    max_age_s: int | None,
+) -> None:
+    """The crawl ends the source's lease; its next check is one interval ahead (or its Retry-After).
+
+    This is the provisional next check of every crawl path: after a worker's crawl run,
+    hub/schedule/reschedule.py replaces it with the adaptive one, using the facts kept here.
+    """
+    wait_s = retry_after_s if retry_after_s is not None else source.check_interval_s
+    source.next_check_at = now + timedelta(seconds=wait_s)
+    source.leased_until = None
+    source.lease_owner = None
+    source.retry_after_until = now + timedelta(seconds=retry_after_s) if retry_after_s is not None else None
+    source.entries_pending = (source.entries_pending or 0) + items_new
+    if status == "ok":  # a parsed answer: no <ttl> in it means none
+        source.feed_ttl_s = ttl_s
+    if status != "failed":
+        source.max_age_s = max_age_s
 
 
 def recorded_source_ids(session: Session, run_id: int) -> set[int]:

@@ -1,60 +1,129 @@
 """Step 3 of docs/architecture.md: which sources are due, and the worker's periodic jobs.
 
 The schedule is a column (``sources.next_check_at``), not one timer per source; APScheduler runs a
-few periodic jobs (crawl tick, outbox drain) that read it.
+few periodic jobs (crawl tick, outbox drain, ...) that read it. When each source is due next is
+decided after its crawl by ``hub/schedule/``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from hub.models import Source
 from hub.timeutil import utcnow
 
+# Candidates read per page are this many times the batch; pages end after SCAN_PAGES (a host with
+# more due sources than its cap must not make the claim walk the whole due set).
+PAGE_FACTOR = 4
+SCAN_PAGES = 5
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(Source.leased_until.is_(None), Source.leased_until <= now)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(Source.next_check_at.is_(None), Source.next_check_at <= now)
+
+
+def _due_pages(session: Session, now: datetime, page: int) -> Iterator[list[tuple[int, str]]]:
+    """Due, enabled, unleased sources, oldest check first, a page at a time.
+
+    Never-checked sources (NULL) first, then by next_check_at: two range scans of the
+    (enabled, next_check_at) index, paged by key, so a page costs the same however many are due.
+    """
+    base = select(Source.id, Source.url, Source.next_check_at).where(
+        Source.enabled == true(), _lease_free(now)
+    )
+    last_id = 0
+    while True:  # never checked: by id
+        rows = session.execute(
+            base.where(Source.next_check_at.is_(None), Source.id > last_id).order_by(Source.id).limit(page)
+        ).all()
+        if rows:
+            yield [(row[0], row[1]) for row in rows]
+            last_id = rows[-1][0]
+        if len(rows) < page:
+            break
+    after: tuple[datetime | None, int] | None = None
+    while True:  # due: by (next_check_at, id)
+        query = base.where(Source.next_check_at <= now)
+        if after is not None:
+            query = query.where(
+                or_(
+                    Source.next_check_at > after[0],
+                    and_(Source.next_check_at == after[0], Source.id > after[1]),
+                )
+            )
+        rows = session.execute(query.order_by(Source.next_check_at, Source.id).limit(page)).all()
+        if rows:
+            yield [(row[0], row[1]) for row in rows]
+            after = (rows[-1][2], rows[-1][0])
+        if len(rows) < page:
+            return
+
+
+def _pick(pages: Iterator[list[tuple[int, str]]], limit: int, per_host_cap: int) -> list[int]:
+    per_host: Counter[str] = Counter()
+    picked: list[int] = []
+    for number, rows in enumerate(pages, start=1):
+        for source_id, url in rows:
+            host = urlsplit(url).netloc
+            if per_host[host] >= per_host_cap:
+                continue
+            per_host[host] += 1
+            picked.append(source_id)
+            if len(picked) >= limit:
+                return picked
+        if number >= SCAN_PAGES:
+            break
+    return picked
+
 
 def claim_due_sources(
-    session: Session, limit: int, per_host_cap: int, lease_s: int, now: datetime | None = None
+    session: Session,
+    limit: int,
+    per_host_cap: int,
+    lease_s: int,
+    now: datetime | None = None,
+    owner: str = "",
 ) -> list[int]:
-    """Pick up to ``limit`` enabled sources whose check is due and lease them for ``lease_s``.
+    """Pick up to ``limit`` enabled sources whose check is due, at most ``per_host_cap`` per host, and
+    lease them to ``owner`` for ``lease_s``.
 
-    The lease moves ``next_check_at`` forward with a conditional UPDATE, so two workers never take the
-    same source; a crawl outcome then sets the real next check. A worker killed mid-crawl loses nothing:
-    its sources become due again when the lease runs out.
+    One indexed read picks the candidates, one UPDATE leases them: it re-checks that each is still
+    due and unleased (on PostgreSQL it also skips rows another worker is leasing at this moment,
+    ``FOR UPDATE SKIP LOCKED``), so two workers never take the same source; the ids it returns are
+    the claimed ones. The lease moves ``next_check_at`` to its end as well, so a claimed source is
+    out of the due range, and a worker killed mid-crawl loses nothing: its sources become due again
+    when the lease runs out. A crawl outcome (hub/crawlrecord.py) ends the lease.
     """
     now = now or utcnow()
-    due = or_(Source.next_check_at.is_(None), Source.next_check_at <= now)
-    candidates = session.execute(
-        select(Source.id, Source.url, Source.next_check_at)
-        .where(Source.enabled.is_(True), due)
-        .order_by(Source.next_check_at.asc().nulls_first(), Source.id)
-        .limit(limit * 4)
-    ).all()
-    per_host: Counter[str] = Counter()
+    picked = _pick(_due_pages(session, now, max(limit * PAGE_FACTOR, 100)), limit, per_host_cap)
+    if not picked:
+        return []
     lease_until = now + timedelta(seconds=lease_s)
-    claimed: list[int] = []
-    for source_id, url, next_check_at in candidates:
-        host = urlsplit(url).netloc
-        if per_host[host] >= per_host_cap:
-            continue
-        still_due = (
-            Source.next_check_at.is_(None) if next_check_at is None else Source.next_check_at == next_check_at
-        )
-        result = session.execute(
-            update(Source).where(Source.id == source_id, still_due).values(next_check_at=lease_until)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            per_host[host] += 1
-            claimed.append(source_id)
-        if len(claimed) >= limit:
-            break
-    return claimed
+    claimable = (
+        select(Source.id)
+        .where(Source.id.in_(picked), Source.enabled == true(), _due(now), _lease_free(now))
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer and ignores it
+    )
+    claimed = session.scalars(
+        update(Source)
+        .where(Source.id.in_(claimable.scalar_subquery()))
+        .values(next_check_at=lease_until, leased_until=lease_until, lease_owner=owner[:100] or None)
+        .returning(Source.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    got = set(claimed)
+    return [source_id for source_id in picked if source_id in got]  # in due order
 
 
 def build_scheduler(jobs: list[tuple[str, Callable[[], None], float]]) -> BlockingScheduler:
