@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import analysis, feedparse, htmlcrawl, ingest, repoll, reposts, screen, search
+from bench import analysis, feedparse, health, htmlcrawl, ingest, repoll, reposts, screen, search
 
 feedparse.main([])
 ingest.main([])
@@ -12,3 +12,4 @@ screen.main([])
 reposts.main([])
 analysis.main([])
 search.main([])
+health.main([])
