@@ -8,6 +8,10 @@ tick waits for the pool.
 from __future__ import annotations
 
 import logging
+import os
+import random
+import socket
+from collections.abc import Sequence
 
 import typer
 
@@ -19,29 +23,61 @@ from crawlers.websub import renew_due
 from hub.db import Database
 from hub.health.job import health_job
 from hub.logsetup import configure_logging
+from hub.schedule.hooks import StatusHook, status_hooks
+from hub.schedule.reschedule import reschedule_run
 from hub.scheduler import build_scheduler, claim_due_sources
 from hub.settings import Settings
+from hub.timeutil import utcnow
 from index.factory import open_backend
 from index.outbox import drain_outbox
 
 log = logging.getLogger("xinlian.worker")
 
 
-def crawl_tick(settings: Settings, database: Database, pool: CrawlPool | None = None) -> int:
-    """Crawl the sources that are due now (on ``pool``, or a pool for this tick); returns how many."""
+def worker_name() -> str:
+    """Who holds a lease: this host and process (``xinlian sources list`` and the store show it)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def crawl_tick(
+    settings: Settings,
+    database: Database,
+    pool: CrawlPool | None = None,
+    hooks: Sequence[StatusHook] = (),
+    rng: random.Random | None = None,
+    owner: str | None = None,
+) -> int:
+    """Crawl the sources that are due now (on ``pool``, or a pool for this tick); returns how many.
+
+    Claimed sources are leased to ``owner``; the crawl's outcomes end the leases, then every source of
+    the run gets its adaptive next check (hub/schedule/reschedule.py), pauses and resumptions going
+    to ``hooks``.
+    """
     with database.session() as session:
         source_ids = claim_due_sources(
-            session, settings.worker.batch, settings.worker.per_host_cap, settings.worker.lease_s
+            session,
+            settings.worker.batch,
+            settings.worker.per_host_cap,
+            settings.worker.lease_s,
+            owner=owner or worker_name(),
         )
-    if source_ids:
-        summary = run_crawl(settings, source_ids, trigger="scheduler", pool=pool)
-        log.info(
-            "crawled %d sources: %d new, %d updated, %d failed",
-            len(source_ids),
-            summary.items_new,
-            summary.items_updated,
-            summary.sources_failed,
+    if not source_ids:
+        return 0
+    summary = run_crawl(settings, source_ids, trigger="scheduler", pool=pool)
+    websub_poll_s = settings.websub.safety_poll_s if settings.websub.enabled else None
+    with database.session() as session:
+        planned = reschedule_run(
+            session, summary.run_id, settings.schedule, utcnow(), rng or random.Random(), hooks, websub_poll_s
         )
+    log.info(
+        "crawled %d sources: %d new, %d updated, %d failed; %d paused, %d resumed",
+        len(source_ids),
+        summary.items_new,
+        summary.items_updated,
+        summary.sources_failed,
+        planned.paused,
+        planned.resumed,
+    )
     return len(source_ids)
 
 
@@ -59,8 +95,12 @@ def worker(ctx: typer.Context) -> None:
         stats = drain_outbox(database, backend, settings.search.outbox_batch, zone=settings.timezone)
         log.debug("outbox: %s", stats)
 
+    hooks = status_hooks(settings)
+    rng = random.Random()
+    owner = worker_name()
+
     def crawl() -> None:
-        crawl_tick(settings, database, pool)
+        crawl_tick(settings, database, pool, hooks, rng, owner)
 
     def websub() -> None:
         renew_due(settings, database)

@@ -1,7 +1,9 @@
-"""The worker's crawl tick: due sources are crawled once, then wait for their next check."""
+"""The worker's crawl tick: due sources are crawled once, then wait for their adaptive next check."""
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -14,25 +16,36 @@ from hub.settings import Settings
 from samplenet.server import RunningNetwork
 
 
-def test_tick_crawls_due_sources_once(
+def test_tick_crawls_due_sources_once_and_schedules_them(
     settings: Settings, database: Database, sample_registry_file: Path, sample_server: RunningNetwork
 ) -> None:
     with database.session() as session:
         import_registry(session, sample_registry_file)
-        # Only the healthy RSS source is due; the others are checked later.
+        # Only the city's healthy RSS source and a branch site answering 500 are due.
         session.query(Source).update({Source.enabled: False})
-        rss = session.scalars(select(Source).where(Source.url.like("%/rss.xml"))).first()
-        assert rss is not None
-        rss.enabled = True
-        source_id = rss.id
+        rss = session.scalars(select(Source).where(Source.url.like("%/sites/city/rss.xml"))).one()
+        broken = session.scalars(select(Source).where(Source.url.like("%/sites/d01-b01/atom.xml"))).one()
+        rss.enabled = broken.enabled = True
+        rss_id, broken_id = rss.id, broken.id
 
-    assert crawl_tick(settings, database) == 1
+    assert crawl_tick(settings, database, rng=random.Random(3), owner="test-worker") == 2
     with database.session() as session:
-        assert (session.scalar(select(func.count(Item.id)).where(Item.source_id == source_id)) or 0) > 0
-        source = session.get(Source, source_id)
-        assert source is not None and source.last_success_at is not None
+        assert (session.scalar(select(func.count(Item.id)).where(Item.source_id == rss_id)) or 0) > 0
         run = session.scalars(select(CrawlRun)).one()
-        assert run.trigger == "scheduler" and run.sources_ok == 1
+        assert run.trigger == "scheduler" and (run.sources_ok, run.sources_failed) == (1, 1)
+        city = session.get(Source, rss_id)
+        assert city is not None and city.last_success_at is not None and city.last_checked_at is not None
+        # The lease ended with the crawl; the next check is the city's (15 min to 1 h, ±10 % jitter).
+        assert (city.leased_until, city.lease_owner) == (None, None)
+        assert city.next_check_at is not None and city.entries_rate_at is not None
+        wait = city.next_check_at - city.last_checked_at
+        assert timedelta(minutes=13) <= wait <= timedelta(minutes=67)
+        # The 500 is a temporary failure: weighted, the failing streak started, not paused.
+        failing = session.get(Source, broken_id)
+        assert failing is not None and failing.last_error_kind == "http_5xx"
+        assert failing.failure_score == settings.schedule.failure_weights["temporary"]
+        assert failing.failing_since is not None and failing.paused_at is None
+        assert failing.leased_until is None
 
-    # The outcome set the next check an interval ahead: the next tick has nothing to do.
+    # The outcomes set the next checks ahead: the next tick has nothing to do.
     assert crawl_tick(settings, database) == 0
