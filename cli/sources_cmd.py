@@ -1,4 +1,5 @@
-"""``xinlian sources import|export|list``: the registry of units and sources (step 2)."""
+"""``xinlian sources import|export|list|...``: the registry of units and sources (step 2); ``crawl-now``
+makes sources due at once (step 3)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from sqlalchemy import select
 from cli.context import cli_context
 from hub.models import Source, Unit
 from hub.registry import RegistryError, export_registry, import_registry
-from hub.timeutil import to_zone
+from hub.schedule.crawlnow import crawl_now
+from hub.schedule.hooks import status_hooks
+from hub.timeutil import to_zone, utcnow
 from moderation.policy import policies_for_sources
 
 app = typer.Typer(help="Import, export and list units and their sources.", no_args_is_help=True)
@@ -129,6 +132,41 @@ def auto_approve(
     context.console.print(
         f"auto-approve {setting}: {on} of {len(ids)} source(s) now auto-approve clean items"
     )
+
+
+@app.command("crawl-now")
+def crawl_now_(
+    ctx: typer.Context,
+    source_id: Annotated[int | None, typer.Argument(help="Source id (see `xinlian sources list`).")] = None,
+    unit: Annotated[str | None, typer.Option(help="Every source of this unit slug instead.")] = None,
+) -> None:
+    """Make sources due now (the worker crawls them at its next tick) and lift their pause."""
+    context = cli_context(ctx)
+    if (source_id is None) == (unit is None):
+        raise typer.BadParameter("give a source ID or --unit SLUG")
+    with context.database.session() as session:
+        query = select(Source.id).join(Unit, Source.unit_id == Unit.id)
+        query = query.where(Unit.slug == unit) if unit is not None else query.where(Source.id == source_id)
+        ids = list(session.scalars(query.order_by(Source.id)))
+        if not ids:
+            missing = f"unit {unit!r} or it has no sources" if unit is not None else f"source {source_id}"
+            context.console.print(f"[red]no {missing}[/red]")
+            raise typer.Exit(1)
+        done = crawl_now(session, ids, "command line", utcnow(), status_hooks(context.settings))
+    for entry in done:
+        if not entry.enabled:
+            note = "[yellow]disabled: not crawled[/yellow]"
+        elif entry.leased:
+            note = "being crawled now; crawled again when that crawl ends"
+        else:
+            note = "due now"
+        context.console.print(
+            f"source {entry.source_id}: {note}" + (" (was paused: resumed)" if entry.resumed else "")
+        )
+    due = sum(1 for entry in done if entry.enabled)
+    context.console.print(f"{due} of {len(done)} source(s) will be crawled at the worker's next tick")
+    if not due:
+        raise typer.Exit(1)
 
 
 @app.command("test")
