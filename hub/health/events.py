@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.models import HealthEvent
@@ -56,26 +56,38 @@ class PendingChange:
 
 
 def record_changes(session: Session, changes: Sequence[PendingChange], at: datetime) -> list[HealthChange]:
-    """Write one health_events row per change (one flush) and return them as HealthChanges."""
+    """Write one health_events row per change and return them as HealthChanges.
+
+    One bulk INSERT ... RETURNING (the first sweep of 10,000 sources records 20,000 changes).
+    """
+    if not changes:
+        return []
     rows = [
-        HealthEvent(
-            subject=change.subject,
-            source_id=change.source_id,
-            unit_id=change.unit_id,
-            from_status=change.from_status,
-            to_status=change.to_status,
-            at=at,
-            reason=change.reason[:REASON_MAX],
-        )
+        {
+            "subject": change.subject,
+            "source_id": change.source_id,
+            "unit_id": change.unit_id,
+            "from_status": change.from_status,
+            "to_status": change.to_status,
+            "at": at,
+            "reason": change.reason[:REASON_MAX],
+        }
         for change in changes
     ]
-    session.add_all(rows)
-    session.flush()
+    statement = insert(HealthEvent).returning(HealthEvent.id, sort_by_parameter_order=True)
+    ids = session.scalars(statement, rows).all()
     return [
         HealthChange(
-            row.id, row.subject, row.source_id, row.unit_id, row.from_status, row.to_status, at, row.reason
+            event_id,
+            change.subject,
+            change.source_id,
+            change.unit_id,
+            change.from_status,
+            change.to_status,
+            at,
+            change.reason[:REASON_MAX],
         )
-        for row in rows
+        for event_id, change in zip(ids, changes, strict=True)
     ]
 
 
