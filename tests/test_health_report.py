@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cli.main import build_app
 from hub.db import Database
-from hub.health.report import ranking, score_trend, source_report, unit_report
+from hub.health.report import items_per_week, ranking, rollup_counts, score_trend, source_report, unit_report
 from hub.models import Source
 from hub.settings import Settings
 from tests.test_health_status import T0, crawled, run_sweep, world
@@ -120,3 +120,21 @@ def test_ranking_and_trend(database: Database, settings: Settings, world: dict[s
         assert by_unit["city"]["rank_in_level"] == 1 and by_unit["east"]["score"] is None
         sources = source_report(session, T0, settings.timezone, 14, statuses=["unreachable"])
         assert [row[0] for row in sources.rows] == ["east-b1"]
+
+
+def test_items_per_week_and_tree_rollup(
+    database: Database, settings: Settings, world: dict[str, int]
+) -> None:
+    with database.session() as session:
+        source = session.get(Source, world["school-feed"])
+        assert source is not None
+        crawled(session, source, T0, "http_5xx")
+    run_sweep(database, settings, T0)
+    with database.session() as session:
+        # Items 1, 3, 6, 9, 12, 20, 30, 45, 60 and 75 days before T0.
+        weeks = items_per_week(session, T0, source_id=world["branch-feed"], weeks=4)
+        assert [count for _, count in weeks] == [0, 1, 2, 3] and weeks[-1][0] == T0 - timedelta(weeks=1)
+        unit_weeks = items_per_week(session, T0, unit_id=world["branch"], weeks=12)
+        assert sum(count for _, count in unit_weeks) == 10
+        assert rollup_counts(session, "district") == {"east": {"active": 1, "broken": 1}}
+        assert rollup_counts(session, "city") == {"city": {"active": 1, "broken": 1, "unknown": 1}}

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
-from hub.models import Source, SourceHealth, Unit, UnitHealthSummary, UnitScoreMonth
+from hub.models import Item, Source, SourceHealth, Unit, UnitHealthSummary, UnitScoreMonth
 from hub.timeutil import to_zone
 
 Value = str | int | float | bool | None
@@ -255,6 +256,46 @@ def score_trend(session: Session, unit_id: int, months: int = 12) -> list[tuple[
         .limit(months)
     ).all()
     return [(month, score) for month, score in reversed(rows)]
+
+
+def items_per_week(
+    session: Session,
+    now: datetime,
+    *,
+    source_id: int | None = None,
+    unit_id: int | None = None,
+    weeks: int = 12,
+) -> list[tuple[datetime, int]]:
+    """New items per week of a source or a unit, oldest week first: (week start, count), ``weeks``
+    weeks ending at ``now`` (dated like the signals: publication, else first seen). For charts."""
+    if (source_id is None) == (unit_id is None):
+        raise ValueError("name exactly one of source_id and unit_id")
+    start = now - timedelta(weeks=weeks)
+    dated = func.coalesce(Item.published_at, Item.first_seen_at)
+    owner = Item.source_id == source_id if source_id is not None else Item.unit_id == unit_id
+    counts = [0] * weeks
+    for (when,) in session.execute(select(dated).where(owner, dated > start, dated <= now)):
+        index = min(int((when - start) / timedelta(weeks=1)), weeks - 1)
+        counts[index] += 1
+    return [(start + timedelta(weeks=n), count) for n, count in enumerate(counts)]
+
+
+def rollup_counts(session: Session, level: str = "district") -> dict[str, dict[str, int]]:
+    """Per unit of ``level`` (by slug): how many units below it have each status (the tree roll-up,
+    e.g. how many branches of each district are active, stale or broken). The unit itself not counted."""
+    parents = session.execute(select(Unit.slug, Unit.path).where(Unit.level == level)).all()
+    rows = session.execute(
+        select(Unit.path, UnitHealthSummary.status).join(
+            UnitHealthSummary, UnitHealthSummary.unit_id == Unit.id
+        )
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for slug, path in parents:
+        below = Counter(
+            status for unit_path, status in rows if unit_path != path and unit_path.startswith(path)
+        )
+        counts[slug] = dict(sorted(below.items()))
+    return counts
 
 
 def to_csv(report: Report) -> str:
