@@ -98,6 +98,10 @@ def test_filters_table_and_history(config_file: Path, database: Database, world:
     assert code == 0 and "east-school" in table and "unreachable" in table and "4 units" in table
     code, trail = run(config_file, "health", "history", "--source", str(world["school-feed"]))
     assert code == 0 and "unreachable" in trail and "timeout" in trail
+    # Three sources on one host without a website: one homepage, nothing listens on port 9.
+    code, output = run(config_file, "health", "probe")
+    assert code == 0 and "probed 3 sources (1 homepages): 0 fine, 3 with a problem" in output, output
+    assert "probed 0 sources" in run(config_file, "health", "probe")[1]  # not due again before a day
 
 
 def test_ranking_and_trend(database: Database, settings: Settings, world: dict[str, int]) -> None:
