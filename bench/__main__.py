@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import analysis, feedparse, health, htmlcrawl, ingest, repoll, reposts, screen, search
+from bench import analysis, feedparse, health, htmlcrawl, ingest, repoll, reposts, schedule, screen, search
 
 feedparse.main([])
 ingest.main([])
@@ -13,3 +13,4 @@ reposts.main([])
 analysis.main([])
 search.main([])
 health.main([])
+schedule.main([])

@@ -146,8 +146,8 @@ class Source(Base):
     """One place content comes from: a feed, a news list page, a sitemap or a social account."""
 
     __tablename__ = "sources"
-    # The scheduler's claim (hub/scheduler.py): enabled sources in next-check order, one index range.
-    __table_args__ = (Index("ix_sources_due", "enabled", "next_check_at"),)
+    # The scheduler's claim (hub/scheduler.py): enabled sources in (next check, id) order, one index range.
+    __table_args__ = (Index("ix_sources_due", "enabled", "next_check_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import ColumnElement, and_, or_, select, true, update
+from sqlalchemy import ColumnElement, or_, select, true, tuple_, update
 from sqlalchemy.orm import Session
 
 from hub.models import Source
@@ -37,7 +37,7 @@ def _due_pages(session: Session, now: datetime, page: int) -> Iterator[list[tupl
     """Due, enabled, unleased sources, oldest check first, a page at a time.
 
     Never-checked sources (NULL) first, then by next_check_at: two range scans of the
-    (enabled, next_check_at) index, paged by key, so a page costs the same however many are due.
+    (enabled, next_check_at, id) index, paged by key, so a page costs the same however many are due.
     """
     base = select(Source.id, Source.url, Source.next_check_at).where(
         Source.enabled == true(), _lease_free(now)
@@ -56,12 +56,7 @@ def _due_pages(session: Session, now: datetime, page: int) -> Iterator[list[tupl
     while True:  # due: by (next_check_at, id)
         query = base.where(Source.next_check_at <= now)
         if after is not None:
-            query = query.where(
-                or_(
-                    Source.next_check_at > after[0],
-                    and_(Source.next_check_at == after[0], Source.id > after[1]),
-                )
-            )
+            query = query.where(tuple_(Source.next_check_at, Source.id) > tuple_(*after))
         rows = session.execute(query.order_by(Source.next_check_at, Source.id).limit(page)).all()
         if rows:
             yield [(row[0], row[1]) for row in rows]

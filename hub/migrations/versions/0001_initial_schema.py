@@ -193,7 +193,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("url"),
     )
     with op.batch_alter_table("sources", schema=None) as batch_op:
-        batch_op.create_index("ix_sources_due", ["enabled", "next_check_at"], unique=False)
+        batch_op.create_index("ix_sources_due", ["enabled", "next_check_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_sources_next_check_at"), ["next_check_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_sources_unit_id"), ["unit_id"], unique=False)
 
