@@ -695,3 +695,40 @@ class UnitScoreMonth(Base):
     score: Mapped[float | None] = mapped_column(Float)
     breakdown: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertOutbox(Base):
+    """An alert owed to one recipient (hub/alerts/): written in the health sweep's transaction, sent by
+    the worker's alerts job with retries; kept after sending (the repeat interval looks the last one up)."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        Index("ix_alert_outbox_source_event", "source_id", "event", "due_at"),
+        Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "webhook" or "email"
+    target: Mapped[str] = mapped_column(String(1000))  # the webhook URL or the e-mail address
+    event: Mapped[str] = mapped_column(String(16))  # failing / recovered / digest / test
+    source_id: Mapped[int | None] = mapped_column(Integer)  # no FK: an alert may outlive its source
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)  # held until then by the repeat interval
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    dropped_at: Mapped[datetime | None]  # a held alert the source's next change made moot
+    failed_at: Mapped[datetime | None]  # given up after alerts.max_attempts
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertDigest(Base):
+    """When a unit's contacts last got the weekly digest (hub/alerts/digest.py)."""
+
+    __tablename__ = "alert_digests"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    sent_for: Mapped[datetime]  # the weekly slot (digest weekday and hour) the last digest covered
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)

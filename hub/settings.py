@@ -494,6 +494,118 @@ class HealthSettings(_Section):
     )
 
 
+class WebhookTarget(_Section):
+    """One alert webhook: where to POST, and the key its ``X-Xinlian-Signature`` HMAC is made with."""
+
+    url: str = Field(description="http(s) URL the alert JSON is POSTed to.")
+    secret: SecretStr = Field(
+        description="HMAC-SHA256 key of X-Xinlian-Signature (per webhook; XINLIAN_ALERTS__WEBHOOKS__<NAME>"
+        "__SECRET_FILE may hold it)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value.strip()):
+            raise ValueError(f"webhook url must be http(s)://host...: {value!r}")
+        return value.strip()
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value().strip() in PLACEHOLDER_SECRETS:
+            raise ValueError("a webhook needs a real secret (its deliveries are signed with it)")
+        return value
+
+
+ALERT_DIGEST_STATUSES = ("stale", "dormant", "broken", "unreachable")
+
+
+class AlertsSettings(_Section):
+    """Alerts (docs/health.md "Alerts"): a source's failure after health.failures_for_status failed crawls
+    and its recovery, by webhook and e-mail; a weekly digest of stale and broken units to contacts."""
+
+    enabled: bool = Field(True, description="Queue alerts on status changes and send the weekly digest.")
+    tick_s: float = Field(
+        60.0, gt=0, description="How often the worker sends due alerts and checks the digest, in seconds."
+    )
+    repeat_s: int = Field(
+        6 * 3600,
+        ge=0,
+        description="One source's failure (or recovery) alert is not sent again within this many seconds:"
+        " a later one waits until then, and is dropped if the source flips back meanwhile.",
+    )
+    webhooks: dict[str, WebhookTarget] = Field(
+        default_factory=dict,
+        description="Webhooks by name, each {url, secret}: every alert is POSTed to each as JSON, signed"
+        " X-Xinlian-Signature: sha256=<hex HMAC of the body>.",
+    )
+    email_to: list[str] = Field(
+        default_factory=list, description="Addresses that get every alert by e-mail (operators)."
+    )
+    contacts: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="E-mail contacts by unit slug: they get the alerts of the unit's subtree, and units of"
+        " digest_level get the weekly digest of their subtree.",
+    )
+    smtp_host: str = Field("", description="SMTP server for alert e-mail (empty: no e-mail is sent).")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 submission, 465 with smtp_ssl).")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS before login.")
+    smtp_ssl: bool = Field(
+        False, description="Connect with TLS from the start (port 465); smtp_starttls is then moot."
+    )
+    smtp_user: str = Field("", description="SMTP login name (empty: no login).")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password (masked, never logged).")
+    smtp_from: str = Field("xinlian@localhost", description="From address of alert e-mail.")
+    timeout_s: float = Field(10.0, gt=0, description="Timeout of one webhook POST or SMTP session.")
+    max_attempts: int = Field(
+        12, ge=1, description="Attempts at one alert before it is given up (kept, marked failed)."
+    )
+    backoff_base_s: float = Field(
+        60.0, gt=0, description="Wait before the second attempt; it doubles with every failure."
+    )
+    backoff_max_s: float = Field(6 * 3600.0, gt=0, description="Longest wait between two attempts.")
+    digest_level: str = Field(
+        "district", description="Units of this level whose contacts get the weekly digest of their subtree."
+    )
+    digest_weekday: int = Field(
+        0, ge=0, le=6, description="Day of the weekly digest (0 Monday ... 6 Sunday)."
+    )
+    digest_hour: int = Field(9, ge=0, le=23, description="Hour of the weekly digest, in the configured zone.")
+    digest_statuses: list[str] = Field(
+        default_factory=lambda: list(ALERT_DIGEST_STATUSES),
+        description="Unit statuses listed in the weekly digest.",
+    )
+    language: Literal["zh-CN", "en"] = Field("zh-CN", description="Language of alert e-mail.")
+    keep_days: int = Field(
+        90, ge=1, description="Sent, dropped and given-up alerts older than this many days are deleted."
+    )
+
+    @field_validator("email_to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [_address(address) for address in value]
+
+    @field_validator("contacts")
+    @classmethod
+    def _contacts(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {slug: [_address(address) for address in addresses] for slug, addresses in value.items()}
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertsSettings:
+        if self.keep_days * 86400 < self.repeat_s:
+            raise ValueError("alerts.keep_days must cover alerts.repeat_s (the last alert is looked up)")
+        return self
+
+
+def _address(value: str) -> str:
+    """An e-mail address, trimmed; ValueError unless it looks like one (local@domain)."""
+    address = value.strip()
+    if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", address):
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return address
+
+
 class Settings(BaseSettings):
     """Effective configuration of one Xinlian process."""
 
@@ -520,6 +632,7 @@ class Settings(BaseSettings):
     sample: SampleSettings = Field(default_factory=SampleSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
