@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli import (
+    alerts_cmd,
     config_cmd,
     crawl_cmd,
     demo_cmd,
@@ -51,6 +52,7 @@ def build_app() -> typer.Typer:
     app.add_typer(sample_cmd.app, name="sample")
     app.add_typer(users_cmd.app, name="users")
     app.add_typer(health_cmd.app, name="health")
+    app.add_typer(alerts_cmd.app, name="alerts")
     app.command("init")(config_cmd.init)
     app.command("crawl")(crawl_cmd.crawl)
     app.command("serve")(serve_cmd.serve)

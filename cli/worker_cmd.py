@@ -20,6 +20,8 @@ from cli.context import cli_context
 from crawlers.pool import CrawlPool
 from crawlers.runner import crawl as run_crawl
 from crawlers.websub import renew_due
+from hub.alerts.job import alerts_job
+from hub.alerts.listener import alert_listeners
 from hub.db import Database
 from hub.health.job import health_job
 from hub.logsetup import configure_logging
@@ -111,7 +113,8 @@ def worker(ctx: typer.Context) -> None:
             ("drain", drain, settings.worker.drain_s),
             ("websub", websub, settings.websub.renew_s),
             ("websubhub", hub_job(settings, database, backend), settings.websubhub.tick_s),
-            ("health", health_job(settings, database), settings.health.tick_s),
+            ("health", health_job(settings, database, alert_listeners(settings)), settings.health.tick_s),
+            ("alerts", alerts_job(settings, database), settings.alerts.tick_s),
         ]
     )
     try:
