@@ -149,6 +149,10 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "unit_more_in_search": ("在搜索中查看全部", "See them all in search"),
     "unit_family": ("上下级单位", "Units above and below"),
     "unit_activity": ("近 30 天发布 {count} 条", "published in the last 30 days: {count}"),
+    "unit_activity_note": (
+        "发布条数和最近发布日期均包括各单位的下级单位。",
+        "Counts and last publication dates include the units below each unit.",
+    ),
     "unit_last_published": ("最近发布 {date}", "last published {date}"),
     "unit_never_published": ("暂无发布", "nothing published yet"),
     "unit_this": ("本单位", "This unit"),

@@ -12,11 +12,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from api.app import create_app
+from api.content import indexed_most_active_units, most_active_units, subtree_approved
 from api.unit_health import unit_health
 from hub.db import Database
 from hub.ingest import ingest
 from hub.models import Item, Source, Unit
 from hub.rawitem import RawItem
+from hub.settings import Settings
+from index.factory import open_backend
 from index.outbox import drain_outbox
 from moderation.service import approve
 from tests.fixtures.web import REVIEWER, add_unit
@@ -188,8 +192,8 @@ def test_unit_page_shows_family_activity_and_health(client: TestClient, tree: Tr
     assert links(html, "family-heading") == ["/units/city", "/units/east-street"]
     assert "未登记信息源" in family  # the street has no sources
     summary = lxml.html.fromstring(html).xpath('//p[contains(@class, "unit-summary")]')[0].text_content()
-    # The district's own notice of 12 May is within 30 days of 20 May.
-    assert "近 30 天发布 1 条" in summary and "最近发布 2024-05-12" in summary
+    # Within 30 days of 20 May: the district's notice of 12 May and the school's four (a repost too).
+    assert "近 30 天发布 5 条" in summary and "最近发布 2024-05-15" in summary
     # One of its two enabled sources failed its last three crawls; the disabled one is not counted.
     assert "1/2 个信息源连续采集失败（最多 3 次）" in summary
     school = client.get("/units/east-street").text
@@ -275,6 +279,46 @@ def test_unit_health_badges_from_source_counters(database: Database, tree: Tree)
 def test_english_unit_page_and_directory(client: TestClient, tree: Tree) -> None:
     html = client.get("/units/east", params={"lang": "en"}).text
     assert "1 of 2 sources failing (3 crawls in a row at most)" in html
-    assert "published in the last 30 days: 1" in html
+    assert "published in the last 30 days: 5" in html
     assert "Follow this unit" in html and "Widget code" in html
     assert "Unit directory" in client.get("/units").text
+
+
+def test_without_search_the_unit_page_leaves_activity_out_and_home_counts_in_the_store(
+    settings: Settings, database: Database, app: FastAPI, tree: Tree
+) -> None:
+    closed = open_backend(settings)
+    closed.close()  # every call fails, as when the index is gone
+    down = create_app(settings, database, closed)
+    down.state.clock = lambda: NOW
+    with TestClient(down) as client:
+        page = client.get("/units/east")
+        assert page.status_code == 200
+        assert "近 30 天发布" not in page.text and "东城街道" in page.text
+        assert "学校活动简报第15期" in section(page.text, "unit-notices-heading")  # read from the store
+        home = client.get("/").text
+        assert links(home, "active-heading") == ["/units/east-school", "/units/city", "/units/east"]
+
+
+def test_most_active_units_agree_between_index_and_store(
+    database: Database, app: FastAPI, tree: Tree
+) -> None:
+    since = datetime(2024, 4, 30, 16, 0, tzinfo=UTC)  # 1 May in Shanghai
+    with database.session() as session:
+        stored = [(entry.unit.slug, entry.count) for entry in most_active_units(session, since, 10)]
+        indexed = [
+            (entry.unit.slug, entry.count)
+            for entry in indexed_most_active_units(session, app.state.backend, since, 10)
+        ]
+    assert stored == indexed == [("east-school", 4), ("city", 2), ("east", 1)]
+
+
+def test_unit_notices_are_the_same_whichever_path_the_store_takes(database: Database, tree: Tree) -> None:
+    with database.session() as session:
+        for unit_id in (tree.city, tree.east, tree.school):
+            unit = session.get(Unit, unit_id)
+            assert unit is not None
+            for subtree in (True, False):
+                by_unit = [i.id for i in subtree_approved(session, unit, 5, subtree)]
+                by_date = [i.id for i in subtree_approved(session, unit, 5, subtree, few_rows=0)]
+                assert by_unit == by_date and by_unit, (unit.slug, subtree)

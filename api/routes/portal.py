@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from api import content
 from api.clock import ClockDep
@@ -64,8 +65,18 @@ def _description(text: str) -> str:
     return flat if len(flat) <= DESCRIPTION_CHARS else flat[: DESCRIPTION_CHARS - 1] + "…"
 
 
+def _most_active(session: Session, backend: SearchBackend, since: datetime) -> list[content.UnitCount]:
+    try:
+        return content.indexed_most_active_units(session, backend, since, ACTIVE_UNITS)
+    except SearchBackendError as exc:  # the store can count them too, only more slowly
+        logger.warning("most active units counted in the store: search backend failed: %s", exc)
+        return content.most_active_units(session, since, ACTIVE_UNITS)
+
+
 @router.get("/", name="home")
-def home(request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep) -> HTMLResponse:
+def home(
+    request: Request, session: SessionDep, backend: BackendDep, settings: SettingsDep, clock: ClockDep
+) -> HTMLResponse:
     """Latest city notices, latest from districts and from grassroots units, and this month's most
     active units (a repost of a published original is left out: the original stands for it)."""
     month_start = clock().astimezone(ZoneInfo(settings.timezone))
@@ -78,7 +89,7 @@ def home(request: Request, session: SessionDep, settings: SettingsDep, clock: Cl
             "city_items": content.latest_approved(session, HOME_ITEMS, (UnitLevel.CITY.value,)),
             "district_items": content.latest_approved(session, HOME_ITEMS, (UnitLevel.DISTRICT.value,)),
             "grassroots_items": content.latest_approved(session, HOME_ITEMS, GRASSROOTS),
-            "active_units": content.most_active_units(session, month_start, ACTIVE_UNITS),
+            "active_units": _most_active(session, backend, month_start),
             "meta": page_meta(settings, "/", description=translate("site_tagline")),
         },
     )
@@ -191,11 +202,23 @@ def unit_feed_links(slug: str, base_url: str) -> list[FeedLinks]:
     return links
 
 
+def _activity(
+    backend: SearchBackend, unit_ids: list[int], since: datetime
+) -> dict[int, content.Activity] | None:
+    """Activity of the units from the index; None (the page leaves it out) when search is down."""
+    try:
+        return content.indexed_activity(backend, unit_ids, since)
+    except SearchBackendError as exc:
+        logger.warning("unit activity left out: search backend failed: %s", exc)
+        return None
+
+
 @router.get("/units/{slug}", name="unit_page")
 def unit_page(
     request: Request,
     slug: str,
     session: SessionDep,
+    backend: BackendDep,
     settings: SettingsDep,
     clock: ClockDep,
     subtree: Annotated[bool, Query(description="Include the notices of the units below.")] = True,
@@ -219,7 +242,7 @@ def unit_page(
             "children": children,
             "subtree": subtree,
             "items": content.subtree_approved(session, unit, settings.web.page_size, subtree),
-            "activity": content.unit_activity(session, ids, clock() - timedelta(days=ACTIVITY_DAYS)),
+            "activity": _activity(backend, ids, clock() - timedelta(days=ACTIVITY_DAYS)),
             "health": unit_health(session, ids),
             "sources": content.enabled_sources(session, unit),
             "feeds": unit_feed_links(unit.slug, settings.web.base_url),
