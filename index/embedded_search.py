@@ -36,6 +36,10 @@ RECENCY_HALF_LIFE_DAYS = 90.0
 # Equal scores are ordered by (sort date, item id) as docs/search.md says; to see every document that
 # ties with the last one of the page, the fetch grows until the score drops, up to this many extra.
 TIE_FETCH_LIMIT = 10_000
+TIE_MARGIN = 64  # matches fetched beyond the page at first, to see the ties with its last one
+# A date cursor deeper than this many newer matches is a range bound on the sort key; a shallower one
+# is an offset (the newer matches counted first): tantivy's top-k by offset is cheaper than the bound.
+CURSOR_OFFSET_LIMIT = 10_000
 DATE_CURSOR, RELEVANCE_CURSOR = "embedded-date", "embedded-relevance"
 FLAT_RELEVANCE_CURSOR = "embedded-relevance-by-date"  # relevance order of equal scores: date order
 UNIT_BUCKETS = 10_000  # distinct units counted exactly before the top FACET_SIZE are kept
@@ -64,8 +68,12 @@ def count(searcher: tantivy.Searcher, query: Query) -> int:
 
 
 def _fetch_best(searcher: tantivy.Searcher, query: Query, window: int) -> tuple[list[Any], int]:
-    """The best ``window`` matches by score, plus every match tying with the last of them (bounded)."""
-    fetch = window + 1
+    """The best ``window`` matches by score, plus every match tying with the last of them (bounded).
+
+    The first fetch takes a margin (ties at the end of a page are common: equal term frequencies and
+    lengths score alike), since every further fetch runs the whole query again; a larger top-k costs
+    tantivy little."""
+    fetch = window + max(window, TIE_MARGIN) + 1 if window else 1
     while True:
         result = searcher.search(query, fetch, count=True)
         found = result.hits
@@ -167,21 +175,34 @@ class EmbeddedSearch:
         cursor = encode_cursor(RELEVANCE_CURSOR, [following]) if hits and following < total else None
         return _Page(hits, total, cursor)
 
+    def _keys(self, full: Query, *, below: int | None = None, from_: int | None = None) -> Query:
+        """``full`` restricted to sort keys below ``below`` or from ``from_`` on."""
+        bound = Query.range_query(
+            self.schema,
+            F.sort_key,
+            tantivy.FieldType.Unsigned,
+            lower_bound=from_,
+            upper_bound=below,
+            include_upper=below is None,  # tantivy: an unbounded side is inclusive
+        )
+        return Query.boolean_query([(Occur.Must, full), (Occur.Must, bound)])
+
     def _date_page(self, query: SearchQuery, full: Query, kind: str, score: float = 0.0) -> _Page:
-        page_query, offset = full, query.offset
+        page_query, offset, newer = full, query.offset, 0
         if query.cursor is not None:
             values = decode_cursor(query.cursor, kind)
             if len(values) != 2 or not all(isinstance(value, int) for value in values):
                 raise InvalidCursor("a date cursor carries (sort date, item id)")
-            after = Query.range_query(
-                self.schema,
-                F.sort_key,
-                tantivy.FieldType.Unsigned,
-                upper_bound=sort_key(values[0], values[1]),
-                include_upper=False,
-            )
-            page_query = Query.boolean_query([(Occur.Must, full), (Occur.Must, after)])
-            offset = 0
+            bound = sort_key(values[0], values[1])
+            if query.limit <= 0:
+                return _Page([], count(self.searcher, full), None)
+            # The matches up to the cursor are counted (cheap: the key range leads); the page follows
+            # them at that offset, or, deep down, below the cursor's key.
+            newer = count(self.searcher, self._keys(full, from_=bound))
+            if newer <= CURSOR_OFFSET_LIMIT:
+                offset = newer
+            else:
+                page_query, offset = self._keys(full, below=bound), 0
         if query.limit <= 0:
             return _Page([], count(self.searcher, full), None)
         result = self.searcher.search(
@@ -189,7 +210,7 @@ class EmbeddedSearch:
         )
         hits = [Ranked(address, score, int(key)) for key, address in result.hits]
         found = matched(result)
-        total = found if query.cursor is None else count(self.searcher, full)
+        total = found if page_query is full else found + newer
         more = found > offset + len(hits)
         cursor = encode_cursor(kind, list(sort_key_parts(hits[-1].key))) if hits and more else None
         return _Page(hits, total, cursor)
@@ -210,19 +231,15 @@ class EmbeddedSearch:
         return {int(bucket["key"]): int(bucket["doc_count"]) for bucket in answer["r"]["buckets"]}
 
     def facets(self, full: Query) -> dict[str, list[FacetCount]]:
-        """Top FACET_SIZE buckets per facet over every match: larger counts first, ties by value."""
+        """Top FACET_SIZE buckets per facet over every match: larger counts first, ties by value.
+        Every bucket is returned (as cheap as the top ones: each segment counts them all anyway), so a
+        tie across the cut is decided here, by value, without a second aggregation."""
         answer = self.searcher.aggregate(
-            full, {name: _terms(field, FACET_SIZE + 1, name) for name, field in _FACET_FIELDS.items()}
+            full, {name: _terms(field, name) for name, field in _FACET_FIELDS.items()}
         )
         result: dict[str, list[FacetCount]] = {}
-        for name, field in _FACET_FIELDS.items():
-            buckets = _buckets(answer[name], name)
-            if len(buckets) > FACET_SIZE and buckets[FACET_SIZE][1] == buckets[FACET_SIZE - 1][1]:
-                # A tie across the cut: which of the tied values come first is decided here, by value.
-                buckets = _buckets(
-                    self.searcher.aggregate(full, {name: _terms(field, None, name)})[name], name
-                )
-            top = buckets[:FACET_SIZE]
+        for name in _FACET_FIELDS:
+            top = _buckets(answer[name], name)[:FACET_SIZE]
             labels = (
                 self.names.lookup(self.searcher, self.schema, self.snapshot, [key for key, _ in top])
                 if name == "unit"
@@ -232,10 +249,10 @@ class EmbeddedSearch:
         return result
 
 
-def _terms(field: str, size: int | None, name: str) -> dict[str, Any]:
-    """A terms aggregation counting every value exactly (up to the bucket bounds), returning ``size``."""
+def _terms(field: str, name: str) -> dict[str, Any]:
+    """A terms aggregation counting and returning every value (up to the bucket bounds)."""
     every = UNIT_BUCKETS if name == "unit" else KEYWORD_BUCKETS
-    return {"terms": {"field": field, "size": size or every, "segment_size": every}}
+    return {"terms": {"field": field, "size": every, "segment_size": every}}
 
 
 def _buckets(answer: dict[str, Any], name: str) -> list[tuple[Any, int]]:
