@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from api.routes.portal import Links
 from hub.db import Database
 from hub.ingest import ingest
 from hub.models import Source
@@ -234,3 +235,11 @@ def test_search_page_facets_come_after_results_with_counts(
     assert 'href="#facets"' in html  # a phone reader can jump past the results
     unit_facet = html.split('id="facet-unit"')[1].split("</section>")[0]
     assert "东城实验学校党支部" in unit_facet and "3 条" in unit_facet
+
+
+def test_portal_links_agree_with_the_router(app: FastAPI) -> None:
+    links = Links("")
+    assert links.item(42) == app.url_path_for("item_page", item_id=42)
+    for slug in ("east", "east-school", "d0s0b11"):
+        assert links.unit(slug) == app.url_path_for("unit_page", slug=slug)
+    assert Links("/portal").unit("east") == "/portal/units/east"
