@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from bench import analysis, feedparse, health, htmlcrawl, ingest, repoll, reposts, schedule, screen, search
+from bench import (
+    analysis,
+    feedparse,
+    health,
+    htmlcrawl,
+    http,
+    ingest,
+    repoll,
+    reposts,
+    schedule,
+    screen,
+    search,
+)
 
 feedparse.main([])
 ingest.main([])
@@ -14,3 +26,4 @@ analysis.main([])
 search.main([])
 health.main([])
 schedule.main([])
+http.main([])

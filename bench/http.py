@@ -1,0 +1,484 @@
+"""Benchmark: the public search endpoint and the portal pages over HTTP, as `xinlian serve` answers them.
+
+Set-up (not timed as throughput): a SQLite store of ``--items`` generated notices (bench/search.py's
+corpus: a city, 12 districts, 120 streets, 1,440 grassroots units, every moderation state, 8 % reposts)
+written with bulk inserts, and the embedded index filled with the backend's ``bulk`` in the same
+chunks. Then uvicorn serves the app with ``--workers`` processes (the app ``xinlian serve`` builds:
+same settings, JSON access log) on loopback, and a load generator in a separate process keeps
+``--concurrency`` keep-alive connections busy (asyncio + h11, a few tens of microseconds per request,
+so it takes little of the cores it shares with the server).
+
+Figures, one ``name: value`` line each:
+- ``search.*``: ``GET /api/v1/search`` with a mixed query set (words, phrases, one character, English,
+  exclusions, OR, unit/level/category/date filters, browsing, date order, recency boost, later pages;
+  facets are always on), for ``--duration`` seconds after a warm-up: requests/s, latency p50/p95/p99
+  as the client saw it, and server time from the app's own access log (api/requestlog.py);
+- ``pages.server_ms.<page>``: server time of the home, search, item and unit pages (p50/p95) from the
+  same log, while ``--page-concurrency`` clients load them;
+- ``target.*``: the issue's targets (>= 300 req/s with p99 <= 100 ms; pages p95 <= 50 ms), pass or fail.
+
+    python -m bench.http                       # 100,000 notices, 2 workers, 20 s of load
+    python -m bench.http --items 20000 --duration 5 --keep /tmp/xl-http   # quick, reusable store
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import h11
+from sqlalchemy import insert
+
+from bench.search import BenchUnit, Corpus
+from hub.db import Database
+from hub.models import Item, Source, Unit, core_table
+from hub.settings import Settings
+from index.backend import SearchDocument
+from index.embedded import EmbeddedBackend
+from samplenet.texts import CATEGORIES
+
+CHUNK = 5_000
+READY_TIMEOUT_S = 60.0
+SEARCH_TARGET_RPS = 300
+SEARCH_TARGET_P99_MS = 100
+PAGE_TARGET_P95_MS = 50
+PAGES = {"home": "/", "search": "/search", "item": "/items/{item_id}", "unit": "/units/{slug}"}
+NOW = datetime(2025, 1, 10, 4, 0, tzinfo=UTC)  # the corpus spans 2023-2024
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltStore:
+    """What the load needs to know about the generated store."""
+
+    units: list[BenchUnit]
+    approved: list[int]
+
+
+def _unit_rows(units: list[BenchUnit]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": unit.unit_id,
+            "slug": unit.slug,
+            "name": unit.name,
+            "parent_id": unit.ancestors[-2] if len(unit.ancestors) > 1 else None,
+            "level": unit.level,
+            "unit_type": unit.unit_type,
+            "region_code": unit.region,
+            "path": "/" + "/".join(str(a) for a in unit.ancestors) + "/",
+            "website": f"http://127.0.0.1:8700/{unit.slug}/",
+        }
+        for unit in units
+    ]
+
+
+def _source_rows(units: list[BenchUnit]) -> list[dict[str, Any]]:
+    rows = []
+    for unit in units:
+        for k in (0, 1):  # the corpus gives each notice source unit_id * 2 + 0 or 1
+            failing = unit.unit_id % 7 == 0 and k == 1
+            rows.append(
+                {
+                    "id": unit.unit_id * 2 + k,
+                    "unit_id": unit.unit_id,
+                    "name": f"{unit.name}{'网站' if k == 0 else '公众号'}",
+                    "kind": "feed",
+                    "url": f"http://127.0.0.1:8700/{unit.slug}/feed{k}.xml",
+                    "last_success_at": NOW - timedelta(days=1 + unit.unit_id % 30),
+                    "consecutive_failures": 3 if failing else 0,
+                }
+            )
+    return rows
+
+
+def _item_row(doc: SearchDocument) -> dict[str, Any]:
+    html = "".join(f"<p>{escape(part)}</p>" for part in doc.text.split("\n") if part)
+    approved = doc.state == "approved"
+    return {
+        "id": doc.item_id,
+        "source_id": doc.source_id,
+        "unit_id": doc.unit_id,
+        "url": doc.url,
+        "canonical_url": doc.url,
+        "title": doc.title,
+        "html": html,
+        "text": doc.text,
+        "summary": doc.summary,
+        "category": doc.category,
+        "published_at": doc.published_at,
+        "date_source": "label" if doc.published_at else "first_seen",
+        "first_seen_at": doc.first_seen_at,
+        "content_hash": hashlib.sha256(doc.text.encode()).hexdigest(),
+        "state": doc.state,
+        "repost_of_id": doc.collapse_into,
+        "reviewed_by": "审核员" if approved else None,
+        "reviewed_at": doc.first_seen_at + timedelta(hours=2) if approved else None,
+        "attachments": [{"name": "附件.pdf", "url": f"{doc.url}.pdf"}] if doc.has_attachments else [],
+    }
+
+
+def build_store(settings: Settings, count: int, seed: int, report: Any) -> BuiltStore:
+    """Units, sources and ``count`` notices inserted in bulk; the index filled in the same chunks."""
+    database = Database(settings.store.url)
+    database.migrate()
+    backend = EmbeddedBackend(Path(settings.search.embedded_path), lock_timeout_s=600)
+    backend.ensure_ready()
+    corpus = Corpus(count, seed)
+    approved: list[int] = []
+    store_s = index_s = 0.0
+    with database.engine.begin() as connection:
+        connection.execute(insert(core_table(Unit)), _unit_rows(corpus.units))
+        connection.execute(insert(core_table(Source)), _source_rows(corpus.units))
+    documents = corpus.documents()
+    while chunk := list(itertools.islice(documents, CHUNK)):
+        started = time.perf_counter()
+        with database.engine.begin() as connection:
+            connection.execute(insert(core_table(Item)), [_item_row(doc) for doc in chunk])
+        indexed = time.perf_counter()
+        failed = backend.bulk(chunk, []).failed
+        if failed:
+            raise RuntimeError(f"{len(failed)} documents not indexed: {next(iter(failed.values()))}")
+        store_s += indexed - started
+        index_s += time.perf_counter() - indexed
+        approved += [doc.item_id for doc in chunk if doc.state == "approved"]
+    report("build.items", f"{count} ({len(approved)} approved)")
+    report("build.store_s", f"{store_s:.1f}")
+    report("build.index_s", f"{index_s:.1f} (backend.bulk, {CHUNK} per call)")
+    report("build.index_documents", str(backend.count()))
+    backend.close()
+    database.dispose()
+    return BuiltStore(corpus.units, approved)
+
+
+def search_paths(units: list[BenchUnit]) -> list[str]:
+    """The mixed query set of the public search endpoint, as request targets."""
+    words = [
+        "社区 志愿服务", "安全生产 检查", "党建 引领", "环境整治 居民", "社区", "党建", "消防", "防汛",
+        "医保", "招生", "垃圾", "检查", "党", "水", "疫", "wifi", "app", "smart", '"垃圾分类"',
+        '"志愿服务活动"', '"smart city"', '"党群服务中心"', "社区 -志愿", "安全 -消防", "防汛 OR 消防",
+        "医保 OR 招生",
+    ]  # fmt: skip
+    district, street = units[1].slug, units[2].slug
+    queries: list[dict[str, str]] = [{"q": word} for word in words]
+    queries += [
+        {"q": "社区", "unit": district, "category": CATEGORIES[1]},
+        {"q": "党建", "level": "district", "since": "2024-03-01", "until": "2024-08-31"},
+        {"q": "检查", "level": "branch", "attachments": "1"},
+        {"q": "消防", "unit": street},
+        {"q": "社区", "sort": "date"},
+        {"q": "防汛", "sort": "date"},
+        {},
+        {"unit": units[5].slug},
+        {"category": CATEGORIES[0]},
+        {"q": "社区 志愿服务", "recent": "1"},
+        {"q": "党建", "recent": "1"},
+        {"q": "社区", "page": "3"},
+        {"q": "党建", "sort": "date", "page": "5"},
+    ]
+    return ["/api/v1/search?" + urlencode(query) if query else "/api/v1/search" for query in queries]
+
+
+def page_paths(store: BuiltStore, seed: int) -> list[str]:
+    """Portal pages in a mix: home, search pages, item pages, unit pages of every level."""
+    rng = random.Random(seed)
+    by_level: dict[str, list[BenchUnit]] = defaultdict(list)
+    for unit in store.units:
+        by_level[unit.level].append(unit)
+    units = [by_level["city"][0], *rng.sample(by_level["district"], 3), *rng.sample(by_level["street"], 3)]
+    units += rng.sample([u for u in store.units if u.level not in ("city", "district", "street")], 5)
+    paths = ["/"] * 4
+    paths += ["/search?" + urlencode({"q": q}) for q in ("社区 志愿服务", "党建", "防汛 OR 消防", "wifi")]
+    paths += [f"/items/{item_id}" for item_id in rng.sample(store.approved, 12)]
+    paths += [f"/units/{quote(unit.slug)}" for unit in units]
+    rng.shuffle(paths)
+    return paths
+
+
+def serve_app() -> Any:
+    """The app `xinlian serve` runs, for ``uvicorn --factory`` with several workers (settings from
+    XINLIAN_CONFIG, read by hub.settings)."""
+    from api.app import create_app
+    from hub.logsetup import configure_logging
+    from hub.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.web.log_format)
+    return create_app(settings)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_config(path: Path, workdir: Path, port: int) -> None:
+    path.write_text(
+        "demo = true\n"
+        'log_level = "INFO"\n'
+        "[store]\n"
+        f'url = "sqlite:///{workdir / "bench.db"}"\n'
+        "[search]\n"
+        'backend = "embedded"\n'
+        f'embedded_path = "{workdir / "search-index"}"\n'
+        "[web]\n"
+        f'base_url = "http://127.0.0.1:{port}"\n'
+        'log_format = "json"\n',
+        encoding="utf-8",
+    )
+
+
+@dataclass
+class Server:
+    """uvicorn serving the app in a child process group, its log in a file."""
+
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, config: Path, workers: int) -> None:
+        command = [
+            sys.executable, "-m", "uvicorn", "bench.http:serve_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+            "--no-access-log", "--proxy-headers", "--log-level", "warning",
+        ]  # fmt: skip
+        env = {**os.environ, "XINLIAN_CONFIG": str(config)}
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1]
+            )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: see {self.log}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)  # a benchmark may poll; tests may not
+        raise RuntimeError(f"server not ready after {READY_TIMEOUT_S} s: see {self.log}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def access(self, since: int) -> dict[str, list[float]]:
+        """Server time (ms) per route template of the requests logged after byte ``since``."""
+        found: dict[str, list[float]] = defaultdict(list)
+        with self.log.open("rb") as log:
+            log.seek(since)
+            for line in log:
+                if not line.startswith(b"{"):
+                    continue
+                entry = json.loads(line)
+                if entry.get("logger") == "xinlian.access" and entry.get("status") == 200:
+                    found[entry["route"]].append(float(entry["duration_ms"]))
+        return found
+
+
+@dataclass
+class LoadResult:
+    """What the load generator measured: per-request latencies (ms) and statuses, and the wall time."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    seconds: float = 0.0
+
+
+async def _client(
+    port: int, paths: list[str], order: Iterator[int], stop_at: float, result: LoadResult
+) -> None:
+    """One keep-alive connection sending GETs one after another until ``stop_at``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connection = h11.Connection(h11.CLIENT)
+    headers = [("Host", f"127.0.0.1:{port}"), ("Accept", "*/*"), ("User-Agent", "xinlian-bench")]
+    try:
+        while time.perf_counter() < stop_at:
+            path = paths[next(order) % len(paths)]
+            started = time.perf_counter()
+            writer.write(connection.send(h11.Request(method="GET", target=path, headers=headers)))
+            writer.write(connection.send(h11.EndOfMessage()))
+            status = 0
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA:
+                    connection.receive_data(await reader.read(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise ConnectionError("server closed the connection")
+            result.latencies.append((time.perf_counter() - started) * 1000)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            connection.start_next_cycle()
+    finally:
+        writer.close()
+
+
+async def _load(port: int, paths: list[str], concurrency: int, seconds: float) -> LoadResult:
+    result = LoadResult()
+    order = itertools.count()
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(
+        *(_client(port, paths, order, started + seconds, result) for _ in range(concurrency)),
+        return_exceptions=True,
+    )
+    result.seconds = time.perf_counter() - started
+    result.errors = sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
+    return result
+
+
+def _load_process(port: int, paths: list[str], concurrency: int, seconds: float, answers: Any) -> None:
+    """Entry of the load generator's own process."""
+    answers.put(asyncio.run(_load(port, paths, concurrency, seconds)))
+
+
+def generate_load(port: int, paths: list[str], concurrency: int, seconds: float) -> LoadResult:
+    """Run the load generator in a separate process (its own interpreter and GIL) and wait for it."""
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    process = context.Process(target=_load_process, args=(port, paths, concurrency, seconds, answers))
+    process.start()
+    result: LoadResult = answers.get(timeout=seconds + 120)
+    process.join()
+    return result
+
+
+def _quantiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        value = values[0] if values else float("nan")
+        return value, value, value
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[49], cuts[94], cuts[98]
+
+
+def _summary(values: list[float]) -> str:
+    p50, p95, p99 = _quantiles(values)
+    return f"p50 {p50:.1f} p95 {p95:.1f} p99 {p99:.1f} ({len(values)} requests)"
+
+
+def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
+    """Build (or reuse) the store, serve it, load it, report."""
+    port = _free_port()
+    config = workdir / "xinlian.toml"
+    settings = Settings(
+        demo=True,
+        store={"url": f"sqlite:///{workdir / 'bench.db'}"},
+        search={"backend": "embedded", "embedded_path": str(workdir / "search-index")},
+    )
+    marker = workdir / f"built-{args.items}-{args.seed}.json"
+    if marker.exists():
+        store = BuiltStore(Corpus(0, args.seed).units, json.loads(marker.read_text())["approved"])
+        report("build.reused", str(workdir))
+    else:
+        store = build_store(settings, args.items, args.seed, report)
+        marker.write_text(json.dumps({"approved": store.approved}))
+    _write_config(config, workdir, port)
+    server = Server(port, workdir / "server.log")
+    report("load_average_before_load", f"{os.getloadavg()[0]:.2f}")
+    try:
+        server.start(config, args.workers)
+        report("server.workers", str(args.workers))
+        queries = search_paths(store.units)
+        generate_load(port, queries, args.concurrency, args.warmup)  # warm-up, not counted
+        offset = server.log_size()
+        result = generate_load(port, queries, args.concurrency, args.duration)
+        served = server.access(offset)
+        ok = result.statuses.get(200, 0)
+        report("search.concurrency", str(args.concurrency))
+        report("search.query_set", f"{len(queries)} queries, round robin")
+        report("search.requests", f"{len(result.latencies)} in {result.seconds:.1f} s")
+        report("search.non_200", str(len(result.latencies) - ok + result.errors))
+        rps = ok / result.seconds
+        report("search.req_per_s", f"{rps:.0f}")
+        report("search.latency_ms", _summary(result.latencies))
+        report("search.server_ms", _summary(served.get("/api/v1/search", [])))
+        report("load_average_after_search", f"{os.getloadavg()[0]:.2f}")
+
+        paths = page_paths(store, args.seed)
+        generate_load(port, paths, args.page_concurrency, min(args.warmup, 3.0))
+        offset = server.log_size()
+        pages = generate_load(port, paths, args.page_concurrency, args.page_duration)
+        served = server.access(offset)
+        report("pages.concurrency", str(args.page_concurrency))
+        report("pages.req_per_s", f"{pages.statuses.get(200, 0) / pages.seconds:.0f}")
+        report("pages.non_200", str(len(pages.latencies) - pages.statuses.get(200, 0) + pages.errors))
+        worst = 0.0
+        for name, route in PAGES.items():
+            times = served.get(route, [])
+            p50, p95, _ = _quantiles(times)
+            worst = max(worst, p95)
+            report(f"pages.server_ms.{name}", f"p50 {p50:.1f} p95 {p95:.1f} ({len(times)} requests)")
+        report("load_average_after_pages", f"{os.getloadavg()[0]:.2f}")
+    finally:
+        server.stop()
+    p99 = _quantiles(result.latencies)[2]
+    search_ok = rps >= SEARCH_TARGET_RPS and p99 <= SEARCH_TARGET_P99_MS
+    goal = f">= {SEARCH_TARGET_RPS} req/s with p99 <= {SEARCH_TARGET_P99_MS} ms"
+    report("target.search", f"{'pass' if search_ok else 'FAIL'} ({goal})")
+    pages_ok = worst <= PAGE_TARGET_P95_MS
+    report("target.pages", f"{'pass' if pages_ok else 'FAIL'} (server p95 <= {PAGE_TARGET_P95_MS} ms)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry: run and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--items", type=int, default=100_000, help="notices in the store and the index")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections kept busy on the search API")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of measured search load")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of unmeasured load first")
+    parser.add_argument("--page-concurrency", type=int, default=2, help="connections loading portal pages")
+    parser.add_argument("--page-duration", type=float, default=10.0, help="seconds of measured page load")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, default=None, help="build in (and reuse) this directory")
+    args = parser.parse_args(argv)
+    print("bench: http")
+    print(f"machine: {platform.machine()} python {platform.python_version()} cpus {os.cpu_count()}")
+    print(f"load_average_before: {os.getloadavg()[0]:.2f}")
+
+    def report(name: str, value: str) -> None:
+        print(f"{name}: {value}", flush=True)
+
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        run(args, args.keep, report)
+        return
+    with tempfile.TemporaryDirectory(prefix="xinlian-http-") as tmp:
+        run(args, Path(tmp), report)
+
+
+if __name__ == "__main__":
+    main()
