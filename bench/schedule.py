@@ -8,10 +8,10 @@ the rest due within a day) on SQLite and on PostgreSQL. Timed: ``claim_due_sourc
 path of one batch (200 outcomes written as the crawl ledger does, then ``reschedule_run``). Peak RSS
 of this process covers the claim and recording path on real rows.
 
-Crawl: in a fresh child process, ``--crawl-sources`` RSS sites of the sample network (its own
-process) are imported and crawled by one ``crawl_tick`` of the worker (every source in one batch, on
-a started crawl pool), then all made due and crawled again (conditional GETs); peak RSS of the worker
-process and of each crawl process.
+Crawl: ``--crawl-sources`` RSS sites of the sample network (served by its own process) are imported,
+then a worker process (a fresh interpreter) starts its crawl pool and runs one ``crawl_tick`` with
+every source in one batch, makes them all due and runs another (conditional GETs); peak RSS of the
+worker process and of each crawl process.
 
     python -m bench.schedule --sources 100000 --crawl-sources 10000
     python -m bench.schedule --stores sqlite --crawl-sources 0      # claims only
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import platform
 import random
-import resource
 import statistics
 import tempfile
 import time
@@ -37,12 +37,13 @@ from rich.console import Console
 from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.engine import make_url
 
+from bench.ingest import bench_settings
 from hub.crawlrecord import record_outcome, start_run
 from hub.db import Database, normalize_url
 from hub.models import Source, Unit, core_table
 from hub.schedule.reschedule import reschedule_run
 from hub.scheduler import claim_due_sources
-from hub.settings import ScheduleSettings
+from hub.settings import ScheduleSettings, Settings
 from hub.timeutil import utcnow
 
 Figures = dict[str, float | int | str]
@@ -51,8 +52,12 @@ UNITS_PER_DISTRICT = 200
 
 
 def _rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """Peak resident set size of this process so far, MiB.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a spawned interpreter
+    would report the peak of the process it was forked from.
+    """
+    return _hwm_mib(os.getpid())
 
 
 def _hwm_mib(pid: int) -> float:
@@ -236,61 +241,67 @@ def run_claims(kind: str, sources: int, due_share: float, ticks: int, workdir: P
     return figures
 
 
-def _crawl_child(sources: int, workdir: str, out: multiprocessing.Queue[Figures]) -> None:
-    # Imported here: the child measures its own memory from a clean start.
-    from bench.ingest import bench_settings
-    from cli.worker_cmd import crawl_tick
-    from crawlers.pool import CrawlPool
-    from hub.registry import import_registry
-    from samplenet.export import write_registry
-    from samplenet.generate import generate_network
-    from samplenet.server import running_network_process
+def _settings(workdir: Path, sources: int) -> Settings:
+    """The benchmark's settings, with one worker batch taking every source (the memory's worst case)."""
+    base = bench_settings(workdir)
+    worker = base.worker.model_copy(update={"batch": sources, "per_host_cap": sources})
+    return base.model_copy(update={"worker": worker})
 
-    base = bench_settings(Path(workdir))
-    settings = base.model_copy(
-        update={"worker": base.worker.model_copy(update={"batch": sources, "per_host_cap": sources})}
-    )
-    network = generate_network(0, 0, seed=1, items_per_site=1, feed_sources=sources)
+
+def _worker(sources: int, workdir: str, out: multiprocessing.Queue[Figures]) -> None:
+    """The worker's part, in a fresh interpreter: start a crawl pool, two crawl ticks."""
+    from cli.worker_cmd import crawl_tick  # the worker's own imports, counted in its memory
+    from crawlers.pool import CrawlPool
+
+    settings = _settings(Path(workdir), sources)
     database = Database(settings.store.url)
-    database.migrate()
-    figures: Figures = {"crawl_sources": sources}
-    with running_network_process(network) as running:
-        registry = Path(workdir) / "registry.yaml"
-        write_registry(registry, network, running.base_url)
+    figures: Figures = {}
+    pool = CrawlPool(settings)
+    try:
+        pool.start()
+        figures["worker_rss_started_mib"] = _rss_mib()
+        start = time.perf_counter()
+        figures["tick1_sources"] = crawl_tick(settings, database, pool, rng=random.Random(1), owner="bench")
+        figures["tick1_s"] = round(time.perf_counter() - start, 1)
         with database.session() as session:
-            import_registry(session, registry)
-        figures["worker_rss_before_tick_mib"] = _rss_mib()
-        pool = CrawlPool(settings)
-        try:
-            pool.start()
-            start = time.perf_counter()
-            figures["tick1_sources"] = crawl_tick(
-                settings, database, pool, rng=random.Random(1), owner="bench"
-            )
-            figures["tick1_s"] = round(time.perf_counter() - start, 1)
-            with database.session() as session:
-                session.execute(update(Source).values(next_check_at=utcnow()))
-            start = time.perf_counter()
-            figures["tick2_sources"] = crawl_tick(
-                settings, database, pool, rng=random.Random(2), owner="bench"
-            )
-            figures["tick2_s"] = round(time.perf_counter() - start, 1)
-            figures["crawl_process_peak_rss_mib"] = max(_hwm_mib(pid) for pid in pool.pids())
-        finally:
-            pool.close()
-    database.dispose()
+            session.execute(update(Source).values(next_check_at=utcnow()))
+        start = time.perf_counter()
+        figures["tick2_sources"] = crawl_tick(settings, database, pool, rng=random.Random(2), owner="bench")
+        figures["tick2_s"] = round(time.perf_counter() - start, 1)
+        figures["crawl_process_peak_rss_mib"] = max(_hwm_mib(pid) for pid in pool.pids())
+    finally:
+        pool.close()
+        database.dispose()
     figures["worker_peak_rss_mib"] = _rss_mib()
     out.put(figures)
 
 
 def run_crawl(sources: int, workdir: Path) -> Figures:
-    """Peak RSS of a worker over two crawl ticks of ``sources`` sample sources (child process)."""
-    context = multiprocessing.get_context("fork")  # before this process has threads
-    queue: multiprocessing.Queue[Figures] = context.Queue()
-    child = context.Process(target=_crawl_child, args=(sources, str(workdir), queue))
-    child.start()
-    figures: Figures = queue.get()
-    child.join()
+    """Peak RSS of a worker process over two crawl ticks of ``sources`` sample sources.
+
+    This process builds the sample network, serves it from a forked child and imports the registry;
+    the worker is a spawned interpreter, so the network and the import are not in its memory.
+    """
+    from hub.registry import import_registry
+    from samplenet.export import write_registry
+    from samplenet.generate import generate_network
+    from samplenet.server import running_network_process
+
+    network = generate_network(0, 0, seed=1, items_per_site=1, feed_sources=sources)
+    database = Database(_settings(workdir, sources).store.url)
+    database.migrate()
+    with running_network_process(network) as running:
+        registry = workdir / "registry.yaml"
+        write_registry(registry, network, running.base_url)
+        with database.session() as session:
+            import_registry(session, registry)
+        database.dispose()
+        context = multiprocessing.get_context("spawn")
+        queue: multiprocessing.Queue[Figures] = context.Queue()
+        child = context.Process(target=_worker, args=(sources, str(workdir), queue))
+        child.start()
+        figures: Figures = {"crawl_sources": sources, **queue.get()}
+        child.join()
     return figures
 
 
