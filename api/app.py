@@ -35,6 +35,7 @@ from api.routes import (
     widgets,
 )
 from api.routes.staff_auth import router as staff_auth_router
+from api.routes.staff_health import router as staff_health_router
 from api.routes.staff_sources import router as staff_sources_router
 from api.routes.staff_users import router as staff_users_router
 from hub.db import Database
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(moderation_api.router)
     app.include_router(moderation_ui.router)
     app.include_router(staff_auth_router)
+    app.include_router(staff_health_router)
     app.include_router(staff_sources_router)
     app.include_router(staff_users_router)
     app.include_router(portal.router)

@@ -1,0 +1,537 @@
+"""The admin health dashboard under /staff/health (docs/health.md "Dashboard", architecture step 8).
+
+Server-rendered views of ``hub/health/report.py``: the tables are the rows of ``xinlian health report``
+(by source or by unit) filtered, sorted and paged here, with every filter in the URL; the exports are
+those rows as CSV and XLSX (``to_csv``, ``write_xlsx``). The tree roll-up is ``rollup_counts``. A
+source's page has its status timeline and a chart of items per week, a unit's page its score breakdown
+and monthly trend; charts are inline SVG drawn here (no script, no CDN) with a data table beside them.
+Any signed-in staff member may look; admins and moderators get "crawl now", which calls the staff
+sources API's route (``routes/staff_sources.py``) from a form, so its checks are the API's.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.auth import Staff, StaffAuthDep
+from api.clock import ClockDep
+from api.csrf import from_other_site
+from api.deps import SessionDep, SettingsDep, get_translator
+from api.rendering import render
+from api.routes.staff_sources import MAY_CRAWL_NOW, crawl_now_route
+from api.staff_i18n import staff_translator
+from hub.health.events import history
+from hub.health.report import (
+    Report,
+    Value,
+    items_per_week,
+    level_ranks,
+    rollup_counts,
+    score_trend,
+    source_report,
+    to_csv,
+    unit_report,
+    write_xlsx,
+)
+from hub.models import (
+    HealthStatus,
+    Role,
+    Source,
+    SourceHealth,
+    SourceKind,
+    Unit,
+    UnitHealthSummary,
+    UnitLevel,
+    User,
+)
+from hub.settings import Settings
+from hub.timeutil import to_zone
+
+PAGE_SIZE = 100
+CHART_WEEKS = 12
+TREND_MONTHS = 12
+STATUSES = [status.value for status in HealthStatus]
+# Table columns on the page (the exports carry every column of the report).
+SOURCE_TABLE = (
+    "source",
+    "unit_name",
+    "level",
+    "status",
+    "last_new_item",
+    "rate_4w",
+    "rate_12w",
+    "http_status",
+    "latency_ms",
+    "tls_days_left",
+    "consecutive_failures",
+)
+UNIT_TABLE = (
+    "unit_name",
+    "level",
+    "status",
+    "score",
+    "rank_in_level",
+    "frequency",
+    "timeliness",
+    "originality",
+    "availability",
+    "moderation",
+    "sources",
+)
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CRAWL_OUTCOMES = frozenset({"queued", "being_crawled", "refused", "disabled"})
+
+
+def refuse_other_sites(request: Request) -> None:
+    """A 403 for a form another site made the browser post (cached Basic credentials need no token)."""
+    if request.method == "POST" and from_other_site(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site requests may not crawl sources")
+
+
+router = APIRouter(
+    prefix="/staff/health",
+    tags=["staff"],
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(refuse_other_sites)],
+)
+
+
+@dataclass(slots=True)
+class Filters:
+    """The dashboard's filters, sort and page: all of them in the URL."""
+
+    view: Literal["sources", "units"] = "sources"
+    unit: str | None = None
+    status: list[str] = field(default_factory=list)
+    level: str | None = None
+    kind: str | None = None
+    q: str | None = None
+    sort: str | None = None
+    order: Literal["asc", "desc"] = "asc"
+    page: int = 1
+
+    def params(self, **changes: Any) -> list[tuple[str, str]]:
+        """Query parameters of these filters with ``changes``, empty ones left out (page 1 too)."""
+        values = {
+            "view": self.view,
+            "unit": self.unit,
+            "status": self.status,
+            "level": self.level,
+            "kind": self.kind,
+            "q": self.q,
+            "sort": self.sort,
+            "order": self.order if self.sort else None,
+            "page": self.page,
+            **changes,
+        }
+        pairs: list[tuple[str, str]] = []
+        for name, value in values.items():
+            if name == "page" and value == 1:
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                if item not in (None, ""):
+                    pairs.append((name, str(item)))
+        return pairs
+
+    def query(self, **changes: Any) -> str:
+        """The URL query of these filters with ``changes``."""
+        return urlencode(self.params(**changes))
+
+    def sort_query(self, column: str) -> str:
+        """The query that sorts by ``column``: ascending first, then the other way (page 1)."""
+        order = "desc" if self.sort == column and self.order == "asc" else "asc"
+        return self.query(sort=column, order=order, page=1)
+
+
+def filtered_report(session: Session, settings: Settings, now: datetime, filters: Filters) -> Report:
+    """The report rows the filters select, sorted as asked (LookupError: unknown unit).
+
+    Unit and status select exactly as ``xinlian health report --unit --status`` does; level, kind
+    and the text search narrow those rows further, and a sort replaces the tree order.
+    """
+    if filters.view == "units":
+        report = unit_report(session, settings.timezone, filters.unit, filters.status)
+    else:
+        report = source_report(
+            session, now, settings.timezone, settings.health.tls_warn_days, filters.unit, filters.status
+        )
+    column = {name: index for index, name in enumerate(report.columns)}
+    rows = report.rows
+    if filters.level:
+        rows = [row for row in rows if row[column["level"]] == filters.level]
+    if filters.kind and "kind" in column:
+        rows = [row for row in rows if row[column["kind"]] == filters.kind]
+    if filters.q:
+        needle = filters.q.casefold()
+        searched = [column[name] for name in ("unit", "unit_name", "source", "url") if name in column]
+        rows = [row for row in rows if any(needle in str(row[i] or "").casefold() for i in searched)]
+    if filters.sort in column:
+        at = column[filters.sort]
+        present = sorted((row for row in rows if row[at] is not None), key=lambda row: _key(row[at]))
+        if filters.order == "desc":
+            present.reverse()
+        rows = present + [row for row in rows if row[at] is None]  # blanks last either way
+    return Report(report.columns, list(rows))
+
+
+def _key(value: Value) -> tuple[int, float | str]:
+    if isinstance(value, bool | int | float):
+        return (0, float(value))
+    return (1, str(value))
+
+
+def _page(request: Request, user: User, template: str, context: dict[str, Any]) -> HTMLResponse:
+    """Render a staff page that no cache keeps and no robot indexes."""
+    t = staff_translator(get_translator(request).language)
+    response = render(
+        request,
+        template,
+        {
+            "t": t,
+            "user": user,
+            "can_decide": user.role != Role.VIEWER.value,
+            "api_base": "/api/v1/moderation",
+            "state_labels": {},
+            "status_label": lambda value: t.label("hstatus", value) if value else "-",
+            **context,
+        },
+    )
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def filter_args(
+    view: Literal["sources", "units"] = "sources",
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    status_: Annotated[list[HealthStatus] | None, Query(alias="status")] = None,
+    level: UnitLevel | None = None,
+    kind: SourceKind | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Annotated[str | None, Query(max_length=40)] = None,
+    order: Literal["asc", "desc"] = "asc",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Filters:
+    """The dashboard's query parameters (shared by the page and the exports)."""
+    return Filters(
+        view=view,
+        unit=(unit or "").strip() or None,
+        status=[value.value for value in status_ or []],
+        level=level.value if level else None,
+        kind=kind.value if kind and view == "sources" else None,
+        q=(q or "").strip() or None,
+        sort=sort or None,
+        order=order,
+        page=page,
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(filter_args)]
+
+
+@router.get("", name="staff_health")
+def dashboard(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Staff,
+    clock: ClockDep,
+    filters: FiltersDep,
+) -> HTMLResponse:
+    """Sources or units with their health, filtered and sorted; the roll-up of the tree; exports."""
+    columns = SOURCE_TABLE if filters.view == "sources" else UNIT_TABLE
+    error = None
+    try:
+        records = filtered_report(session, settings, clock(), filters).records()
+    except LookupError:
+        error, records = filters.unit, []  # an unknown unit: said on the page, no rows
+    pages = max(1, -(-len(records) // PAGE_SIZE))
+    page = min(filters.page, pages)
+    shown = records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return _page(
+        request,
+        user,
+        "staff/health.html",
+        {
+            "filters": filters,
+            "columns": columns,
+            "rows": shown,
+            "total": len(records),
+            "counts": _status_counts(session, filters.view),
+            "rollup": _rollup(session),
+            "statuses": STATUSES,
+            "levels": [level.value for level in UnitLevel],
+            "kinds": [kind.value for kind in SourceKind],
+            "unknown_unit": error,
+            "page": page,
+            "pages": pages,
+            "prev_query": filters.query(page=page - 1) if page > 1 else None,
+            "next_query": filters.query(page=page + 1) if page < pages else None,
+            "export_query": filters.query(page=1),
+        },
+    )
+
+
+def _status_counts(session: Session, view: str) -> dict[str, int]:
+    """How many sources (or units) have each status, over everything."""
+    table: Any = SourceHealth if view == "sources" else UnitHealthSummary
+    rows = session.execute(
+        select(table.status, func.count()).where(table.computed_at.is_not(None)).group_by(table.status)
+    ).all()
+    found = {row[0]: int(row[1]) for row in rows}
+    return {value: found.get(value, 0) for value in STATUSES}
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    slug: str
+    name: str
+    counts: dict[str, int]
+    total: int
+
+
+def _rollup(session: Session) -> list[RollupRow]:
+    """Each district with the statuses of the units under it (``report.rollup_counts``)."""
+    counts = rollup_counts(session, UnitLevel.DISTRICT.value)
+    names = dict(
+        session.execute(
+            select(Unit.slug, Unit.name).where(Unit.slug.in_(list(counts))).order_by(Unit.path)
+        ).all()
+    )
+    return [
+        RollupRow(slug, name, counts[slug], sum(counts[slug].values()))
+        for slug, name in names.items()
+        if slug in counts
+    ]
+
+
+@router.get("/export", name="staff_health_export")
+def export(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Staff,
+    clock: ClockDep,
+    filters: FiltersDep,
+    format: Literal["csv", "xlsx"] = "csv",
+) -> Response:
+    """The rows of the dashboard's table (every column) as CSV or XLSX: ``xinlian health report``'s."""
+    now = clock()
+    try:
+        report = filtered_report(session, settings, now, filters)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    by = "unit" if filters.view == "units" else "source"
+    stem = f"health-{filters.view}-{to_zone(now, settings.timezone):%Y%m%d-%H%M}"
+    headers = {"Cache-Control": "no-store, private"}
+    if format == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
+        return Response(to_csv(report), media_type="text/csv; charset=utf-8", headers=headers)
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_xlsx(report, Path(folder) / "health.xlsx", title=f"health by {by}")
+        content = path.read_bytes()
+    headers["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
+    return Response(content, media_type=XLSX_TYPE, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A bar chart's geometry in SVG user units (the template draws it)."""
+
+    width: int
+    height: int
+    top: float  # the value at the top of the plot area
+    bars: list[Bar]
+    baseline: float  # y of the zero line
+    left: float  # x where the plot area starts (room for the axis labels)
+
+    @property
+    def total(self) -> float:
+        """The sum of the values."""
+        return sum(bar.value or 0 for bar in self.bars)
+
+    @property
+    def peak(self) -> float:
+        """The largest value (0 without any)."""
+        return max((bar.value for bar in self.bars if bar.value is not None), default=0)
+
+
+def bar_chart(
+    points: list[tuple[str, float | None]], top: float | None = None, width: int = 640, height: int = 180
+) -> Chart:
+    """Bars for ``points`` (label, value; None draws no bar) scaled to ``top`` (default: the largest)."""
+    left, bottom, right, up = 36.0, 24.0, 8.0, 10.0
+    largest = max((value for _, value in points if value is not None), default=0.0)
+    scale_top = float(top if top is not None else max(largest, 1.0))
+    plot_w, plot_h = width - left - right, height - bottom - up
+    slot = plot_w / max(len(points), 1)
+    bars = []
+    for n, (label, value) in enumerate(points):
+        bar_h = 0.0 if value is None else plot_h * min(value, scale_top) / scale_top
+        bars.append(
+            Bar(
+                x=round(left + n * slot + slot * 0.15, 1),
+                y=round(up + plot_h - bar_h, 1),
+                width=round(slot * 0.7, 1),
+                height=round(bar_h, 1),
+                label=label,
+                value=value,
+            )
+        )
+    return Chart(width, height, scale_top, bars, up + plot_h, left)
+
+
+def _history_rows(session: Session, settings: Settings, **subject: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": to_zone(event.at, settings.timezone).strftime("%Y-%m-%d %H:%M"),
+            "iso": event.at.isoformat(),
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+            "reason": event.reason,
+        }
+        for event in history(session, limit=100, **subject)
+    ]
+
+
+def _weekly(session: Session, settings: Settings, now: datetime, **owner: Any) -> Chart:
+    weeks = items_per_week(session, now, weeks=CHART_WEEKS, **owner)
+    return bar_chart([(to_zone(start, settings.timezone).strftime("%m-%d"), count) for start, count in weeks])
+
+
+@router.get("/sources/{source_id}", name="staff_health_source")
+def source_page(
+    request: Request,
+    source_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Staff,
+    clock: ClockDep,
+) -> HTMLResponse:
+    """One source: status and signals, the homepage probe, its status timeline, items per week."""
+    now = clock()
+    source = session.get(Source, source_id)
+    if source is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no source {source_id}")
+    unit = source.unit
+    rows = source_report(session, now, settings.timezone, settings.health.tls_warn_days, unit.slug)
+    row = next((record for record in rows.records() if record["source_id"] == source_id), None)
+    health = session.get(SourceHealth, source_id)
+    crawl = request.query_params.get("crawl")
+    return _page(
+        request,
+        user,
+        "staff/health_source.html",
+        {
+            "source": source,
+            "unit": unit,
+            "row": row,
+            "redirects": (health.redirects if health else None) or [],
+            "probe_message": health.probe_message if health else None,
+            "probe_error": health.probe_error_kind if health else None,
+            "tls_warn_days": settings.health.tls_warn_days,
+            "events": _history_rows(session, settings, source_id=source_id),
+            "chart": _weekly(session, settings, now, source_id=source_id),
+            "may_crawl": user.role in MAY_CRAWL_NOW and source.enabled,
+            "crawl_outcome": crawl if crawl in CRAWL_OUTCOMES else None,
+            "paused_at": source.paused_at,
+            "next_check_at": source.next_check_at,
+        },
+    )
+
+
+@router.post("/sources/{source_id}/crawl-now", name="staff_health_crawl_now")
+def crawl_now_form(
+    request: Request,
+    source_id: int,
+    auth: StaffAuthDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> RedirectResponse:
+    """The source page's "crawl now" button: the staff sources API's crawl-now, answered with a redirect
+    back to the page saying what happened."""
+    try:
+        done = crawl_now_route(source_id, auth, session, settings, clock)
+        outcome = "being_crawled" if done.being_crawled else "queued"
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_404_NOT_FOUND:
+            raise
+        outcome = "disabled" if exc.status_code == status.HTTP_409_CONFLICT else "refused"
+    target = request.app.url_path_for("staff_health_source", source_id=source_id)
+    return RedirectResponse(f"{target}?crawl={outcome}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/units/{slug}", name="staff_health_unit")
+def unit_page(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Staff,
+    clock: ClockDep,
+) -> HTMLResponse:
+    """One unit: status, score breakdown, rank in level, monthly trend, its sources, the units below."""
+    now = clock()
+    unit = session.scalar(select(Unit).where(Unit.slug == slug))
+    if unit is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no unit {slug!r}")
+    health = session.get(UnitHealthSummary, unit.id)
+    ranks = level_ranks(session)
+    peers = session.scalar(
+        select(func.count())
+        .select_from(UnitHealthSummary)
+        .join(Unit, Unit.id == UnitHealthSummary.unit_id)
+        .where(Unit.level == unit.level, UnitHealthSummary.score.is_not(None))
+    )
+    below = Counter(
+        str(record["status"])
+        for record in unit_report(session, settings.timezone, slug).records()
+        if record["unit"] != slug
+    )
+    sources = [
+        record
+        for record in source_report(
+            session, now, settings.timezone, settings.health.tls_warn_days, slug
+        ).records()
+        if record["unit"] == slug
+    ]
+    trend = score_trend(session, unit.id, TREND_MONTHS)
+    return _page(
+        request,
+        user,
+        "staff/health_unit.html",
+        {
+            "unit": unit,
+            "health": health,
+            "breakdown": (health.breakdown if health else None) or {},
+            "rank": ranks.get(unit.id),
+            "peers": peers,
+            "below": {value: below.get(value, 0) for value in STATUSES if below.get(value)},
+            "sources": sources,
+            "trend": trend,
+            "trend_chart": bar_chart([(month, score) for month, score in trend], top=100.0),
+            "chart": _weekly(session, settings, now, unit_id=unit.id),
+            "events": _history_rows(session, settings, unit_id=unit.id),
+        },
+    )
