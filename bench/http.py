@@ -289,6 +289,18 @@ class Server:
                 self.process.kill()
                 self.process.wait()
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its worker processes (user + system)."""
+        import psutil  # a development dependency, like the benchmarks
+
+        assert self.process is not None
+        parent = psutil.Process(self.process.pid)
+        total = 0.0
+        for process in (parent, *parent.children(recursive=True)):
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
+
     def log_size(self) -> int:
         return self.log.stat().st_size
 
@@ -314,6 +326,7 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the load generator's own CPU time
 
 
 async def _client(
@@ -350,12 +363,13 @@ async def _client(
 async def _load(port: int, paths: list[str], concurrency: int, seconds: float) -> LoadResult:
     result = LoadResult()
     order = itertools.count()
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     outcomes = await asyncio.gather(
         *(_client(port, paths, order, started + seconds, result) for _ in range(concurrency)),
         return_exceptions=True,
     )
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - started_cpu
     result.errors = sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
     return result
 
@@ -389,6 +403,21 @@ def _summary(values: list[float]) -> str:
     return f"p50 {p50:.1f} p95 {p95:.1f} p99 {p99:.1f} ({len(values)} requests)"
 
 
+def _report_cpu(report: Any, name: str, requests: int, server_s: float, load_s: float) -> None:
+    """CPU per request of the server and of the load generator: figures that other work on a shared
+    machine does not inflate, and the throughput they allow on this machine's cores when idle."""
+    if not requests:
+        return
+    server_ms, load_ms = server_s * 1000 / requests, load_s * 1000 / requests
+    cores = os.cpu_count() or 1
+    report(f"{name}.server_cpu_ms_per_request", f"{server_ms:.2f}")
+    report(f"{name}.loadgen_cpu_ms_per_request", f"{load_ms:.2f}")
+    report(
+        f"{name}.idle_machine_req_per_s_estimate",
+        f"{cores * 1000 / (server_ms + load_ms):.0f} ({cores} cores)",
+    )
+
+
 def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
     """Build (or reuse) the store, serve it, load it, report."""
     port = _free_port()
@@ -413,8 +442,9 @@ def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
         report("server.workers", str(args.workers))
         queries = search_paths(store.units)
         generate_load(port, queries, args.concurrency, args.warmup)  # warm-up, not counted
-        offset = server.log_size()
+        offset, cpu = server.log_size(), server.cpu_seconds()
         result = generate_load(port, queries, args.concurrency, args.duration)
+        cpu = server.cpu_seconds() - cpu
         served = server.access(offset)
         ok = result.statuses.get(200, 0)
         report("search.concurrency", str(args.concurrency))
@@ -425,16 +455,19 @@ def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
         report("search.req_per_s", f"{rps:.0f}")
         report("search.latency_ms", _summary(result.latencies))
         report("search.server_ms", _summary(served.get("/api/v1/search", [])))
+        _report_cpu(report, "search", len(result.latencies), cpu, result.cpu_seconds)
         report("load_average_after_search", f"{os.getloadavg()[0]:.2f}")
 
         paths = page_paths(store, args.seed)
         generate_load(port, paths, args.page_concurrency, min(args.warmup, 3.0))
-        offset = server.log_size()
+        offset, cpu = server.log_size(), server.cpu_seconds()
         pages = generate_load(port, paths, args.page_concurrency, args.page_duration)
+        cpu = server.cpu_seconds() - cpu
         served = server.access(offset)
         report("pages.concurrency", str(args.page_concurrency))
         report("pages.req_per_s", f"{pages.statuses.get(200, 0) / pages.seconds:.0f}")
         report("pages.non_200", str(len(pages.latencies) - pages.statuses.get(200, 0) + pages.errors))
+        _report_cpu(report, "pages", len(pages.latencies), cpu, pages.cpu_seconds)
         worst = 0.0
         for name, route in PAGES.items():
             times = served.get(route, [])
