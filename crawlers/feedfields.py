@@ -47,6 +47,7 @@ class FeedFields:
     hub_url: str | None = None
     self_url: str | None = None
     entries: list[EntryFields] = field(default_factory=list)
+    ttl: str | None = None  # RSS <ttl>, minutes: the feed asks not to be polled more often
 
 
 def first_links(links: list[tuple[str, str]]) -> dict[str, str]:
@@ -61,8 +62,12 @@ def from_feedparser(parsed: Any) -> FeedFields:
     """The fields of a ``feedparser.parse`` result."""
     links = [(str(link.get("rel")), str(link.get("href"))) for link in parsed.feed.get("links") or []]
     rels = first_links(links)
+    ttl = parsed.feed.get("ttl")
     feed = FeedFields(
-        title=str(parsed.feed.get("title", "")), hub_url=rels.get("hub"), self_url=rels.get("self")
+        title=str(parsed.feed.get("title", "")),
+        hub_url=rels.get("hub"),
+        self_url=rels.get("self"),
+        ttl=str(ttl) if ttl is not None else None,
     )
     for entry in parsed.entries:
         contents = entry.get("content") or []

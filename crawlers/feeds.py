@@ -51,6 +51,7 @@ class ParsedFeed:
     entries: list[FeedEntry] = field(default_factory=list)
     hub_url: str | None = None  # WebSub hub the feed advertises (<link rel="hub">, JSON Feed "hubs")
     self_url: str | None = None  # the feed's own URL as it names it (rel="self"): the WebSub topic
+    ttl: str | None = None  # RSS <ttl> in minutes, as written (hub/schedule/headers.py reads it)
 
 
 def _entry_date(
@@ -204,7 +205,7 @@ def parse_feed(
     fields = read_feed(decoded.data) if fast else None
     if fields is None:
         fields = _read_with_feedparser(decoded.data, content_type)
-    feed = ParsedFeed(title=fields.title, hub_url=fields.hub_url, self_url=fields.self_url)
+    feed = ParsedFeed(title=fields.title, hub_url=fields.hub_url, self_url=fields.self_url, ttl=fields.ttl)
     for entry_fields in fields.entries:
         entry = _entry_from_fields(entry_fields, source_id, feed_url, zone, now)
         if entry is not None:

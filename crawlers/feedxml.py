@@ -370,6 +370,7 @@ class _Feed(_Reader):
         super().__init__(repair)
         self.keys: dict[str, str] = {}  # tag → feedparser's key, for this document
         self.title: str | None = None
+        self.ttl: str | None = None
         self.links: list[tuple[str, str]] = []
         self.entries: list[EntryFields] = []
 
@@ -390,6 +391,8 @@ class _Feed(_Reader):
                     raise _Fallback
                 output = _unescape_query(self.value(child, base, resolve=True))
                 self.links.append(("alternate", output))
+        elif key == "ttl":
+            self.ttl = self.value(child)
         elif key == "media_title":
             raise _Fallback  # feedparser takes it for the feed's title
         elif key in ("image", "textinput"):
@@ -417,7 +420,7 @@ class _Feed(_Reader):
 
     def fields(self) -> FeedFields:
         rels = first_links(self.links)
-        return FeedFields(self.title or "", rels.get("hub"), rels.get("self"), self.entries)
+        return FeedFields(self.title or "", rels.get("hub"), rels.get("self"), self.entries, self.ttl)
 
 
 def _read(root: etree._Element, repair: bool) -> FeedFields:

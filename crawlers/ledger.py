@@ -31,6 +31,7 @@ from hub.ingestbatch import ingest_batch
 from hub.models import Source
 from hub.rawitem import RawItem
 from hub.removal import mark_gone, record_listing
+from hub.schedule.headers import max_age_seconds, ttl_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class SourceState:
     http_status: int | None = None
     etag: str | None = None
     last_modified: str | None = None
+    max_age_s: int | None = None  # Cache-Control max-age of the source URL's answer
+    ttl_s: int | None = None  # the feed's <ttl>
     not_modified: bool = False
     failure: FailureInfo | None = None
     notes: list[str] = field(default_factory=list)
@@ -121,12 +124,25 @@ class CrawlLedger:
         self.states[source_id].items_seen += 1
         self.begin(source_id)
 
-    def responded(self, source_id: int, status: int, etag: str | None, last_modified: str | None) -> None:
-        """The source's own URL answered (conditional-GET validators are kept for the next run)."""
+    def responded(
+        self,
+        source_id: int,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        cache_control: str | None = None,
+    ) -> None:
+        """The source's own URL answered (conditional-GET validators are kept for the next run, its
+        Cache-Control max-age is a floor for the next check)."""
         state = self.states[source_id]
         state.http_status = status
         state.not_modified = status == 304
         state.etag, state.last_modified = etag, last_modified
+        state.max_age_s = max_age_seconds(cache_control)
+
+    def feed_ttl(self, source_id: int, ttl: str | None) -> None:
+        """The feed's <ttl> (minutes), a floor for the next check."""
+        self.states[source_id].ttl_s = ttl_seconds(ttl)
 
     def fail(self, source_id: int, info: FailureInfo) -> None:
         """The source failed; the first failure is the one recorded."""
@@ -282,6 +298,8 @@ class CrawlLedger:
             etag=state.etag,
             last_modified=state.last_modified,
             retry_after_s=failure.retry_after_s if failure else None,
+            ttl_s=state.ttl_s,
+            max_age_s=state.max_age_s,
             fetch=state.fetch,
             flush=False,
         )

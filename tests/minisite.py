@@ -18,6 +18,7 @@ class MiniSite:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.pages: dict[str, tuple[str, bytes]] = {}
+        self.headers: dict[str, dict[str, str]] = {}  # extra response headers per path
 
     def html(self, path: str, body: str) -> str:
         """Serve ``body`` as UTF-8 HTML at ``path``; returns its absolute URL."""
@@ -40,6 +41,8 @@ def mini_site() -> Iterator[MiniSite]:
             self.send_response(200)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            for name, value in site.headers.get(self.path.split("?", 1)[0], {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 

@@ -102,6 +102,7 @@ class SourceSpider(scrapy.Spider):
                     response.status,
                     _header(response, b"ETag"),
                     _header(response, b"Last-Modified"),
+                    _header(response, b"Cache-Control"),
                 )
                 if response.status == 304:
                     return

@@ -58,6 +58,7 @@ class FeedSpider(SourceSpider):
         if hub is not None:  # crawlers/websub.py: the worker subscribes to it
             self.ledger.submit(partial(note_hub, source_id=job.id, hub_url=hub.hub_url, topic=hub.topic))
         self.ledger.listed(job.id, (entry.item.url for entry in feed.entries))
+        self.ledger.feed_ttl(job.id, feed.ttl)
         # Account bridges link to the platform (weibo.com, mp.weixin.qq.com): their text is in the feed.
         fetch_full_text = job.kind != SourceKind.ACCOUNT.value
         for entry in feed.entries[: self.crawl_settings.max_items_per_source]:
