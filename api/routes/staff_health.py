@@ -377,10 +377,10 @@ class Chart:
 
 
 def bar_chart(
-    points: list[tuple[str, float | None]], top: float | None = None, width: int = 640, height: int = 180
+    points: list[tuple[str, float | None]], top: float | None = None, width: int = 480, height: int = 180
 ) -> Chart:
     """Bars for ``points`` (label, value; None draws no bar) scaled to ``top`` (default: the largest)."""
-    left, bottom, right, up = 36.0, 24.0, 8.0, 10.0
+    left, bottom, right, up = 40.0, 26.0, 8.0, 16.0
     largest = max((value for _, value in points if value is not None), default=0.0)
     scale_top = float(top if top is not None else max(largest, 1.0))
     plot_w, plot_h = width - left - right, height - bottom - up
