@@ -26,6 +26,9 @@ _ALIASES = MappingProxyType(
         "unicode-1-1-utf-8": "utf-8",
     }
 )
+# Python codecs that are no web charset: escapes and IDNA decode markup into other text or raise
+# UnicodeError (not UnicodeDecodeError) on ordinary bytes; a page declaring one gets detection.
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
 # Single-byte charsets decode any byte string, so "it decoded" proves nothing for them.
 _PERMISSIVE = frozenset({"latin-1", "iso8859-1", "cp1252", "ascii"})
 _BOMS = (
@@ -55,10 +58,13 @@ def normalize_charset(name: str | None) -> str | None:
     label = name.strip().strip("\"'").lower()
     label = _ALIASES.get(label, label)
     try:
-        codec = codecs.lookup(label).name
-    except LookupError:
+        info = codecs.lookup(label)
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
-    return _ALIASES.get(codec, codec)
+    # rot13, base64, zlib ... are codecs but not text encodings (bytes.decode refuses them).
+    if info.name in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
+        return None
+    return _ALIASES.get(info.name, info.name)
 
 
 def meta_charset(body: bytes) -> str | None:
@@ -84,7 +90,7 @@ def _try(body: bytes, encoding: str | None) -> str | None:
         return None
     try:
         text = body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: some codecs raise it, not UnicodeDecodeError
         return None
     return None if _looks_like_mojibake(text) else text
 
@@ -116,6 +122,8 @@ def decode_html(body: bytes, header_charset: str | None) -> DecodedPage:
             return DecodedPage(text.lstrip("\ufeff"), encoding, how)
     if not high:
         return DecodedPage(body.decode("ascii"), "ascii", "detected")
+    if utf8_text is not None:  # no usable label: valid UTF-8 still beats a guess (see above)
+        return DecodedPage(utf8_text.lstrip("\ufeff"), "utf-8", "detected")
     best = from_bytes(body).best()
     detected = normalize_charset(best.encoding) if best is not None else None
     text = _try(payload, detected)

@@ -51,7 +51,7 @@ def declared_encoding(body: bytes) -> str | None:
 def _strict(body: bytes, encoding: str) -> str | None:
     try:
         return body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: some codecs raise it, not UnicodeDecodeError
         return None
 
 
