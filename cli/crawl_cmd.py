@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Annotated
 
 import typer
@@ -13,7 +14,10 @@ from rich.table import Table
 from cli.context import cli_context
 from crawlers.runner import CrawlSummary
 from crawlers.runner import crawl as run_crawl
+from hub.schedule.hooks import status_hooks
+from hub.schedule.reschedule import reschedule_run
 from hub.settings import Settings
+from hub.timeutil import utcnow
 from index.factory import open_backend
 from index.outbox import drain_outbox
 
@@ -27,8 +31,21 @@ def crawl(
 ) -> None:
     """Crawl the given sources, or every enabled source."""
     context = cli_context(ctx)
-    summary = crawl_with_progress(context.console, context.settings, source or None)
+    settings = context.settings
+    summary = crawl_with_progress(context.console, settings, source or None)
     print_summary(context.console, summary)
+    # The crawled sources get their adaptive next check, as after a worker's tick.
+    websub_poll_s = settings.websub.safety_poll_s if settings.websub.enabled else None
+    with context.database.session() as session:
+        reschedule_run(
+            session,
+            summary.run_id,
+            settings.schedule,
+            utcnow(),
+            random.Random(),
+            status_hooks(settings),
+            websub_poll_s,
+        )
     if drain:
         backend = open_backend(context.settings)
         try:

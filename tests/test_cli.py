@@ -70,6 +70,11 @@ def test_import_crawl_moderate_search_from_the_command_line(
     code, output = run(config_file, "crawl", "--source", str(source_id))
     assert code == 0, output
     assert "1 ok, 0 failed" in output
+    with database.session() as session:
+        crawled = session.get(Source, source_id)
+        assert crawled is not None
+        # The command gives the source its adaptive schedule, as the worker does (rate estimated now).
+        assert crawled.entries_rate_at is not None
 
     with database.session() as session:
         item = session.scalars(select(Item).where(Item.source_id == source_id).order_by(Item.id)).first()
