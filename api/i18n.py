@@ -123,6 +123,7 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "units_count": ("{count} 条", "notices: {count}"),
     # Search page additions.
     "search_options": ("搜索选项", "Search options"),
+    "apply_filters": ("更新结果", "Update results"),
     "filter_recent": ("近期优先", "Favour recent"),
     "active_filters": ("当前筛选", "Active filters"),
     "remove_filter": ("移除", "Remove"),

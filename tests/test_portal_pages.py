@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import zlib
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from api.i18n import _MESSAGES
 from api.routes.portal import Links
 from hub.db import Database
 from hub.ingest import ingest
@@ -243,3 +245,12 @@ def test_portal_links_agree_with_the_router(app: FastAPI) -> None:
     for slug in ("east", "east-school", "d0s0b11"):
         assert links.unit(slug) == app.url_path_for("unit_page", slug=slug)
     assert Links("/portal").unit("east") == "/portal/units/east"
+
+
+def test_every_message_has_both_languages_with_the_same_placeholders() -> None:
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for key, (chinese, english) in _MESSAGES.items():
+        assert chinese.strip() and english.strip(), key
+        assert fields(chinese) == fields(english), key
