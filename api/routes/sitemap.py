@@ -1,9 +1,9 @@
 """sitemap.xml and robots.txt: the public pages for search engines, absolute under ``settings.web.base_url``.
 
-The sitemap lists the home page, the unit directory, every unit page and every approved item's page,
-in that order. Up to ``MAX_URLS`` it is one ``urlset``; past that, ``/sitemap.xml`` is a sitemap index
-of ``/sitemap-1.xml``, ``/sitemap-2.xml``, ... each holding the next ``MAX_URLS`` of the same list
-(sitemaps.org allows 50,000 URLs per file).
+The sitemap lists the home page, the unit directory, every unit page and every approved item's page
+(with its publication date as ``lastmod``), in that order. Up to ``MAX_URLS`` it is one ``urlset``;
+past that, ``/sitemap.xml`` is a sitemap index of ``/sitemap-1.xml``, ``/sitemap-2.xml``, ... each
+holding the next ``MAX_URLS`` of the same list (sitemaps.org allows 50,000 URLs per file).
 """
 
 from __future__ import annotations
