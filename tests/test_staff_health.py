@@ -221,3 +221,9 @@ def test_exports_carry_the_rows_of_xinlian_health_report(
     assert rows == _csv(exported.text)
 
     assert admin.get("/staff/health/export", params={"unit": "nowhere"}).status_code == 404
+
+
+def test_every_staff_page_links_the_dashboard(admin: TestClient, tree: dict[str, int]) -> None:
+    page = admin.get("/staff/queue")
+    assert page.status_code == 200
+    assert 'href="/staff/health"' in page.text
