@@ -116,14 +116,14 @@ def _build(
     year, month, day, hour, minute, second = (int(p) if p else 0 for p in parts)
     try:
         naive = datetime(year, month, day, hour, minute, second)
-    except ValueError:
+        if tz:
+            offset = "+00:00" if tz == "Z" else tz if ":" in tz else f"{tz[:3]}:{tz[3:]}"
+            value = as_utc(datetime.fromisoformat(naive.isoformat() + offset), zone)
+        else:
+            value = as_utc(naive, zone)
+    except (ValueError, OverflowError):  # no such day, an offset of ±24 h or more, UTC beyond year 9999
         return None
-    if tz:
-        offset = "+00:00" if tz == "Z" else tz if ":" in tz else f"{tz[:3]}:{tz[3:]}"
-        value = datetime.fromisoformat(naive.isoformat() + offset)
-    else:
-        value = naive
-    return plausible(as_utc(value, zone), now, keep_future)
+    return plausible(value, now, keep_future)
 
 
 def plausible(value: datetime, now: datetime | None = None, keep_future: bool = False) -> datetime | None:
@@ -159,10 +159,10 @@ def parse_date(
         year, month, day, hour, minute, second, tz = match.groups()
         return _build([year, month, day, hour, minute, second], zone, now, tz, keep_future)
     try:
-        parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        parsed = as_utc(parsedate_to_datetime(text), zone)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return plausible(as_utc(parsed, zone), now, keep_future)
+    return plausible(parsed, now, keep_future)
 
 
 def find_labelled_date(
