@@ -39,6 +39,7 @@ from index.backend import (
 )
 from index.embedded_query import (
     any_of,
+    any_term,
     combine,
     repost_exclusion,
     states_filter,
@@ -161,7 +162,7 @@ class EmbeddedBackend:
         if not item_ids:
             return {}
         searcher = generation.index.searcher()
-        query = Query.term_set_query(generation.index.schema, F.item_id, item_ids)
+        query = any_term(generation.index.schema, F.item_id, item_ids)
         addresses = [address for _score, address in searcher.search(query, len(item_ids) * 2).hits]
         if not addresses:
             return {}

@@ -77,6 +77,15 @@ def _term(schema: tantivy.Schema, field: str, value: object) -> Query:
     return Query.term_query(schema, field, value)
 
 
+def any_term(schema: tantivy.Schema, field: str, values: Sequence[object]) -> Query:
+    """Documents holding any of a few ``values`` in ``field``: a union of term queries, which reads
+    only their postings (``Query.term_set_query`` walks the field's terms or column: ~10 times slower
+    for a page of ids; it stays the better choice for a few dense values, like states)."""
+    if len(values) == 1:
+        return _term(schema, field, values[0])
+    return Query.boolean_query([(Occur.Should, _term(schema, field, value)) for value in values])
+
+
 def states_filter(schema: tantivy.Schema, states: tuple[str, ...] | None) -> Query | None:
     """Documents in one of ``states`` (None: every state)."""
     if states is None:

@@ -27,7 +27,7 @@ from index.backend import (
     decode_cursor,
     encode_cursor,
 )
-from index.embedded_query import char_weight, combine, search_query, states_filter
+from index.embedded_query import any_term, char_weight, combine, search_query, states_filter
 from index.embedded_schema import F, micros, read_payload, sort_key, sort_key_parts
 from index.embedded_snippet import page_snippet
 
@@ -223,7 +223,7 @@ class EmbeddedSearch:
         if not ids:
             return {}
         required = [query for query in (states_filter(self.schema, states),) if query is not None]
-        query = combine(Query.term_set_query(self.schema, F.collapse_into, ids), required, [])
+        query = combine(any_term(self.schema, F.collapse_into, ids), required, [])
         size = len(ids)
         answer = self.searcher.aggregate(
             query, {"r": {"terms": {"field": F.collapse_into, "size": size, "segment_size": size}}}
@@ -299,7 +299,7 @@ def newest_unit_names(
     newest = {"top_hits": {"size": 1, "sort": [{F.sort_key: "desc"}], "docvalue_fields": [F.unit_name]}}
     size = len(unit_ids)
     answer = searcher.aggregate(
-        Query.term_set_query(schema, F.unit_id, unit_ids),
+        any_term(schema, F.unit_id, unit_ids),
         {"u": {"terms": {"field": F.unit_id, "size": size, "segment_size": size}, "aggs": {"n": newest}}},
     )
     names: dict[int, str] = {}
