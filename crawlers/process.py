@@ -2,8 +2,10 @@
 
 Started by crawlers.pool. It imports Scrapy once, starts one asyncio reactor and keeps it running; every
 job it is sent (a run id and that run's sources for this process) becomes a few Scrapy crawlers in that
-reactor, so a crawl pays neither the interpreter's start-up nor the imports. Crawling never runs in the
-web process.
+reactor, so a crawl pays neither the interpreter's start-up nor the imports. With ``crawl.fast_feeds``
+(the default) feed and account sources are polled by crawlers/fastfeed/ in the same event loop instead,
+over one aiohttp session kept for the process's life; the full text of their teaser-only entries is
+then fetched by a Scrapy crawler. Crawling never runs in the web process.
 
 Protocol, one JSON object per line: on stdin the pool's settings first (secrets never reach a command
 line), then ``{"run": id, "source_ids": [...], "host_shares": {...}}`` and ``{"cancel": id}``; on the
@@ -30,8 +32,12 @@ from scrapy.crawler import AsyncCrawlerProcess, Crawler
 from sqlalchemy import select
 from twisted.internet.error import ReactorNotRunning
 
+from crawlers.fastfeed.fetch import FeedClient, FetchConfig
+from crawlers.fastfeed.fulltext import FullTextSpider
+from crawlers.fastfeed.worker import ABORTED, FeedRun
 from crawlers.ledger import CrawlLedger, SourceJob
 from crawlers.scrapy_settings import scrapy_settings
+from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.feed import FeedSpider
 from crawlers.spiders.htmllist import HtmlListSpider
 from hub.db import Database
@@ -83,6 +89,8 @@ class CrawlServer:
             # Scrapy sets the level on its handler only: every request would still build debug records.
             logging.getLogger("scrapy").setLevel(logging.WARNING)
         self.crawlers: dict[int, list[Crawler]] = {}
+        self.feed_runs: dict[int, FeedRun] = {}  # runs' fast feed polls (crawlers/fastfeed/)
+        self.feed_client: FeedClient | None = None  # opened on first use, in the reactor's event loop
         self.tasks: set[asyncio.Task[None]] = set()
         self.cancelled: set[int] = set()
         self.shutdown_task: asyncio.Future[None] | None = None
@@ -148,29 +156,71 @@ class CrawlServer:
 
     def _start_crawlers(
         self, run_id: int, jobs: list[SourceJob], ledger: CrawlLedger, host_shares: dict[str, int]
-    ) -> list[asyncio.Task[None]]:
+    ) -> list[asyncio.Future[None]]:
         feed_jobs = [job for job in jobs if job.kind in FEED_KINDS]
         html_jobs = [job for job in jobs if job.kind not in FEED_KINDS]
-        common = {
-            "ledger": ledger,
-            "crawl_settings": self.settings.crawl,
-            "zone": self.settings.timezone,
-            "bridge": self.settings.bridge,
-        }
-        part_settings = scrapy_settings(self.settings, host_shares)
-        crawlers: list[Crawler] = []
-        tasks: list[asyncio.Task[None]] = []
-        for spider_class, spider_jobs in ((FeedSpider, feed_jobs), (HtmlListSpider, html_jobs)):
+        fast = self.settings.crawl.fast_feeds
+        self.crawlers[run_id] = []
+        tasks: list[asyncio.Future[None]] = []
+        spiders = (
+            [(HtmlListSpider, html_jobs)] if fast else [(FeedSpider, feed_jobs), (HtmlListSpider, html_jobs)]
+        )
+        for spider_class, spider_jobs in spiders:
             if spider_jobs:
-                crawler = Crawler(spider_class, part_settings)
-                crawlers.append(crawler)
-                tasks.append(self.process.crawl(crawler, jobs=spider_jobs, **common))
-        self.crawlers[run_id] = crawlers
+                tasks.append(self._crawl(run_id, spider_class, ledger, host_shares, jobs=spider_jobs))
+        if fast and feed_jobs:
+            tasks.append(asyncio.ensure_future(self._fast_feeds(run_id, feed_jobs, ledger, host_shares)))
         return tasks
+
+    def _crawl(
+        self,
+        run_id: int,
+        spider_class: type[SourceSpider],
+        ledger: CrawlLedger,
+        host_shares: dict[str, int],
+        **arguments: Any,
+    ) -> asyncio.Future[None]:
+        """Start one Scrapy crawler of run ``run_id`` (stopped by ``cancel``)."""
+        crawler = Crawler(spider_class, scrapy_settings(self.settings, host_shares))
+        self.crawlers.setdefault(run_id, []).append(crawler)
+        return self.process.crawl(
+            crawler,
+            ledger=ledger,
+            crawl_settings=self.settings.crawl,
+            zone=self.settings.timezone,
+            bridge=self.settings.bridge,
+            **arguments,
+        )
+
+    async def _fast_feeds(
+        self, run_id: int, jobs: list[SourceJob], ledger: CrawlLedger, host_shares: dict[str, int]
+    ) -> None:
+        """Poll the run's feed sources on the fast path, then let Scrapy fetch their teasers' full text."""
+        if run_id in self.cancelled:  # cancelled before it started
+            for job in jobs:
+                ledger.fail(job.id, ABORTED)
+            return
+        if self.feed_client is None:
+            self.feed_client = FeedClient.open(FetchConfig.from_settings(self.settings.crawl))
+        feed_run = FeedRun(self.feed_client, ledger, self.settings, host_shares)
+        self.feed_runs[run_id] = feed_run
+        try:
+            handoffs = await feed_run.run(jobs)
+        finally:
+            self.feed_runs.pop(run_id, None)
+        if handoffs and run_id not in self.cancelled:
+            # Sources handed off stay open in the ledger until their article pages are done; a cancelled
+            # run records them as aborted instead.
+            await self._crawl(
+                run_id, FullTextSpider, ledger, host_shares, handoffs=handoffs, politeness=feed_run.politeness
+            )
 
     async def cancel(self, run_id: int) -> None:
         """Stop run ``run_id`` here: sources still in flight are recorded as aborted."""
         self.cancelled.add(run_id)
+        feed_run = self.feed_runs.get(run_id)
+        if feed_run is not None:
+            feed_run.cancel()
         crawlers = self.crawlers.get(run_id, [])
         if crawlers:
             await asyncio.gather(*(crawler.stop_async() for crawler in crawlers), return_exceptions=True)
@@ -183,6 +233,8 @@ class CrawlServer:
             await self.cancel(run_id)
         while self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.feed_client is not None:
+            await self.feed_client.close()
         with contextlib.suppress(ReactorNotRunning):  # a signal may have stopped it already
             reactor.stop()  # type: ignore[misc]
 

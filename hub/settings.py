@@ -85,6 +85,12 @@ class CrawlSettings(_Section):
         25, ge=1, description="A run uses another crawl process only for at least this many more sources."
     )
     concurrent_per_host: int = Field(4, description="Requests in flight per host.")
+    fast_feeds: bool = Field(
+        True,
+        description="Fetch feed and account sources with the lean asyncio path (crawlers/fastfeed/, same"
+        " politeness, guard and recording) instead of Scrapy; HTML list and sitemap sources, and the full"
+        " text of teaser-only feed entries, stay on Scrapy.",
+    )
     retry_times: int = Field(1, description="Retries of a failed request within one crawl.")
     max_redirects: int = Field(5, description="Redirects followed before a redirect loop is declared.")
     list_page_depth: int = Field(2, description="List pages followed per HTML source (pagination depth).")
