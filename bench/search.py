@@ -5,7 +5,10 @@ notices: titles and bodies from the sample network's vocabulary (samplenet/texts
 Chinese with digits, dates, names and a few English words) plus a long tail of rarer words, over a
 unit tree (city → 12 districts → 120 streets → 1,440 grassroots units, with region codes), 2 sources
 per unit, 5 categories, sort dates over two years, every moderation state, 8 % reposts collapsed into
-their original and 20 % with attachments.
+their original and 20 % with attachments. ``--corpus zipf`` builds a second, labelled variant with the
+same units and metadata but Zipf-distributed words (``ZipfCorpus``: the sample corpus repeats a few
+hundred template sentences, so 社区 is in 91 % of its notices and 党群服务中心 in 44 %); both keep the
+same query set.
 
 Figures, one ``n<docs>.<name>: <value>`` line each:
 - ``build_docs_per_s``: documents per second of ``rebuild`` (generating the notices excluded);
@@ -22,6 +25,7 @@ Figures, one ``n<docs>.<name>: <value>`` line each:
   boost. Every query runs once unmeasured first (page cache), then ``--rounds`` times.
 
     python -m bench.search --docs 100000 --rounds 20
+    python -m bench.search --docs 100000 --corpus sample zipf
     nice python -m bench.search --docs 1000000 --rounds 10
 """
 
@@ -138,7 +142,7 @@ class Corpus:
     def documents(self) -> Iterator[SearchDocument]:
         """The notices, in item id order."""
         rng = random.Random(self.seed)
-        tail = _long_tail(rng)
+        tail = self._vocabulary(rng)
         weights = list(
             accumulate(40 if u.level == "city" else 6 if u.level == "district" else 1 for u in self.units)
         )
@@ -149,6 +153,18 @@ class Corpus:
             self.generation_s += time.perf_counter() - started
             self.generation_cpu_s += time.thread_time() - started_cpu
             yield doc
+
+    def _vocabulary(self, rng: random.Random) -> list[str]:
+        return _long_tail(rng)
+
+    def _texts(self, rng: random.Random, unit: BenchUnit, when: datetime, tail: list[str]) -> tuple[str, str]:
+        """Title and body of an original notice."""
+        title = make_title(rng, unit.name, when.year, rng.random() < 0.3)
+        rare = "".join(
+            "".join(tail[int(len(tail) ** rng.random()) - 1] for _ in range(rng.randint(6, 12))) + "。"
+            for _ in range(rng.randint(1, 2))
+        )
+        return title, "\n".join(make_paragraphs(rng, unit.name, when)) + rare
 
     def _document(
         self,
@@ -166,12 +182,7 @@ class Corpus:
             collapse_into, original_title, original_body = rng.choice(originals)
             title, body = "转载：" + original_title, "转载自市委。" + original_body
         else:
-            title = make_title(rng, unit.name, when.year, rng.random() < 0.3)
-            rare = "".join(
-                "".join(tail[int(len(tail) ** rng.random()) - 1] for _ in range(rng.randint(6, 12))) + "。"
-                for _ in range(rng.randint(1, 2))
-            )
-            body = "\n".join(make_paragraphs(rng, unit.name, when)) + rare
+            title, body = self._texts(rng, unit, when, tail)
             if state == "approved":
                 originals.append((item_id, title, body))
                 if len(originals) > 200:
@@ -204,6 +215,90 @@ class Corpus:
             collapse_into=collapse_into,
             month=sort_date.astimezone(SHANGHAI).strftime("%Y-%m"),
         )
+
+
+# The "zipf" corpus: the same units, dates, states, reposts and metadata, but titles and bodies made of
+# words drawn by Zipf's law (exponent 1) from 50,000 words, as words are used in real text; the words
+# of the query set hold fixed ranks, so that a word like 社区 is in about a third of the notices and a
+# phrase like 党群服务中心 in about one in a hundred (the "sample" corpus repeats a few hundred template
+# sentences: 社区 is in 91 % of its notices, 党群服务中心 in 44 %).
+ZIPF_WORDS = 50_000
+ZIPF_RANKS = {  # rank (1: the most frequent word) -> word; ~250 words a body: P(in a body) ≈ 1 - e^(-22/rank)
+    40: "工作",
+    50: "社区",
+    60: "居民",
+    70: "安全",
+    80: "检查",
+    150: "党建",
+    200: "党员",
+    250: "志愿者",
+    300: "志愿服务",
+    400: "消防",
+    500: "安全生产",
+    600: "垃圾",
+    700: "环境整治",
+    800: "app",
+    900: "引领",
+    1000: "垃圾分类",
+    1200: "防汛",
+    1300: "供水",
+    1500: "医保",
+    1600: "wifi",
+    1800: "招生",
+    2000: "党群服务中心",
+    2200: "smart city",
+    2300: "疫苗",
+    2500: "志愿服务活动",
+    2700: "桥梁",
+    5000: "smart",
+}
+
+
+@dataclass(slots=True)
+class ZipfWords:
+    """Words by rank and their cumulative Zipf weights."""
+
+    words: list[str]
+    cumulative: list[float]
+
+    def draw(self, rng: random.Random, count: int) -> list[str]:
+        return rng.choices(self.words, cum_weights=self.cumulative, k=count)
+
+
+def zipf_words(rng: random.Random) -> ZipfWords:
+    """50,000 words of 2-4 characters (common characters more often, as in Chinese text), the query
+    set's at their ranks."""
+    chars = list(accumulate(1.0 / (rank + 10) for rank in range(len(_HAN))))
+    words = ["".join(rng.choices(_HAN, cum_weights=chars, k=rng.randint(2, 4))) for _ in range(ZIPF_WORDS)]
+    for rank, word in ZIPF_RANKS.items():
+        words[rank - 1] = word
+    return ZipfWords(words, list(accumulate(1.0 / rank for rank in range(1, ZIPF_WORDS + 1))))
+
+
+def _zipf_sentence(rng: random.Random, vocabulary: ZipfWords) -> str:
+    clauses = []
+    for _ in range(rng.randint(2, 4)):
+        words = vocabulary.draw(rng, rng.randint(4, 9))
+        clauses.append("".join(f" {word} " if word.isascii() else word for word in words).strip())
+    return "，".join(clauses) + "。"
+
+
+@dataclass(slots=True)
+class ZipfCorpus(Corpus):
+    """Notices of Zipf-distributed words (see ZIPF_RANKS); everything else as in ``Corpus``."""
+
+    def _vocabulary(self, rng: random.Random) -> ZipfWords:  # type: ignore[override]
+        return zipf_words(rng)
+
+    def _texts(  # type: ignore[override]
+        self, rng: random.Random, unit: BenchUnit, when: datetime, tail: ZipfWords
+    ) -> tuple[str, str]:
+        title = unit.name + "".join(tail.draw(rng, rng.randint(4, 8)))
+        paragraphs = [
+            "".join(_zipf_sentence(rng, tail) for _ in range(rng.randint(1, 3)))
+            for _ in range(rng.randint(3, 10))
+        ]
+        return title, "\n".join(paragraphs)
 
 
 def query_set(units: list[BenchUnit]) -> dict[str, list[SearchQuery]]:
@@ -287,19 +382,24 @@ def measure_searches(
     return wall, cpu
 
 
-def analysis_rate(count: int, seed: int) -> float:
+CORPORA: dict[str, type[Corpus]] = {"sample": Corpus, "zipf": ZipfCorpus}
+
+
+def analysis_rate(count: int, seed: int, variant: type[Corpus] = Corpus) -> float:
     """index_texts alone, in the rebuild's chunks, on the first ``count`` notices."""
-    docs = [(doc.title, doc.text) for doc in Corpus(count, seed).documents()]
+    docs = [(doc.title, doc.text) for doc in variant(count, seed).documents()]
     started = time.perf_counter()
     for first in range(0, len(docs), REBUILD_CHUNK):
         index_texts(docs[first : first + REBUILD_CHUNK])
     return len(docs) / (time.perf_counter() - started)
 
 
-def upsert_batches(backend: EmbeddedBackend, corpus_size: int, seed: int, batches: int) -> list[float]:
+def upsert_batches(
+    backend: EmbeddedBackend, corpus_size: int, seed: int, batches: int, variant: type[Corpus] = Corpus
+) -> list[float]:
     """Milliseconds of outbox-sized upserts of changed documents already in the index."""
     rng = random.Random(seed + 1)
-    source = Corpus(min(corpus_size, 500 * batches), seed + 2)
+    source = variant(min(corpus_size, 500 * batches), seed + 2)
     docs = list(source.documents())
     timings = []
     for number in range(batches):
@@ -313,11 +413,18 @@ def upsert_batches(backend: EmbeddedBackend, corpus_size: int, seed: int, batche
     return timings
 
 
-def run(count: int, rounds: int, seed: int, workdir: Path, report: Callable[[str, str], None]) -> None:
-    """Build an index of ``count`` notices in ``workdir`` and report its figures."""
-    backend = EmbeddedBackend(workdir / f"index-{count}", lock_timeout_s=600)
+def run(
+    count: int,
+    rounds: int,
+    seed: int,
+    workdir: Path,
+    report: Callable[[str, str], None],
+    variant: type[Corpus] = Corpus,
+) -> None:
+    """Build an index of ``count`` notices of corpus ``variant`` in ``workdir`` and report its figures."""
+    backend = EmbeddedBackend(workdir / f"index-{variant.__name__}-{count}", lock_timeout_s=600)
     backend.ensure_ready()
-    corpus = Corpus(count, seed)
+    corpus = variant(count, seed)
     started, started_cpu = time.perf_counter(), time.process_time()
     built = backend.rebuild(corpus.documents())
     build_s = time.perf_counter() - started - corpus.generation_s
@@ -325,7 +432,7 @@ def run(count: int, rounds: int, seed: int, workdir: Path, report: Callable[[str
     report("build_docs_per_s", f"{built / build_s:.0f} ({built} docs in {build_s:.1f} s)")
     report("build_cpu_s", f"{build_cpu_s:.1f} (all threads: Python + tantivy's indexing and merges)")
     report("generation_s_excluded", f"{corpus.generation_s:.1f}")
-    analysed = analysis_rate(min(count, 20_000), seed)
+    analysed = analysis_rate(min(count, 20_000), seed, variant)
     report("analysis_docs_per_s", f"{analysed:.0f}")
     rest_s = build_s - built / analysed
     report("tantivy_docs_per_s", f"{built / rest_s:.0f}" if rest_s > 0 else "n/a")
@@ -342,7 +449,7 @@ def run(count: int, rounds: int, seed: int, workdir: Path, report: Callable[[str
     for kind, values in cpu.items():
         report(f"search_cpu_ms.{kind}", _summary(values))
     report("load_average_after_search", f"{os.getloadavg()[0]:.2f}")
-    upserts = upsert_batches(backend, count, seed, 5)
+    upserts = upsert_batches(backend, count, seed, 5, variant)
     report("upsert_500_ms", f"p50 {statistics.median(upserts):.0f} max {max(upserts):.0f}")
     backend.close()
 
@@ -361,17 +468,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=10, help="times each query is measured")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: temp)")
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        choices=sorted(CORPORA),
+        default=["sample"],
+        help="sample: the sample network's sentences (figures n<docs>.*); zipf: Zipf-distributed words "
+        "(figures zipf.n<docs>.*)",
+    )
     args = parser.parse_args(argv)
     print("bench: search")
     print(f"machine: {platform.machine()} python {platform.python_version()} cpus {os.cpu_count()}")
     print(f"load_average_before: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="xinlian-search-", dir=args.workdir) as tmp:
-        for count in args.docs:
+        for corpus in args.corpus:
+            prefix = "" if corpus == "sample" else f"{corpus}."
+            for count in args.docs:
 
-            def report(name: str, value: str, count: int = count) -> None:
-                print(f"n{count}.{name}: {value}", flush=True)
+                def report(name: str, value: str, label: str = f"{prefix}n{count}") -> None:
+                    print(f"{label}.{name}: {value}", flush=True)
 
-            run(count, args.rounds, args.seed, Path(tmp), report)
+                run(count, args.rounds, args.seed, Path(tmp), report, CORPORA[corpus])
 
 
 if __name__ == "__main__":
