@@ -43,6 +43,8 @@ _VALUE_END = re.compile(
     r"\s{2,}|\s*(?:来源|作者|记者|通讯员|发布|时间|日期|浏览|阅读|点击|字号|字体|编辑|责任|审核|打印|分享|关闭|\d{4}\s*[-/.年])"
 )
 SUMMARY_MIN = 20
+# Control characters XML cannot hold (all of C0 but tab, newline and carriage return).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _BOILERPLATE = ("nav", "header", "footer", "script", "style", "noscript", "aside", "form")
 
 
@@ -193,6 +195,30 @@ def extract_article(
 
     ``list_date`` / ``feed_date``: what the list page or the feed said, used when the page says nothing.
     """
+    args = (url, source_id, selectors, zone, now, site_name, list_date, feed_date)
+    try:
+        return _extract_article(html, *args)
+    except ValueError:
+        # lxml parses control characters but refuses to write them back (drop_tree joining a tail,
+        # rewrite_links setting an href). Rare, so the page is cleaned only then: a regex pass over
+        # every page would cost a fifth of its parse.
+        cleaned = _NOT_XML.sub("", html)
+        if cleaned == html:
+            raise
+        return _extract_article(cleaned, *args)
+
+
+def _extract_article(
+    html: str,
+    url: str,
+    source_id: int,
+    selectors: Mapping[str, str] | None,
+    zone: str,
+    now: datetime | None,
+    site_name: str | None,
+    list_date: datetime | None,
+    feed_date: datetime | None,
+) -> RawItem:
     selectors = selectors or {}
     root = parse_document(html)
     if root is None:
