@@ -7,6 +7,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 from lxml import html as lxml_html
+from lxml.etree import ParserError
 
 ALLOWED_TAGS = frozenset(
     {
@@ -30,6 +31,9 @@ DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "
 LINK_REL = "noopener nofollow"
 _BLANK_LINES = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t\u3000\xa0]+")
+# Control characters XML cannot hold (all of C0 but tab, newline and carriage return).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _absolute(base_url: str, value: str) -> str | None:
@@ -64,9 +68,17 @@ def sanitize_html(html: str, base_url: str) -> str:
 
 def html_to_text(html: str) -> str:
     """Readable plain text of ``html``: one line per block, whitespace collapsed."""
+    # lxml refuses to set text holding control characters, and a str with an encoding declaration.
+    html = _XML_DECLARATION.sub("", _NOT_XML.sub("", html), count=1)
     if not html.strip():
         return ""
-    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    try:
+        document = lxml_html.document_fromstring(html)
+    except ParserError:  # nothing to parse (a lone comment or doctype)
+        return ""
+    # The body, as fragment_fromstring would take it; that one fails an assertion on "<html><head>".
+    body = document.find("body")
+    root = body if body is not None else document
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
     for block in root.xpath("//p|//div|//br|//li|//tr|//h1|//h2|//h3|//h4|//h5|//h6|//blockquote"):
