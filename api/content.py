@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from hub.models import Item, ItemState, Source, Unit
@@ -37,6 +37,24 @@ def _dated_since(since: datetime) -> ColumnElement[bool]:
     return or_(Item.published_at >= since, and_(Item.published_at.is_(None), Item.first_seen_at >= since))
 
 
+def _latest_statement(by_level: bool) -> Select[Item]:
+    original = aliased(Item)
+    published_original = (
+        select(original.id).where(original.id == Item.repost_of_id, original.state == APPROVED).exists()
+    )
+    query = select(Item).options(joinedload(Item.unit)).where(Item.state == APPROVED, ~published_original)
+    if by_level:
+        levels = bindparam("levels", expanding=True, type_=String())
+        query = query.join(Unit, Item.unit_id == Unit.id).where(Unit.level.in_(levels))
+    return query.order_by(*_newest_first()).limit(bindparam("limit"))
+
+
+# Built once, with parameters: SQLAlchemy derives a cache key for every new statement object, which for
+# this one (an alias inside) costs more than running it (~1.5 ms, three times on the home page).
+_LATEST = _latest_statement(by_level=False)
+_LATEST_BY_LEVEL = _latest_statement(by_level=True)
+
+
 def latest_approved(session: Session, limit: int, levels: Sequence[str] = ()) -> list[Item]:
     """Newest approved items, newest first (by publication date, then first seen), of units at
     ``levels`` (every level when empty).
@@ -44,20 +62,9 @@ def latest_approved(session: Session, limit: int, levels: Sequence[str] = ()) ->
     A repost whose original is published is left out: the original stands for it, so a city notice
     reposted by thirty branches shows once (its page lists the reposts).
     """
-    original = aliased(Item)
-    published_original = (
-        select(original.id).where(original.id == Item.repost_of_id, original.state == APPROVED).exists()
-    )
-    query = (
-        select(Item)
-        .options(joinedload(Item.unit))
-        .where(Item.state == APPROVED, ~published_original)
-        .order_by(*_newest_first())
-        .limit(limit)
-    )
     if levels:
-        query = query.join(Unit, Item.unit_id == Unit.id).where(Unit.level.in_(levels))
-    return list(session.scalars(query))
+        return list(session.scalars(_LATEST_BY_LEVEL, {"levels": list(levels), "limit": limit}))
+    return list(session.scalars(_LATEST, {"limit": limit}))
 
 
 @dataclass(frozen=True, slots=True)
