@@ -33,7 +33,7 @@ from sqlalchemy import select
 from twisted.internet.error import ReactorNotRunning
 
 from crawlers.fastfeed.fetch import FeedClient, FetchConfig
-from crawlers.fastfeed.fulltext import FullTextSpider
+from crawlers.fastfeed.fulltext import FullTextSpider, HandOffQueue
 from crawlers.fastfeed.worker import ABORTED, FeedRun
 from crawlers.ledger import CrawlLedger, SourceJob
 from crawlers.scrapy_settings import scrapy_settings
@@ -202,18 +202,24 @@ class CrawlServer:
             return
         if self.feed_client is None:
             self.feed_client = FeedClient.open(FetchConfig.from_settings(self.settings.crawl))
-        feed_run = FeedRun(self.feed_client, ledger, self.settings, host_shares)
-        self.feed_runs[run_id] = feed_run
-        try:
-            handoffs = await feed_run.run(jobs)
-        finally:
-            self.feed_runs.pop(run_id, None)
-        if handoffs and run_id not in self.cancelled:
+
+        def start_full_text(handoffs: HandOffQueue) -> asyncio.Future[None] | None:
             # Sources handed off stay open in the ledger until their article pages are done; a cancelled
             # run records them as aborted instead.
-            await self._crawl(
+            if run_id in self.cancelled:
+                return None
+            return self._crawl(
                 run_id, FullTextSpider, ledger, host_shares, handoffs=handoffs, politeness=feed_run.politeness
             )
+
+        handoffs = HandOffQueue(start_full_text)
+        feed_run = FeedRun(self.feed_client, ledger, self.settings, handoffs.put, host_shares)
+        self.feed_runs[run_id] = feed_run
+        try:
+            await feed_run.run(jobs)
+        finally:
+            self.feed_runs.pop(run_id, None)
+            await handoffs.finish()
 
     async def cancel(self, run_id: int) -> None:
         """Stop run ``run_id`` here: sources still in flight are recorded as aborted."""

@@ -77,20 +77,32 @@ class HostSlot:
         if self._last_start is not None:
             self._next_start = max(self._next_start, self._last_start + delay_s)
 
-    async def _start(self) -> None:
-        # The start time is reserved before sleeping: requests queued on the host get successive times.
-        now = self._clock()
-        start = max(now, self._next_start)
-        self._last_start, self._next_start = start, start + self.delay_s
-        if start > now:
-            await asyncio.sleep(start - now)
+    async def acquire(self) -> None:
+        """Wait for a free place and for the host's next start time; ``release`` when the request is done."""
+        await self._free.acquire()
+        try:
+            # The start time is reserved before sleeping: requests queued on the host get successive times.
+            now = self._clock()
+            start = max(now, self._next_start)
+            self._last_start, self._next_start = start, start + self.delay_s
+            if start > now:
+                await asyncio.sleep(start - now)
+        except BaseException:
+            self._free.release()
+            raise
+
+    def release(self) -> None:
+        """One request to the host is done."""
+        self._free.release()
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Held while one request to the host is in flight."""
-        async with self._free:
-            await self._start()
+        await self.acquire()
+        try:
             yield
+        finally:
+            self.release()
 
 
 class Politeness:
@@ -110,6 +122,10 @@ class Politeness:
         self._slots: dict[str, HostSlot] = {}
         self._robots: dict[str, asyncio.Task[ProtegoRobotParser | None]] = {}
         self._overall = asyncio.Semaphore(max(1, config.concurrency))
+
+    def slot_of(self, url: str) -> HostSlot:
+        """The slot of ``url``'s host."""
+        return self.slot(_host(url))
 
     def slot(self, host: str) -> HostSlot:
         """The slot of ``host`` (a host name, lower case), made on first use."""

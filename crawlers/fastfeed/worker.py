@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -75,6 +75,7 @@ class FeedRun:
         client: FeedClient,
         ledger: CrawlLedger,
         settings: Settings,
+        hand_off: Callable[[HandOff], None],
         host_shares: Mapping[str, int] | None = None,
     ) -> None:
         self.client = client
@@ -82,18 +83,17 @@ class FeedRun:
         self.crawl = settings.crawl
         self.zone = settings.timezone
         self.bridge = settings.bridge
+        self.hand_off = hand_off  # teasers go to Scrapy for their full text (crawlers/fastfeed/fulltext.py)
         self.politeness = Politeness(PolitenessConfig.from_settings(self.crawl), self._robots, host_shares)
-        self.handoffs: list[HandOff] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def run(self, jobs: list[SourceJob]) -> list[HandOff]:
-        """Poll every job; returns the teaser entries left for Scrapy."""
+    async def run(self, jobs: list[SourceJob]) -> None:
+        """Poll every job."""
         self._tasks = [asyncio.ensure_future(self.poll(job)) for job in jobs]
         try:
             await asyncio.gather(*self._tasks)
         finally:
             await self.politeness.close()
-        return self.handoffs
 
     def cancel(self) -> None:
         """Stop the run: sources still in flight are recorded as aborted."""
@@ -168,7 +168,7 @@ class FeedRun:
             (teasers if entry.needs_full_text and fetch_full_text else items).append(entry.item)
         if teasers:
             self.ledger.begin(job.id)  # held until Scrapy has taken the article requests (fulltext.py)
-            self.handoffs.append(HandOff(job, teasers))
+            self.hand_off(HandOff(job, teasers))
         for _ in items:
             self.ledger.item_found(job.id)
         if items:
