@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import tantivy
 from tantivy import Occur, Query
@@ -95,8 +95,9 @@ def states_filter(schema: tantivy.Schema, states: tuple[str, ...] | None) -> Que
     return Query.term_set_query(schema, F.state, list(states))
 
 
-def filters(schema: tantivy.Schema, query: SearchQuery) -> list[Query]:
-    """The filters of ``query`` (each must match; none adds to the score)."""
+def filters(schema: tantivy.Schema, query: SearchQuery, states: bool = True) -> list[Query]:
+    """The filters of ``query`` (each must match; none adds to the score), the states filter with
+    ``states``."""
     found: list[Query] = []
     for field, value in (
         (F.unit_ancestors, query.unit_subtree),
@@ -119,9 +120,9 @@ def filters(schema: tantivy.Schema, query: SearchQuery) -> list[Query]:
                 upper_bound=micros(query.date_to) if query.date_to is not None else None,
             )
         )
-    states = states_filter(schema, query.states)
-    if states is not None:
-        found.append(states)
+    states_query = states_filter(schema, query.states) if states else None
+    if states_query is not None:
+        found.append(states_query)
     return found
 
 
@@ -140,14 +141,42 @@ def combine(scoring: Query | None, required: list[Query], excluded: list[Query])
     return Query.boolean_query(clauses)
 
 
+def other_states(states: tuple[str, ...] | None, present: Mapping[str, int] | None) -> list[str] | None:
+    """The state values of the index outside ``states``, when they are held by fewer documents than
+    ``states`` (``present``: every state value of the index and its document count); None otherwise.
+
+    Every document holds exactly one state term (the whole value: ``RAW``), so "not one of the others"
+    keeps exactly ``states``, and leaving a few out is far cheaper for tantivy than intersecting with
+    the many in: a match is then checked against short posting lists instead of the words' matches
+    being looked up in ~90 % of the index (at 1M documents, 社区: 35 -> 25 ms, 党建: 21 -> 9 ms)."""
+    if states is None or present is None:
+        return None
+    others = [value for value in present if value not in states]
+    kept = sum(count for value, count in present.items() if value in states)
+    return others if sum(present[value] for value in others) < kept else None
+
+
 def search_query(
-    schema: tantivy.Schema, query: SearchQuery, parsed: ParsedQuery, weight: CharWeight
+    schema: tantivy.Schema,
+    query: SearchQuery,
+    parsed: ParsedQuery,
+    weight: CharWeight,
+    present_states: Mapping[str, int] | None = None,
 ) -> Query:
-    """Everything ``query`` asks for except the cursor and the order."""
+    """Everything ``query`` asks for except the cursor and the order. With ``present_states`` (see
+    ``other_states``), words to match and no other filter (a sparse filter leads the intersection
+    anyway: there, measured ~5 % slower), the states are kept by leaving the others out."""
+    scoring = words_query(schema, parsed, weight)
     excluded = [term_query(schema, term, weight) for term in parsed.must_not]
     if query.collapse_reposts:
         excluded.append(repost_exclusion(schema))
-    return combine(words_query(schema, parsed, weight), filters(schema, query), excluded)
+    required = filters(schema, query, states=False)
+    others = other_states(query.states, present_states) if scoring is not None and not required else None
+    if others is None:
+        return combine(scoring, filters(schema, query), excluded)
+    if others:
+        excluded.append(any_term(schema, F.state, others))
+    return combine(scoring, required, excluded)
 
 
 def title_prefix_query(

@@ -138,7 +138,8 @@ class EmbeddedSearch:
     def run(self, query: SearchQuery, parsed: ParsedQuery, now: datetime) -> SearchResult:
         """Answer ``query`` (``parsed`` is its text) as of ``now`` (recency boost)."""
         weight = char_weight(self.searcher)
-        full = search_query(self.schema, query, parsed, weight)
+        present = dict(self.searcher.terms_with_prefix(F.state, "")) if parsed.must else None
+        full = search_query(self.schema, query, parsed, weight, present)
         flat = [group[0].char for group in parsed.must if len(group) == 1 and group[0].char]
         if parsed.must and len(flat) == len(parsed.must):
             # Only one-character terms, each required: every match has the same score (with the recency
