@@ -54,14 +54,22 @@ class ParsedFeed:
     ttl: str | None = None  # RSS <ttl> in minutes, as written (hub/schedule/headers.py reads it)
 
 
+def _timestamp(parsed: time.struct_time) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (ValueError, OverflowError, OSError):  # feedparser read "0000000" as year 0, or year 10000
+        return None
+
+
 def _entry_date(
     dates: dict[str, tuple[str, time.struct_time | None]], zone: str, now: datetime | None
 ) -> datetime | None:
     for key in DATE_KEYS:
         raw, parsed = dates.get(key, ("", None))
         # feedparser misreads Chinese date strings ("2024年05月03日" came out as November); ours first.
-        if parsed and raw.isascii():
-            return plausible(datetime.fromtimestamp(calendar.timegm(parsed), UTC), now, keep_future=True)
+        stamp = _timestamp(parsed) if parsed and raw.isascii() else None
+        if stamp is not None:
+            return plausible(stamp, now, keep_future=True)
         value = parse_date(raw, zone, now, keep_future=True) if raw else None
         if value is not None:
             return value
@@ -112,13 +120,13 @@ def _make_entry(
 def _entry_from_fields(
     fields: EntryFields, source_id: int, feed_url: str, zone: str, now: datetime | None
 ) -> FeedEntry | None:
-    if not fields.link:
+    link = _joined(feed_url, fields.link) if fields.link else None
+    if not link:
         return None
-    link = fields.link if plain_absolute(fields.link) else urljoin(feed_url, fields.link)
     enclosures = [
-        Attachment(name=str(e.title or e.href.rsplit("/", 1)[-1]), url=urljoin(link, e.href))
+        Attachment(name=str(e.title or e.href.rsplit("/", 1)[-1]), url=url)
         for e in fields.enclosures
-        if not e.type.startswith("image/")
+        if not e.type.startswith("image/") and (url := _joined(link, e.href))
     ]
     return _make_entry(
         source_id,
@@ -136,26 +144,41 @@ def _entry_from_fields(
     )
 
 
+def _joined(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base``; None when it is no URL at all ("http://[")."""
+    if plain_absolute(href):
+        return href
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list value; anything else (a feed may put any type anywhere) is none."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _parse_json_feed(
     data: dict[str, Any], source_id: int, feed_url: str, zone: str, now: datetime | None
 ) -> ParsedFeed:
-    hubs = [h for h in data.get("hubs") or [] if isinstance(h, dict) and h.get("url")]
+    hubs = [h for h in _objects(data.get("hubs")) if h.get("url")]
     feed = ParsedFeed(
         title=str(data.get("title") or ""),
         hub_url=str(hubs[0]["url"]) if hubs else None,
         self_url=str(data.get("feed_url") or "") or None,
     )
-    for entry in data.get("items") or []:
-        link = urljoin(feed_url, str(entry.get("url") or entry.get("external_url") or ""))
+    for entry in _objects(data.get("items")):
+        link = _joined(feed_url, str(entry.get("url") or entry.get("external_url") or ""))
         if not link:
             continue
         published = parse_date(str(entry.get("date_published") or ""), zone, now, keep_future=True)
-        authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
-        tags = entry.get("tags") or []
+        authors = _objects(entry.get("authors")) or _objects([entry.get("author")])
+        tags = entry.get("tags") if isinstance(entry.get("tags"), list) else []
         enclosures = [
-            Attachment(name=str(a.get("title") or a.get("url")), url=urljoin(link, str(a["url"])))
-            for a in entry.get("attachments") or []
-            if a.get("url")
+            Attachment(name=str(a.get("title") or a.get("url")), url=url)
+            for a in _objects(entry.get("attachments"))
+            if a.get("url") and (url := _joined(link, str(a["url"])))
         ]
         feed.entries.append(
             _make_entry(
@@ -167,7 +190,7 @@ def _parse_json_feed(
                 str(entry.get("content_html") or entry.get("content_text") or ""),
                 str(entry.get("summary") or ""),
                 published,
-                str(authors[0].get("name")) if authors and isinstance(authors[0], dict) else None,
+                str(authors[0].get("name")) if authors else None,
                 str(tags[0]) if tags else None,
                 enclosures,
                 now,
@@ -222,6 +245,8 @@ def _read_with_feedparser(data: bytes, content_type: str | None) -> FeedFields:
     )
     problem = parsed.get("bozo_exception")
     # Entries salvaged from XML that is not well-formed may be cut short or mixed up: refuse them all.
-    if isinstance(problem, SAXException) or (not parsed.entries and (parsed.bozo or not parsed.version)):
+    # .get: an empty document's result has no "version" at all.
+    empty = not parsed.entries and (parsed.bozo or not parsed.get("version"))
+    if isinstance(problem, SAXException) or empty:
         raise FeedParseError(f"malformed feed: {problem or 'not a feed'}")
     return from_feedparser(parsed)
