@@ -68,6 +68,10 @@ def classify_exception(exc: BaseException) -> FailureInfo:
         return FailureInfo("blocked_private", None, str(exc))
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
+        if "DOWNLOAD_MAXSIZE" in text:
+            # HttpCompressionMiddleware: the body inflated past the limit (a gzip bomb). Checked first:
+            # this message quotes the URL, which may hold any word.
+            return FailureInfo("too_large", None, text)
         if "redirect" in text:
             return FailureInfo("redirect_loop", None, text)
         if "robots" in text:

@@ -57,6 +57,10 @@ def scrapy_settings(settings: Settings, host_shares: Mapping[str, int] | None = 
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # sources carry no credentials
             "crawlers.safety.PrivateNetworkMiddleware": 50,  # before robots.txt (100) fetches anything
+            # Scrapy's robots.txt middleware lets requests that wait for a host's robots.txt through
+            # unchecked, all but the first (crawlers/middlewares/robots.py).
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawlers.middlewares.robots.SharedRobotsTxtMiddleware": 100,
             "crawlers.middlewares.crawldelay.CrawlDelayMiddleware": 110,
             "crawlers.middlewares.retryafter.RetryAfterMiddleware": 560,  # sees responses before retry (550)
             "crawlers.middlewares.stats.FetchStatsMiddleware": 950,  # next to the downloader: every hop

@@ -10,17 +10,27 @@ from dataclasses import asdict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from samplenet import render_bridge, render_feeds, render_html, render_sitemap
 from samplenet.assets import ATTACHMENT_TYPES, TINY_PNG, attachment_bytes
 from samplenet.generate import publish_item
-from samplenet.model import RATE_LIMIT_RETRY_AFTER_S, SampleItem, SampleNetwork, SampleSite
+from samplenet.model import (
+    DRIP_STEPS,
+    GZIP_BOMB_BYTES,
+    HUGE_PAGE_BYTES,
+    PRIVATE_REDIRECT_HOST,
+    RATE_LIMIT_RETRY_AFTER_S,
+    SampleItem,
+    SampleNetwork,
+    SampleSite,
+)
 from samplenet.responses import conditional
 from samplenet.websub_hub import SampleHub
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
+DRIP_CHUNK_BYTES = 64
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 
 
@@ -33,6 +43,7 @@ class SampleApp:
         self.ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self._bombs: dict[tuple[str, str], bytes] = {}
 
     def build(self) -> Starlette:
         """The ASGI app."""
@@ -106,12 +117,14 @@ class SampleApp:
         base = _base(request)
         source = site.source_path.removeprefix(site.root_path)
         if site.fault is not None and path in (source, f"moved/{source}"):
-            faulty = await self._fault(site, path, source, base)
+            faulty = await self._fault(request, site, path, source, base)
             if faulty is not None:
                 return faulty
         return self._page(request, site, path, base)
 
-    async def _fault(self, site: SampleSite, path: str, source: str, base: str) -> Response | None:
+    async def _fault(
+        self, request: Request, site: SampleSite, path: str, source: str, base: str
+    ) -> Response | None:
         """The broken answer of a faulty site's source, or None to serve it normally (after a delay)."""
         if site.fault == "timeout":
             if await self._wait_stopping(self.network.timeout_delay_s):
@@ -122,8 +135,59 @@ class SampleApp:
         if site.fault == "redirect_loop":
             target = f"moved/{source}" if path == source else source
             return RedirectResponse(f"{base}{site.root_path}{target}", status_code=302)
-        body = render_feeds.malformed_feed(site, self._items(site), base)
-        return Response(body, headers={"Content-Type": RSS_TYPE})
+        if site.fault == "malformed_xml":
+            body = render_feeds.malformed_feed(site, self._items(site), base)
+            return Response(body, headers={"Content-Type": RSS_TYPE})
+        return self._mix_fault(request, site, path, base)
+
+    def _mix_fault(self, request: Request, site: SampleSite, path: str, base: str) -> Response | None:
+        """The faults of the fault mix (model.MIX_FAULTS) that this server plays; None serves normally.
+
+        DNS failure, refused and reset are the transport's doing (server.py); robots.txt closes the
+        robots_disallow site; endless pagination is in ``_page``.
+        """
+        items = self._items(site)
+        if site.fault == "http_404":
+            return PlainTextResponse("not found", status_code=404)
+        if site.fault == "slow_drip":
+            feed = render_feeds.rss_feed(site, items, base)
+            return StreamingResponse(self._drip(feed), headers={"Content-Type": RSS_TYPE})
+        if site.fault == "redirect_private" and request.url.hostname != PRIVATE_REDIRECT_HOST:
+            # The same server under a name that resolves to loopback: a crawler that followed it
+            # would get the feed, so only its guard stands between it and a "successful" crawl.
+            port = f":{request.url.port}" if request.url.port else ""
+            target = f"{request.url.scheme}://{PRIVATE_REDIRECT_HOST}{port}{request.url.path}"
+            return RedirectResponse(target, status_code=302)
+        if site.fault == "huge_page":
+            chunks = render_feeds.huge_feed_chunks(site, items, base, HUGE_PAGE_BYTES)
+            return StreamingResponse(iter(chunks), headers={"Content-Type": RSS_TYPE})
+        if site.fault == "gzip_bomb":
+            headers = {"Content-Type": RSS_TYPE, "Content-Encoding": "gzip"}
+            return Response(self._gzip_bomb(site, items, base), headers=headers)
+        if site.fault == "wrong_charset":
+            return Response(
+                render_feeds.mislabeled_feed(site, items, base), headers={"Content-Type": RSS_TYPE}
+            )
+        if site.fault == "truncated_html":
+            return Response(
+                render_html.truncated_list_page(site, items), headers={"Content-Type": _html_type(site)}
+            )
+        return None
+
+    async def _drip(self, body: bytes) -> AsyncIterator[bytes]:
+        """``body`` a few bytes at a time, each after timeout_delay_s / DRIP_STEPS, until the server stops."""
+        pause = self.network.timeout_delay_s / DRIP_STEPS
+        for start in range(0, len(body), DRIP_CHUNK_BYTES):
+            yield body[start : start + DRIP_CHUNK_BYTES]
+            if await self._wait_stopping(pause):
+                return
+
+    def _gzip_bomb(self, site: SampleSite, items: list[SampleItem], base: str) -> bytes:
+        # Compressing 64 MiB takes a moment: once per site and base for the server's lifetime.
+        key = (site.slug, base)
+        if key not in self._bombs:
+            self._bombs[key] = render_feeds.gzip_bomb(site, items, base, GZIP_BOMB_BYTES)
+        return self._bombs[key]
 
     def _page(self, request: Request, site: SampleSite, path: str, base: str) -> Response:
         items = self._items(site)
@@ -137,7 +201,10 @@ class SampleApp:
         if path == "atom.xml" and site.template == "atom":
             return conditional(request, render_feeds.atom_feed(site, items, base), ATOM_TYPE, modified)
         if site.template not in ("account", "sitemap") and (path == "list.html" or _list_number(path) > 1):
-            body = render_html.list_page(site, items, 1 if path == "list.html" else _list_number(path))
+            endless = site.fault == "infinite_pagination"
+            body = render_html.list_page(
+                site, items, 1 if path == "list.html" else _list_number(path), endless
+            )
             if body is not None:
                 return conditional(request, body, html_type, modified)
         if path.startswith("articles/images/") and path.endswith(".png"):

@@ -9,7 +9,15 @@ from typing import Any
 
 import yaml
 
-from samplenet.model import FAULT_KINDS, FEED_SIZE, LIST_PAGE_SIZE, SampleItem, SampleNetwork, SampleSite
+from samplenet.model import (
+    FAULT_KINDS,
+    FEED_SIZE,
+    LIST_PAGE_SIZE,
+    TRUNCATED_ENTRIES,
+    SampleItem,
+    SampleNetwork,
+    SampleSite,
+)
 
 HTML_SELECTORS = {
     "item": "ul.news-list li",
@@ -108,9 +116,17 @@ def _expected_item(site: SampleSite, item: SampleItem, base: str, index: int, ki
 
 
 def _failure(site: SampleSite) -> str | None:
-    if site.fault:
+    if site.fault in FAULT_KINDS:
         return FAULT_KINDS[site.fault]
-    return "refused" if site.transport == "dead" else None
+    return "refused" if site.transport == "dead" else None  # tolerated faults fail nothing
+
+
+def _readable(site: SampleSite, kind: str) -> list[SampleItem]:
+    """The items a crawler can read: a feed's newest FEED_SIZE, every item of a list (the crawl's depth
+    applies on top), the entries before the cut of a truncated list page."""
+    if site.fault == "truncated_html":
+        return site.items[:TRUNCATED_ENTRIES]
+    return site.items if kind == "html" else site.items[:FEED_SIZE]
 
 
 def ground_truth(
@@ -123,7 +139,7 @@ def ground_truth(
     with network.lock:
         for site in network.sites:
             kind = source_kind(site)
-            items = site.items if kind == "html" else site.items[:FEED_SIZE]
+            items = _readable(site, kind)
             site_root = site_base(site, base, bases)
             sources[source_url(network, site, base, bases)] = {
                 "site": site.slug,
@@ -133,6 +149,7 @@ def ground_truth(
                 "trusted": site.trusted,
                 "liveliness": site.liveliness,
                 "failure": _failure(site),
+                "fault": site.fault,
                 "health": site.expected_health,
                 "transport": site.transport,
                 "tls_expiring": site.transport == "https",

@@ -7,8 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from samplenet import texts
+from samplenet import texts, xss
 from samplenet.model import (
+    FEED_SIZE,
+    MIX_FAULTS,
     TEMPLATES,
     DateStyle,
     Fault,
@@ -75,6 +77,8 @@ def generate_network(
     extras: bool = True,
     health_mix: bool = False,
     tls_days_left: float = 5.0,
+    fault_mix: bool = False,
+    hostile: bool = False,
 ) -> SampleNetwork:
     """A network of one city, ``districts`` districts and ``branches`` branches per district.
 
@@ -90,6 +94,11 @@ def generate_network(
     health checks (docs/health.md): a slowing feed, a dormant list page, a feed on a port where nothing
     listens, and a lively feed served over TLS whose certificate expires ``tls_days_left`` days after
     the server starts.
+    With ``fault_mix`` (and at least one district), the last district gets one more branch per fault of
+    model.MIX_FAULTS (DNS failure, refused, slow drip, reset mid-body, 404, redirect to a private address,
+    huge page, gzip bomb, truncated HTML, wrong charset, endless pagination, robots.txt disallow).
+    With ``hostile`` (and at least one district), the city gets branches whose notices are the XSS corpus
+    (samplenet/xss.py), each payload once through an RSS feed and once through HTML list and article pages.
     """
     rng = random.Random(f"samplenet:{seed}")
     today = today or date.today()
@@ -160,6 +169,10 @@ def generate_network(
         sites += _extra_sites(sites, seed, today, items_per_site)
     if health_mix and feed_sources is None and districts > 0:
         sites += _health_sites(sites, seed, today, max(items_per_site, 10))
+    if fault_mix and feed_sources is None and districts > 0:
+        sites += _fault_sites(sites, seed, today, items_per_site)
+    if hostile and feed_sources is None and districts > 0:
+        sites += _hostile_sites(sites[0], today)
     return SampleNetwork(
         seed=seed,
         today=today,
@@ -239,6 +252,79 @@ def _health_sites(sites: list[SampleSite], seed: int, today: date, count: int) -
         _fill_items(site, site.name, seed, today, count, DATE_STYLES[n % len(DATE_STYLES)])
         mix.append(site)
     return mix
+
+
+def _fault_sites(sites: list[SampleSite], seed: int, today: date, count: int) -> list[SampleSite]:
+    """One lively branch per fault of MIX_FAULTS under the last district."""
+    district = [s for s in sites if s.tier == "district"][-1]
+    siblings = sum(1 for s in sites if s.parent == district.slug)
+    width = max(2, len(str(siblings + len(MIX_FAULTS))))
+    place = district.name.removeprefix(sites[0].name.removesuffix("人民政府")).removesuffix("人民政府")
+    mix: list[SampleSite] = []
+    for n, (fault, template, transport) in enumerate(MIX_FAULTS, start=1):
+        site = SampleSite(
+            slug=f"{district.slug}-b{siblings + n:0{width}d}",
+            name=f"{place}第{n}网格服务站",
+            parent=district.slug,
+            tier="branch",
+            level="branch",
+            unit_type="community",
+            region=f"{district.region}{siblings + n:03d}",
+            template=template,
+            fault=fault,
+            trusted=False,
+            liveliness="lively",
+            category="通知公告",
+            # The mislabeled feed is GBK bytes that say UTF-8 (app.py serves it with that label).
+            feed_encoding="gbk" if fault == "wrong_charset" else "utf-8",
+            transport=transport,
+        )
+        _fill_items(site, site.name, seed, today, count, DATE_STYLES[n % len(DATE_STYLES)])
+        mix.append(site)
+    return mix
+
+
+def _hostile_sites(city: SampleSite, today: date) -> list[SampleSite]:
+    """Branches of the city serving the XSS corpus: feeds and list pages of FEED_SIZE notices each."""
+    chunks = [xss.PAYLOADS[n : n + FEED_SIZE] for n in range(0, len(xss.PAYLOADS), FEED_SIZE)]
+    hostile: list[SampleSite] = []
+    for template in ("rss", "html"):
+        for k, chunk in enumerate(chunks, start=1):
+            kind = "feed" if template == "rss" else "html"
+            site = SampleSite(
+                slug=f"xss-{kind}-{k}",
+                name=f"安全演练站{'订阅' if kind == 'feed' else '网页'}{k}",
+                parent=city.slug,
+                tier="branch",
+                level="branch",
+                unit_type="other",
+                region=f"{city.region[:4]}99{len(hostile) + 1:03d}",
+                template=template,
+                fault=None,
+                trusted=False,
+                liveliness="lively",
+                category="通知公告",
+            )
+            start = datetime.combine(today, time(9, 0), tzinfo=ZONE)
+            site.items = [
+                SampleItem(
+                    site_slug=site.slug,
+                    item_id=f"x{payload.number:03d}",
+                    title=xss.title(payload),
+                    paragraphs=(),
+                    # Newest first, one hour apart: the feed and list order is the payload order.
+                    published_at=start - timedelta(hours=payload.number),
+                    date_style="full_cn",
+                    category=site.category,
+                    author="安全演练",
+                    origin=site.name,
+                    raw_body=xss.body(payload),
+                )
+                for payload in chunk
+            ]
+            site.serial = len(chunk)
+            hostile.append(site)
+    return hostile
 
 
 def touch_item(network: SampleNetwork, site_slug: str, item_id: str, when: datetime) -> SampleItem:

@@ -13,11 +13,31 @@ from typing import Literal
 
 Tier = Literal["city", "district", "branch"]
 Template = Literal["rss", "atom", "html_feed", "html", "gbk", "gbk_mislabeled", "account", "sitemap"]
-Fault = Literal["timeout", "http_500", "redirect_loop", "malformed_xml", "rate_limited"]
+Fault = Literal[
+    "timeout",
+    "http_500",
+    "redirect_loop",
+    "malformed_xml",
+    "rate_limited",
+    # The fault mix (generate_network's ``fault_mix``): every other way the issue says real sites break.
+    "dns_failure",
+    "refused",
+    "slow_drip",
+    "reset_mid_body",
+    "http_404",
+    "redirect_private",
+    "huge_page",
+    "gzip_bomb",
+    "truncated_html",
+    "wrong_charset",
+    "infinite_pagination",
+    "robots_disallow",
+]
 Liveliness = Literal["lively", "slowing", "stale", "dormant"]
-# How a site is reached: the plain server, the TLS server (a certificate expiring soon), or a loopback
-# port where nothing listens (connection refused).
-Transport = Literal["http", "https", "dead"]
+# How a site is reached: the plain server, the TLS server (a certificate expiring soon), a loopback
+# port where nothing listens (connection refused), a host name that never resolves (``.invalid``), or a
+# loopback server that resets the connection in the middle of the body (samplenet/resetserver.py).
+Transport = Literal["http", "https", "dead", "unresolvable", "reset"]
 DateStyle = Literal["full_cn", "dash", "slash", "bracket"]
 
 # Templates every healthy network walks through; the extra sites ("sitemap", a rate-limited account)
@@ -31,7 +51,20 @@ FAULT_KINDS: dict[Fault, str] = {
     "redirect_loop": "redirect_loop",
     "malformed_xml": "parse_error",
     "rate_limited": "rate_limited",
+    "dns_failure": "dns",
+    "refused": "refused",
+    "slow_drip": "timeout",  # a byte now and then: the download timeout ends it
+    "reset_mid_body": "connection",
+    "http_404": "http_4xx",
+    "redirect_private": "blocked_private",  # to a name resolving to loopback that is not allow-listed
+    "huge_page": "too_large",
+    "gzip_bomb": "too_large",  # small on the wire, far over the page limit once inflated
+    "robots_disallow": "robots",
 }
+# Faults a crawler gets through: the source is read (what can be read of it) and no failure is recorded.
+# A truncated list page yields the entries before the cut, a mislabeled charset is detected, and endless
+# pagination stops at crawl.list_page_depth.
+TOLERATED_FAULTS: frozenset[Fault] = frozenset({"truncated_html", "wrong_charset", "infinite_pagination"})
 # The health status (docs/health.md) each site should get under the default [health] thresholds: a fault
 # decides, else how the site is reached, else how lively it is. A rate-limited account was never read.
 FAULT_HEALTH: dict[Fault, str] = {
@@ -40,6 +73,15 @@ FAULT_HEALTH: dict[Fault, str] = {
     "redirect_loop": "broken",
     "malformed_xml": "broken",
     "rate_limited": "unknown",
+    "dns_failure": "unreachable",
+    "refused": "unreachable",
+    "slow_drip": "unreachable",
+    "reset_mid_body": "unreachable",
+    "http_404": "broken",
+    "redirect_private": "unreachable",
+    "huge_page": "broken",
+    "gzip_bomb": "broken",
+    "robots_disallow": "broken",
 }
 LIVELINESS_HEALTH: dict[Liveliness, str] = {
     "lively": "active",
@@ -48,6 +90,27 @@ LIVELINESS_HEALTH: dict[Liveliness, str] = {
     "dormant": "dormant",
 }
 RATE_LIMIT_RETRY_AFTER_S = 7200  # the bridge's Retry-After for a rate-limited account
+# The fault mix: (fault, template, transport) of one branch each, in this order.
+MIX_FAULTS: tuple[tuple[Fault, Template, Transport], ...] = (
+    ("dns_failure", "rss", "unresolvable"),
+    ("refused", "rss", "dead"),
+    ("slow_drip", "rss", "http"),
+    ("reset_mid_body", "rss", "reset"),
+    ("http_404", "atom", "http"),
+    ("redirect_private", "rss", "http"),
+    ("huge_page", "rss", "http"),
+    ("gzip_bomb", "rss", "http"),
+    ("truncated_html", "html", "http"),
+    ("wrong_charset", "rss", "http"),
+    ("infinite_pagination", "html", "http"),
+    ("robots_disallow", "html", "http"),
+)
+PRIVATE_REDIRECT_HOST = "localhost"  # resolves to loopback, and is not the allow-listed spelling 127.0.0.1
+UNRESOLVABLE_HOST = "samplenet.invalid"  # RFC 6761: never resolves
+TRUNCATED_ENTRIES = 5  # a truncated list page shows this many entries whole, then stops inside a link
+HUGE_PAGE_BYTES = 6 * 1024 * 1024  # above the default crawl.max_page_bytes (5 MiB)
+GZIP_BOMB_BYTES = 64 * 1024 * 1024  # inflated size of the gzip bomb (~64 KiB on the wire)
+DRIP_STEPS = 10  # a slow-drip site sends one small chunk every timeout_delay_s / DRIP_STEPS
 FEED_TEMPLATES: frozenset[Template] = frozenset({"rss", "atom", "html_feed"})
 LIST_TEMPLATES: frozenset[Template] = frozenset({"html", "gbk", "gbk_mislabeled", "html_feed"})
 FEED_SIZE = 20  # items a feed carries, newest first
@@ -78,6 +141,7 @@ class SampleItem:
     attachments: tuple[SampleAttachment, ...] = ()
     images: tuple[str, ...] = ()  # paths relative to the site root
     modified_at: datetime | None = None  # last edit after publication (sitemap lastmod)
+    raw_body: str | None = None  # markup served as the body verbatim (the XSS corpus), else the paragraphs
 
     @property
     def lastmod(self) -> datetime:
@@ -136,7 +200,7 @@ class SampleSite:
     @property
     def expected_health(self) -> str:
         """The health status this site should get (FAULT_HEALTH, a dead port, LIVELINESS_HEALTH)."""
-        if self.fault is not None:
+        if self.fault is not None and self.fault in FAULT_HEALTH:
             return FAULT_HEALTH[self.fault]
         if self.transport == "dead":
             return "unreachable"

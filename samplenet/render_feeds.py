@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from email.utils import format_datetime
 from html import escape
@@ -91,6 +94,32 @@ def malformed_feed(site: SampleSite, items: list[SampleItem], base: str) -> byte
     whole = rss_feed(site, items, base).decode()
     cut = whole[: max(len(whole) // 2, 200)]
     return (cut + "\n<item><title>关于 <b>紧急通知 & 安排</title>\n<link>未闭合").encode()
+
+
+def mislabeled_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:
+    """The site's RSS feed in GBK bytes whose XML declaration says UTF-8 (served with charset=utf-8)."""
+    gbk = rss_feed(replace(site, feed_encoding="gbk"), items, base)
+    return gbk.replace(b'encoding="gbk"', b'encoding="utf-8"', 1)
+
+
+def huge_feed_chunks(site: SampleSite, items: list[SampleItem], base: str, size: int) -> Iterator[bytes]:
+    """An RSS feed padded with an XML comment to ``size`` bytes, in 64 KiB chunks (nothing held whole)."""
+    feed = rss_feed(site, items, base)
+    head, tail = feed[: feed.index(b"<channel>")], feed[feed.index(b"<channel>") :]
+    yield head + b"<!-- "
+    padding = max(size - len(feed) - 9, 0)
+    block = b" " * 65536
+    while padding > 0:
+        yield block[: min(padding, len(block))]
+        padding -= len(block)
+    yield b" -->" + tail
+
+
+def gzip_bomb(site: SampleSite, items: list[SampleItem], base: str, size: int) -> bytes:
+    """The site's feed gzip-compressed with ``size`` bytes of padding: tiny on the wire, huge inflated."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    parts = [packer.compress(chunk) for chunk in huge_feed_chunks(site, items, base, size)]
+    return b"".join(parts) + packer.flush()
 
 
 def rdf_feed(site: SampleSite, items: list[SampleItem], base: str) -> bytes:

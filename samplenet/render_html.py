@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from samplenet.model import LIST_PAGE_SIZE, SampleItem, SampleNetwork, SampleSite
+from samplenet.model import LIST_PAGE_SIZE, TRUNCATED_ENTRIES, SampleItem, SampleNetwork, SampleSite
 from samplenet.texts import format_date
 
 
@@ -17,8 +17,11 @@ def body_html(item: SampleItem, prefix: str = "") -> str:
     """The article body: paragraphs, images and attachment links.
 
     Links are relative to the article page when ``prefix`` is empty (as on the site), absolute when
-    ``prefix`` is the site URL (as feeds carry them).
+    ``prefix`` is the site URL (as feeds carry them). An item with a ``raw_body`` (the XSS corpus) has
+    that markup as it is, as a hostile site would serve it.
     """
+    if item.raw_body is not None:
+        return item.raw_body
 
     def link(path: str) -> str:
         return f"{prefix}{path}" if prefix else path.removeprefix("articles/")
@@ -94,12 +97,17 @@ def _feed_links(site: SampleSite) -> str:
     return f'<link rel="alternate" type="{kind}" title="{escape(site.name)}" href="{feeds[site.template]}">\n'
 
 
-def list_page(site: SampleSite, items: list[SampleItem], page: int) -> bytes | None:
-    """List page ``page`` (1-based) of a site, or None past the last page."""
+def list_page(site: SampleSite, items: list[SampleItem], page: int, endless: bool = False) -> bytes | None:
+    """List page ``page`` (1-based) of a site, or None past the last page.
+
+    ``endless``: every page links to a next one, and pages past the last repeat the last page's entries
+    (what some content systems do with ?page=N out of range): pagination that never ends.
+    """
     pages = max(1, -(-len(items) // LIST_PAGE_SIZE))
-    if page < 1 or page > pages:
+    if page < 1 or (page > pages and not endless):
         return None
-    chunk = items[(page - 1) * LIST_PAGE_SIZE : page * LIST_PAGE_SIZE]
+    shown = min(page, pages)
+    chunk = items[(shown - 1) * LIST_PAGE_SIZE : shown * LIST_PAGE_SIZE]
     extra = ""
     if site.template == "html_feed":
         extra = (
@@ -114,13 +122,25 @@ def list_page(site: SampleSite, items: list[SampleItem], page: int) -> bytes | N
     if page > 1:
         nav.append(f'<a class="prev" href="{_list_name(page - 1)}">上一页</a>')
     nav.append(f'<span class="current">第{page}页 共{pages}页</span>')
-    if page < pages:
+    if page < pages or endless:
         nav.append(f'<a class="next" href="{_list_name(page + 1)}">下一页</a>')
     body = (
         f'<h2>{escape(site.category)}</h2>\n<ul class="news-list">\n{rows}\n</ul>\n'
         f'<div class="pager">{" ".join(nav)}</div>\n'
     )
     return _encode(site, _head(site, f"{site.category} - {site.name}", extra) + body + _foot(site))
+
+
+def truncated_list_page(site: SampleSite, items: list[SampleItem]) -> bytes:
+    """List page 1 cut off inside the link of entry TRUNCATED_ENTRIES + 1, as a dropped upload leaves it:
+    no end of the list, no pager, no end of the document."""
+    whole = list_page(site, items, 1)
+    assert whole is not None  # page 1 always exists
+    text = whole.decode(site.encoding)
+    if len(items) <= TRUNCATED_ENTRIES:
+        return _encode(site, text[: text.index("</ul>")])
+    link = text.index(f'href="{items[TRUNCATED_ENTRIES].article_path}"')
+    return _encode(site, text[: link + len('href="articles/t')])
 
 
 def _list_name(page: int) -> str:

@@ -43,8 +43,10 @@ def index(base: str, site: SampleSite, items: list[SampleItem]) -> bytes:
 
 
 def robots(network: SampleNetwork, base: str) -> str:
-    """The host's robots.txt: allow all, and a Sitemap: line per site (sites share this host)."""
-    lines = ["User-agent: *", "Allow: /", ""]
+    """The host's robots.txt: allow all but the sites of a ``robots_disallow`` fault, and a Sitemap: line
+    per site (sites share this host)."""
+    closed = [f"Disallow: {site.root_path}" for site in network.sites if site.fault == "robots_disallow"]
+    lines = ["User-agent: *", *closed, "Allow: /", ""]
     for site in network.sites:
         if site.template == "account":
             continue

@@ -20,7 +20,8 @@ import uvicorn
 
 from samplenet.app import SampleApp
 from samplenet.generate import publish_item
-from samplenet.model import SampleItem, SampleNetwork
+from samplenet.model import UNRESOLVABLE_HOST, SampleItem, SampleNetwork
+from samplenet.resetserver import serving_resets
 from samplenet.tls import TestCertificates, make_certificates
 
 STARTUP_TIMEOUT_S = 10.0
@@ -33,7 +34,9 @@ class RunningNetwork:
     """A network being served; ``base_url`` is like ``http://127.0.0.1:PORT``.
 
     A network with TLS sites is also served over TLS at ``tls_base_url`` (certificate signed by the CA in
-    ``ca_file``); one with dead sites has ``dead_base_url``, a loopback port where nothing listens.
+    ``ca_file``); one with dead sites has ``dead_base_url``, a loopback port where nothing listens; one
+    with unresolvable sites has ``unresolvable_base_url`` (a ``.invalid`` host name) and one with reset
+    sites ``reset_base_url`` (samplenet/resetserver.py).
     """
 
     network: SampleNetwork
@@ -41,6 +44,8 @@ class RunningNetwork:
     tls_base_url: str | None = None
     dead_base_url: str | None = None
     ca_file: str | None = None
+    unresolvable_base_url: str | None = None
+    reset_base_url: str | None = None
 
     @property
     def bases(self) -> dict[str, str]:
@@ -50,6 +55,10 @@ class RunningNetwork:
             bases["https"] = self.tls_base_url
         if self.dead_base_url is not None:
             bases["dead"] = self.dead_base_url
+        if self.unresolvable_base_url is not None:
+            bases["unresolvable"] = self.unresolvable_base_url
+        if self.reset_base_url is not None:
+            bases["reset"] = self.reset_base_url
         return bases
 
     def publish(self, site_slug: str | None = None) -> SampleItem:
@@ -108,7 +117,8 @@ def running_network(
 
     TLS sites get a second server with a certificate expiring ``network.tls_days_left`` days after
     ``now`` (default: the real clock, which is what TLS libraries check against); dead sites get a
-    loopback port that is bound but never listens, so connecting is refused.
+    loopback port that is bound but never listens, so connecting is refused; unresolvable sites get a
+    ``.invalid`` host name (RFC 6761: no resolver answers it); reset sites get the reset server.
     """
     with contextlib.ExitStack() as stack:
         app = SampleApp(network)
@@ -126,6 +136,10 @@ def running_network(
             dead = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             dead.bind((host, 0))  # held, never listening: nothing else takes the port, connections fail
             running.dead_base_url = f"http://{host}:{dead.getsockname()[1]}"
+        if "unresolvable" in transports:
+            running.unresolvable_base_url = f"http://{UNRESOLVABLE_HOST}:{bound_port}"
+        if "reset" in transports:
+            running.reset_base_url = stack.enter_context(serving_resets(network, host))
         yield running
 
 
