@@ -22,11 +22,11 @@ from crawlers.runner import crawl as run_crawl
 from crawlers.websub import renew_due
 from hub.alerts.job import alerts_job
 from hub.alerts.listener import alert_listeners
-from hub.db import Database
+from hub.db import Database, retry_on_disconnect
 from hub.health.job import health_job
 from hub.logsetup import configure_logging
 from hub.schedule.hooks import StatusHook, status_hooks
-from hub.schedule.reschedule import reschedule_run
+from hub.schedule.reschedule import RescheduleSummary, reschedule_run
 from hub.scheduler import build_scheduler, claim_due_sources
 from hub.settings import Settings
 from hub.timeutil import utcnow
@@ -53,24 +53,35 @@ def crawl_tick(
 
     Claimed sources are leased to ``owner``; the crawl's outcomes end the leases, then every source of
     the run gets its adaptive next check (hub/schedule/reschedule.py), pauses and resumptions going
-    to ``hooks``.
+    to ``hooks``. The claim and the reschedule wait for a store that is restarting
+    (hub/db.py ``retry_on_disconnect``); a claim whose COMMIT was cut may have leased sources this tick
+    never learns of: they are crawled when the lease runs out.
     """
-    with database.session() as session:
-        source_ids = claim_due_sources(
-            session,
-            settings.worker.batch,
-            settings.worker.per_host_cap,
-            settings.worker.lease_s,
-            owner=owner or worker_name(),
-        )
+
+    def claim() -> list[int]:
+        with database.session() as session:
+            return claim_due_sources(
+                session,
+                settings.worker.batch,
+                settings.worker.per_host_cap,
+                settings.worker.lease_s,
+                owner=owner or worker_name(),
+            )
+
+    source_ids = retry_on_disconnect(claim, "claiming due sources")
     if not source_ids:
         return 0
     summary = run_crawl(settings, source_ids, trigger="scheduler", pool=pool)
     websub_poll_s = settings.websub.safety_poll_s if settings.websub.enabled else None
-    with database.session() as session:
-        planned = reschedule_run(
-            session, summary.run_id, settings.schedule, utcnow(), rng or random.Random(), hooks, websub_poll_s
-        )
+    jitter = rng or random.Random()
+
+    def reschedule() -> RescheduleSummary:
+        with database.session() as session:
+            return reschedule_run(
+                session, summary.run_id, settings.schedule, utcnow(), jitter, hooks, websub_poll_s
+            )
+
+    planned = retry_on_disconnect(reschedule, "rescheduling the crawled sources")
     log.info(
         "crawled %d sources: %d new, %d updated, %d failed; %d paused, %d resumed",
         len(source_ids),

@@ -3,7 +3,8 @@
 Spiders report requests, responses, items and failures per source; when a source has nothing left
 in flight its outcome is written (docs/architecture.md step 9). Every database write — ingest
 batches and outcomes — goes through one worker thread: SQLite has one writer, and the reactor
-never blocks on the database.
+never blocks on the database. A write that finds the store unreachable (a PostgreSQL restart) is
+retried, whole, until the store answers again (hub/db.py ``retry_on_disconnect``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from crawlers.errors import FailureInfo
 from crawlers.sqlitelock import begin_writes_immediately
 from hub.crawlrecord import record_outcome
-from hub.db import Database
+from hub.db import Database, retry_on_disconnect
 from hub.fetchstats import FetchStats
 from hub.ingestbatch import ingest_batch
 from hub.models import Source
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 # Outcomes are written when this many are waiting, or this long after the first of a batch finished.
 OUTCOME_BATCH = 200
 OUTCOME_GATHER_S = 0.05
+# What the writer returns for an item it could not store (the store stayed unreachable): counted as failed.
+STORE_ERROR = "store_error"
 
 
 @dataclass(slots=True)
@@ -65,6 +68,7 @@ class SourceState:
     items_new: int = 0
     items_updated: int = 0
     items_failed: int = 0
+    items_unstored: int = 0  # of items_failed: lost to a store error, not refused (see _write_outcome)
     http_status: int | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -103,6 +107,10 @@ class CrawlLedger:
         self._queue: list[tuple[RawItem, asyncio.Future[str | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Future[Any]] = set()
+        # Bookkeeping writes wait until every item found before them is stored (see submit).
+        self._items_pending = 0
+        self._deferred: list[Callable[[Session], None]] = []
+        self._store_failed = False  # an item was lost to a store error: bookkeeping is not written
         self._finished: list[SourceState] = []  # outcomes waiting for the writer
         self._outcome_flusher: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()  # set by close(): outcomes no longer wait to gather
@@ -122,6 +130,7 @@ class CrawlLedger:
     def item_found(self, source_id: int) -> None:
         """The spider produced an item for the source; it is in flight until stored."""
         self.states[source_id].items_seen += 1
+        self._items_pending += 1
         self.begin(source_id)
 
     def responded(
@@ -177,8 +186,17 @@ class CrawlLedger:
         self._queue.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.ensure_future(self._flush())
-        status = await future
+        try:
+            status = await future
+        finally:
+            self._items_pending -= 1
         state = self.states[item.source_id]
+        if status == STORE_ERROR:
+            state.items_unstored += 1
+            self._store_failed = True
+            status = None
+        if self._items_pending <= 0:
+            self._run_deferred()
         if status == "new":
             state.items_new += 1
         elif status == "updated":
@@ -200,31 +218,58 @@ class CrawlLedger:
                 future.set_result(status)
 
     def _ingest_batch(self, items: list[RawItem]) -> list[str | None]:
-        for attempt in range(2):
-            try:
-                with self.write_session() as session:
-                    outcomes = ingest_batch(session, items)  # refused items come back as None
-                return [outcome.status if outcome else None for outcome in outcomes]
-            except IntegrityError:
-                # Another crawl process stored the same URL between our lookup and our insert:
-                # once more, the lookup now finds it.
-                if attempt == 0:
-                    continue
-                logger.exception("ingest batch of %d items failed", len(items))
-            except SQLAlchemyError:
-                logger.exception("ingest batch of %d items failed", len(items))
-                break
-        return [None] * len(items)
+        what = f"ingest batch of {len(items)} items"
+        try:
+            return retry_on_disconnect(lambda: self._ingest_once(items), what)
+        except SQLAlchemyError:
+            logger.exception("%s failed", what)
+        return [STORE_ERROR] * len(items)
+
+    def _ingest_once(self, items: list[RawItem]) -> list[str | None]:
+        try:
+            with self.write_session() as session:
+                outcomes = ingest_batch(session, items)  # refused items come back as None
+        except IntegrityError:
+            # Another crawl process stored the same URL between our lookup and our insert: once
+            # more, the lookup now finds it.
+            with self.write_session() as session:
+                outcomes = ingest_batch(session, items)
+        return [outcome.status if outcome else None for outcome in outcomes]
 
     def submit(self, write: Callable[[Session], None]) -> None:
-        """Run ``write`` in its own transaction on the writer thread (spiders' small bookkeeping)."""
-        future = asyncio.get_running_loop().run_in_executor(self._writer, self._run_write, write)
-        self._writes.add(future)
-        future.add_done_callback(self._writes.discard)
+        """Run ``write`` in its own transaction on the writer thread (spiders' small bookkeeping), once
+        every item found before it is stored.
+
+        A sitemap page's lastmod is remembered only after its item is: a crash in between would
+        otherwise leave the page marked as fetched and its item never stored (seen in
+        tests/test_crash_worker.py). While items keep coming the writes wait, at the latest until
+        ``close``; if an item was lost to a store error they are dropped, so the pages are fetched again.
+        """
+        self._deferred.append(write)
+        if self._items_pending <= 0:
+            self._run_deferred()
+
+    def _run_deferred(self) -> None:
+        writes, self._deferred = self._deferred, []
+        if writes and self._store_failed:
+            logger.warning("%d bookkeeping writes dropped: items of the run were not stored", len(writes))
+            return
+        loop = asyncio.get_running_loop()
+        for write in writes:
+            future = loop.run_in_executor(self._writer, self._run_write, write)
+            self._writes.add(future)
+            future.add_done_callback(self._writes.discard)
 
     def _run_write(self, write: Callable[[Session], None]) -> None:
-        with self.write_session() as session:
-            write(session)
+        def attempt() -> None:
+            with self.write_session() as session:
+                write(session)
+
+        try:
+            retry_on_disconnect(attempt, "crawl bookkeeping write")
+        except SQLAlchemyError:
+            # Bookkeeping only (a sitemap page's lastmod, a WebSub hub): losing it costs a refetch.
+            logger.exception("crawl bookkeeping write failed")
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -259,7 +304,16 @@ class CrawlLedger:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), OUTCOME_GATHER_S)
             batch, self._finished = self._finished, []
-            await loop.run_in_executor(self._writer, self._write_outcomes, batch)
+            await loop.run_in_executor(self._writer, self._write_outcomes_retrying, batch)
+
+    def _write_outcomes_retrying(self, states: list[SourceState]) -> None:
+        what = f"outcomes of {len(states)} sources"
+        try:
+            retry_on_disconnect(lambda: self._write_outcomes(states), what)
+        except SQLAlchemyError:
+            # Nothing is lost: without an outcome the sources keep their lease and validators, and are
+            # crawled again in full when the lease runs out.
+            logger.exception("%s not written; they are crawled again when their lease ends", what)
 
     def _write_outcomes(self, states: list[SourceState]) -> None:
         with self.write_session() as session:
@@ -279,6 +333,9 @@ class CrawlLedger:
             notes.append(f"{state.items_failed} item(s) could not be stored")
         message = failure.message if failure else ("; ".join(notes[:5]) or None)
         status = "failed" if failure else "not_modified" if state.not_modified else "ok"
+        # Items the store could not take must be fetched again: the source keeps its old validators,
+        # so the next crawl gets the whole answer instead of a 304.
+        keep_validators = state.items_unstored == 0
         removed = mark_gone(session, state.job.id, state.gone_urls)
         if status == "ok":  # a failed or unchanged listing says nothing about what is missing
             removed += record_listing(session, state.job.id, state.listed_urls, self.removed_after_missing)
@@ -295,8 +352,8 @@ class CrawlLedger:
             items_updated=state.items_updated,
             items_removed=removed,
             duration_ms=int(((state.finished or time.monotonic()) - state.started) * 1000),
-            etag=state.etag,
-            last_modified=state.last_modified,
+            etag=state.etag if keep_validators else None,
+            last_modified=state.last_modified if keep_validators else None,
             retry_after_s=failure.retry_after_s if failure else None,
             ttl_s=state.ttl_s,
             max_age_s=state.max_age_s,
@@ -319,6 +376,9 @@ class CrawlLedger:
                     FailureInfo("aborted", None, "the crawl was stopped before this source finished"),
                 )
             self._finalize(state)
+        if self._flusher is not None:
+            await self._flusher  # items handed over are stored; any still pending were dropped
+        self._run_deferred()
         while self._writes or (self._flusher is not None and not self._flusher.done()):
             pending = [*self._writes, *([self._flusher] if self._flusher else [])]
             await asyncio.gather(*pending)

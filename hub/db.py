@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# A write waits this long for the store to come back (a PostgreSQL restart or failover takes seconds),
+# retrying the whole transaction with a back-off doubling from RETRY_FIRST_S up to RETRY_MAX_S.
+STORE_RETRY_S = 120.0
+RETRY_FIRST_S = 0.25
+RETRY_MAX_S = 5.0
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -43,7 +54,49 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # pool_pre_ping: a connection the server dropped (restart, failover, idle timeout) is replaced at
+    # checkout instead of failing the next request; SQLAlchemy then recycles the rest of the pool.
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """The store could not be reached or dropped the connection (a restart, a failover, a network cut).
+
+    The transaction did not commit (or, if the connection died during COMMIT, may have: callers'
+    writes must be safe to run again) and can be retried once the store answers. Only PostgreSQL
+    errors count: SQLite's OperationalError also means "no such table" or a full disk.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError) or not type(exc.orig).__module__.startswith("psycopg"):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    # No SQLSTATE: the client failed to connect or lost the socket. 08: connection exception.
+    # 57P01-57P03: admin/crash shutdown, "the database system is starting up / shutting down".
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def retry_on_disconnect(
+    attempt: Callable[[], T],
+    what: str,
+    give_up_after_s: float = STORE_RETRY_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``attempt`` (one whole transaction); while the store is unreachable (``is_disconnect``), wait
+    and run it again, up to ``give_up_after_s``; then, or on any other error, the error is raised."""
+    deadline = time.monotonic() + give_up_after_s
+    wait = RETRY_FIRST_S
+    while True:
+        try:
+            return attempt()
+        except DBAPIError as exc:
+            if not is_disconnect(exc) or time.monotonic() + wait > deadline:
+                raise
+            logger.warning("%s: the store is unreachable (%s); retrying in %.2fs", what, exc.orig, wait)
+        sleep(wait)
+        wait = min(wait * 2, RETRY_MAX_S)
 
 
 class Database:
