@@ -35,6 +35,8 @@ def month_end(month: str) -> str:
 def make_templates(timezone: str) -> Jinja2Templates:
     """The portal templates, with filters that show times in ``timezone``."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    # Templates ship with the code and change only with a restart: no stat() of every file per render.
+    templates.env.auto_reload = False
 
     def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return to_zone(value, timezone).strftime(fmt) if value is not None else ""

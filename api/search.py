@@ -159,10 +159,13 @@ def build_query(
     zone: ZoneInfo,
     staff_states: tuple[str, ...] | None = None,
     staff: bool = False,
+    facets: bool = True,
 ) -> SearchQuery | None:
     """The backend query of ``params``; None when it cannot match anything (an unknown unit).
 
     ``staff`` widens the states to ``staff_states`` (None: every state); public callers leave it off.
+    ``facets`` costs an aggregation over every match (about half of a search's time): pages want it,
+    API clients ask for it.
     """
     unit_id: int | None = None
     if params.unit:
@@ -184,7 +187,7 @@ def build_query(
         # Without words there is nothing to rank by: newest first.
         sort=params.sort if params.q else "date",
         recency_boost=params.recent,
-        facets=True,
+        facets=facets,
         limit=page_size,
         offset=(params.page - 1) * page_size,
         cursor=params.cursor or None,
@@ -202,10 +205,11 @@ def run_search(
     zone: ZoneInfo,
     staff_states: tuple[str, ...] | None = None,
     staff: bool = False,
+    facets: bool = True,
 ) -> SearchPage:
     """Ask the backend for one page of ``params``; raises SearchUnavailable when the backend fails and
     BadSearchRequest for a cursor it refuses."""
-    query = build_query(session, params, page_size, zone, staff_states, staff)
+    query = build_query(session, params, page_size, zone, staff_states, staff, facets)
     if query is None:  # an unknown unit has no notices
         return SearchPage(params, SearchResult(total=0), page_size)
     try:

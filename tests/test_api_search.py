@@ -41,7 +41,8 @@ def test_staff_search_sees_every_state(
 
 
 def test_search_returns_facets_over_all_matches(client: TestClient, portal_data: PortalData) -> None:
-    body = client.get("/api/v1/search", params={"limit": 1}).json()
+    assert client.get("/api/v1/search", params={"limit": 1}).json()["facets"] == {}  # on request only
+    body = client.get("/api/v1/search", params={"limit": 1, "facets": "true"}).json()
     assert body["total"] == 3 and len(body["items"]) == 1
     assert body["facets"]["level"] == [{"value": "branch", "label": "branch", "count": 3}]
     assert body["facets"]["unit"] == [

@@ -74,6 +74,7 @@ def _search(
     limit: int | None,
     staff_states: tuple[str, ...] | None = None,
     staff: bool = False,
+    facets: bool = False,
 ) -> SearchOut:
     try:
         page = run_search(
@@ -84,6 +85,7 @@ def _search(
             ZoneInfo(settings.timezone),
             staff_states=staff_states,
             staff=staff,
+            facets=facets,
         )
     except BadSearchRequest as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
@@ -93,6 +95,9 @@ def _search(
 
 
 LimitParam = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="Results per page.")]
+FacetsParam = Annotated[
+    bool, Query(description="Also count unit, level, category and month over all matches (slower).")
+]
 
 
 @router.get("/search", response_model=SearchOut)
@@ -102,10 +107,11 @@ def search(
     settings: SettingsDep,
     params: Annotated[SearchParams, Depends(search_params)],
     limit: LimitParam = None,
+    facets: FacetsParam = False,
 ) -> SearchOut:
-    """Approved items matching the query (same parameters as the /search page), with facets and a
-    cursor for deep paging; reposts fold into their original. 503 if search is down."""
-    return _search(session, backend, settings, params, limit)
+    """Approved items matching the query (same parameters as the /search page), with facets on request
+    and a cursor for deep paging; reposts fold into their original. 503 if search is down."""
+    return _search(session, backend, settings, params, limit, facets=facets)
 
 
 @router.get("/staff/search", response_model=SearchOut)
@@ -120,13 +126,14 @@ def staff_search(
         Query(description=f"Moderation states to include ({', '.join(STATES)}); default all."),
     ] = None,
     limit: LimitParam = None,
+    facets: FacetsParam = False,
 ) -> SearchOut:
     """Every item in any moderation state (staff only): pending, rejected and withdrawn included."""
     unknown = sorted(set(state or ()) - set(STATES))
     if unknown:
         raise HTTPException(status_code=422, detail=f"unknown state(s): {', '.join(unknown)}")
     states = tuple(sorted(set(state))) if state else None
-    return _search(session, backend, settings, params, limit, staff_states=states, staff=True)
+    return _search(session, backend, settings, params, limit, staff_states=states, staff=True, facets=facets)
 
 
 @router.get("/search/suggest", response_model=list[SuggestionOut])
