@@ -12,6 +12,7 @@ at 100,000 documents and four facets ~1.5 ms, where SQLite FTS5 needed tens of m
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,7 +48,7 @@ from index.embedded_query import (
     tokens_query,
 )
 from index.embedded_schema import F, read_payload, to_document
-from index.embedded_search import EmbeddedSearch, UnitNames, hit_of, ordered_by_relevance
+from index.embedded_search import EmbeddedSearch, Helpers, UnitNames, hit_of, ordered_by_relevance
 from index.embedded_store import REBUILD_HEAP, Generation, IndexStore
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ class EmbeddedBackend:
         self._store = IndexStore(self.path, lock_timeout_s)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._unit_names = UnitNames()
+        self._helper: Helpers | None = None  # facet threads (embedded_search.Helpers), on first use
+        self._helper_lock = threading.Lock()
 
     def ensure_ready(self) -> None:
         """Create the directory and an empty first generation if missing."""
@@ -259,9 +262,16 @@ class EmbeddedBackend:
         with _translated("search", self.path):
             searcher, schema, generation = self._searcher()
             snapshot = (generation.name, generation.meta_stamp)
-            return EmbeddedSearch(searcher, schema, self._unit_names, snapshot).run(
+            helper = self._facet_helper() if query.facets else None
+            return EmbeddedSearch(searcher, schema, self._unit_names, snapshot, helper).run(
                 query, parsed, self._clock()
             )
+
+    def _facet_helper(self) -> Helpers:
+        with self._helper_lock:
+            if self._helper is None:
+                self._helper = Helpers()
+            return self._helper
 
     def suggest(
         self, prefix: str, limit: int = SUGGEST_LIMIT, states: tuple[str, ...] | None = PUBLIC_STATES
@@ -348,5 +358,9 @@ class EmbeddedBackend:
         return BackendHealth(ok=True, detail=f"tantivy index {self.path}: {documents} documents")
 
     def close(self) -> None:
-        """Let go of the opened generation."""
+        """Let go of the opened generation and the facet thread."""
         self._store.close()
+        with self._helper_lock:
+            helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.close()

@@ -8,10 +8,11 @@ differently, and why, is in its "Embedded backend" section.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import tantivy
 from tantivy import Occur, Order, Query
@@ -27,7 +28,14 @@ from index.backend import (
     decode_cursor,
     encode_cursor,
 )
-from index.embedded_query import any_term, char_weight, combine, search_query, states_filter
+from index.embedded_query import (
+    CharWeight,
+    any_term,
+    char_weight,
+    combine,
+    search_query,
+    states_filter,
+)
 from index.embedded_schema import F, micros, read_payload, sort_key, sort_key_parts
 from index.embedded_snippet import page_snippet
 
@@ -117,6 +125,35 @@ def _boost(searcher: tantivy.Searcher, hits: list[Ranked], now: datetime) -> Non
         hit.score *= 1.0 + 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
 
 
+T = TypeVar("T")
+
+
+class Helpers:
+    """A few threads that count a query's facets while the request's thread finds its page (tantivy
+    lets go of the GIL: on two cores, about the slower of the two instead of their sum). When all are
+    busy (many requests at once: the cores are taken anyway), the request counts its own."""
+
+    def __init__(self, threads: int = 2) -> None:
+        self._slots = threading.BoundedSemaphore(threads)
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="embedded-facets")
+
+    def submit(self, work: Callable[[], T]) -> Future[T] | None:
+        """``work`` started on a free thread, or None when none is free."""
+        if not self._slots.acquire(blocking=False):
+            return None
+        try:
+            future = self._pool.submit(work)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _done: self._slots.release())
+        return future
+
+    def close(self) -> None:
+        """Wait for the work in hand, then stop the threads."""
+        self._pool.shutdown(wait=True)
+
+
 @dataclass(slots=True)
 class _Page:
     hits: list[Ranked]
@@ -128,37 +165,59 @@ class EmbeddedSearch:
     """One request on one searcher."""
 
     def __init__(
-        self, searcher: tantivy.Searcher, schema: tantivy.Schema, names: UnitNames, snapshot: Hashable
+        self,
+        searcher: tantivy.Searcher,
+        schema: tantivy.Schema,
+        names: UnitNames,
+        snapshot: Hashable,
+        helper: Helpers | None = None,
     ) -> None:
         self.searcher = searcher
         self.schema = schema
         self.names = names  # facet labels, cached per index state
         self.snapshot = snapshot
+        self.helper = (
+            helper  # counts the facets while this thread finds the page (tantivy lets go of the GIL)
+        )
 
     def run(self, query: SearchQuery, parsed: ParsedQuery, now: datetime) -> SearchResult:
         """Answer ``query`` (``parsed`` is its text) as of ``now`` (recency boost)."""
         weight = char_weight(self.searcher)
         present = dict(self.searcher.terms_with_prefix(F.state, "")) if parsed.must else None
         full = search_query(self.schema, query, parsed, weight, present)
-        flat = [group[0].char for group in parsed.must if len(group) == 1 and group[0].char]
-        if parsed.must and len(flat) == len(parsed.must):
-            # Only one-character terms, each required: every match has the same score (with the recency
-            # boost, newer is better), so relevance order is date order, exactly and without fetching
-            # the tie group.
-            kind = DATE_CURSOR if query.sort == "date" else FLAT_RELEVANCE_CURSOR
-            page = self._date_page(query, full, kind, sum(weight(char) for char in flat if char))
-        elif parsed.must and query.sort != "date":
-            page = self._relevance_page(query, full, now)
-        else:
-            page = self._date_page(query, full, DATE_CURSOR)
+        pending = self.helper.submit(lambda: self.facets(full)) if query.facets and self.helper else None
+        try:
+            page = self._page(query, parsed, full, weight, now)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
         documents = [read_payload(self.searcher.doc(hit.address)) for hit in page.hits]
         reposts = self.repost_counts(documents, query.states) if query.collapse_reposts else {}
         hits = [
             hit_of(payload, ranked.score, parsed, reposts.get(int(payload["item_id"]), 0))
             for payload, ranked in zip(documents, page.hits, strict=True)
         ]
-        facets = self.facets(full) if query.facets else {}
+        facets: dict[str, list[FacetCount]] = {}
+        if pending is not None:
+            facets = pending.result()
+        elif query.facets:
+            facets = self.facets(full)
         return SearchResult(total=page.total, hits=hits, facets=facets, next_cursor=page.cursor)
+
+    def _page(
+        self, query: SearchQuery, parsed: ParsedQuery, full: Query, weight: CharWeight, now: datetime
+    ) -> _Page:
+        flat = [group[0].char for group in parsed.must if len(group) == 1 and group[0].char]
+        if parsed.must and len(flat) == len(parsed.must):
+            # Only one-character terms, each required: every match has the same score (with the recency
+            # boost, newer is better), so relevance order is date order, exactly and without fetching
+            # the tie group.
+            kind = DATE_CURSOR if query.sort == "date" else FLAT_RELEVANCE_CURSOR
+            return self._date_page(query, full, kind, sum(weight(char) for char in flat if char))
+        if parsed.must and query.sort != "date":
+            return self._relevance_page(query, full, now)
+        return self._date_page(query, full, DATE_CURSOR)
 
     def _relevance_page(self, query: SearchQuery, full: Query, now: datetime) -> _Page:
         offset = query.offset
