@@ -307,7 +307,8 @@ class EmbeddedBackend:
         self, item_id: int, limit: int = RELATED_LIMIT, states: tuple[str, ...] | None = PUBLIC_STATES
     ) -> list[SearchHit]:
         """An OR query over the distinct tokens of the item's title (at most 20) on title and body,
-        relevance order, without the item and the members of its repost group."""
+        relevance order, without the item, its original, and reposts collapsed as in search (which
+        leaves out the rest of its repost group)."""
         if limit <= 0:
             return []
         with _translated("related", self.path):
@@ -320,10 +321,10 @@ class EmbeddedBackend:
             if not tokens:
                 return []
             group = source["collapse_into"] if source.get("collapse_into") is not None else item_id
-            excluded = [
+            excluded = [  # the item, its original, and every repost of a public original (collapsed)
                 Query.term_query(schema, F.item_id, item_id),
                 Query.term_query(schema, F.item_id, group),
-                Query.term_query(schema, F.collapse_into, group),
+                repost_exclusion(schema),
             ]
             required = [query for query in (states_filter(schema, states),) if query is not None]
             query = combine(any_of([tokens_query(schema, [token]) for token in tokens]), required, excluded)
