@@ -42,6 +42,7 @@ INDEX_DOCUMENTS = frozenset({"index.html", "index.htm", "index.shtml", "default.
 
 # Characters left as they are when re-quoting a path: the RFC 3986 reserved and unreserved sets.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_LITERAL_PERCENT = re.compile("%(?=[0-9A-Fa-f]{2})")
 
 
 def _is_tracking(name: str) -> bool:
@@ -52,6 +53,8 @@ def _is_tracking(name: str) -> bool:
 def _normalize_path(path: str) -> str:
     if not path:
         return "/"
+    # Decoded first, so "%2e%2e" is resolved like ".." (else the second pass would resolve it).
+    path = unquote(path)
     # Resolve "." and ".." but keep a trailing slash: /a/b/ and /a/b are different pages on many sites.
     resolved = posixpath.normpath(path)
     if resolved.startswith("//"):
@@ -63,13 +66,12 @@ def _normalize_path(path: str) -> str:
     head, _, last = resolved.rpartition("/")
     if last.lower() in INDEX_DOCUMENTS:
         resolved = head + "/"
-    # Re-quote so that %E5%85%9A and 党 end up the same; existing escapes are kept.
-    return quote(unquote(resolved), safe=_PATH_SAFE)
+    # Re-quote so that %E5%85%9A and 党 end up the same. A "%" that came from "%25" and now looks
+    # like an escape ("%2541" -> "%41") stays "%25", or the next pass would decode it again.
+    return quote(_LITERAL_PERCENT.sub("%25", resolved), safe=_PATH_SAFE)
 
 
-def canonical_url(url: str) -> str:
-    """The canonical form of ``url``: lower-case scheme/host, no default port, fragment, tracking params
-    or trailing index document (index.html, default.aspx ...)."""
+def _canonical(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -89,6 +91,16 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, _normalize_path(parts.path), query, ""))
 
 
+def canonical_url(url: str) -> str:
+    """The canonical form of ``url``: lower-case scheme/host, no default port, fragment, tracking params
+    or trailing index document (index.html, default.aspx ...). A string that is no URL ("http://[",
+    a port "x") is kept as given, without its fragment: never an error, since any href reaches here."""
+    try:
+        return _canonical(url)
+    except ValueError:
+        return url.split("#", 1)[0].strip()
+
+
 GuidPolicy = Literal["auto", "guid", "url"]
 GUID_POLICIES: tuple[str, ...] = ("auto", "guid", "url")
 # GUIDs that change on every fetch carry a clock or a nonce.
@@ -103,6 +115,15 @@ def guid_policy(selectors: Mapping[str, Any] | None) -> GuidPolicy:
     return value  # type: ignore[return-value]
 
 
+def _own_urls(source_url: str) -> tuple[str, str]:
+    """The source's own address and its site's root, canonical."""
+    own = canonical_url(source_url)
+    try:
+        return own, canonical_url(urljoin(source_url, "/"))
+    except ValueError:  # no URL at all ("http://["): no root either
+        return own, own
+
+
 def identity_guid(guid: str | None, url: str, source_url: str, policy: GuidPolicy = "auto") -> str | None:
     """The GUID to dedupe by, or None to go by canonical URL only.
 
@@ -114,8 +135,6 @@ def identity_guid(guid: str | None, url: str, source_url: str, policy: GuidPolic
         return None
     if policy == "guid":
         return guid
-    if guid.lower().startswith(("http://", "https://")):
-        site_root = canonical_url(urljoin(source_url, "/"))
-        if canonical_url(guid) in (canonical_url(source_url), site_root):
-            return None
+    if guid.lower().startswith(("http://", "https://")) and canonical_url(guid) in _own_urls(source_url):
+        return None
     return None if _VOLATILE_GUID.search(guid) else guid
