@@ -70,10 +70,11 @@ class _Drainer:
             self._thread.join()
 
 
-def bench_settings(workdir: Path, processes: int = 0) -> Settings:
+def bench_settings(workdir: Path, processes: int = 0, fast_feeds: bool = True) -> Settings:
     """Settings of a benchmark store in ``workdir`` crawling the loopback sample network.
 
-    ``processes``: crawl worker processes (0: the default, one per core).
+    ``processes``: crawl worker processes (0: the default, one per core); ``fast_feeds``: feeds on the
+    fast path (crawlers/fastfeed/) or, when False, on Scrapy.
     """
     return Settings(
         demo=True,
@@ -86,15 +87,21 @@ def bench_settings(workdir: Path, processes: int = 0) -> Settings:
             "concurrent_requests": 64,
             "concurrent_per_host": 64,
             "processes": processes,
+            "fast_feeds": fast_feeds,
         },
     )
 
 
 def run(
-    sources: int, items: int, workdir: Path, index_during_crawl: bool = True
+    sources: int,
+    items: int,
+    workdir: Path,
+    index_during_crawl: bool = True,
+    processes: int = 0,
+    fast_feeds: bool = True,
 ) -> dict[str, float | int | str]:
     """Run the benchmark once and return its figures."""
-    settings = bench_settings(workdir)
+    settings = bench_settings(workdir, processes, fast_feeds)
     network = generate_network(0, 0, seed=1, items_per_site=items, feed_sources=sources)
     database = Database(settings.store.url)
     database.migrate()
@@ -128,6 +135,7 @@ def run(
         by_state = select(Item.state, func.count(Item.id)).group_by(Item.state)
         states = {state: count for state, count in session.execute(by_state)}
     figures["index_during_crawl"] = str(index_during_crawl).lower()
+    figures["fast_feeds"] = str(fast_feeds).lower()
     figures["sources"] = sources
     figures["crawl_processes"] = len(summary.parts)
     figures["sources_ok"] = summary.sources_ok
@@ -158,12 +166,22 @@ def main(argv: list[str] | None = None) -> None:
         default=True,
         help="drain the outbox in a thread while the crawl runs, as the worker does (else only after it)",
     )
+    parser.add_argument("--processes", type=int, default=0, help="crawl processes (0: one per core)")
+    parser.add_argument(
+        "--fast-feeds",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="poll feeds on the fast path (crawlers/fastfeed/); --no-fast-feeds: on Scrapy, as before",
+    )
     args = parser.parse_args(argv)
     console = Console(highlight=False)
     with tempfile.TemporaryDirectory(prefix="xinlian-bench-") as tmp:
-        figures = run(args.sources, args.items, Path(tmp), args.index_during_crawl)
+        figures = run(
+            args.sources, args.items, Path(tmp), args.index_during_crawl, args.processes, args.fast_feeds
+        )
     console.print("bench: ingest")
     console.print(f"machine: {platform.machine()} python {platform.python_version()}")
+    console.print(f"loadavg: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     for name, value in figures.items():
         console.print(f"{name}: {value}")
 

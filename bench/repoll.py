@@ -35,9 +35,11 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(sources: int, items: int, workdir: Path, processes: int = 0) -> dict[str, float | int | str]:
+def run(
+    sources: int, items: int, workdir: Path, processes: int = 0, fast_feeds: bool = True
+) -> dict[str, float | int | str]:
     """Crawl once, then time a second crawl of the same sources."""
-    settings = bench_settings(workdir, processes)
+    settings = bench_settings(workdir, processes, fast_feeds)
     network = generate_network(0, 0, seed=1, items_per_site=items, feed_sources=sources)
     database = Database(settings.store.url)
     database.migrate()
@@ -61,6 +63,7 @@ def run(sources: int, items: int, workdir: Path, processes: int = 0) -> dict[str
     not_modified = sum(1 for outcome in again.outcomes if outcome.status == "not_modified")
     return {
         "sources": sources,
+        "fast_feeds": str(fast_feeds).lower(),
         "crawl_processes": len(again.parts),
         "pool_start_s": round(pool_start_s, 2),
         "first_items_new": first.items_new,
@@ -82,10 +85,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sources", type=int, default=500, help="feed sources in the sample network")
     parser.add_argument("--items", type=int, default=20, help="items per source")
     parser.add_argument("--processes", type=int, default=0, help="crawl processes (0: crawl.processes)")
+    parser.add_argument(
+        "--fast-feeds",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="poll feeds on the fast path (crawlers/fastfeed/); --no-fast-feeds: on Scrapy, as before",
+    )
     args = parser.parse_args(argv)
     console = Console(highlight=False)
     with tempfile.TemporaryDirectory(prefix="xinlian-bench-") as tmp:
-        figures = run(args.sources, args.items, Path(tmp), args.processes)
+        figures = run(args.sources, args.items, Path(tmp), args.processes, args.fast_feeds)
     console.print("bench: repoll")
     console.print(f"machine: {platform.machine()} python {platform.python_version()}")
     console.print(f"loadavg: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")

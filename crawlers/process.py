@@ -54,21 +54,33 @@ logger = logging.getLogger(__name__)
 def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
     """The sources of the run as plain data (no ORM objects cross into the reactor)."""
     with database.session() as session:
+        # The columns a job needs, not whole ORM rows: a re-poll loads hundreds of sources per run.
         rows = session.execute(
-            select(Source, Unit.name).join(Unit, Unit.id == Source.unit_id).where(Source.id.in_(source_ids))
-        ).all()
+            select(
+                Source.id,
+                Source.name,
+                Source.kind,
+                Source.url,
+                Source.selectors,
+                Source.etag,
+                Source.last_modified,
+                Unit.name,
+            )
+            .join(Unit, Unit.id == Source.unit_id)
+            .where(Source.id.in_(source_ids))
+        ).tuples()
         return [
             SourceJob(
-                id=source.id,
-                name=source.name,
-                kind=source.kind,
-                url=source.url,
-                selectors=dict(source.selectors or {}),
-                etag=source.etag,
-                last_modified=source.last_modified,
+                id=source_id,
+                name=name,
+                kind=kind,
+                url=url,
+                selectors=dict(selectors or {}),
+                etag=etag,
+                last_modified=last_modified,
                 site_name=unit_name,
             )
-            for source, unit_name in rows
+            for source_id, name, kind, url, selectors, etag, last_modified, unit_name in rows
         ]
 
 
