@@ -78,18 +78,20 @@ def count(searcher: tantivy.Searcher, query: Query) -> int:
 def _fetch_best(searcher: tantivy.Searcher, query: Query, window: int) -> tuple[list[Any], int]:
     """The best ``window`` matches by score, plus every match tying with the last of them (bounded).
 
-    The first fetch takes a margin (ties at the end of a page are common: equal term frequencies and
-    lengths score alike), since every further fetch runs the whole query again; a larger top-k costs
-    tantivy little."""
-    fetch = window + max(window, TIE_MARGIN) + 1 if window else 1
+    Every fetch runs the whole query, while a larger top-k costs tantivy little (at 1M, 10,021 hits
+    instead of 85: +2-8 ms on a 20-25 ms query). So the first fetch takes a margin (ties at the end of
+    a page are common: equal term frequencies and lengths score alike) and, if the ties run past it,
+    the second takes every tie allowed (TIE_FETCH_LIMIT) at once."""
+    if window == 0:
+        result = searcher.search(query, 1, count=True)
+        return result.hits, matched(result)
+    fetch = window + max(window, TIE_MARGIN) + 1
     while True:
         result = searcher.search(query, fetch, count=True)
         found = result.hits
-        if len(found) < fetch or window == 0 or fetch > window + TIE_FETCH_LIMIT:
+        if len(found) < fetch or fetch > window + TIE_FETCH_LIMIT or found[-1][0] != found[window - 1][0]:
             return found, matched(result)
-        if found[-1][0] != found[window - 1][0]:
-            return found, matched(result)
-        fetch = min(fetch * 2, window + TIE_FETCH_LIMIT + 1)
+        fetch = window + TIE_FETCH_LIMIT + 1
 
 
 def ordered_by_relevance(
