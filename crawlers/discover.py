@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-from lxml.etree import ParserError
 
 from crawlers.feeds import FeedParseError, parse_feed
 from crawlers.fetch import FetchError, PageFetcher
+from crawlers.htmltree import parse_document
 from crawlers.listpage import list_entries
 from crawlers.preview import find_sitemap
 from hub.settings import Settings
@@ -83,9 +83,9 @@ def discover(settings: Settings, homepage: str, preview_size: int = 5) -> Discov
 
 
 def _parse(text: str, base_url: str) -> lxml.html.HtmlElement | None:
-    try:
-        root = lxml.html.document_fromstring(text)
-    except ParserError:
+    # The crawler's parse: an XHTML page's XML declaration no longer makes lxml raise ValueError.
+    root = parse_document(text)
+    if root is None:
         return None
     root.make_links_absolute(base_url, resolve_base_href=True)
     return root

@@ -8,10 +8,12 @@ every hop (redirects included), the size cap, the timeout and the user agent fro
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from w3lib.url import safe_url_string
 
 from crawlers.decode import charset_from_content_type, decode_html
 from crawlers.safety import HostPolicy, parse_ip_literal
@@ -74,16 +76,24 @@ class PageFetcher:
 
     def get(self, url: str) -> FetchedPage:
         """GET ``url`` following redirects hop by hop; raises FetchError on refusal, failure or size."""
+        # Escaped as Scrapy escapes every request URL, so the guard and the client read the host the
+        # crawl reads (``http://a\\@b/``: host a there, b for urlsplit and httpx).
+        url = safe_url_string(url)
         for _ in range(self.crawl.max_redirects + 1):
             self._check(url)
+            # httpx's timeout bounds each read; a site dripping a byte at a time never trips it. The
+            # crawl's timeout is for the whole exchange, and so is this one.
+            deadline = time.monotonic() + self.crawl.download_timeout_s
             try:
                 with self.client.stream("GET", url) as response:
                     if response.status_code in REDIRECT_CODES and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
+                        url = safe_url_string(urljoin(url, response.headers["location"]))
                         continue
                     body = bytearray()
                     for chunk in response.iter_bytes():
                         body += chunk
+                        if time.monotonic() > deadline:
+                            raise httpx.ReadTimeout("answer too slow", request=response.request)
                         if len(body) > self.crawl.max_page_bytes:
                             raise FetchError(f"{url}: larger than {self.crawl.max_page_bytes} bytes")
                     return FetchedPage(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from crawlers.preview import preview_source
 from crawlers.runner import crawl
 from hub.db import Database
 from hub.models import CrawlOutcome, Item, Source
@@ -126,3 +127,14 @@ def test_one_crawl_through_every_fault(
                 assert outcome.requests == depth + len(wanted), outcome.requests
         truncated = next(url for url, expected in truth.items() if expected["fault"] == "truncated_html")
         assert len(truth[truncated]["items"]) == 5
+
+
+def test_operator_commands_give_up_on_a_slow_drip(
+    settings: Settings, fault_network: SampleNetwork, fault_server: RunningNetwork
+) -> None:
+    # `sources test` reads with httpx, whose timeout bounds each read: a site sending a few bytes every
+    # half second never trips it, and the whole feed would take minutes. The fetcher's deadline is total.
+    truth = ground_truth(fault_network, fault_server.base_url, fault_server.bases)["sources"]
+    url = next(url for url, expected in truth.items() if expected["fault"] == "slow_drip")
+    preview = preview_source(settings, Source(id=1, unit_id=1, name="slow", kind="feed", url=url))
+    assert preview.items == [] and "timed out" in " ".join(preview.problems), preview.problems
