@@ -7,6 +7,7 @@ differently, and why, is in its "Embedded backend" section.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,6 +95,21 @@ def _fetch_best(searcher: tantivy.Searcher, query: Query, window: int) -> tuple[
         fetch = window + TIE_FETCH_LIMIT + 1
 
 
+def _by_score_and_key(searcher: tantivy.Searcher, found: list[Any], limit: int | None) -> list[Ranked]:
+    """``found`` (tantivy's hits) ordered by score, then sort key, both descending (the first ``limit``
+    of them when given): tuples sorted or heap-selected in C, Ranked made only for those kept."""
+    keys = searcher.fast_field_values(F.sort_key, [address for _score, address in found]) if found else []
+    entries = [
+        (float(score), int(key or 0), -at)
+        for at, ((score, _address), key) in enumerate(zip(found, keys, strict=True))
+    ]  # -at: equal (score, key) pairs keep tantivy's order, as a stable sort would
+    if limit is not None and limit < len(entries):
+        best = heapq.nlargest(limit, entries)
+    else:
+        best = sorted(entries, reverse=True)
+    return [Ranked(found[-at][1], score, key) for score, key, at in best]
+
+
 def ordered_by_relevance(
     searcher: tantivy.Searcher, query: Query, wanted: int, recency_from: datetime | None
 ) -> tuple[list[Ranked], int]:
@@ -102,14 +118,10 @@ def ordered_by_relevance(
     put first) and the number of matches."""
     window = max(wanted, RESCORE_WINDOW) if recency_from is not None else wanted
     found, total = _fetch_best(searcher, query, window)
-    addresses = [address for _score, address in found]
-    keys = searcher.fast_field_values(F.sort_key, addresses) if addresses else []
-    ranked = [
-        Ranked(address, float(score), int(key or 0))
-        for (score, address), key in zip(found, keys, strict=True)
-    ]
-    ranked.sort(key=lambda hit: (hit.score, hit.key), reverse=True)
-    if recency_from is not None and ranked:
+    if recency_from is None:
+        return _by_score_and_key(searcher, found, wanted), total
+    ranked = _by_score_and_key(searcher, found, None)
+    if ranked:
         edge = ranked[min(RESCORE_WINDOW, len(ranked)) - 1].score
         head = [hit for hit in ranked if hit.score >= edge]  # equal scores stay together
         _boost(searcher, head, recency_from)
