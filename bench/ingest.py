@@ -15,6 +15,7 @@ be compared with ``diff``.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import tempfile
@@ -70,6 +71,38 @@ class _Drainer:
             self._thread.join()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuClock:
+    """CPU spent since it was made by the crawl processes, this process and the other children (the
+    sample server)."""
+
+    def __init__(self, crawl_pids: list[int]) -> None:
+        self._crawl_pids = crawl_pids
+        self._start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        import psutil  # a development dependency, like the benchmarks
+
+        me = psutil.Process()
+        others = [child.pid for child in me.children() if child.pid not in self._crawl_pids]
+        times = me.cpu_times()
+        return {
+            "crawl": sum(cpu_seconds(pid) for pid in self._crawl_pids),
+            "bench": times.user + times.system,
+            "server": sum(cpu_seconds(pid) for pid in others),
+        }
+
+    def spent(self) -> dict[str, float]:
+        """CPU seconds per kind of process since the clock was made."""
+        now = self._now()
+        return {kind: now[kind] - self._start[kind] for kind in now}
+
+
 def bench_settings(workdir: Path, processes: int = 0, fast_feeds: bool = True) -> Settings:
     """Settings of a benchmark store in ``workdir`` crawling the loopback sample network.
 
@@ -120,16 +153,19 @@ def run(
         pool = CrawlPool(settings)
         try:
             figures["pool_start_s"] = round(pool.start(), 2)
+            cpu = _CpuClock(pool.pids())
             start = time.perf_counter()
             # The index follows the crawl as the worker's outbox job does, in a thread of this process.
             with _Drainer(database, backend, settings.search.outbox_batch, enabled=index_during_crawl):
                 summary = crawl(settings, None, trigger="bench", pool=pool)
                 crawled = time.perf_counter()
+            # The rest of the outbox, before the pool and the server stop (their shutdown is not indexing).
+            while drain_outbox(database, backend, batch=settings.search.outbox_batch).applied:
+                pass
+            indexed = time.perf_counter()
+            cpu_s = cpu.spent()
         finally:
             pool.close()
-    while drain_outbox(database, backend, batch=settings.search.outbox_batch).applied:
-        pass
-    indexed = time.perf_counter()
     with database.session() as session:
         stored = session.scalar(select(func.count(Item.id))) or 0
         by_state = select(Item.state, func.count(Item.id)).group_by(Item.state)
@@ -148,6 +184,14 @@ def run(
     figures["wall_s"] = round(indexed - start, 2)
     figures["items_per_s_crawl_stored"] = round(stored / (crawled - start), 1)
     figures["items_per_s_end_to_end"] = round(stored / (indexed - start), 1)
+    # CPU seconds from crawl start to the last item indexed: figures the other work on the machine hardly
+    # moves, unlike the wall times above (the crawl processes; this process: the runner and the drainer;
+    # the sample server's process).
+    figures["cpu_s_crawl_processes"] = round(cpu_s["crawl"], 2)
+    figures["cpu_s_bench_process"] = round(cpu_s["bench"], 2)
+    figures["cpu_s_sample_server"] = round(cpu_s["server"], 2)
+    figures["cpu_ms_per_item_crawl_processes"] = round(cpu_s["crawl"] * 1000 / max(stored, 1), 3)
+    figures["cpu_ms_per_item_all"] = round(sum(cpu_s.values()) * 1000 / max(stored, 1), 3)
     figures["peak_rss_worker_mib"] = round(_peak_rss_mib(resource.RUSAGE_CHILDREN), 1)
     figures["peak_rss_bench_mib"] = round(_peak_rss_mib(resource.RUSAGE_SELF), 1)
     backend.close()

@@ -11,7 +11,6 @@ figure.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.ingest import bench_settings
+from bench.ingest import bench_settings, cpu_seconds
 from crawlers.pool import CrawlPool
 from crawlers.runner import crawl
 from hub.db import Database
@@ -27,12 +26,6 @@ from hub.registry import import_registry
 from samplenet.export import write_registry
 from samplenet.generate import generate_network
 from samplenet.server import running_network_process
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(
@@ -52,11 +45,11 @@ def run(
         try:
             pool_start_s = pool.start()  # a long-lived service: not part of the timed crawl
             first = crawl(settings, None, trigger="bench", pool=pool)
-            cpu_before = sum(_cpu_s(pid) for pid in pool.pids())
+            cpu_before = sum(cpu_seconds(pid) for pid in pool.pids())
             start = time.perf_counter()
             again = crawl(settings, None, trigger="bench", pool=pool)
             elapsed = time.perf_counter() - start
-            cpu_s = sum(_cpu_s(pid) for pid in pool.pids()) - cpu_before
+            cpu_s = sum(cpu_seconds(pid) for pid in pool.pids()) - cpu_before
         finally:
             pool.close()
     database.dispose()

@@ -68,7 +68,7 @@ def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
             )
             .join(Unit, Unit.id == Source.unit_id)
             .where(Source.id.in_(source_ids))
-        ).tuples()
+        )
         return [
             SourceJob(
                 id=source_id,
