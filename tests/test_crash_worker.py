@@ -11,15 +11,20 @@ edited and published. Runs on PostgreSQL (``make test-postgres``).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
+from crawlers.ledger import CrawlLedger, SourceJob
+from hub.crawlrecord import start_run
 from hub.db import Database
-from hub.models import CrawlRun, Item, OutboxEntry, Source
+from hub.models import CrawlRun, Item, OutboxEntry, Source, Unit
+from hub.rawitem import RawItem
 from hub.registry import import_registry
 from hub.schedule.crawlnow import crawl_now
 from hub.settings import Settings
@@ -154,3 +159,39 @@ def test_worker_killed_twenty_times_loses_and_duplicates_nothing(database_url: s
     finally:
         worker.stop()
         database.dispose()
+
+
+def test_bookkeeping_is_written_only_after_the_items_found_before_it(database: Database) -> None:
+    """A sitemap page's lastmod (a write the spider submits) is committed after its item, never before:
+    a crash between the two would otherwise mark the page fetched with its item never stored."""
+    with database.session() as session:
+        unit = Unit(slug="city", name="某市", level="city", path="/")
+        session.add(unit)
+        session.flush()
+        source = Source(
+            unit_id=unit.id, name="站点地图", kind="sitemap", url="http://127.0.0.1:9/sitemap.xml"
+        )
+        session.add(source)
+        session.flush()
+        source_id, run_id = source.id, start_run(session, "test", [source.id]).id
+    job = SourceJob(id=source_id, name="站点地图", kind="sitemap", url="http://127.0.0.1:9/sitemap.xml")
+    ledger = CrawlLedger(database, run_id, [job])
+    item = RawItem(source_id=source_id, url="http://127.0.0.1:9/a.html", title="通知", html="<p>正文内容</p>")
+    stored_when_remembered: list[int] = []
+
+    def remember(session: Session) -> None:
+        stored_when_remembered.append(session.scalar(select(func.count(Item.id))) or 0)
+
+    async def crawl() -> None:
+        ledger.item_found(source_id)  # the article page's callback found the item ...
+        ingest = asyncio.ensure_future(ledger.ingest(item))  # ... the pipeline takes it a little later
+        ledger.submit(remember)  # ... after the callback submitted the page's lastmod
+        await ingest
+        ledger.end(source_id)
+        await ledger.close([source_id])
+
+    try:
+        asyncio.run(crawl())
+    finally:
+        ledger.shutdown()
+    assert stored_when_remembered == [1]

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from api.app import create_app
-from hub.db import Database
+from hub.db import Database, is_disconnect, make_engine, retry_on_disconnect
 from hub.models import CrawlOutcome, Item, OutboxEntry, Source
 from hub.registry import import_registry
 from hub.settings import Settings
@@ -30,6 +31,7 @@ from tests.privatepg import PrivateServer, private_server, unavailable_reason
 from tests.workers import (
     base_sections,
     expected_urls,
+    free_port,
     indexed_states,
     store_problems,
     wait_until,
@@ -200,3 +202,49 @@ def test_requests_during_a_restart_get_a_clean_503(pg: PrivateServer, web_store:
         assert client.get("/units").status_code == 200
     assert set(statuses) <= {200, 503}, sorted(set(statuses))
     assert not any("Traceback" in body for body in bodies)
+
+
+@pytest.mark.postgres
+def test_disconnects_are_told_from_other_store_errors(pg: PrivateServer, tmp_path: Path) -> None:
+    nowhere = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    with pytest.raises(OperationalError) as refused:
+        nowhere.connect()
+    assert is_disconnect(refused.value)  # nothing listens: the server is down or restarting
+    database = Database(pg.url)
+    try:
+        with database.engine.connect() as victim, database.engine.connect() as admin:
+            pid = victim.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DBAPIError) as cut:
+                victim.execute(text("SELECT 1"))
+        assert is_disconnect(cut.value)  # terminated by the server (57P01, as in a fast shutdown)
+        with pytest.raises(DBAPIError) as missing, database.session() as session:
+            session.execute(text("SELECT * FROM no_such_table"))
+        assert not is_disconnect(missing.value)
+    finally:
+        database.dispose()
+    local = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(OperationalError) as sqlite_error, local.connect() as connection:
+        connection.execute(text("SELECT * FROM no_such_table"))
+    assert not is_disconnect(sqlite_error.value)  # SQLite's OperationalError is no reason to wait
+
+    # retry_on_disconnect runs the whole attempt again while the store is away, and gives up in time.
+    calls: list[int] = []
+    waits: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise refused.value
+        return "stored"
+
+    assert retry_on_disconnect(flaky, "test write", sleep=waits.append) == "stored"
+    assert len(calls) == 3 and waits == [0.25, 0.5]
+
+    def down() -> str:
+        raise refused.value
+
+    waits.clear()
+    with pytest.raises(OperationalError):
+        retry_on_disconnect(down, "test write", give_up_after_s=1.5, sleep=waits.append)
+    assert waits == [0.25, 0.5, 1.0]
