@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,9 @@ from hub.rawitem import Attachment, RawItem
 # Below this many characters of body text an entry is treated as a teaser and its page is fetched.
 FULL_TEXT_MIN_CHARS = 200
 _JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
+# JSON may escape a lone UTF-16 surrogate ("\ud800"): json.loads keeps it, and no store can encode it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FeedParseError(ValueError):
@@ -144,6 +148,17 @@ def _entry_from_fields(
     )
 
 
+def _without_lone_surrogates(value: Any) -> Any:
+    """A JSON value with every lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def _joined(base: str, href: str) -> str | None:
     """``href`` made absolute against ``base``; None when it is no URL at all ("http://[")."""
     if plain_absolute(href):
@@ -216,7 +231,9 @@ def parse_feed(
     if stripped.startswith(b"{"):
         try:
             data = json.loads(stripped)
-        except ValueError as exc:
+            if _SURROGATE_ESCAPE.search(stripped):  # rare: only then is every string looked at
+                data = _without_lone_surrogates(data)
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested past the limit
             raise FeedParseError(f"invalid JSON feed: {exc}") from exc
         if isinstance(data, dict) and str(data.get("version", "")).startswith(_JSON_FEED_PREFIX):
             return _parse_json_feed(data, source_id, feed_url, zone, now)
