@@ -34,6 +34,7 @@ _SPACES = re.compile(r"[ \t\u3000\xa0]+")
 # Control characters XML cannot hold (all of C0 but tab, newline and carriage return).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _absolute(base_url: str, value: str) -> str | None:
@@ -53,23 +54,28 @@ def sanitize_html(html: str, base_url: str) -> str:
             return _absolute(base_url, value)
         return value
 
-    cleaned: str = nh3.clean(
-        html,
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROP_WITH_CONTENT),
-        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-        attribute_filter=attribute_filter,
-        url_schemes=set(SAFE_SCHEMES),
-        link_rel=LINK_REL,
-        strip_comments=True,
-    )
+    try:
+        cleaned: str = nh3.clean(
+            html,
+            tags=set(ALLOWED_TAGS),
+            clean_content_tags=set(DROP_WITH_CONTENT),
+            attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+            attribute_filter=attribute_filter,
+            url_schemes=set(SAFE_SCHEMES),
+            link_rel=LINK_REL,
+            strip_comments=True,
+        )
+    except UnicodeEncodeError:  # a lone surrogate (nh3 takes UTF-8): replaced, then cleaned again
+        return sanitize_html(_LONE_SURROGATE.sub("\ufffd", html), base_url)
     return cleaned.strip()
 
 
 def html_to_text(html: str) -> str:
     """Readable plain text of ``html``: one line per block, whitespace collapsed."""
-    # lxml refuses to set text holding control characters, and a str with an encoding declaration.
+    # lxml refuses to set text holding control characters, and a str with an encoding declaration;
+    # it drops the rest of an element after a lone surrogate.
     html = _XML_DECLARATION.sub("", _NOT_XML.sub("", html), count=1)
+    html = _LONE_SURROGATE.sub("\ufffd", html)
     if not html.strip():
         return ""
     try:
