@@ -48,7 +48,7 @@ PIECES = [
     "<table><tr><td><p>表格里的正文段落，内容足够长以便被选为正文。</p></td></tr></table>",
     "<a href=\"/files/通知.docx\">通知.docx</a>", "<video src=\"/v.mp4\"></video>", "<base href=\"/other/\">",
     "</div></div></body></html>", "<html><head>", "<body>", "<p>", "</p>", "<", ">", "&", "&#0;", "\x00",
-    "\ufeff", "<?xml version=\"1.0\" encoding=\"gbk\"?>", "<!DOCTYPE html>",
+    "\ufeff", "\ud800", "&#xD800;", "<?xml version=\"1.0\" encoding=\"gbk\"?>", "<!DOCTYPE html>",
 ]  # fmt: skip
 PAGES = st.one_of(
     st.lists(st.sampled_from(PIECES), max_size=25).map("".join),
@@ -84,13 +84,16 @@ def assert_inert(html: str) -> None:
 @example(f"<div><p>{'通知正文' * 10}</p><a href='a\x1fb'>x</a></div>")  # so did rewrite_links (fixed)
 def test_extract_never_raises_and_sanitized_body_is_inert(html: str) -> None:
     """Any page, however broken or hostile, extracts to a RawItem whose title is one line of text,
-    whose links and attachments are absolute, and whose body, once sanitized as ingest does, has no
-    script, event handler, style or unsafe URL; its plain text never raises either."""
+    whose links and attachments are absolute, whose strings a store can encode, and whose body, once
+    sanitized as ingest does, has no script, event handler, style or unsafe URL; its plain text never
+    raises either."""
     item = extract_article(html, BASE, source_id=1, zone="Asia/Shanghai", now=NOW, site_name="区政府")
     assert isinstance(item.title, str) and "\n" not in item.title
     assert item.published_at is None or item.published_at <= NOW
     for attachment in item.attachments:
         assert attachment.url.startswith(("http://", "https://")) or "://" not in attachment.url
+    for value in (item.title, item.html, item.text, item.summary, item.author, item.origin):
+        (value or "").encode("utf-8")  # storable: no lone surrogate
     clean = sanitize_html(item.html or "", item.url)
     assert_inert(clean)
     assert isinstance(html_to_text(clean), str)
@@ -103,6 +106,7 @@ def test_extract_never_raises_and_sanitized_body_is_inert(html: str) -> None:
 @example("\x1b", BASE)  # html_to_text raised ValueError (fixed)
 @example("<html><head>", BASE)  # html_to_text failed lxml's "too many bodies" assertion (fixed)
 @example('<?xml version="1.0" encoding="gbk"?>', BASE)  # html_to_text raised ValueError (fixed)
+@example("<p>a\ud800b</p>", BASE)  # nh3 raised UnicodeEncodeError on the lone surrogate (fixed)
 def test_sanitize_any_html_is_inert(html: str, base: str) -> None:
     """sanitize_html of any markup (not only what extraction keeps) is inert; html_to_text never raises."""
     clean = sanitize_html(html, base)

@@ -34,7 +34,7 @@ FIELD_TEXT = st.one_of(
     st.sampled_from(
         [
             "2024-05-06 10:00", "Mon, 06 May 2024 10:00:00 +0800", "2024年5月6日",
-            "9999-12-31T23:59:59-05:00", "0000000", "A://[",
+            "9999-12-31T23:59:59-05:00", "0000000", "A://[", "\ud800", "x\udfffy", "&#xD800;", "&#0;",
             "<script>alert(1)</script>", "<p onclick=x>正文</p>", "javascript:alert(1)", "http://[::1",
             "/relative/1.html", "&amp;&lt;", "\x00", "]]>", "http://a.gov.cn/f.pdf",
         ]
@@ -115,10 +115,23 @@ FEED_BYTES = st.one_of(
 )
 
 
+def _storable(value: object) -> None:
+    """Every string a store will write encodes as UTF-8 (a lone surrogate does not)."""
+    if isinstance(value, str):
+        value.encode("utf-8")
+    elif isinstance(value, list | tuple):
+        for element in value:
+            _storable(element)
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            _storable(getattr(value, name))
+
+
 def _check(feed: ParsedFeed) -> None:
     assert isinstance(feed.title, str)
     for entry in feed.entries:
         item = entry.item
+        _storable(item)
         assert isinstance(item.url, str) and item.url
         assert isinstance(item.title, str) and "\n" not in item.title
         assert item.published_at is None or item.published_at <= NOW
@@ -130,16 +143,21 @@ def _check(feed: ParsedFeed) -> None:
 @example(b'{"version": "https://jsonfeed.org/version/1", "items": [1]}', None, True)
 @example(b'{"version": "https://jsonfeed.org/version/1", "items": {"a": 1}}', None, True)
 @example(b'{"version": "https://jsonfeed.org/version/1", "hubs": "x"}', None, True)
+@example(
+    b'{"version": "https://jsonfeed.org/version/1", "items": [{"url": "/1", "title": "\\ud800"}]}', None, True
+)
+@example(b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 5000, None, True)
 @example(b"", None, False)  # feedparser's result for nothing has no "version" (AttributeError, fixed)
 @example(b'<rss version="2.0"><channel><item><link>h://[</link></item></channel></rss>', None, False)
 @example(b'<rss version="2.0"><channel><item><link>h://[</link></item></channel></rss>', None, True)
 def test_parse_feed_returns_entries_or_feed_parse_error(
     body: bytes, content_type: str | None, fast: bool
 ) -> None:
-    """Any bytes give a ParsedFeed (entries with a URL, a one-line title, no date after now) or
-    FeedParseError; on both XML paths (lxml fast path and feedparser). The examples raised
-    AttributeError (JSON Feed items that are no objects; an empty document) or ValueError (an entry
-    link that is no URL) before."""
+    """Any bytes give a ParsedFeed (entries with a URL, a one-line title, no date after now, every
+    string storable as UTF-8) or FeedParseError; on both XML paths (lxml fast path and feedparser).
+    The examples raised AttributeError (JSON Feed items that are no objects; an empty document),
+    ValueError (an entry link that is no URL) or RecursionError (JSON nested past the limit), or gave
+    a title with a lone surrogate that no store could write, before."""
     try:
         feed = parse_feed(body, 1, FEED_URL, content_type, now=NOW, fast=fast)
     except FeedParseError:
