@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crawlers.ledger import CrawlLedger, SourceJob
 from hub.crawlrecord import start_run
 from hub.db import Database
-from hub.models import CrawlRun, Item, OutboxEntry, Source, Unit
+from hub.models import CrawlRun, Item, Source, Unit
 from hub.rawitem import RawItem
 from hub.registry import import_registry
 from hub.schedule.crawlnow import crawl_now
@@ -38,6 +38,7 @@ from tests.fixtures.sample import make_sample_network
 from tests.workers import (
     Process,
     base_sections,
+    crawl_settled,
     expected_urls,
     indexed_states,
     store_problems,
@@ -59,19 +60,8 @@ def _started(worker: Process) -> bool:
 
 
 def _settled(database: Database) -> bool:
-    """Nothing due or leased for the next minute, and the outbox drained."""
-    soon = utcnow().timestamp() + 60
     with database.session() as session:
-        pending = session.scalar(
-            select(func.count())
-            .select_from(Source)
-            .where(
-                Source.enabled.is_(True),
-                or_(Source.next_check_at.is_(None), func.extract("epoch", Source.next_check_at) < soon),
-            )
-        )
-        outbox = session.scalar(select(func.count()).select_from(OutboxEntry))
-    return pending == 0 and outbox == 0
+        return crawl_settled(session)
 
 
 def _edit_network(running: RunningNetwork, network: SampleNetwork, rng: random.Random) -> set[str]:

@@ -18,10 +18,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from api.app import create_app
 from hub.db import Database, is_disconnect, make_engine, retry_on_disconnect
-from hub.models import CrawlOutcome, Item, OutboxEntry, Source
+from hub.models import CrawlOutcome, Item, Source
 from hub.registry import import_registry
 from hub.settings import Settings
-from hub.timeutil import utcnow
 from index.factory import open_backend
 from samplenet.export import ground_truth, write_registry
 from samplenet.server import running_network
@@ -30,6 +29,7 @@ from tests.fixtures.sample import make_sample_network
 from tests.privatepg import PrivateServer, private_server, unavailable_reason
 from tests.workers import (
     base_sections,
+    crawl_settled,
     expected_urls,
     free_port,
     indexed_states,
@@ -66,15 +66,8 @@ def _items(database: Database) -> int:
 
 
 def _settled(database: Database) -> bool:
-    soon = utcnow().timestamp() + 60
     with database.session() as session:
-        due = session.scalar(
-            select(func.count())
-            .select_from(Source)
-            .where(Source.next_check_at.is_(None) | (func.extract("epoch", Source.next_check_at) < soon))
-        )
-        outbox = session.scalar(select(func.count()).select_from(OutboxEntry))
-    return due == 0 and outbox == 0
+        return crawl_settled(session)
 
 
 @pytest.mark.postgres

@@ -24,10 +24,9 @@ import yaml
 from sqlalchemy import func, select
 
 from hub.db import Database
-from hub.models import CrawlOutcome, CrawlRun, Item, OutboxEntry, Source, SourceHealth
+from hub.models import CrawlOutcome, CrawlRun, Item, Source, SourceHealth
 from hub.registry import import_registry
 from hub.settings import Settings, load_settings
-from hub.timeutil import utcnow
 from index.factory import open_backend
 from index.outbox import drain_outbox
 from moderation.service import approve
@@ -38,6 +37,7 @@ from tests.fixtures.serve import serve_app
 from tests.workers import (
     Process,
     base_sections,
+    crawl_settled,
     expected_urls,
     free_port,
     running,
@@ -83,21 +83,15 @@ def _started(worker: Process) -> bool:
 
 
 def _settled(database: Database) -> bool:
-    soon = utcnow().timestamp() + 60
+    """The crawl is done and every homepage was probed (the probes are leased among the workers too)."""
     with database.session() as session:
-        due = session.scalar(
-            select(func.count())
-            .select_from(Source)
-            .where(Source.next_check_at.is_(None) | (func.extract("epoch", Source.next_check_at) < soon))
-        )
-        outbox = session.scalar(select(func.count()).select_from(OutboxEntry))
         probed = select(SourceHealth.source_id).where(
             SourceHealth.source_id == Source.id, SourceHealth.probed_at.is_not(None)
         )
         unprobed = session.scalar(
             select(func.count()).select_from(Source).where(Source.kind != "account", ~probed.exists())
         )
-    return due == 0 and outbox == 0 and unprobed == 0
+        return crawl_settled(session) and unprobed == 0
 
 
 @pytest.fixture

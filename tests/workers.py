@@ -16,14 +16,16 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.models import Item, ItemRevision, ModerationEvent, Source
+from hub.models import Item, ItemRevision, ModerationEvent, OutboxEntry, Source
+from hub.timeutil import utcnow
 from index.backend import SearchBackend, SearchQuery
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -274,3 +276,20 @@ def store_problems(session: Session, expected: dict[str, set[str]], revised: set
     if doubled := [key for key, n in events.items() if n > 1 and key[1] in ("submitted", "revised")]:
         problems.append(f"{len(doubled)} items with a doubled submitted/revised event, e.g. {doubled[:3]}")
     return problems
+
+
+def crawl_settled(session: Session, horizon_s: float = 60.0) -> bool:
+    """The crawl is done for now: no enabled source due within ``horizon_s`` or leased (a source being
+    crawled is leased, its next check pushed to the lease's end), and the index outbox is empty."""
+    now = utcnow()
+    due = session.scalar(
+        select(func.count())
+        .select_from(Source)
+        .where(
+            Source.enabled.is_(True),
+            or_(Source.next_check_at.is_(None), Source.next_check_at < now + timedelta(seconds=horizon_s)),
+        )
+    )
+    leased = session.scalar(select(func.count()).select_from(Source).where(Source.leased_until > now))
+    outbox = session.scalar(select(func.count()).select_from(OutboxEntry))
+    return due == 0 and leased == 0 and outbox == 0
