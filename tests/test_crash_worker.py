@@ -79,6 +79,7 @@ def _edit_network(running: RunningNetwork, network: SampleNetwork, rng: random.R
     return edited
 
 
+@pytest.mark.timeout(900)  # real processes on a shared machine: longer than the suite's 300 s
 @pytest.mark.postgres
 def test_worker_killed_twenty_times_loses_and_duplicates_nothing(database_url: str, tmp_path: Path) -> None:
     if not database_url.startswith("postgresql"):

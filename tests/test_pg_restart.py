@@ -70,6 +70,7 @@ def _settled(database: Database) -> bool:
         return crawl_settled(session)
 
 
+@pytest.mark.timeout(600)  # real processes on a shared machine: longer than the suite's 300 s
 @pytest.mark.postgres
 def test_worker_rides_out_two_restarts_mid_ingest(pg: PrivateServer, tmp_path: Path) -> None:
     database = _store(pg, "ingest")

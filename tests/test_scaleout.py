@@ -101,6 +101,7 @@ def pg_url(database_url: str) -> str:
     return database_url
 
 
+@pytest.mark.timeout(600)  # real processes on a shared machine: longer than the suite's 300 s
 @pytest.mark.postgres
 def test_three_workers_share_one_crawl_and_two_web_processes_serve_it(pg_url: str, tmp_path: Path) -> None:
     database = Database(pg_url)
