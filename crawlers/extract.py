@@ -113,7 +113,11 @@ def attachments_in(node: HtmlElement, base_url: str | None = None) -> list[Attac
     return list(found.values())
 
 
+URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")  # never meaningful in a URL (browsers drop them)
+
+
 def _joined(base_url: str, href: str) -> str:
+    href = URL_CONTROLS.sub("", href)  # see crawlers/feedhtml.absolute_url: lxml refuses to write them
     try:
         return urljoin(base_url, href)
     except ValueError:  # a malformed link (e.g. a broken IPv6 host) is left as it is

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from lxml import etree
 from lxml.html.defs import link_attrs
 
-from crawlers.extract import ATTACHMENT_EXTENSIONS
+from crawlers.extract import ATTACHMENT_EXTENSIONS, URL_CONTROLS
 from hub.rawitem import Attachment
 
 # Absolute URLs urljoin returns unchanged: lower-case scheme, a host (no IPv6 literal: urljoin
@@ -82,14 +82,18 @@ def plain_absolute(url: str) -> bool:
 
 
 def absolute_url(value: str, base_url: str) -> str:
-    """``urljoin(base_url, value.strip())``, without its cost when the URL is already absolute."""
-    link = value.strip()
+    """``urljoin(base_url, value.strip())``, without its cost when the URL is already absolute.
+
+    Control characters are dropped first: browsers ignore them in URLs (" &#14; javascript:" is a
+    javascript: link to them) and lxml refuses to write them back into an attribute, which would lose
+    the whole feed. The sanitizer then judges the scheme of what is left."""
+    link = URL_CONTROLS.sub("", value).strip()
     if plain_absolute(link):
         return link
     try:
         return urljoin(base_url, link)
     except ValueError:  # "http://[broken": left as it is, like lxml's handle_failures="ignore"
-        return value
+        return link
 
 
 def _path(href: str) -> str:

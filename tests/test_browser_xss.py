@@ -47,12 +47,6 @@ from tests.test_browser_portal import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
-# A bug this test found, in files another helper is changing (fix reported, not made here): a link whose
-# href holds an entity-encoded control character (payload 15, href=" &#14; javascript:...") makes lxml
-# refuse to write the absolute URL back (crawlers/feedhtml.py absolute_url, crawlers/extract.py _joined):
-# the whole feed fails to parse and the article page is lost. Until it is fixed the payloads it keeps
-# from the portal are reported as an expected failure at the end of each test; any other loss fails.
-CONTROL_CHARACTER_BUG = "All strings must be XML compatible"
 # A page whose <meta http-equiv=refresh> points at javascript: is followed there by Scrapy's meta-refresh
 # middleware (a moved page is followed, through the same guard), which cannot fetch it: that article page
 # is not read, as a browser would not read it either. Its feed copy is.
@@ -132,10 +126,10 @@ def crawled(settings: Settings, database: Database, app: FastAPI, tmp_path: Path
         with database.session() as session:
             import_registry(session, registry)
         summary = crawl(settings, trigger="test")
-    # Nothing failed but what the known bug breaks (CONTROL_CHARACTER_BUG).
-    for outcome in summary.outcomes:
-        if outcome.status == "failed":
-            assert CONTROL_CHARACTER_BUG in (outcome.message or ""), (outcome.url, outcome.message)
+    # Nothing failed: a link with an entity-encoded control character (payload 15,
+    # href=" &#14; javascript:...") once lost its whole feed (lxml refused to write the URL back).
+    failed = [(o.url, o.message) for o in summary.outcomes if o.status == "failed"]
+    assert failed == []
     hostile = [site.slug for site in network.sites if site.slug.startswith("xss-")]
     with database.session() as session:
         rows = session.execute(
@@ -321,12 +315,7 @@ def test_no_payload_runs_on_public_pages_feeds_and_widgets(
     assert findings.dialogs == []
     assert findings.problems == []
     assert findings.errors == []
-    _lost_to_the_known_bug(crawled)
-
-
-def _lost_to_the_known_bug(crawled: Crawled) -> None:
-    if crawled.lost:
-        pytest.xfail(f"payloads not crawled through every path ({CONTROL_CHARACTER_BUG}): {crawled.lost}")
+    assert not crawled.lost, crawled.lost
 
 
 def test_no_payload_runs_on_the_staff_review_screen(
@@ -348,4 +337,4 @@ def test_no_payload_runs_on_the_staff_review_screen(
     assert findings.dialogs == []
     assert findings.problems == []
     assert findings.errors == []
-    _lost_to_the_known_bug(crawled)
+    assert not crawled.lost, crawled.lost
