@@ -212,8 +212,8 @@ def suggest_body(prefix_tokens: list[str], limit: int, states: tuple[str, ...] |
 def related_body(
     title_tokens: list[str], item_id: int, group: int, limit: int, states: tuple[str, ...] | None
 ) -> dict[str, Any]:
-    """Documents sharing any of ``title_tokens`` in title or body, best first, outside the repost
-    group ``group`` (its original ``group`` and every document collapsed into it) and not ``item_id``."""
+    """Documents sharing any of ``title_tokens`` in title or body, best first, not ``item_id`` nor its
+    original ``group``, and no repost of a public original (collapsed, as in search)."""
     should = [term_clause(Term((token,))) for token in title_tokens]
     return {
         "query": {
@@ -221,9 +221,11 @@ def related_body(
                 "should": should,
                 "minimum_should_match": 1,
                 "filter": state_filter(states),
+                # Reposts of a public original stand behind it (docs/search.md): a related list of
+                # thirty copies of one notice would help nobody.
                 "must_not": [
                     {"ids": {"values": [str(item_id), str(group)]}},
-                    {"term": {"collapse_into": group}},
+                    {"exists": {"field": "collapse_into"}},
                 ],
             }
         },

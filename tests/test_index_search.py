@@ -374,6 +374,14 @@ def test_related_finds_the_same_title_first(corpus: SearchBackend) -> None:
     assert found[0] == 23 and 6 not in found
 
 
+def test_related_collapses_reposts_behind_their_original(corpus: SearchBackend) -> None:
+    # Notice 1 and its reposts all share words with 6: the original stands for them, once.
+    for states in (("approved",), None):
+        found = [hit.item_id for hit in corpus.related(6, limit=10, states=states)]
+        assert 1 in found, found
+        assert not REPOSTS_OF_1 & set(found), found
+
+
 def test_related_follows_the_states(corpus: SearchBackend) -> None:
     # 22 reposts the pending 21 without collapsing into it: they are two groups.
     assert not {21, 22} & {hit.item_id for hit in corpus.related(22)}
