@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from hub.crawlrecord import record_outcome, start_run
 from hub.db import Database
+from hub.health.events import history
 from hub.models import Item, Source, Unit, WebSubState, WebSubSubscription
 from hub.schedule.crawlnow import crawl_now
-from hub.schedule.hooks import StatusChange
+from hub.schedule.hooks import StatusChange, record_health_event
 from hub.schedule.reschedule import reschedule_run
 from hub.scheduler import claim_due_sources
 from hub.settings import ScheduleSettings
@@ -163,6 +164,11 @@ def test_failing_for_n_days_pauses_then_a_successful_probe_resumes(database: Dat
     _crawl(database, {city: {"status": "not_modified", "http_status": 304}}, now, [recorder])
     resumed = _source(database, city)
     assert [change.state for change in recorder.changes] == ["paused", "resumed"]
+    with database.session() as session:  # the history the health dashboard shows
+        for change in recorder.changes:
+            record_health_event(session, change)
+        events = [(e.from_status, e.to_status) for e in reversed(history(session, source_id=city))]
+    assert events == [("scheduled", "paused"), ("paused", "scheduled")]
     assert (resumed.paused_at, resumed.pause_reason, resumed.failure_score, resumed.failing_since) == (
         None,
         None,

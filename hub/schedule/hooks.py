@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.health.events import SUBJECT_SOURCE, PendingChange, record_changes
+from hub.models import Source
 from hub.settings import Settings
 
 logger = logging.getLogger("xinlian.schedule")
@@ -40,9 +43,24 @@ def log_status_change(session: Session, change: StatusChange) -> None:
     logger.log(level, "source %d %s: %s", change.source_id, change.state, change.reason)
 
 
+# How a pause and a resumption read in a source's health history (beside the sweep's statuses).
+SCHEDULED, PAUSED = "scheduled", "paused"
+
+
+def record_health_event(session: Session, change: StatusChange) -> None:
+    """Write the change into the source's health history (health_events), in the same transaction:
+    the dashboard's timeline shows when crawling stopped and why."""
+    unit_id = session.scalar(select(Source.unit_id).where(Source.id == change.source_id))
+    if unit_id is None:  # the source was deleted meanwhile
+        return
+    from_status, to_status = (SCHEDULED, PAUSED) if change.state == "paused" else (PAUSED, SCHEDULED)
+    pending = PendingChange(SUBJECT_SOURCE, change.source_id, unit_id, from_status, to_status, change.reason)
+    record_changes(session, [pending], change.at)
+
+
 def status_hooks(settings: Settings) -> list[StatusHook]:
-    """The hooks of a process: logging, and (hub/health) recording the change as an event."""
-    return [log_status_change]
+    """The hooks of a process: logging, and recording the change in the source's health history."""
+    return [log_status_change, record_health_event]
 
 
 def notify(session: Session, hooks: Sequence[StatusHook], changes: Sequence[StatusChange]) -> None:
