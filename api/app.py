@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import staff_i18n
@@ -38,7 +39,7 @@ from api.routes.staff_auth import router as staff_auth_router
 from api.routes.staff_health import router as staff_health_router
 from api.routes.staff_sources import router as staff_sources_router
 from api.routes.staff_users import router as staff_users_router
-from hub.db import Database
+from hub.db import Database, is_disconnect
 from hub.reposts import configure_reposts
 from hub.settings import Settings
 from hub.timeutil import utcnow
@@ -95,6 +96,7 @@ def create_app(
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # outermost: times everything
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(DBAPIError, _store_unavailable)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(feeds.router)
     app.include_router(health.router)
@@ -134,6 +136,21 @@ async def _security_headers_middleware(
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    """A lost database connection (a PostgreSQL restart) is a clean 503 with Retry-After; the next
+    request reconnects (pool_pre_ping). Any other database error is a bug and stays a 500."""
+    if not is_disconnect(exc):
+        raise exc
+    headers = {"Retry-After": "5"}
+    if request.url.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/static/")):
+        return JSONResponse(
+            {"detail": "the store is temporarily unavailable"}, status_code=503, headers=headers
+        )
+    response = render(request, "error.html", {"status": 503}, status_code=503)
+    response.headers.update(headers)
     return response
 
 

@@ -92,6 +92,11 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
         "您访问的页面不存在或尚未发布。",
         "This page does not exist or has not been published.",
     ),
+    "unavailable": ("服务暂时不可用", "Temporarily unavailable"),
+    "unavailable_text": (
+        "系统正在恢复，请稍后刷新页面。",
+        "The service is recovering; please reload the page in a moment.",
+    ),
     "back_home": ("返回首页", "Back to the home page"),
     "language": ("语言", "Language"),
     "switch_language": ("English", "中文"),

@@ -167,11 +167,6 @@ def test_readyz_says_down_while_the_store_is_stopped(pg: PrivateServer, web_stor
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/app.py has no handler for a store that cannot be reached: such a request is a bare 500"
-    " (see the issue 8 report for the handler to add)",
-)
 def test_requests_during_a_restart_get_a_clean_503(pg: PrivateServer, web_store: Settings) -> None:
     statuses: list[int] = []
     bodies: list[str] = []
