@@ -9,6 +9,7 @@ purpose, served on loopback next to the test (127.0.0.1 is allow-listed by the s
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import hashlib
 import socket
@@ -118,7 +119,7 @@ class FaultSite:
             return StreamingResponse(_endless(), media_type="application/rss+xml")
         if path == "/bomb":  # 64 MiB of zeros in ~64 KiB of gzip
             headers = {"Content-Encoding": "gzip"}
-            return Response(_BOMB, media_type="application/rss+xml", headers=headers)
+            return Response(_bomb(), media_type="application/rss+xml", headers=headers)
         if path == "/stall":
             await asyncio.sleep(STALL_S)
             return Response(rss(self.base, 1), media_type="application/rss+xml")
@@ -131,7 +132,9 @@ async def _endless() -> AsyncIterator[bytes]:
         yield b" " * 65536
 
 
-_BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+@functools.cache
+def _bomb() -> bytes:
+    return gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
 
 
 @pytest.fixture
