@@ -43,7 +43,7 @@ from index.embedded_snippet import page_snippet
 RESCORE_WINDOW = 500  # the recency boost reorders this many best matches by plain score
 RECENCY_HALF_LIFE_DAYS = 90.0
 # Equal scores are ordered by (sort date, item id) as docs/search.md says; to see every document that
-# ties with the last one of the page, the fetch grows until the score drops, up to this many extra.
+# ties with the last one of the page, a second fetch takes up to this many more (see _fetch_best).
 TIE_FETCH_LIMIT = 10_000
 TIE_MARGIN = 64  # matches fetched beyond the page at first, to see the ties with its last one
 # A date cursor deeper than this many newer matches is a range bound on the sort key; a shallower one
@@ -190,9 +190,8 @@ class EmbeddedSearch:
         self.schema = schema
         self.names = names  # facet labels, cached per index state
         self.snapshot = snapshot
-        self.helper = (
-            helper  # counts the facets while this thread finds the page (tantivy lets go of the GIL)
-        )
+        # Counts the facets while this thread finds the page (tantivy lets go of the GIL).
+        self.helper = helper
 
     def run(self, query: SearchQuery, parsed: ParsedQuery, now: datetime) -> SearchResult:
         """Answer ``query`` (``parsed`` is its text) as of ``now`` (recency boost)."""
