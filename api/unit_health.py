@@ -1,22 +1,20 @@
-"""A unit's crawl health as the public pages show it: a neutral badge from what the store knows today.
-
-Facts only, no verdict: when the unit's sources were last crawled successfully and how many of them
-failed their latest crawls in a row (``hub.models.Source`` counters, step 9 of docs/architecture.md).
-Issue 7 computes real statuses (stale, broken, inactive) and replaces ``unit_health`` behind the same
-``UnitHealth`` shape; templates read only ``status`` and the fields below.
+"""A unit's health as the public pages show it: the crawl facts of its sources (when they were last
+read, how many fail) and, once a health sweep has run (hub/health/, docs/health.md), the unit's status
+(active, slowing, stale, dormant, broken, unreachable), its activity score and the score's breakdown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.models import Source
+from hub.models import HealthStatus as SiteStatus
+from hub.models import Source, UnitHealthSummary
 
 HealthStatus = Literal["ok", "failing", "never", "no_sources"]
 
@@ -30,6 +28,9 @@ class UnitHealth:
     failing: int = 0  # of them, those whose latest crawl failed
     worst_failures: int = 0  # the longest run of consecutive failures among them
     last_success_at: datetime | None = None  # newest successful crawl of any of them
+    site_status: str | None = None  # the health sweep's status of the unit; None before any sweep
+    score: float | None = None  # activity score 0-100 (docs/health.md)
+    breakdown: tuple[tuple[str, float | None, float], ...] = ()  # (indicator, points, weight)
 
 
 NO_SOURCES = UnitHealth("no_sources")
@@ -62,4 +63,23 @@ def unit_health(session: Session, unit_ids: Sequence[int]) -> dict[int, UnitHeal
         unit_id: UnitHealth(_status(total, failing, last), total, failing, worst or 0, last)
         for unit_id, total, failing, worst, last in rows
     }
-    return {unit_id: found.get(unit_id, NO_SOURCES) for unit_id in unit_ids}
+    summaries = {
+        summary.unit_id: summary
+        for summary in session.scalars(
+            select(UnitHealthSummary).where(UnitHealthSummary.unit_id.in_(unit_ids))
+        )
+    }
+    return {
+        unit_id: _with_summary(found.get(unit_id, NO_SOURCES), summaries.get(unit_id)) for unit_id in unit_ids
+    }
+
+
+def _with_summary(health: UnitHealth, summary: UnitHealthSummary | None) -> UnitHealth:
+    if summary is None or summary.status == SiteStatus.UNKNOWN.value:
+        return health
+    breakdown = tuple(
+        (name, entry.get("points"), float(entry.get("weight") or 0.0))
+        for name, entry in (summary.breakdown or {}).items()
+        if isinstance(entry, dict)
+    )
+    return replace(health, site_status=summary.status, score=summary.score, breakdown=breakdown)

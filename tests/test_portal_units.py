@@ -17,7 +17,7 @@ from api.content import indexed_most_active_units, most_active_units, subtree_ap
 from api.unit_health import unit_health
 from hub.db import Database
 from hub.ingest import ingest
-from hub.models import Item, Source, Unit
+from hub.models import Item, Source, Unit, UnitHealthSummary
 from hub.rawitem import RawItem
 from hub.settings import Settings
 from index.factory import open_backend
@@ -322,3 +322,32 @@ def test_unit_notices_are_the_same_whichever_path_the_store_takes(database: Data
                 by_unit = [i.id for i in subtree_approved(session, unit, 5, subtree)]
                 by_date = [i.id for i in subtree_approved(session, unit, 5, subtree, few_rows=0)]
                 assert by_unit == by_date and by_unit, (unit.slug, subtree)
+
+
+def test_unit_page_shows_the_health_sweeps_status_and_score_breakdown(
+    client: TestClient, database: Database, tree: Tree
+) -> None:
+    with database.session() as session:
+        session.add(
+            UnitHealthSummary(
+                unit_id=tree.east,
+                status="stale",
+                score=42.5,
+                breakdown={
+                    "frequency": {"value": 0.2, "weight": 0.3, "points": 10.0, "detail": ""},
+                    "availability": {"value": None, "weight": 0.2, "points": None, "detail": "no probe"},
+                },
+            )
+        )
+    page = lxml.html.fromstring(client.get("/units/east").text)
+    badge = page.cssselect(".badge-site-stale")
+    assert badge and "久未更新" in badge[0].text_content() and "活跃度 42.5" in badge[0].text_content()
+    rows = [
+        [cell.text_content() for cell in row.cssselect("th, td")]
+        for row in page.cssselect("table.score-breakdown tbody tr")
+    ]
+    assert rows == [["更新频率", "0.3", "10.0"], ["可访问性", "0.2", "–"]]
+    # A unit the sweep has not classified keeps only its crawl facts.
+    assert not lxml.html.fromstring(client.get("/units/street").text).cssselect(
+        ".badge-site-stale, .score-breakdown"
+    )
