@@ -1,0 +1,247 @@
+"""schemathesis against the app's own OpenAPI schema, in-process (ASGI), anonymous and as staff.
+
+Every operation of /openapi.json is called with requests generated from its schema (valid and
+invalid parameters, bodies, path values), on the seeded portal (tests/fixtures/web.py: approved
+items, one pending item) with an admin account. Invariants:
+
+- no request, anonymous or staff, is answered 5xx;
+- an anonymous request to a staff operation (one that declares a security scheme, or lives under
+  /staff or a staff/moderation API prefix) is never answered 2xx;
+- nothing the public receives names the pending item (its title), carries a moderation state other
+  than "approved", or an item id that is not approved; public search hits are approved items only;
+- no response, to anyone, carries a password hash.
+
+Examples per operation are few (EXAMPLES, valid and invalid data; 5x under the ``ci`` profile) so both
+runs stay well under two minutes. Operations are driven here with Hypothesis (``as_strategy`` per
+operation) rather than ``schemathesis.pytest.from_fixture``: its lazy parametrization fails on pytest 9
+(``'Function' object has no attribute '_nodeid'``), and the app needs this test's fixtures. Two bugs
+found are reported and pinned by strict xfails at the end; the fuzzer steps around them meanwhile.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode
+from schemathesis.core.result import Err
+from schemathesis.schemas import APIOperation, BaseSchema
+
+import hub.users
+from hub.db import Database
+from hub.models import User
+from tests.fixtures.web import STAFF_PASSWORD, PortalData
+from tests.fuzzing import fuzz
+
+EXAMPLES = 8
+PENDING_TITLE = "待审核的党建简报"  # seed_portal's pending item
+STAFF_PREFIXES = ("/staff/", "/api/v1/staff/", "/api/v1/moderation/")
+PUBLIC_STAFF_PATHS = frozenset({"/staff/login", "/staff/logout"})  # reachable by anyone, by design
+
+
+def _settings() -> settings:
+    base = fuzz(EXAMPLES)
+    return settings(
+        base,
+        suppress_health_check=[*base.suppress_health_check, HealthCheck.function_scoped_fixture,
+                               HealthCheck.filter_too_much],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with the least work, for accounts made and checked in this test: every staff request
+    verifies HTTP Basic, and the real parameters cost ~0.1-0.4 s per request on this machine. The
+    hash is still argon2, checked by the same code (parameters come from the stored hash)."""
+    monkeypatch.setattr(hub.users, "password_hasher", lambda: PasswordHasher(1, 1024, 1))
+
+
+@pytest.fixture
+def api_schema(cheap_hashing: None, app: FastAPI, portal_data: PortalData, staff_user: User) -> BaseSchema:
+    """The app's OpenAPI schema, called in-process; the portal seeded and an admin account made."""
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+@pytest.fixture
+def admin_kept(database: Database, staff_user: User) -> Callable[[], None]:
+    """Puts the admin account back (password, role, scope, active) after a staff call changed it, so
+    later operations keep running as staff (the fuzzer may well change the admin's own password)."""
+    with database.session() as session:
+        user = session.get(User, staff_user.id)
+        assert user is not None
+        saved = (user.password_hash, user.role, user.unit_scope_id, user.active)
+
+    def restore() -> None:
+        with database.session() as session:
+            user = session.get(User, staff_user.id)
+            if user is not None and (user.password_hash, user.role, user.unit_scope_id, user.active) != saved:
+                user.password_hash, user.role, user.unit_scope_id, user.active = saved
+                session.commit()
+
+    return restore
+
+
+# Known bugs, reported, each pinned by a strict xfail below; the fuzzer steps around them meanwhile
+# (remove the filter with the fix). Ids beyond SQLite's 64-bit integers raise OverflowError in the
+# store; a queue age of millions of hours overflows timedelta/datetime.
+MAX_SQLITE_INT = 2**63 - 1
+MAX_QUEUE_AGE_H = 1e6
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _known_bug(case: Case) -> bool:
+    ids = [_number(value) for value in (case.path_parameters or {}).values()]
+    age = _number((case.query or {}).get("older_than_h"))
+    return any(i is not None and abs(i) > MAX_SQLITE_INT for i in ids) or (
+        age is not None and age > MAX_QUEUE_AGE_H
+    )
+
+
+def _operations(schema: BaseSchema) -> list[APIOperation]:
+    operations = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):  # the app's own schema must be valid
+            raise result.err()
+        operations.append(result.ok())
+    assert len(operations) >= 40, "the schema lost operations"
+    return operations
+
+
+def _fuzz_each(schema: BaseSchema, check: Callable[[Case], None]) -> None:
+    """Run ``check`` on generated cases of every operation (valid and invalid data); report every
+    operation that fails, with its smallest failing request, not only the first."""
+    failures: list[str] = []
+    for operation in _operations(schema):
+        cases = st.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
+        )
+
+        def checked(case: Case) -> None:
+            assume(not _known_bug(case))
+            check(case)
+
+        run = _settings()(given(cases)(checked))
+        try:
+            run()
+        except Exception as error:  # noqa: BLE001 - collected: every operation's failure is reported
+            failures.append(f"{operation.label}: {type(error).__name__}: {error}")
+    assert not failures, "\n".join(failures)
+
+
+def _is_staff_operation(case: Case) -> bool:
+    path = case.operation.path
+    if path in PUBLIC_STAFF_PATHS:
+        return False
+    security = case.operation.definition.raw.get("security")
+    # /api/v1/items/{id} declares (optional) staff auth but is public for approved items.
+    return path.startswith(STAFF_PREFIXES) or (bool(security) and not path.startswith("/api/v1/items/"))
+
+
+def _json(response: Any) -> Any:
+    if not any("json" in value for value in response.headers.get("content-type", [])):  # lists of values
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def _walk(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every (key, value) pair of a JSON document."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key, inner
+            yield from _walk(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _walk(inner)
+
+
+def _without_credentials(case: Case) -> None:
+    """Drop any credentials generated from the declared security schemes."""
+    for name in list(case.headers or {}):
+        if name.lower() in ("authorization", "cookie", "x-csrf-token"):
+            del case.headers[name]
+    case.cookies = {}
+
+
+def test_anonymous_requests(api_schema: BaseSchema, portal_data: PortalData) -> None:
+    """Anonymous: no 5xx, no 2xx from a staff operation, nothing not approved in what the public gets."""
+    approved = {portal_data.party_item, portal_data.english_item, portal_data.hostile_item}
+
+    def check(case: Case) -> None:
+        _without_credentials(case)
+        response = case.call(allow_redirects=False)  # a staff page's redirect to sign-in is the answer
+        where = f"{case.method} {case.formatted_path} {case.query or ''}"
+        assert response.status_code < 500, f"{where}: {response.status_code}"
+        if _is_staff_operation(case):
+            assert not 200 <= response.status_code < 300, f"anonymous {where}: {response.status_code}"
+        body = response.content.decode("utf-8", "replace")
+        assert PENDING_TITLE not in body, where
+        assert "$argon2" not in body, where
+        document = _json(response)
+        for key, value in _walk(document):
+            if key == "state":
+                assert value in (None, "approved"), f"{where} shows state {value!r}"
+        if (
+            case.operation.path in ("/api/v1/search", "/api/v1/search/suggest")
+            and response.status_code == 200
+        ):
+            assert document is not None, where
+            items = document["items"] if isinstance(document, dict) else document
+            assert {item["id"] for item in items} <= approved, where
+
+    _fuzz_each(api_schema, check)
+
+
+def test_staff_requests(api_schema: BaseSchema, staff_user: User, admin_kept: Callable[[], None]) -> None:
+    """As the seeded admin (HTTP Basic): no 5xx on any operation, no password hash in any answer."""
+    credentials = base64.b64encode(f"{staff_user.username}:{STAFF_PASSWORD}".encode()).decode()
+
+    def check(case: Case) -> None:
+        _without_credentials(case)
+        response = case.call(allow_redirects=False, headers={"Authorization": f"Basic {credentials}"})
+        admin_kept()
+        where = f"{case.method} {case.formatted_path} {case.query or ''}"
+        assert response.status_code < 500, f"{where}: {response.status_code}"
+        assert "$argon2" not in response.content.decode("utf-8", "replace"), where
+
+    _fuzz_each(api_schema, check)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="reported: path ids beyond 2**63-1 raise OverflowError on SQLite (500)"
+)
+@pytest.mark.parametrize(
+    "path", ["/api/v1/items/99999999999999999999", "/api/v1/moderation/items/99999999999999999999"]
+)
+def test_huge_ids_are_not_found(cheap_hashing: None, app: FastAPI, staff_user: User, path: str) -> None:
+    """An id no store can hold names no item: 404, not a server error."""
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get(path, auth=(staff_user.username, STAFF_PASSWORD)).status_code == 404
+
+
+@pytest.mark.xfail(strict=True, reason="reported: older_than_h of millions of hours overflows (500)")
+@pytest.mark.parametrize("path", ["/staff/queue", "/api/v1/moderation/queue"])
+def test_huge_queue_age_is_refused_or_empty(
+    cheap_hashing: None, app: FastAPI, staff_user: User, path: str
+) -> None:
+    """A queue filter older than any item is a 422 or an empty queue, not a server error."""
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get(path, params={"older_than_h": 24e9}, auth=(staff_user.username, STAFF_PASSWORD))
+        assert response.status_code < 500
