@@ -8,14 +8,18 @@ another source already has that URL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.accounturl import ACCOUNT_URL_PREFIX
 from hub.models import CrawlOutcome, Source
 
+# The bridge access key's query parameter (crawlers/bridge.py), masked in the hops of account sources.
+_KEY_PARAMETER = re.compile(r"([?&]key=)[^&#]*")
 # Redirect hops kept per outcome (a loop would repeat the same hops up to the redirect limit).
 MAX_REDIRECTS_KEPT = 20
 
@@ -56,10 +60,20 @@ def apply_fetch_stats(
     outcome.bytes_received = stats.bytes_received
     outcome.status_counts = dict(stats.status_counts)
     outcome.failure_counts = dict(stats.failure_counts)
-    outcome.redirects = list(stats.redirects)
     outcome.items_unchanged = stats.items_unchanged
+    if source is not None and source.url.startswith(ACCOUNT_URL_PREFIX):
+        # An account's hops are bridge routes carrying the bridge's access key (?key=), and its URL is
+        # built from the settings at crawl time: keep the hops without the key, never move it.
+        outcome.redirects = [{**hop, "url": _without_key(hop["url"]), "to": _without_key(hop["to"])}
+                             for hop in stats.redirects]  # fmt: skip
+        return
+    outcome.redirects = list(stats.redirects)
     if source is not None:
         note_permanent_redirect(session, source, stats.moved_to, stats.moved_after)
+
+
+def _without_key(url: str) -> str:
+    return _KEY_PARAMETER.sub(r"\1***", url)
 
 
 def note_permanent_redirect(session: Session, source: Source, target: str | None, moved_after: int) -> bool:
