@@ -51,5 +51,6 @@ def init(ctx: typer.Context) -> None:
         backend.ensure_ready()
     finally:
         backend.close()
-    context.console.print(f"store ready: {context.settings.store.url}")
-    context.console.print(f"search ready: {context.settings.search.backend}")
+    masked = context.settings.masked()  # a password in either URL is not for the terminal
+    context.console.print(f"store ready: {masked['store']['url']}")
+    context.console.print(f"search ready: {masked['search']['backend']}")
