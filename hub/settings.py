@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -23,6 +32,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from hub.settingsfile import config_error
 
 ENV_PREFIX = "XINLIAN_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -718,7 +729,8 @@ def config_file_path(explicit: str | Path | None = None) -> Path | None:
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings from all layers; a missing explicit config file is an error."""
+    """Build the settings from all layers; a missing explicit config file is an error, and a file that
+    cannot be read or holds a bad option a ConfigError naming the file and line."""
     path = config_file_path(config_file)
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
@@ -726,4 +738,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     class FileSettings(Settings):
         model_config = SettingsConfigDict(toml_file=path)
 
-    return FileSettings(**overrides)
+    try:
+        return FileSettings(**overrides)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValidationError) as exc:
+        if path is None:
+            raise
+        raise config_error(path, exc) from exc

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from cli.main import build_app
 from hub.settings import Settings, load_settings
+from hub.settingsfile import ConfigError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -35,7 +36,7 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_unknown_option_in_file_is_an_error(tmp_path: Path) -> None:
     config = _write(tmp_path / "bad.toml", "demo = true\n[store]\nulr = 'typo'\n")
-    with pytest.raises(ValidationError, match="ulr"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(config))}:3: store.ulr: Extra inputs"):
         load_settings(config)
 
 
@@ -46,8 +47,56 @@ def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
 
 def test_placeholder_secret_refused_outside_demo_mode(tmp_path: Path) -> None:
     config = _write(tmp_path / "prod.toml", "demo = false\n")
-    with pytest.raises(ValidationError, match="placeholder"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(config))}: .*placeholder"):
         load_settings(config)
+
+
+BAD_FILES = [
+    # (file text, line named, what the message says)
+    ("demo = true\n[web]\nport = 80\n[crawl\nretry_times = 1\n", 4, "Expected ']'"),
+    ("demo = true\n\n[web]\nhost = 'h'\nport = 'eighty'\n", 5, "web.port: Input should be a valid integer"),
+    ("demo = true\n[alerts.webhooks.ops]\nsecret = 'abcdefgh'\nurl = 'ftp://x'\n", 4, "webhooks.ops.url"),
+    ("demo = true\nweb = 3\n", 2, "web: Input should be a valid dictionary"),
+    ("demo = true\nweb = { port = 'x' }\n", 2, "web.port"),
+    ("demo = true\n[crawl]\nobey_robots_txt = \"\"\"\nport = 1\n\"\"\"\n", 3, "crawl.obey_robots_txt"),
+    ("demo = true\n[moderation]\n'lexicon_dir' = 3\n", 3, "moderation.lexicon_dir"),
+    ("demo = true\n[web]\nport = 1\n[web\n", 4, "Cannot declare"),
+    ("demo = true\n[store]\nurl = 'sqlite:///x.db'\n[store]\n", 4, "Cannot declare"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "line", "says"), BAD_FILES)
+def test_a_bad_config_file_is_named_with_its_line(tmp_path: Path, text: str, line: int, says: str) -> None:
+    """Syntax errors, wrong types, bad values, unknown options: ``<file>:<line>: ...``, where the line
+    is the one that sets the option (or opens its table)."""
+    config = _write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert str(caught.value).startswith(f"{config}:{line}: ")
+    assert says in str(caught.value)
+
+
+def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    config = tmp_path / "latin.toml"
+    config.write_bytes(b"demo = true\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(config))}:2: not UTF-8"):
+        load_settings(config)
+
+
+def test_a_bad_value_from_the_environment_is_not_blamed_on_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _write(tmp_path / "ok.toml", "demo = true\n")
+    monkeypatch.setenv("XINLIAN_WEB__PORT", "eighty")
+    with pytest.raises(ConfigError, match=r"web\.port: .* \(set in the environment or a secret file\)"):
+        load_settings(config)
+
+
+def test_the_cli_stops_on_a_bad_config_file_naming_file_and_line(tmp_path: Path) -> None:
+    config = _write(tmp_path / "bad.toml", "demo = true\n[web]\nport = 'eighty'\n")
+    result = CliRunner().invoke(build_app(), ["--config", str(config), "config", "show"])
+    assert result.exit_code == 2
+    assert f"{config.name}:3: web.port" in " ".join(result.output.split())
 
 
 def test_secret_from_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
