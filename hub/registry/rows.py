@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.accounturl import ACCOUNT_URL_PREFIX
 from hub.models import SourceKind, UnitLevel, UnitType
@@ -33,7 +33,8 @@ def check_http_url(value: str) -> str:
 
 
 class _Row(BaseModel):
-    # Numbers written without quotes (region: 330100) are still codes, not integers.
+    # Numbers written without quotes (region: 330100) are still codes, not integers. Lengths are the
+    # store's column sizes: PostgreSQL refuses a longer value mid-import, SQLite would keep it.
     model_config = ConfigDict(
         extra="forbid", coerce_numbers_to_str=True, use_enum_values=True, validate_default=True
     )
@@ -42,12 +43,12 @@ class _Row(BaseModel):
 class SourceRow(_Row):
     """A source as written in a registry file."""
 
-    name: str
+    name: str = Field(max_length=200)
     kind: SourceKind
-    url: str = ""  # may be left out for accounts given as platform + account
-    category: str | None = None
-    platform: str | None = None
-    account: str | None = None
+    url: str = Field("", max_length=1000)  # may be left out for accounts given as platform + account
+    category: str | None = Field(None, max_length=50)
+    platform: str | None = Field(None, max_length=16)
+    account: str | None = Field(None, max_length=100)
     selectors: dict[str, str] = {}  # pydantic copies mutable defaults
     auto_approve: bool | None = None  # None: the unit's policy (moderation/policy.py)
 
@@ -83,11 +84,11 @@ class UnitRow(_Row):
     """A unit as written in a registry file (without its sources and children)."""
 
     slug: str
-    name: str
+    name: str = Field(max_length=200)
     level: UnitLevel
     type: UnitType = UnitType.GOVERNMENT
-    region: str | None = None
-    website: str | None = None
+    region: str | None = Field(None, max_length=12)
+    website: str | None = Field(None, max_length=500)
     parent: str | None = None
     auto_approve: bool | None = None  # None: the parent unit's policy (moderation/policy.py); off at the root
 
