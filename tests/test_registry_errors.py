@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from cli.main import build_app
 from hub.db import Database
 from hub.models import Source, Unit
 from hub.registry import RegistryError, import_registry
@@ -170,3 +172,89 @@ def test_opml_feed_outside_a_unit_and_bad_feed_url(database: Database, tmp_path:
     error = import_error(database, write(tmp_path, "feeds.opml", text))
     assert sorted(problem.line for problem in error.problems) == [4, 6]
     assert count(database, Unit) == 0
+
+
+def snapshot(database: Database) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every column of every unit and source, in id order."""
+    with database.session() as session:
+        units = [tuple(row) for row in session.execute(select(*Unit.__table__.columns).order_by(Unit.id))]
+        sources = [
+            tuple(row) for row in session.execute(select(*Source.__table__.columns).order_by(Source.id))
+        ]
+    return units, sources
+
+
+GOOD_TREE = """\
+units:
+  - slug: city
+    name: 某市
+    level: city
+    sources:
+      - {name: 通知, kind: feed, url: 'http://127.0.0.1:8700/city/rss.xml', category: 通知公告}
+    children:
+      - slug: d01
+        name: 某区
+        level: district
+        sources:
+          - {name: 列表, kind: html, url: 'http://127.0.0.1:8700/d01/list.html'}
+"""
+
+
+def test_a_bad_reimport_changes_nothing(database: Database, tmp_path: Path) -> None:
+    """A re-import that renames units, moves and adds sources and adds a unit, but has one bad line,
+    leaves every column of every unit and source as it was."""
+    with database.session() as session:
+        import_registry(session, write(tmp_path, "good.yaml", GOOD_TREE))
+    before = snapshot(database)
+    changed = (
+        GOOD_TREE.replace("某市", "某市（改）")
+        .replace("rss.xml", "feed.xml")
+        .replace("category: 通知公告", "category: 工作动态")
+        + "      - slug: d02\n        name: 新区\n        level: district\n"
+        + "        sources:\n          - {name: 坏, kind: podcast, url: 'http://127.0.0.1:8700/p.xml'}\n"
+    )
+    error = import_error(database, write(tmp_path, "changed.yaml", changed))
+    assert [(problem.file, problem.line) for problem in error.problems] == [("changed.yaml", 17)]
+    assert snapshot(database) == before
+
+
+def test_values_longer_than_the_store_keeps_are_reported_with_their_line(
+    database: Database, tmp_path: Path
+) -> None:
+    """Names, URLs, categories and account ids longer than their columns are problems of the file
+    (PostgreSQL would refuse them mid-import with no file or line; SQLite would keep them)."""
+    text = f"""\
+units:
+  - slug: city
+    name: {"某" * 201}
+    level: city
+    region: "1234567890123"
+    sources:
+      - name: feed
+        kind: feed
+        url: http://127.0.0.1/{"a" * 1000}
+      - name: wb
+        kind: account
+        platform: weibo
+        account: "{"9" * 101}"
+        category: {"类" * 51}
+"""
+    error = import_error(database, write(tmp_path, "long.yaml", text))
+    assert sorted(problem.line for problem in error.problems) == [3, 5, 9, 13, 14]
+    assert all("at most" in problem.message for problem in error.problems)
+    assert count(database, Unit) == 0 and count(database, Source) == 0
+
+
+def test_the_cli_import_names_file_and_line_and_changes_nothing(database: Database, tmp_path: Path) -> None:
+    """`xinlian sources import` of a bad file: exit status 1, every problem as file:line, store unchanged."""
+    with database.session() as session:
+        import_registry(session, write(tmp_path, "good.yaml", GOOD_TREE))
+    before = snapshot(database)
+    bad = write(
+        tmp_path, "bad.yaml", GOOD_TREE.replace("kind: html", "kind: podcast").replace("某区", "改名")
+    )
+    env = {"XINLIAN_DEMO": "true", "XINLIAN_STORE__URL": database.url}
+    result = CliRunner().invoke(build_app(), ["sources", "import", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert "bad.yaml:12:" in result.output
+    assert snapshot(database) == before
