@@ -96,10 +96,12 @@ def _parse_line(path: Path, number: int, raw: str) -> _Line | None:
 
 def parse_file(path: Path) -> list[Entry]:
     """Entries of one lexicon file; raises LexiconError on the first bad line."""
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise LexiconError(path, 1, f"not UTF-8 ({error.reason})") from error
+        where = data[: error.start].count(b"\n") + 1  # the line holding the first bad byte
+        raise LexiconError(path, where, f"not UTF-8 ({error.reason})") from error
     lines: list[_Line] = []
     bad: LexiconError | None = None
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -12,13 +12,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.settingsfile import config_error, option_line
 from moderation.errors import UnknownReason
 
 REASON_ACTIONS = ("reject", "needs_changes", "withdraw")
 
 
 class ReasonFileError(ValueError):
-    """The reasons file is malformed; the message names the file and the code."""
+    """The reasons file is malformed; the message names the file, the line and the code."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +45,25 @@ class ReasonCatalog:
         if not path.is_file():
             return cls({})
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ReasonFileError(f"{path}: {exc}") from exc
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ReasonFileError(str(config_error(path, exc))) from exc  # "<file>:<line>: ..."
+
+        def bad(code: str, key: str, problem: str) -> ReasonFileError:
+            line = option_line(text, (code, key)) or 1
+            return ReasonFileError(f"{path}:{line}: [{code}] {problem}")
+
         codes: dict[str, ReasonCode] = {}
         for code, entry in data.items():
             if not isinstance(entry, dict):
-                raise ReasonFileError(f"{path}: [{code}] must be a table with label, template, actions")
+                raise bad(code, "", "must be a table with label, template, actions")
             template = entry.get("template")
             actions = entry.get("actions", list(REASON_ACTIONS))
             if not isinstance(template, str) or not template.strip():
-                raise ReasonFileError(f"{path}: [{code}] needs a template text")
+                raise bad(code, "template", "needs a template text")
             if not isinstance(actions, list) or not set(actions) <= set(REASON_ACTIONS):
-                raise ReasonFileError(f"{path}: [{code}] actions must be among {', '.join(REASON_ACTIONS)}")
+                raise bad(code, "actions", f"actions must be among {', '.join(REASON_ACTIONS)}")
             label = entry.get("label", code)
             codes[code] = ReasonCode(code, str(label), template.strip(), tuple(actions))
         return cls(codes)
