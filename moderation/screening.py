@@ -27,6 +27,7 @@ from hub.models import Item, ItemRevision, ScreeningHit, Source, SourceKind, Uni
 from hub.settings import ModerationSettings
 from moderation.checks import html_links
 from moderation.matcher import Matcher
+from moderation.reasons import ReasonCatalog
 from moderation.screen import Screener, ScreeningResult, screen
 
 SCREENER_KEY = "xinlian.screener"
@@ -42,14 +43,17 @@ def use_screener(sessions: sessionmaker[Session], screener: Screener) -> None:
 def configure_screening(sessions: sessionmaker[Session], settings: ModerationSettings) -> Screener:
     """Give the sessions of a process one screener built from its settings, unless they have one.
 
-    Called once per process where its sessions are made (crawl worker, web app, CLI): the lexicon is
-    read and its automaton built on first use, then shared by every session and batch until a
-    lexicon file changes. Returns the screener in use.
+    Called once per process where its sessions are made (crawl worker, web app, CLI): the lexicon
+    files and the reasons file are read here, so a bad one stops the process at start-up with its
+    file and line (LexiconError, ReasonFileError); the automaton is built on first use, then shared
+    by every session and batch until a lexicon file changes. Returns the screener in use.
     """
     current = (sessions.kw.get("info") or {}).get(SCREENER_KEY)
     if isinstance(current, Screener):
         return current
     screener = Screener.from_settings(settings)
+    screener.loader.current()
+    ReasonCatalog.load(settings.reasons_file)
     use_screener(sessions, screener)
     return screener
 
