@@ -1,0 +1,119 @@
+"""A bad lexicon or reasons file stops start-up, naming the file and the line (issue 8).
+
+Every process that stores or decides items configures screening when it starts (the web app, the CLI
+commands that open the store, the crawl processes: moderation.screening.configure_screening); the
+lexicon files and the reasons file are read there, so a typo is found at start-up rather than at the
+first item or decision. (A bad settings file: tests/test_settings.py; a bad registry import:
+tests/test_registry_errors.py.)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.app import create_app
+from cli.main import build_app
+from hub.db import Database
+from hub.settings import ModerationSettings, Settings
+from index.factory import open_backend
+from moderation.lexicon import LexiconError
+from moderation.reasons import ReasonFileError
+
+GOOD_REASONS = '[off_topic]\nlabel = "无关"\ntemplate = "与本单位无关。"\nactions = ["reject"]\n'
+BAD_LEXICONS = [
+    # (file name, content, line named, what the message says)
+    ("words.txt", "# 词表\n秘密\tclassified\t3\n机密\tclassified\n", 3, "expected term<TAB>category"),
+    ("words.txt", "秘密\tClassified\t3\n", 1, "category"),
+    ("words.txt", "秘密\tclassified\t3\n\n刷单\tadvertising\t9\n", 3, "severity"),
+    ("words.txt", "秘密\tclassified\t3\n\u200b\u200b\tvulgar\t2\n", 2, "empty after normalization"),
+    ("words.tsv", "秘密\tclassified\t3\n刷单\tadvertising\t3\n\xff\n", 3, "not UTF-8"),
+]  # fmt: skip
+BAD_REASONS = [
+    ('[off_topic]\nlabel = "无关"\ntemplate = "与本单位无关。\n', 3, "reasons.toml:3:"),
+    (GOOD_REASONS + '\n[missing]\nlabel = "缺模板"\nactions = ["reject"]\n', 6, "[missing] needs a template"),
+    (GOOD_REASONS + '\n[bad_action]\ntemplate = "x"\nactions = ["delete"]\n', 8, "[bad_action] actions must"),
+    ('plain = "not a table"\n', 1, "[plain] must be a table"),
+]  # fmt: skip
+
+
+def _lexicon_dir(tmp_path: Path, name: str, content: str) -> Path:
+    folder = tmp_path / "lexicons"
+    folder.mkdir()
+    path = folder / name
+    data = content.encode("utf-8").replace("\xff".encode(), b"\xff")  # a raw byte that is not UTF-8
+    path.write_bytes(data)
+    return folder
+
+
+def _with_moderation(settings: Settings, **changes: str) -> Settings:
+    return settings.model_copy(update={"moderation": settings.moderation.model_copy(update=changes)})
+
+
+def _start_app(settings: Settings) -> None:
+    database = Database(settings.store.url)  # a fresh store object: screening is configured per process
+    backend = open_backend(settings)
+    try:
+        create_app(settings, database, backend)
+    finally:
+        backend.close()
+        database.dispose()
+
+
+@pytest.mark.parametrize(("name", "content", "line", "says"), BAD_LEXICONS)
+def test_a_bad_lexicon_file_stops_the_web_app(
+    settings: Settings, tmp_path: Path, name: str, content: str, line: int, says: str
+) -> None:
+    """The web app does not start on a bad lexicon file; the error is ``<file>:<line>: ...``."""
+    folder = _lexicon_dir(tmp_path, name, content)
+    with pytest.raises(LexiconError) as caught:
+        _start_app(_with_moderation(settings, lexicon_dir=str(folder)))
+    assert str(caught.value).startswith(f"{folder / name}:{line}: ")
+    assert says in str(caught.value)
+    assert (caught.value.path, caught.value.line) == (str(folder / name), line)
+
+
+@pytest.mark.parametrize(("content", "line", "says"), BAD_REASONS)
+def test_a_bad_reasons_file_stops_the_web_app(
+    settings: Settings, tmp_path: Path, content: str, line: int, says: str
+) -> None:
+    """The web app does not start on a bad reasons file; the error names the file, line and code."""
+    reasons = tmp_path / "reasons.toml"
+    reasons.write_text(content, encoding="utf-8")
+    with pytest.raises(ReasonFileError) as caught:
+        _start_app(_with_moderation(settings, reasons_file=str(reasons)))
+    assert str(caught.value).startswith(f"{reasons}:{line}: ")
+    assert says in str(caught.value)
+
+
+def test_the_shipped_files_start_and_a_good_edit_is_taken(settings: Settings, tmp_path: Path) -> None:
+    """The shipped lexicons and reasons start the app; so do a valid custom folder and file."""
+    _start_app(settings)
+    folder = _lexicon_dir(tmp_path, "words.txt", "秘密\tclassified\t3\n!秘密花园\n")
+    reasons = tmp_path / "reasons.toml"
+    reasons.write_text(GOOD_REASONS, encoding="utf-8")
+    _start_app(_with_moderation(settings, lexicon_dir=str(folder), reasons_file=str(reasons)))
+
+
+def test_a_cli_command_on_the_store_stops_on_a_bad_lexicon(database: Database, tmp_path: Path) -> None:
+    """`xinlian sources list` opens the store and screening with it: a bad lexicon stops it before it
+    does anything, with the file and line in the error."""
+    folder = _lexicon_dir(tmp_path, "words.txt", "秘密\tclassified\n")
+    env = {
+        "XINLIAN_DEMO": "true",
+        "XINLIAN_STORE__URL": database.url,
+        "XINLIAN_MODERATION__LEXICON_DIR": str(folder),
+    }
+    result = CliRunner().invoke(build_app(), ["sources", "list"], env=env)
+    assert result.exit_code != 0
+    message = str(result.exception) + result.output
+    assert re.search(re.escape(f"{folder / 'words.txt'}:1: "), message)
+
+
+def test_default_moderation_files_are_the_shipped_ones() -> None:
+    """The files checked at start-up by default are the ones in config/."""
+    defaults = ModerationSettings()
+    assert Path(defaults.lexicon_dir).is_dir() and Path(defaults.reasons_file).is_file()
