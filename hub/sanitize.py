@@ -33,7 +33,7 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t\u3000\xa0]+")
 # Control characters XML cannot hold (all of C0 but tab, newline and carriage return).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_XML_DECLARATION = re.compile(r"^(?:\s*<\?xml[^>]*\?>)+")  # every leading one
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
