@@ -106,6 +106,7 @@ def test_extract_never_raises_and_sanitized_body_is_inert(html: str) -> None:
 @example("\x1b", BASE)  # html_to_text raised ValueError (fixed)
 @example("<html><head>", BASE)  # html_to_text failed lxml's "too many bodies" assertion (fixed)
 @example('<?xml version="1.0" encoding="gbk"?>', BASE)  # html_to_text raised ValueError (fixed)
+@example('<?xml version="1.0" encoding="gbk"?>' * 2, BASE)  # the second one raised ValueError (fixed)
 @example("<p>a\ud800b</p>", BASE)  # nh3 raised UnicodeEncodeError on the lone surrogate (fixed)
 def test_sanitize_any_html_is_inert(html: str, base: str) -> None:
     """sanitize_html of any markup (not only what extraction keeps) is inert; html_to_text never raises."""
