@@ -237,7 +237,7 @@ def test_staff_requests(api_schema: BaseSchema, staff_user: User, admin_kept: Ca
 
 
 @pytest.mark.xfail(
-    strict=True, reason="reported: ids (path, query, JSON body) beyond 2**63-1 raise OverflowError on SQLite (500)"
+    strict=True, reason="reported: ids (path, query, body) past 2**63-1: OverflowError on SQLite (500)"
 )
 @pytest.mark.parametrize(
     "path",
