@@ -18,11 +18,11 @@ def serve(
     import uvicorn
 
     from api.app import create_app  # the web stack loads only for the command that serves it
-    from hub.logsetup import configure_logging
+    from hub.logsetup import configure_logging, secret_values
 
     context = cli_context(ctx)
     settings = context.settings
-    configure_logging(settings.log_level, settings.web.log_format)
+    configure_logging(settings.log_level, settings.web.log_format, secret_values(settings))
     app = create_app(settings, context.database)
     # The app logs each request itself (request id, route template, masked secrets): uvicorn's own access
     # log would print raw paths. Proxy headers give the client address that login throttling keys on.

@@ -24,7 +24,7 @@ from hub.alerts.job import alerts_job
 from hub.alerts.listener import alert_listeners
 from hub.db import Database, retry_on_disconnect
 from hub.health.job import health_job
-from hub.logsetup import configure_logging
+from hub.logsetup import configure_logging, secret_values
 from hub.schedule.hooks import StatusHook, status_hooks
 from hub.schedule.reschedule import RescheduleSummary, reschedule_run
 from hub.scheduler import build_scheduler, claim_due_sources
@@ -99,7 +99,7 @@ def worker(ctx: typer.Context) -> None:
     context = cli_context(ctx)
     settings = context.settings
     database = context.database
-    configure_logging(settings.log_level, settings.web.log_format)
+    configure_logging(settings.log_level, settings.web.log_format, secret_values(settings))
     backend = open_backend(settings)
     backend.ensure_ready()
     pool = CrawlPool(settings)
