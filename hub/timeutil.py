@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -23,3 +23,9 @@ def to_zone(value: datetime, zone: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(ZoneInfo(zone))
+
+
+def doubling_backoff(attempts: int, base_s: float, max_s: float) -> timedelta:
+    """Wait after the ``attempts``-th failure of a retried job: ``base_s``, doubled per further
+    failure, capped at ``max_s`` (outbox drains, WebSub hub deliveries, alerts)."""
+    return timedelta(seconds=min(base_s * 2 ** max(attempts - 1, 0), max_s))

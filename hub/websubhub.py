@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import HubDelivery, HubIntent, HubPublish, HubSubscription, ItemState, OutboxEntry, core_table
 from hub.settings import WebSubHubSettings
+from hub.timeutil import doubling_backoff
 
 MODES = ("subscribe", "unsubscribe")
 APPROVED, WITHDRAWN = "approved", "withdrawn"
@@ -64,7 +65,7 @@ class DeliveryRequest:
 
 def backoff(attempts: int, config: WebSubHubSettings) -> timedelta:
     """Wait before attempt ``attempts + 1``: base, doubled per failure, capped."""
-    return timedelta(seconds=min(config.backoff_base_s * 2 ** max(attempts - 1, 0), config.backoff_max_s))
+    return doubling_backoff(attempts, config.backoff_base_s, config.backoff_max_s)
 
 
 def grant_lease(asked: int | None, config: WebSubHubSettings) -> int:

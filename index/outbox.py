@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import Database
 from hub.models import Item, OutboxEntry, OutboxOp, core_table
-from hub.timeutil import utcnow
+from hub.timeutil import doubling_backoff, utcnow
 from index.backend import SearchBackend, SearchBackendError, SearchDocument
 from index.document import CHUNK, documents_for
 
@@ -110,7 +110,7 @@ class ReindexResult:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
+    return doubling_backoff(attempts, BACKOFF_BASE_S, BACKOFF_MAX_S)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.alerts.recipients import Recipient
 from hub.models import AlertOutbox
 from hub.settings import AlertsSettings
+from hub.timeutil import doubling_backoff
 
 ERROR_MAX = 1000
 
@@ -121,8 +122,7 @@ def claim(session: Session, now: datetime, lease_s: float, batch: int = 100) -> 
 
 def backoff(attempts: int, alerts: AlertsSettings) -> timedelta:
     """Wait after the ``attempts``-th failure: base, doubled per failure, capped."""
-    seconds = alerts.backoff_base_s * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, alerts.backoff_max_s))
+    return doubling_backoff(attempts, alerts.backoff_base_s, alerts.backoff_max_s)
 
 
 def mark_sent(session: Session, alert_id: int, now: datetime) -> None:
