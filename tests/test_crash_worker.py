@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -50,13 +51,24 @@ from tests.workers import (
 KILLS = 20
 SEED = 20240601
 LEASE_S = 3  # a killed worker's sources are due again this soon
-FIRST_KILL_S, LAST_KILL_S = 0.3, 4.0  # kill moments, seconds after the worker reported it started
+KILL_WITHIN_RUN_S = 0.6  # a kill lands this long at most after a crawl run opened
+RUN_OPEN_TIMEOUT_S = 120.0
 SETTLE_TIMEOUT_S = 240.0
 EDIT_MARK = "本文已于近日更新"  # the paragraph samplenet.generate.touch_item adds
 
 
 def _started(worker: Process) -> bool:
     return "worker started" in worker.output().rsplit(f"===== start {worker.starts} =====", 1)[-1]
+
+
+def _run_open_since(database: Database, since: datetime) -> bool:
+    with database.session() as session:
+        opened = session.scalar(
+            select(func.count())
+            .select_from(CrawlRun)
+            .where(CrawlRun.finished_at.is_(None), CrawlRun.started_at >= since)
+        )
+    return bool(opened)
 
 
 def _settled(database: Database) -> bool:
@@ -103,17 +115,28 @@ def test_worker_killed_twenty_times_loses_and_duplicates_nothing(database_url: s
                 import_registry(session, registry)
             for kill in range(KILLS):
                 if kill == KILLS // 2:
-                    # Second pass: edits and new items, every source due again.
+                    # Second pass: edits and new items.
                     edited = _edit_network(running, network, rng)
                     with database.session() as session:
                         # An edited item stored before the edit gets a second revision; one the first
                         # pass had not reached yet is stored once, edited.
                         revised = set(session.scalars(select(Item.url).where(Item.url.in_(edited))))
-                        ids = list(session.scalars(select(Source.id)))
-                        crawl_now(session, ids, "test", utcnow())
+                if kill:
+                    # Every source due again, so each start has crawling to interrupt: on a quiet
+                    # machine the first ingest is over within a few starts.
+                    with database.session() as session:
+                        crawl_now(session, list(session.scalars(select(Source.id))), "test", utcnow())
+                started_at = utcnow()
                 worker.start()
                 wait_until(lambda: _started(worker), 120, "the worker to start", (worker,))
-                time.sleep(rng.uniform(FIRST_KILL_S, LAST_KILL_S))
+                # The moment: at random within a crawl run, the riskiest place to die.
+                wait_until(
+                    lambda since=started_at: _run_open_since(database, since),
+                    RUN_OPEN_TIMEOUT_S,
+                    "a crawl run to open",
+                    (worker,),
+                )
+                time.sleep(rng.uniform(0.0, KILL_WITHIN_RUN_S))
                 worker.kill_group()
                 # A run the kill interrupted stays open for good: count the kills that left one.
                 with database.session() as session:
