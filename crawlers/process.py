@@ -40,7 +40,7 @@ from crawlers.scrapy_settings import scrapy_settings
 from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.feed import FeedSpider
 from crawlers.spiders.htmllist import HtmlListSpider
-from hub.db import Database
+from hub.db import Database, retry_on_disconnect
 from hub.models import Source, SourceKind, Unit
 from hub.reposts import configure_reposts
 from hub.settings import Settings
@@ -147,24 +147,36 @@ class CrawlServer:
     # --- jobs -----------------------------------------------------------------------------------
     async def run_job(self, run_id: int, source_ids: list[int], host_shares: dict[str, int]) -> None:
         """Crawl this process's part of run ``run_id``; every source gets its outcome, then ``done``."""
-        loop = asyncio.get_running_loop()
-        ledger: CrawlLedger | None = None
         try:
-            jobs = await loop.run_in_executor(self.writer, load_jobs, self.database, source_ids)
-            ledger = CrawlLedger(
-                self.database, run_id, jobs, self.settings.crawl.removed_after_missing, writer=self.writer
-            )
-            tasks = self._start_crawlers(run_id, jobs, ledger, host_shares)
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._crawl_job(run_id, source_ids, host_shares)
         except Exception:
             logger.exception("crawl job of run %d failed", run_id)
         finally:
-            self.crawlers.pop(run_id, None)
-            if ledger is not None:
-                # A spider that never started leaves its sources open: they are recorded as they stand.
-                await ledger.close(ledger.states, aborted=run_id in self.cancelled)
+            # Whatever failed, even closing the ledger: the pool waits for this line, and the runner
+            # records the sources left without an outcome as aborted.
             self.cancelled.discard(run_id)
             self.reply({"done": run_id})
+
+    async def _crawl_job(self, run_id: int, source_ids: list[int], host_shares: dict[str, int]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def load() -> list[SourceJob]:
+            # A store restarting now must not lose the batch: its sources would wait out their lease.
+            return retry_on_disconnect(
+                lambda: load_jobs(self.database, source_ids), f"loading the sources of run {run_id}"
+            )
+
+        jobs = await loop.run_in_executor(self.writer, load)
+        ledger = CrawlLedger(
+            self.database, run_id, jobs, self.settings.crawl.removed_after_missing, writer=self.writer
+        )
+        try:
+            tasks = self._start_crawlers(run_id, jobs, ledger, host_shares)
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self.crawlers.pop(run_id, None)
+            # A spider that never started leaves its sources open: they are recorded as they stand.
+            await ledger.close(ledger.states, aborted=run_id in self.cancelled)
 
     def _start_crawlers(
         self, run_id: int, jobs: list[SourceJob], ledger: CrawlLedger, host_shares: dict[str, int]

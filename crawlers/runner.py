@@ -18,7 +18,7 @@ from sqlalchemy import select
 from crawlers.partition import partition, processes_for, source_weight
 from crawlers.pool import CrawlPool, PartResult, usable_cores
 from hub.crawlrecord import count_outcomes, finish_run, start_run
-from hub.db import Database
+from hub.db import Database, retry_on_disconnect
 from hub.models import CrawlOutcome, CrawlRun, Source
 from hub.settings import Settings
 
@@ -136,8 +136,13 @@ def _close_run(
         why = f"{lost[0]} before this source finished"
     else:
         why = "the crawl ended before this source was finished"
-    with database.session() as session:
-        finish_run(session, run_id, source_ids, missing_message=why)
+
+    def close() -> None:
+        with database.session() as session:
+            finish_run(session, run_id, source_ids, missing_message=why)
+
+    # A store restarting now must not leave the run open with its sources' outcomes missing.
+    retry_on_disconnect(close, f"closing crawl run {run_id}")
 
 
 def summarize(database: Database, run_id: int) -> CrawlSummary:
