@@ -16,6 +16,17 @@ from hub.models import Source, Unit
 from hub.registry import RegistryError, export_registry, import_registry
 from hub.schedule.crawlnow import crawl_now
 from hub.schedule.hooks import status_hooks
+from hub.sourceadmin import (
+    InvalidSource,
+    NoSuchSource,
+    NoSuchUnit,
+    SourceFilter,
+    SourceList,
+    discover_sources,
+    get_source,
+    list_sources,
+    source_test,
+)
 from hub.timeutil import to_zone, utcnow
 from moderation.policy import policies_for_sources
 
@@ -73,14 +84,16 @@ def list_(
     context = cli_context(ctx)
     table = Table("id", "unit", "kind", "url", "enabled", "last check", "failures", "last error")
     with context.database.session() as session:
-        query = select(Source, Unit).join(Unit, Source.unit_id == Unit.id).order_by(Unit.path, Source.id)
-        if unit:
-            query = query.where(Unit.slug == unit)
-        for source, owner in session.execute(query):
+        try:
+            listed = list_sources(session, SourceFilter(unit=unit, below=False))
+        except NoSuchUnit:
+            listed = SourceList([], 0)  # as before: an unknown unit lists nothing
+        for row in listed.rows:
+            source = row.source
             checked = source.last_checked_at.strftime("%Y-%m-%d %H:%M") if source.last_checked_at else "-"
             table.add_row(
                 str(source.id),
-                owner.name,
+                row.unit.name,
                 source.kind,
                 source.url,
                 "yes" if source.enabled else "no",
@@ -176,16 +189,15 @@ def test(
     limit: Annotated[int, typer.Option(help="Items to read at most.")] = 10,
 ) -> None:
     """Show what a source yields right now, as a crawl would read it; nothing is stored."""
-    from crawlers.preview import preview_source  # fetching code loads only for this command
-
     context = cli_context(ctx)
     with context.database.session() as session:
-        source = session.get(Source, source_id)
-        if source is None:
+        try:
+            source = get_source(session, source_id)
+        except NoSuchSource:
             context.console.print(f"[red]no source {source_id}[/red]")
-            raise typer.Exit(1)
-        session.expunge(source)
-    preview = preview_source(context.settings, source, limit=limit)
+            raise typer.Exit(1) from None
+        session.expunge(source)  # the store is not held while the pages are fetched
+    preview = source_test(context.settings, source, limit=limit)
     table = Table("title", "published", "date from", "attachments", "url")
     for item in preview.items:
         published = to_zone(item.published_at, context.settings.timezone) if item.published_at else None
@@ -200,7 +212,7 @@ def test(
     for problem in preview.problems:
         context.console.print(f"[yellow]{problem}[/yellow]", highlight=False)
     context.console.print(
-        f"{len(preview.items)} item(s) from {source.kind} source {source.id}; nothing stored"
+        f"{len(preview.items)} item(s) from {source.kind} source {source_id}; nothing stored"
     )
     if not preview.items:
         raise typer.Exit(1)
@@ -213,10 +225,12 @@ def discover_(
     as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the proposals as registry YAML.")] = False,
 ) -> None:
     """Propose sources for a site: advertised feeds, sitemaps and news list pages, with previews."""
-    from crawlers.discover import discover  # fetching code loads only for this command
-
     context = cli_context(ctx)
-    found = discover(context.settings, homepage)
+    with context.database.session() as session:
+        try:
+            found = discover_sources(session, context.settings, homepage).discovery
+        except InvalidSource as exc:
+            raise typer.BadParameter(str(exc), param_hint="HOMEPAGE") from exc
     if as_yaml:
         sources = [{"name": p.name, "kind": p.kind, "url": p.url} for p in found.proposals]
         typer.echo(yaml.safe_dump({"sources": sources}, allow_unicode=True, sort_keys=False), nl=False)
