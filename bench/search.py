@@ -28,6 +28,13 @@ Figures, one ``n<docs>.<name>: <value>`` line each:
     python -m bench.search --docs 100000 --rounds 20
     python -m bench.search --docs 100000 --corpus sample zipf
     nice python -m bench.search --docs 1000000 --rounds 10
+    python -m bench.search --docs 1000000 --reuse /tmp/bench/s1m/xinlian-search-tnh68azj
+
+``--reuse DIR`` searches the index of each corpus and size already in DIR (``index-<variant>-<docs>``,
+as a ``--workdir`` run lays them out) instead of building it, and builds and keeps it there when it
+is missing: a 1M build takes minutes of both cores. On a reused index the build figures are not
+reported; with ``--reuse`` the upserts are never run (they replace documents: a kept index stays as
+built, so every run searches the same documents).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -414,6 +422,17 @@ def upsert_batches(
     return timings
 
 
+def reusable(path: Path, count: int) -> bool:
+    """Whether ``path`` holds an embedded index of exactly ``count`` documents."""
+    if not (path / "CURRENT").is_file():
+        return False
+    backend = EmbeddedBackend(path)
+    try:
+        return backend.count() == count
+    finally:
+        backend.close()
+
+
 def run(
     count: int,
     rounds: int,
@@ -421,11 +440,41 @@ def run(
     workdir: Path,
     report: Callable[[str, str], None],
     variant: type[Corpus] = Corpus,
+    reuse: bool = False,
 ) -> None:
-    """Build an index of ``count`` notices of corpus ``variant`` in ``workdir`` and report its figures."""
-    backend = EmbeddedBackend(workdir / f"index-{variant.__name__}-{count}", lock_timeout_s=600)
+    """Build an index of ``count`` notices of corpus ``variant`` in ``workdir`` and report its figures
+    (with ``reuse``, search the one already there instead, if it holds ``count`` documents)."""
+    path = workdir / f"index-{variant.__name__}-{count}"
+    reused = reuse and reusable(path, count)
+    backend = EmbeddedBackend(path, lock_timeout_s=600)
     backend.ensure_ready()
     corpus = variant(count, seed)
+    if reused:
+        report("reused_index", str(path))
+    else:
+        build(backend, corpus, seed, report)
+    stats = backend.stats()
+    size = stats.size_bytes or 0
+    report("index_bytes", f"{size} ({size / 2**20:.0f} MiB)")
+    report("bytes_per_doc", f"{size / max(stats.documents, 1):.0f}")
+    report("load_average_before_search", f"{os.getloadavg()[0]:.2f}")
+    wall, cpu = measure_searches(backend, query_set(corpus.units), rounds)
+    for kind, values in wall.items():
+        report(f"search_ms.{kind}", _summary(values))
+    report("search_ms.all", _summary([value for values in wall.values() for value in values]))
+    report("search_cpu_ms.all", _summary([value for values in cpu.values() for value in values]))
+    for kind, values in cpu.items():
+        report(f"search_cpu_ms.{kind}", _summary(values))
+    report("load_average_after_search", f"{os.getloadavg()[0]:.2f}")
+    if not reuse:  # upserts replace documents: a kept index stays as built
+        upserts = upsert_batches(backend, count, seed, 5, variant)
+        report("upsert_500_ms", f"p50 {statistics.median(upserts):.0f} max {max(upserts):.0f}")
+    backend.close()
+
+
+def build(backend: EmbeddedBackend, corpus: Corpus, seed: int, report: Callable[[str, str], None]) -> None:
+    """Rebuild ``backend`` from ``corpus`` and report the build figures."""
+    count, variant = corpus.count, type(corpus)
     started, started_cpu = time.perf_counter(), time.process_time()
     built = backend.rebuild(corpus.documents())
     build_s = time.perf_counter() - started - corpus.generation_s
@@ -437,22 +486,7 @@ def run(
     report("analysis_docs_per_s", f"{analysed:.0f}")
     rest_s = build_s - built / analysed
     report("tantivy_docs_per_s", f"{built / rest_s:.0f}" if rest_s > 0 else "n/a")
-    stats = backend.stats()
-    size = stats.size_bytes or 0
-    report("index_bytes", f"{size} ({size / 2**20:.0f} MiB)")
-    report("bytes_per_doc", f"{size / max(built, 1):.0f}")
     report("load_average_after_build", f"{os.getloadavg()[0]:.2f}")
-    wall, cpu = measure_searches(backend, query_set(corpus.units), rounds)
-    for kind, values in wall.items():
-        report(f"search_ms.{kind}", _summary(values))
-    report("search_ms.all", _summary([value for values in wall.values() for value in values]))
-    report("search_cpu_ms.all", _summary([value for values in cpu.values() for value in values]))
-    for kind, values in cpu.items():
-        report(f"search_cpu_ms.{kind}", _summary(values))
-    report("load_average_after_search", f"{os.getloadavg()[0]:.2f}")
-    upserts = upsert_batches(backend, count, seed, 5, variant)
-    report("upsert_500_ms", f"p50 {statistics.median(upserts):.0f} max {max(upserts):.0f}")
-    backend.close()
 
 
 def _summary(values: list[float]) -> str:
@@ -470,6 +504,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: temp)")
     parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="search the indexes already in DIR (index-<variant>-<docs>, from a --workdir run) instead "
+        "of building them; a missing one is built there and kept",
+    )
+    parser.add_argument(
         "--corpus",
         nargs="+",
         choices=sorted(CORPORA),
@@ -481,7 +523,13 @@ def main(argv: list[str] | None = None) -> None:
     print("bench: search")
     print(f"machine: {platform.machine()} python {platform.python_version()} cpus {os.cpu_count()}")
     print(f"load_average_before: {os.getloadavg()[0]:.2f}")
-    with tempfile.TemporaryDirectory(prefix="xinlian-search-", dir=args.workdir) as tmp:
+    with ExitStack() as stack:
+        if args.reuse is not None:
+            args.reuse.mkdir(parents=True, exist_ok=True)
+            where = args.reuse
+        else:
+            temporary = tempfile.TemporaryDirectory(prefix="xinlian-search-", dir=args.workdir)
+            where = Path(stack.enter_context(temporary))
         for corpus in args.corpus:
             prefix = "" if corpus == "sample" else f"{corpus}."
             for count in args.docs:
@@ -489,7 +537,7 @@ def main(argv: list[str] | None = None) -> None:
                 def report(name: str, value: str, label: str = f"{prefix}n{count}") -> None:
                     print(f"{label}.{name}: {value}", flush=True)
 
-                run(count, args.rounds, args.seed, Path(tmp), report, CORPORA[corpus])
+                run(count, args.rounds, args.seed, where, report, CORPORA[corpus], args.reuse is not None)
 
 
 if __name__ == "__main__":
