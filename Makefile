@@ -45,8 +45,11 @@ test-postgres: install
 
 test: lint typecheck test-sqlite test-postgres
 
+# Every benchmark at the issues' sizes, each in its own process; the figures replace the generated section of
+# bench/RESULTS.md. BENCH_ARGS="--quick" for a smoke test, "--only search http" for some of them.
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --write $(BENCH_ARGS)
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache

@@ -1,29 +1,11 @@
-"""``python -m bench``: run every benchmark with its default size."""
+"""``python -m bench [--quick] [--only NAME ...] [--write]``: every benchmark, each in its own process
+(bench/runner.py); ``--write`` updates the generated section of bench/RESULTS.md."""
 
 from __future__ import annotations
 
-from bench import (
-    analysis,
-    feedparse,
-    health,
-    htmlcrawl,
-    http,
-    ingest,
-    repoll,
-    reposts,
-    schedule,
-    screen,
-    search,
-)
+import sys
 
-feedparse.main([])
-ingest.main([])
-repoll.main([])
-htmlcrawl.main([])
-screen.main([])
-reposts.main([])
-analysis.main([])
-search.main([])
-health.main([])
-schedule.main([])
-http.main([])
+from bench.runner import main
+
+if __name__ == "__main__":
+    sys.exit(main())
