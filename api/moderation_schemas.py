@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.params import MAX_LIST_IDS, RowIdField, RowIdList
 from api.schemas import UnitRef
 from moderation.outcome import ItemOutcome
 
@@ -70,7 +71,7 @@ class DecisionOut(BaseModel):
 
 
 class BulkItemIn(BaseModel):
-    id: int
+    id: RowIdField
     version: int | None = None
     content_hash: str | None = Field(None, max_length=64)
 
@@ -78,8 +79,8 @@ class BulkItemIn(BaseModel):
 class BulkIn(BaseModel):
     """Many items at once: plain ``ids``, or ``items`` pinned to the version/content seen."""
 
-    ids: list[int] = Field(default_factory=list)
-    items: list[BulkItemIn] = Field(default_factory=list)
+    ids: RowIdList = Field(default_factory=list)
+    items: list[BulkItemIn] = Field(default_factory=list, max_length=MAX_LIST_IDS)
     reason: str | None = Field(None, max_length=2000)
     reason_code: str | None = Field(None, max_length=40)
 
@@ -87,7 +88,7 @@ class BulkIn(BaseModel):
 class ClaimIn(BaseModel):
     """Claim named items, or (``next``) the next unclaimed items of the queue."""
 
-    ids: list[int] = Field(default_factory=list)
+    ids: RowIdList = Field(default_factory=list)
     next: int | None = Field(None, ge=1, le=100)
 
 

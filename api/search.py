@@ -18,6 +18,7 @@ from fastapi import Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.params import MAX_ROW_ID, row_id_query
 from hub.models import ItemState, Unit, UnitLevel
 from index.backend import (
     FacetCount,
@@ -89,13 +90,13 @@ def search_params(
     level: Annotated[str, Query(max_length=16, description="Unit level: city, district, ... branch.")] = "",
     category: Annotated[str, Query(max_length=50, description="Category of the notice.")] = "",
     region: Annotated[str, Query(max_length=32, description="Region code: the region and below.")] = "",
-    source: Annotated[int | None, Query(ge=1, description="Only items of this source id.")] = None,
+    source: Annotated[int | None, row_id_query("Only items of this source id.")] = None,
     since: Annotated[date | None, Query(description="First day (YYYY-MM-DD), inclusive.")] = None,
     until: Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive.")] = None,
     attachments: Annotated[bool, Query(description="Only items with attachments.")] = False,
     recent: Annotated[bool, Query(description="Relevance order with newer items weighing more.")] = False,
     sort: Annotated[str, Query(max_length=16, description="relevance or date.")] = "relevance",
-    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_ROW_ID, description="Page number, from 1.")] = 1,
     cursor: Annotated[
         str,
         Query(max_length=512, description="next_cursor of the previous page (deep paging; wins over page)."),

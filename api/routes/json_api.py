@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from api import content
 from api.auth import OptionalStaff, Staff
 from api.deps import BackendDep, SessionDep, SettingsDep
+from api.params import RowId
 from api.schemas import FacetOut, ItemOut, SearchItemOut, SearchOut, SuggestionOut, UnitRef
 from api.search import (
     STATES,
@@ -154,7 +155,7 @@ def suggest(
 
 
 @router.get("/items/{item_id}", response_model=ItemOut)
-def get_item(item_id: int, session: SessionDep, settings: SettingsDep, user: OptionalStaff) -> ItemOut:
+def get_item(item_id: RowId, session: SessionDep, settings: SettingsDep, user: OptionalStaff) -> ItemOut:
     """One item: approved ones for everybody, any state for signed-in staff."""
     item = content.any_item(session, item_id) if user else content.approved_item(session, item_id)
     if item is None:
@@ -164,7 +165,7 @@ def get_item(item_id: int, session: SessionDep, settings: SettingsDep, user: Opt
 
 @router.get("/items/{item_id}/related", response_model=list[SearchItemOut])
 def related_items(
-    item_id: int,
+    item_id: RowId,
     session: SessionDep,
     backend: BackendDep,
     settings: SettingsDep,

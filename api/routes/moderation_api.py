@@ -39,6 +39,7 @@ from api.moderation_schemas import (
     RevisionOut,
     StatsOut,
 )
+from api.params import MAX_ROW_ID, RowId, RowIdQuery, hours_query, row_id_query
 from api.schemas import UnitRef
 from hub.db import Database
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, User
@@ -147,20 +148,18 @@ def moderation_queue(
     state: Annotated[
         str, Query(description="pending, approved, rejected, needs_changes, withdrawn")
     ] = "pending",
-    unit: Annotated[int | None, Query(description="Only this unit's subtree (within your scope).")] = None,
+    unit: Annotated[int | None, row_id_query("Only this unit's subtree (within your scope).")] = None,
     category: Annotated[str | None, Query(description="The item's category.")] = None,
     hit_category: Annotated[str | None, Query(description="A screening-hit category.")] = None,
     min_risk: Annotated[float | None, Query(ge=0)] = None,
     max_risk: Annotated[float | None, Query(ge=0)] = None,
-    older_than_h: Annotated[
-        float | None, Query(gt=0, description="Waiting longer than this (hours).")
-    ] = None,
+    older_than_h: Annotated[float | None, hours_query("Waiting longer than this (hours).")] = None,
     overdue: Annotated[bool, Query(description="Only items past moderation.queue_age_limit_h.")] = False,
     step: Annotated[Literal["first", "final"] | None, Query(description="Two-step review step.")] = None,
     claim: Annotated[Literal["free", "mine", "others"] | None, Query()] = None,
     order: Annotated[Literal["risk", "age"], Query(description="Riskiest first, or oldest first.")] = "risk",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> QueueOut:
     """The queue: riskiest then oldest first by default; a scoped user sees only its unit subtree."""
     if state not in {value.value for value in ItemState}:
@@ -234,7 +233,7 @@ def _visible_item(session: Session, user: User, item_id: int) -> Item:
 
 
 @router.get("/items/{item_id}", response_model=ReviewOut)
-def review_item(item_id: int, session: SessionDep, settings: SettingsDep, user: Staff) -> ReviewOut:
+def review_item(item_id: RowId, session: SessionDep, settings: SettingsDep, user: Staff) -> ReviewOut:
     """The review screen of one item: revision under review, hits, live revision and diff, trail."""
     item = _visible_item(session, user, item_id)
     rules, now = _rules(settings), utcnow()
@@ -272,7 +271,7 @@ def review_item(item_id: int, session: SessionDep, settings: SettingsDep, user: 
 
 
 @router.get("/items/{item_id}/events", response_model=list[EventOut])
-def item_events(item_id: int, session: SessionDep, user: Staff) -> list[EventOut]:
+def item_events(item_id: RowId, session: SessionDep, user: Staff) -> list[EventOut]:
     """The audit trail of one item, oldest first."""
     _visible_item(session, user, item_id)
     return [_event_out(event) for event in history(session, item_id)]
@@ -290,7 +289,7 @@ def _catch_up(database: Database, backend: SearchBackend, settings: Settings, wh
 
 
 @router.post("/items/{item_id}/claim", response_model=OutcomeOut)
-def claim_one(item_id: int, database: DatabaseDep, settings: SettingsDep, user: Staff) -> OutcomeOut:
+def claim_one(item_id: RowId, database: DatabaseDep, settings: SettingsDep, user: Staff) -> OutcomeOut:
     """Claim an item for moderation.claim_minutes (renews one's own claim); 409 names the holder."""
     try:
         with database.session() as session:
@@ -307,7 +306,7 @@ def claim_one(item_id: int, database: DatabaseDep, settings: SettingsDep, user: 
 
 
 @router.post("/items/{item_id}/release", response_model=OutcomeOut)
-def release_one(item_id: int, database: DatabaseDep, user: Staff) -> OutcomeOut:
+def release_one(item_id: RowId, database: DatabaseDep, user: Staff) -> OutcomeOut:
     """Give a claim back (its holder, or an admin)."""
     try:
         with database.session() as session:
@@ -319,7 +318,7 @@ def release_one(item_id: int, database: DatabaseDep, user: Staff) -> OutcomeOut:
 
 @router.post("/items/{item_id}/{action}", response_model=DecisionOut)
 def decide(
-    item_id: int,
+    item_id: RowId,
     action: str,
     database: DatabaseDep,
     backend: BackendDep,
@@ -477,7 +476,7 @@ def stats(
     user: Staff,
     since: Annotated[datetime | None, Query(description="Decisions from (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Decisions before (ISO 8601).")] = None,
-    unit: Annotated[int | None, Query(description="Only this unit's subtree (within your scope).")] = None,
+    unit: Annotated[int | None, row_id_query("Only this unit's subtree (within your scope).")] = None,
 ) -> StatsOut:
     """Per reviewer and per unit: decisions by action, median time in queue, reasons given."""
     rows = _stats_rows(session, user, since, until, unit)
@@ -495,7 +494,7 @@ def stats_as_csv(
     user: Staff,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
-    unit: Annotated[int | None, Query()] = None,
+    unit: RowIdQuery = None,
 ) -> Response:
     """The same statistics as CSV."""
     rows = _stats_rows(session, user, since, until, unit)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.auth import Staff
 from api.deps import SessionDep, SettingsDep, get_translator
 from api.moderation_schemas import ReasonOut
+from api.params import HoursQuery, RowId, RowIdQuery
 from api.rendering import render
 from api.routes.moderation_api import moderation_queue, reasons, review_item
 from api.staff_view import format_age, highlight, hit_labels
@@ -88,11 +89,11 @@ def queue_page(
     settings: SettingsDep,
     user: Staff,
     state: str = "pending",
-    unit: Annotated[int | None, Query()] = None,
+    unit: RowIdQuery = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     hit_category: Annotated[str | None, Query(max_length=40)] = None,
     min_risk: Annotated[float | None, Query(ge=0)] = None,
-    older_than_h: Annotated[float | None, Query(gt=0)] = None,
+    older_than_h: HoursQuery = None,
     overdue: bool = False,
     claim: Literal["free", "mine", "others"] | None = None,
     order: Literal["risk", "age"] = "risk",
@@ -151,7 +152,7 @@ def queue_page(
 
 @router.get("/items/{item_id}", name="staff_item")
 def item_page(
-    request: Request, item_id: int, session: SessionDep, settings: SettingsDep, user: Staff
+    request: Request, item_id: RowId, session: SessionDep, settings: SettingsDep, user: Staff
 ) -> HTMLResponse:
     """One item under review: text with hits marked in place, diff against the live revision, trail."""
     view = review_item(item_id, session, settings, user)

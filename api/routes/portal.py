@@ -22,6 +22,7 @@ from api.clock import ClockDep
 from api.deps import BackendDep, SessionDep, SettingsDep, get_translator
 from api.feeds.snippets import widget_snippets
 from api.feeds.spec import FORMATS, FeedSpec
+from api.params import RowId
 from api.rendering import http_url, render
 from api.search import BadSearchRequest, SearchParams, SearchUnavailable, run_search, search_params
 from api.unit_health import unit_health
@@ -165,7 +166,7 @@ def _first_image(item: Item) -> str:
 
 @router.get("/items/{item_id}", name="item_page")
 def item_page(
-    request: Request, item_id: int, session: SessionDep, backend: BackendDep, settings: SettingsDep
+    request: Request, item_id: RowId, session: SessionDep, backend: BackendDep, settings: SettingsDep
 ) -> HTMLResponse:
     """One approved notice: sanitized content, attachments, dates, unit breadcrumb, reposts, related
     notices, reviewer line."""

@@ -28,6 +28,7 @@ from api.auth import Staff, StaffAuthDep
 from api.clock import ClockDep
 from api.csrf import from_other_site
 from api.deps import SessionDep, SettingsDep, get_translator
+from api.params import RowId
 from api.rendering import render
 from api.routes.staff_sources import MAY_CRAWL_NOW, crawl_now_route
 from api.staff_i18n import staff_translator
@@ -422,7 +423,7 @@ def _weekly(session: Session, settings: Settings, now: datetime, **owner: Any) -
 @router.get("/sources/{source_id}", name="staff_health_source")
 def source_page(
     request: Request,
-    source_id: int,
+    source_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     user: Staff,
@@ -463,7 +464,7 @@ def source_page(
 @router.post("/sources/{source_id}/crawl-now", name="staff_health_crawl_now")
 def crawl_now_form(
     request: Request,
-    source_id: int,
+    source_id: RowId,
     auth: StaffAuthDep,
     session: SessionDep,
     settings: SettingsDep,

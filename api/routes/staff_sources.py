@@ -18,6 +18,7 @@ from api.auth import StaffAuthDep
 from api.clock import ClockDep
 from api.crossorigin import refuse_cross_site_writes
 from api.deps import SessionDep, SettingsDep
+from api.params import RowId
 from hub.models import Role, Source
 from hub.schedule.crawlnow import crawl_now
 from hub.schedule.hooks import status_hooks
@@ -40,7 +41,7 @@ class CrawlNowOut(BaseModel):
 
 @router.post("/{source_id}/crawl-now", response_model=CrawlNowOut)
 def crawl_now_route(
-    source_id: int, auth: StaffAuthDep, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    source_id: RowId, auth: StaffAuthDep, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> CrawlNowOut:
     """Crawl the source at the worker's next tick and lift its pause."""
     user = auth.user

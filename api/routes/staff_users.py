@@ -21,6 +21,7 @@ from api.auth import Admin
 from api.clock import ClockDep
 from api.csrf import from_other_site
 from api.deps import SessionDep, get_translator
+from api.params import MAX_ROW_ID, RowId
 from api.rendering import render
 from api.staff_i18n import staff_translator
 from hub.models import ApiToken, Role, Unit, User
@@ -48,7 +49,7 @@ def _scope(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > MAX_ROW_ID:  # a bigger id overflows the store's INTEGER
         raise ValueError(f"unit scope {value!r} is not a unit id")
     return int(value)
 
@@ -76,7 +77,7 @@ def _page(
     done = request.query_params.get("done")
     done_user = request.query_params.get("user", "")
     done_name = None
-    if done in DONE_MESSAGES and done_user.isdigit():
+    if done in DONE_MESSAGES and done_user.isdigit() and int(done_user) <= MAX_ROW_ID:
         found = session.get(User, int(done_user))
         done_name = found.username if found is not None else None
     response = render(
@@ -145,7 +146,7 @@ def create(
 @router.post("/{user_id}/role", name="staff_users_role")
 def change_role(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     session: SessionDep,
     admin: Admin,
     clock: ClockDep,
@@ -165,7 +166,7 @@ def change_role(
 @router.post("/{user_id}/active", name="staff_users_active")
 def change_active(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     session: SessionDep,
     admin: Admin,
     clock: ClockDep,
@@ -184,7 +185,7 @@ def change_active(
 @router.post("/{user_id}/password", name="staff_users_password")
 def reset_password(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     session: SessionDep,
     admin: Admin,
     clock: ClockDep,
