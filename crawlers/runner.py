@@ -5,22 +5,31 @@ workers of a ``CrawlPool`` (crawlers/pool.py), reports progress by counting the 
 database, closes the run and returns a summary. Without a pool it starts one for this run alone
 (``xinlian crawl``); ``xinlian worker`` keeps one for its lifetime. If a worker dies or the crawl is
 interrupted, the run is still closed, with the unfinished sources recorded as failed ("aborted").
+While it runs, the run's heartbeat is written; a run left open by a killed process (no heartbeat for
+``worker.lease_s``) is closed as "abandoned" by the next crawl (hub/crawlrecord.close_abandoned_runs).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from crawlers.partition import partition, processes_for, source_weight
 from crawlers.pool import CrawlPool, PartResult, usable_cores
-from hub.crawlrecord import count_outcomes, finish_run, start_run
+from hub.crawlrecord import close_abandoned_runs, count_outcomes, finish_run, heartbeat, start_run
 from hub.db import Database, retry_on_disconnect
 from hub.models import CrawlOutcome, CrawlRun, Source
 from hub.settings import Settings
+
+HEARTBEAT_MAX_S = 30.0
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, frozen=True)
@@ -67,6 +76,7 @@ def crawl(
     started = time.monotonic()
     database = Database(settings.store.url)
     try:
+        _sweep_abandoned(database, settings.worker.lease_s)
         with database.session() as session:
             query = select(Source.id, Source.url, Source.kind)
             if source_ids is None:
@@ -78,7 +88,7 @@ def crawl(
             weight = source_weight(kind for _, _, kind in found)
             if source_ids is None:
                 source_ids = [source_id for source_id, _ in rows]
-            run_id = start_run(session, trigger, source_ids).id
+            run_id = start_run(session, trigger, source_ids, owner=run_owner()).id
         total = len(source_ids)
         results: list[PartResult] | None = None
         try:
@@ -112,7 +122,10 @@ def _run_parts(
     if pool is not None and pool.settings != settings:
         raise ValueError("the crawl pool was started with other settings")
 
+    beat = Heartbeat(database, run_id, heartbeat_every_s(settings.worker.lease_s))
+
     def report() -> None:
+        beat()
         if on_progress is not None:
             with database.session() as session:
                 on_progress(count_outcomes(session, run_id), total)
@@ -124,6 +137,51 @@ def _run_parts(
     parts = partition(rows, processes_for(weight, configured, crawl.min_sources_per_process))
     with CrawlPool(settings, len(parts)) as own:
         return own.run(run_id, parts, report)
+
+
+def run_owner() -> str:
+    """Who runs a crawl: this host and process (a worker's leases name it the same way)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_every_s(stale_after_s: float) -> float:
+    """How often a running crawl says it is alive: several times within the time after which the
+    sweep takes it for dead, and at least twice a minute."""
+    return min(stale_after_s / 4, HEARTBEAT_MAX_S)
+
+
+class Heartbeat:
+    """Marks run ``run_id`` alive at most every ``every_s`` (called on the pool's every tick)."""
+
+    def __init__(self, database: Database, run_id: int, every_s: float) -> None:
+        self.database = database
+        self.run_id = run_id
+        self.every_s = every_s
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last < self.every_s:
+            return
+        self.last = time.monotonic()
+        try:
+            with self.database.session() as session:
+                heartbeat(session, self.run_id)
+        except DBAPIError as exc:
+            # Not worth stopping the crawl for (an exception here would cancel the run): the store is
+            # probably restarting, and the next beat comes in a moment.
+            logger.warning("crawl run %d: heartbeat not written (%s)", self.run_id, exc.orig)
+
+
+def _sweep_abandoned(database: Database, stale_after_s: float) -> None:
+    """Close the runs that killed processes left open (no heartbeat for ``stale_after_s``)."""
+
+    def sweep() -> list[int]:
+        with database.session() as session:
+            return close_abandoned_runs(session, stale_after_s)
+
+    closed = retry_on_disconnect(sweep, "closing abandoned crawl runs")
+    if closed:
+        logger.warning("closed %d crawl runs left open by a process that died: %s", len(closed), closed)
 
 
 def _close_run(

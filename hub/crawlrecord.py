@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.fetchstats import FetchStats, apply_fetch_stats
@@ -37,16 +37,62 @@ ERROR_KINDS = frozenset(
     }
 )
 MESSAGE_MAX = 2000
+# CrawlRun.status
+RUNNING = "running"
+FINISHED = "finished"
+ABANDONED = "abandoned"
 
 
 def start_run(
-    session: Session, trigger: str, source_ids: Iterable[int], now: datetime | None = None
+    session: Session,
+    trigger: str,
+    source_ids: Iterable[int],
+    now: datetime | None = None,
+    owner: str | None = None,
 ) -> CrawlRun:
-    """Create a CrawlRun for ``source_ids`` (flushed, so it has an id)."""
-    run = CrawlRun(trigger=trigger, started_at=now or utcnow(), sources_total=len(list(source_ids)))
+    """Create a CrawlRun for ``source_ids`` (flushed, so it has an id), run by ``owner`` (host:pid)."""
+    now = now or utcnow()
+    run = CrawlRun(
+        trigger=trigger,
+        started_at=now,
+        sources_total=len(list(source_ids)),
+        status=RUNNING,
+        owner=owner[:200] if owner else None,
+        heartbeat_at=now,
+    )
     session.add(run)
     session.flush()
     return run
+
+
+def heartbeat(session: Session, run_id: int, now: datetime | None = None) -> None:
+    """The run's process is alive: the abandoned-run sweep leaves the run alone for a while longer."""
+    session.execute(
+        update(CrawlRun)
+        .where(CrawlRun.id == run_id, CrawlRun.finished_at.is_(None))
+        .values(heartbeat_at=now or utcnow())
+    )
+
+
+def close_abandoned_runs(session: Session, stale_after_s: float, now: datetime | None = None) -> list[int]:
+    """Close the open runs whose process gave no sign of life for ``stale_after_s`` (it was killed, or
+    its machine went down) as "abandoned", with the totals of the outcomes they wrote; returns their ids.
+
+    Their sources without an outcome are not touched: they keep their lease and are crawled again when
+    it runs out. A run closed here that was only slow is closed again, "finished", by its own process.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=stale_after_s)
+    last_sign = func.coalesce(CrawlRun.heartbeat_at, CrawlRun.started_at)
+    runs = session.scalars(
+        select(CrawlRun).where(CrawlRun.status == RUNNING, CrawlRun.finished_at.is_(None), last_sign < cutoff)
+    ).all()
+    for run in runs:
+        _sum_outcomes(session, run)
+        run.status = ABANDONED
+        run.finished_at = now
+    session.flush()
+    return [run.id for run in runs]
 
 
 def record_outcome(
@@ -184,7 +230,16 @@ def finish_run(
                 session, run_id, source_id, "failed", missing_kind, message=missing_message, now=now
             )
             done.add(source_id)
+    _sum_outcomes(session, run)
+    run.status = FINISHED
+    run.finished_at = now
+    session.flush()
+    return run
+
+
+def _sum_outcomes(session: Session, run: CrawlRun) -> None:
     # Summed in SQL: a run of many sources need not load every outcome row.
+    run_id = run.id
     total, failed, new, updated, removed = session.execute(
         select(
             func.count(CrawlOutcome.id),
@@ -200,6 +255,3 @@ def finish_run(
     run.items_updated = int(updated)
     run.items_removed = int(removed)
     run.sources_total = max(run.sources_total, int(total))
-    run.finished_at = now
-    session.flush()
-    return run

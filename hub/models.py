@@ -318,6 +318,11 @@ class CrawlRun(Base):
     items_new: Mapped[int] = mapped_column(Integer, default=0)
     items_updated: Mapped[int] = mapped_column(Integer, default=0)
     items_removed: Mapped[int] = mapped_column(Integer, default=0)
+    # running / finished / abandoned (its process died: no heartbeat for worker.lease_s, closed by the
+    # next crawl's sweep in hub/crawlrecord.py). Indexed: the sweep looks for running runs every crawl.
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running", index=True)
+    owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process that ran it
+    heartbeat_at: Mapped[datetime | None]  # last sign of life of that process
 
     outcomes: Mapped[list[CrawlOutcome]] = relationship(back_populates="run", cascade="all, delete-orphan")
 

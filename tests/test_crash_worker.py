@@ -5,8 +5,9 @@ revisions, none lost and none duplicated, and the index holds exactly the store'
 The kill reaches the worker's whole process group, its crawl processes included (what a container
 runtime or systemd does to a killed service): a crawl process dies mid-batch, its transaction rolls
 back, its sources keep their lease and are crawled again when it runs out (``worker.lease_s``,
-seconds here). Half of the kills fall in the first ingest, half in a second pass after items were
-edited and published. Runs on PostgreSQL (``make test-postgres``).
+seconds here), and its open run is closed as "abandoned" by a later crawl. Half of the kills fall
+in the first ingest, half in a second pass after items were edited and published. Runs on PostgreSQL
+(``make test-postgres``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from crawlers.ledger import CrawlLedger, SourceJob
-from hub.crawlrecord import start_run
+from hub.crawlrecord import ABANDONED, start_run
 from hub.db import Database
 from hub.models import CrawlRun, Item, Source, Unit
 from hub.rawitem import RawItem
@@ -71,6 +72,17 @@ def _run_open_since(database: Database, since: datetime) -> bool:
     return bool(opened)
 
 
+def _runs_left(database: Database) -> int:
+    """Runs a killed worker left: still open, or closed by the sweep as abandoned."""
+    with database.session() as session:
+        left = session.scalar(
+            select(func.count())
+            .select_from(CrawlRun)
+            .where(or_(CrawlRun.finished_at.is_(None), CrawlRun.status == ABANDONED))
+        )
+    return int(left or 0)
+
+
 def _settled(database: Database) -> bool:
     with database.session() as session:
         return crawl_settled(session)
@@ -107,7 +119,7 @@ def test_worker_killed_twenty_times_loses_and_duplicates_nothing(database_url: s
     worker = worker_process(config, tmp_path / "worker.log")
     revised: set[str] = set()
     edited: set[str] = set()
-    killed_mid_run = open_runs = 0
+    killed_mid_run = left_runs = 0
     try:
         with running_network(network) as running:
             registry = write_registry(tmp_path / "registry.yaml", network, running.base_url)
@@ -138,13 +150,11 @@ def test_worker_killed_twenty_times_loses_and_duplicates_nothing(database_url: s
                 )
                 time.sleep(rng.uniform(0.0, KILL_WITHIN_RUN_S))
                 worker.kill_group()
-                # A run the kill interrupted stays open for good: count the kills that left one.
-                with database.session() as session:
-                    now_open = session.scalar(
-                        select(func.count()).select_from(CrawlRun).where(CrawlRun.finished_at.is_(None))
-                    )
-                killed_mid_run += int(now_open or 0) > open_runs
-                open_runs = int(now_open or 0)
+                # A run the kill interrupted stays open until a later crawl's sweep closes it as
+                # "abandoned" (its heartbeat stopped): count the kills that left one more such run.
+                now_left = _runs_left(database)
+                killed_mid_run += now_left > left_runs
+                left_runs = now_left
             # The last start runs undisturbed until nothing is due and the outbox is empty.
             worker.start()
             wait_until(lambda: _settled(database), SETTLE_TIMEOUT_S, "the ingest to finish", (worker,))
@@ -165,6 +175,10 @@ def test_worker_killed_twenty_times_loses_and_duplicates_nothing(database_url: s
             # Nothing is left leased: every claimed source ended with an outcome.
             assert session.scalar(select(func.count()).where(Source.leased_until > utcnow())) == 0
         assert killed_mid_run >= KILLS // 2, "most kills should land while a crawl run was open"
+        with database.session() as session:
+            abandoned = session.scalar(select(func.count()).where(CrawlRun.status == ABANDONED))
+        # The later starts' crawls closed the runs the kills left (the last one's may still be open).
+        assert 0 < int(abandoned or 0) <= killed_mid_run
         backend = open_backend(settings)
         try:
             assert indexed_states(backend) == states
