@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Staff, StaffAuthDep
@@ -40,7 +40,9 @@ from hub.health.report import (
     level_ranks,
     rollup_counts,
     score_trend,
+    scored_peers,
     source_report,
+    status_counts,
     to_csv,
     unit_report,
     write_xlsx,
@@ -269,7 +271,7 @@ def dashboard(
             "columns": columns,
             "rows": shown,
             "total": len(records),
-            "counts": _status_counts(session, filters.view),
+            "counts": status_counts(session, filters.view),
             "rollup": _rollup(session),
             "statuses": STATUSES,
             "levels": [level.value for level in UnitLevel],
@@ -282,16 +284,6 @@ def dashboard(
             "export_query": filters.query(page=1),
         },
     )
-
-
-def _status_counts(session: Session, view: str) -> dict[str, int]:
-    """How many sources (or units) have each status, over everything."""
-    table: Any = SourceHealth if view == "sources" else UnitHealthSummary
-    rows = session.execute(
-        select(table.status, func.count()).where(table.computed_at.is_not(None)).group_by(table.status)
-    ).all()
-    found = {row[0]: int(row[1]) for row in rows}
-    return {value: found.get(value, 0) for value in STATUSES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,12 +491,7 @@ def unit_page(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no unit {slug!r}")
     health = session.get(UnitHealthSummary, unit.id)
     ranks = level_ranks(session)
-    peers = session.scalar(
-        select(func.count())
-        .select_from(UnitHealthSummary)
-        .join(Unit, Unit.id == UnitHealthSummary.unit_id)
-        .where(Unit.level == unit.level, UnitHealthSummary.score.is_not(None))
-    )
+    peers = scored_peers(session, unit.level)
     below = Counter(
         str(record["status"])
         for record in unit_report(session, settings.timezone, slug).records()

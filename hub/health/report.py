@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
-from hub.models import Item, Source, SourceHealth, Unit, UnitHealthSummary, UnitScoreMonth
+from hub.models import (
+    HealthStatus,
+    Item,
+    Source,
+    SourceHealth,
+    Unit,
+    UnitHealthSummary,
+    UnitScoreMonth,
+)
 from hub.timeutil import to_zone
 
 Value = str | int | float | bool | None
@@ -226,6 +234,29 @@ def level_ranks(session: Session) -> dict[int, int]:
             rank, previous = position - start + 1, score
         ranks[unit_id] = rank
     return ranks
+
+
+def scored_peers(session: Session, level: str) -> int:
+    """How many units of ``level`` have a score (what a rank in that level is out of)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(UnitHealthSummary)
+            .join(Unit, Unit.id == UnitHealthSummary.unit_id)
+            .where(Unit.level == level, UnitHealthSummary.score.is_not(None))
+        )
+        or 0
+    )
+
+
+def status_counts(session: Session, view: str) -> dict[str, int]:
+    """How many sources (``view`` "sources") or units have each status, over everything assessed."""
+    table: Any = SourceHealth if view == "sources" else UnitHealthSummary
+    rows = session.execute(
+        select(table.status, func.count()).where(table.computed_at.is_not(None)).group_by(table.status)
+    ).all()
+    found = {row[0]: int(row[1]) for row in rows}
+    return {value.value: found.get(value.value, 0) for value in HealthStatus}
 
 
 def ranking(session: Session, level: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
