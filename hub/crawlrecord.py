@@ -37,6 +37,7 @@ ERROR_KINDS = frozenset(
     }
 )
 MESSAGE_MAX = 2000
+ABORTED_KIND = "aborted"  # the error kind of a crawl we stopped ourselves
 # CrawlRun.status
 RUNNING = "running"
 FINISHED = "finished"
@@ -150,7 +151,8 @@ def record_outcome(
     if source is not None:
         source.last_checked_at = now
         source.last_status_code = http_status
-        _schedule_facts(source, status, now, retry_after_s, items_new, ttl_s, max_age_s)
+        aborted = status == "failed" and error_kind == ABORTED_KIND
+        _schedule_facts(source, status, now, retry_after_s, items_new, ttl_s, max_age_s, aborted)
         if status == "failed":
             source.consecutive_failures = (source.consecutive_failures or 0) + 1
             source.total_failures = (source.total_failures or 0) + 1
@@ -182,16 +184,23 @@ def _schedule_facts(
     items_new: int,
     ttl_s: int | None,
     max_age_s: int | None,
+    aborted: bool = False,
 ) -> None:
     """The crawl ends the source's lease; its next check is one interval ahead (or its Retry-After).
 
+    A crawl we aborted (the worker stopped or its crawl process died) said nothing about the source: it
+    is due again at once (or when a pending Retry-After ends), not an interval later.
     This is the provisional next check of every crawl path: after a worker's crawl run,
     hub/schedule/reschedule.py replaces it with the adaptive one, using the facts kept here.
     """
-    wait_s = retry_after_s if retry_after_s is not None else source.check_interval_s
-    source.next_check_at = now + timedelta(seconds=wait_s)
     source.leased_until = None
     source.lease_owner = None
+    if aborted:
+        pending = source.retry_after_until
+        source.next_check_at = max(now, pending) if pending is not None else now
+        return
+    wait_s = retry_after_s if retry_after_s is not None else source.check_interval_s
+    source.next_check_at = now + timedelta(seconds=wait_s)
     source.retry_after_until = now + timedelta(seconds=retry_after_s) if retry_after_s is not None else None
     source.entries_pending = (source.entries_pending or 0) + items_new
     if status == "ok":  # a parsed answer: no <ttl> in it means none

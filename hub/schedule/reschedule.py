@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub.crawlrecord import ABORTED_KIND
 from hub.models import CrawlOutcome, CrawlRun, Item, Source, Unit, WebSubState, WebSubSubscription, core_table
 from hub.schedule.hooks import StatusHook, notify
 from hub.schedule.plan import Facts, Plan, plan_next_check
@@ -149,8 +150,18 @@ def plan_run(
             websub_poll_s=websub_poll_s if row.websub_active else None,
             seed_rate=seeds.get(row.source_id),
         )
-        plans.append(plan_next_check(facts, policy, now, rng))
+        plan = plan_next_check(facts, policy, now, rng)
+        if row.status == "failed" and row.error_kind == ABORTED_KIND:
+            plan = _due_again(plan, row.retry_after_until, now)
+        plans.append(plan)
     return plans
+
+
+def _due_again(plan: Plan, retry_after_until: datetime | None, now: datetime) -> Plan:
+    """A crawl we aborted (worker stopped, crawl process killed) said nothing about the source: it is
+    due again at once, or when a pending Retry-After ends, instead of a whole interval later."""
+    pending = _aware(retry_after_until)
+    return replace(plan, next_check_at=max(now, pending) if pending is not None else now)
 
 
 def write_plans(session: Session, plans: Iterable[Plan], now: datetime) -> int:
