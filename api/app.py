@@ -39,6 +39,7 @@ from api.routes.staff_auth import router as staff_auth_router
 from api.routes.staff_health import router as staff_health_router
 from api.routes.staff_sources import router as staff_sources_router
 from api.routes.staff_users import router as staff_users_router
+from api.routes.units_api import router as units_api_router
 from hub.db import Database, is_disconnect
 from hub.reposts import configure_reposts
 from hub.settings import Settings
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(health.router)
     app.include_router(json_api.router)
+    app.include_router(units_api_router)
     app.include_router(moderation_api.router)
     app.include_router(moderation_ui.router)
     app.include_router(staff_auth_router)

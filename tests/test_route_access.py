@@ -42,6 +42,9 @@ PUBLIC = frozenset(
         "/api/v1/search/suggest",
         "/api/v1/items/{item_id}",  # approved items only, unless staff credentials come with it
         "/api/v1/items/{item_id}/related",
+        "/api/v1/units",  # the directory and units as the portal shows them; staff see disabled sources
+        "/api/v1/units/{unit}",
+        "/api/v1/units/{unit}/items",  # approved items only
         "/healthz",
         "/readyz",
         "/staff",  # only redirects to /staff/queue, which asks for sign-in
