@@ -56,6 +56,14 @@ def term_query(schema: tantivy.Schema, term: Term, weight: CharWeight) -> Query:
     return tokens_query(schema, term.tokens)
 
 
+def term_matches(schema: tantivy.Schema, term: Term) -> list[Query]:
+    """The documents ``term`` matches, as queries whose union they are, unscored (for exclusions:
+    their leaves go into one flat union, see ``combine``)."""
+    if term.char is not None:
+        return [Query.term_query(schema, F.chars, term.char)]
+    return [_tokens_on(schema, F.title_tokens, term.tokens), _tokens_on(schema, F.body_tokens, term.tokens)]
+
+
 def any_of(queries: list[Query]) -> Query:
     """Documents matching at least one of ``queries`` (scores add up)."""
     if len(queries) == 1:
@@ -132,10 +140,17 @@ def repost_exclusion(schema: tantivy.Schema) -> Query:
 
 
 def combine(scoring: Query | None, required: list[Query], excluded: list[Query]) -> Query:
-    """``scoring`` (or every document) restricted by ``required`` filters, minus ``excluded``."""
+    """``scoring`` (or every document) restricted by ``required`` filters, minus ``excluded``.
+
+    The excluded queries are one MustNot union: tantivy unites several MustNot clauses anyway, and a
+    clause that is itself a union (the left-out states) would be a union inside that union, seeked
+    for every match; so is an excluded word's title-or-body pair (``term_matches``). At 1M documents,
+    CPU ms, the same documents and hits (exclusions do not score): 社区 16.2 -> 14.6, 党建 9.8 -> 8.7,
+    "smart city" 29.2 -> 25.5, 社区 -志愿 20.4 -> 15.7, 安全 -消防 14.4 -> 11.8."""
     clauses: list[tuple[Occur, Query]] = [(Occur.Must, scoring if scoring is not None else Query.all_query())]
     clauses += [(Occur.Must, Query.const_score_query(query, 0.0)) for query in required]
-    clauses += [(Occur.MustNot, query) for query in excluded]
+    if excluded:
+        clauses.append((Occur.MustNot, any_of(excluded)))
     if len(clauses) == 1:
         return clauses[0][1]
     return Query.boolean_query(clauses)
@@ -167,15 +182,14 @@ def search_query(
     ``other_states``), words to match and no other filter (a sparse filter leads the intersection
     anyway: there, measured ~5 % slower), the states are kept by leaving the others out."""
     scoring = words_query(schema, parsed, weight)
-    excluded = [term_query(schema, term, weight) for term in parsed.must_not]
+    excluded = [leaf for term in parsed.must_not for leaf in term_matches(schema, term)]
     if query.collapse_reposts:
         excluded.append(repost_exclusion(schema))
     required = filters(schema, query, states=False)
     others = other_states(query.states, present_states) if scoring is not None and not required else None
     if others is None:
         return combine(scoring, filters(schema, query), excluded)
-    if others:
-        excluded.append(any_term(schema, F.state, others))
+    excluded += [_term(schema, F.state, value) for value in others]  # flat in the one MustNot union
     return combine(scoring, required, excluded)
 
 
