@@ -251,3 +251,26 @@ def test_hub_on_private_address_is_refused(settings: Settings, database: Databas
     assert renew_due(settings, database) == 0  # no request leaves the process
     refused = _subscription(database, source_id)
     assert "refused" in (refused.last_error or "") and "169.254.169.254" in (refused.last_error or "")
+
+
+@pytest.mark.parametrize("lease", [str(2**31), str(10**20)])
+def test_verification_with_a_lease_no_store_holds(
+    websub: WebSubSetup, database: Database, lease: str
+) -> None:
+    """A hub's hub.lease_seconds past the store's INTEGER (and timedelta) is ignored: the subscription
+    is verified with the lease we asked for, not answered 500 (issue 8)."""
+    with database.session() as session:
+        note_hub(session, websub.source_id, websub.sample.url(HUB_PATH), websub.topic)
+    renew_due(websub.settings, database)
+    token = _subscription(database, websub.source_id).callback_token
+    params = {
+        "hub.mode": "subscribe",
+        "hub.topic": websub.topic,
+        "hub.challenge": "c1",
+        "hub.lease_seconds": lease,
+    }
+    answer = httpx.get(websub.app_url + CALLBACK_PATH + token, params=params)
+    assert (answer.status_code, answer.text) == (200, "c1")
+    verified = _subscription(database, websub.source_id)
+    assert verified.state == WebSubState.ACTIVE
+    assert verified.lease_seconds == websub.settings.websub.lease_s

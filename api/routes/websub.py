@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_database, get_settings
+from api.params import MAX_ROW_ID
 from crawlers.feeds import FeedParseError
 from crawlers.websub import CALLBACK_PATH, DeliveryResult, ingest_delivery
 from hub.db import Database
@@ -60,7 +61,7 @@ def verify(
             token,
             mode,
             topic,
-            int(lease) if lease.isdigit() else None,
+            int(lease) if lease.isdigit() and int(lease) <= MAX_ROW_ID else None,  # else the one we asked
             settings.websub,
             reason=query.get("hub.reason"),
         )
