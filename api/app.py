@@ -35,6 +35,7 @@ from api.routes import (
     websub_hub,
     widgets,
 )
+from api.routes.health_api import router as health_api_router
 from api.routes.staff_auth import router as staff_auth_router
 from api.routes.staff_health import router as staff_health_router
 from api.routes.staff_sources import router as staff_sources_router
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(json_api.router)
     app.include_router(units_api_router)
+    app.include_router(health_api_router)
     app.include_router(moderation_api.router)
     app.include_router(moderation_ui.router)
     app.include_router(staff_auth_router)
