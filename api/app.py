@@ -36,9 +36,11 @@ from api.routes import (
     widgets,
 )
 from api.routes.health_api import router as health_api_router
+from api.routes.sources_api import router as sources_api_router
 from api.routes.staff_auth import router as staff_auth_router
 from api.routes.staff_health import router as staff_health_router
 from api.routes.staff_sources import router as staff_sources_router
+from api.routes.staff_sources_ui import router as staff_sources_ui_router
 from api.routes.staff_users import router as staff_users_router
 from api.routes.units_api import router as units_api_router
 from hub.db import Database, is_disconnect
@@ -110,6 +112,8 @@ def create_app(
     app.include_router(staff_auth_router)
     app.include_router(staff_health_router)
     app.include_router(staff_sources_router)
+    app.include_router(staff_sources_ui_router)
+    app.include_router(sources_api_router)
     app.include_router(staff_users_router)
     app.include_router(portal.router)
     app.include_router(sitemap.router)
