@@ -37,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 
 U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
+Sketches = U64 | U32  # fresh (64-bit slots) or as stored (32-bit)
 
 SLOTS = 128  # one-permutation hashing slots: the estimate's resolution
 SLOT_BITS = 7  # log2(SLOTS): the top bits of a hash choose its slot
@@ -48,7 +50,6 @@ SKETCH_BYTES = SLOTS * 4  # as stored: 32 bits a slot
 _MASK63 = np.uint64((1 << 63) - 1)  # band keys are stored as BIGINT, signed on both backends
 _SEED = np.uint64(0x5EED1E575EED1E57)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_LOW32 = np.uint64(0xFFFFFFFF)
 _EMPTY = np.uint64((1 << 64) - 1)  # an empty slot, before densification
 _SLOT_IDS = np.arange(SLOTS, dtype=np.uint64)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -199,7 +200,7 @@ def similarity(a: U64, b: U64) -> float:
     return float(np.count_nonzero(a == b)) / SLOTS
 
 
-def similarities(left: npt.NDArray[np.uint64], right: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
+def similarities(left: Sketches, right: Sketches) -> npt.NDArray[np.float64]:
     """Row-wise ``similarity`` of two (n, SLOTS) sketch matrices."""
     if len(left) == 0:
         return np.zeros(0)
@@ -225,7 +226,7 @@ def band_keys(sketches: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     return (keys & _MASK63).astype(np.int64)
 
 
-def pack(values: U64) -> bytes:
+def pack(values: Sketches) -> bytes:
     """A sketch as stored: the low 32 bits of its ``SLOTS`` values, little-endian."""
     return values.astype("<u4").tobytes()  # astype to a narrower unsigned type keeps the low bits
 
@@ -235,16 +236,17 @@ def unpack(data: bytes) -> U64:
     return np.frombuffer(data, dtype="<u4").astype(np.uint64)
 
 
-def unpack_many(blobs: Sequence[bytes]) -> npt.NDArray[np.uint64]:
-    """Stored sketches as one (n, SLOTS) matrix."""
+def unpack_many(blobs: Sequence[bytes]) -> U32:
+    """Stored sketches as one (n, SLOTS) matrix of 32-bit values (as ``stored_form`` gives fresh ones)."""
     if not blobs:
-        return np.zeros((0, SLOTS), dtype=np.uint64)
-    return np.frombuffer(b"".join(blobs), dtype="<u4").astype(np.uint64).reshape(len(blobs), SLOTS)
+        return np.zeros((0, SLOTS), dtype=np.uint32)
+    return np.frombuffer(b"".join(blobs), dtype="<u4").astype(np.uint32).reshape(len(blobs), SLOTS)
 
 
-def stored_form(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Fresh sketches as they compare with stored ones (the low 32 bits of each slot)."""
-    return values & _LOW32
+def stored_form(values: npt.NDArray[np.uint64]) -> U32:
+    """Fresh sketches as they compare with stored ones: the low 32 bits of each slot, as 32-bit values
+    (half the memory traffic of uint64 where many pairs of rows are gathered and compared)."""
+    return values.astype(np.uint32)  # astype to a narrower unsigned type keeps the low bits
 
 
 def stack(sketches: Sequence[U64]) -> npt.NDArray[np.uint64]:

@@ -215,17 +215,20 @@ class _Linker:
         chosen = find_candidates(
             keys, ids, sources, bucket_keys, bucket_ids, bucket_sources, BUCKET_CAP, MAX_CANDIDATES
         )
-        self._store(ids, mine, keys, chosen.stored)
+        # As stored (the low 32 bits of each slot), in 32-bit columns: the pairs' rows gathered below
+        # are the bulk of the memory traffic, half as much as in uint64.
+        mine32 = stored_form(mine)
+        self._store(ids, mine32, keys, chosen.stored)
         known_ids, known = self._stored_sketches(np.setdiff1d(chosen.item_ids, ids))
         all_ids = np.concatenate([ids, known_ids])
-        all_sketches = np.concatenate([stored_form(mine), known])
+        all_sketches = np.concatenate([mine32, known])
         sorter = np.argsort(all_ids)
         slot = np.searchsorted(all_ids, chosen.item_ids, sorter=sorter)
         present = slot < len(all_ids)
         present[present] = all_ids[sorter[slot[present]]] == chosen.item_ids[present]
         positions, others = chosen.positions[present], chosen.item_ids[present]
         right = all_sketches[sorter[slot[present]]]
-        close = similarities(stored_form(mine[positions]), right) >= self.policy.min_similarity
+        close = similarities(mine32[positions], right) >= self.policy.min_similarity
         for position, other in zip(positions[close].tolist(), others[close].tolist(), strict=True):
             found.setdefault(int(ids[position]), []).append(other)
         return found
@@ -253,7 +256,7 @@ class _Linker:
             sources.extend(found.get(item_id, -1) for item_id in chunk)
         return bucket_keys, bucket_ids, np.array(sources, dtype=np.int64)[where]
 
-    def _stored_sketches(self, ids: npt.NDArray[np.int64]) -> tuple[Ints, npt.NDArray[np.uint64]]:
+    def _stored_sketches(self, ids: npt.NDArray[np.int64]) -> tuple[Ints, npt.NDArray[np.uint32]]:
         found_ids: list[int] = []
         blobs: list[bytes] = []
         table = core_table(ItemFingerprint)
@@ -334,7 +337,7 @@ class _Linker:
     def _store(
         self,
         ids: Ints,
-        values: npt.NDArray[np.uint64],
+        values: npt.NDArray[np.uint32],
         keys: npt.NDArray[np.int64],
         stored: npt.NDArray[np.bool_],
     ) -> None:
