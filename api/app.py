@@ -6,7 +6,7 @@ on ``app.state`` and routes reach them through ``api.deps``. Starting the app ne
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import staff_i18n
 from api.auth import LoginRequired, login_redirect
-from api.i18n import LANG_COOKIE, choose_language, normalize_language
 from api.metrics import AppMetrics
+from api.middleware import LanguageMiddleware, SecurityHeadersMiddleware
 from api.rendering import make_templates, render
 from api.requestlog import RequestObserver
 from api.routes import (
@@ -52,13 +52,6 @@ from index.factory import open_backend
 from moderation.screening import configure_screening
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
-
-# Everything is served from here: no CDN. Images inside notices come from the units' own sites.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' http: https: data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
 
 
 def create_app(
@@ -95,8 +88,9 @@ def create_app(
     app.state.clock = utcnow  # tests set another to move session timeouts and the login throttle
     app.state.metrics = AppMetrics.create(db, lambda: app.state.clock())
 
-    app.middleware("http")(_language_middleware)
-    app.middleware("http")(_security_headers_middleware)
+    # Pure ASGI middlewares (api/middleware.py), added innermost first: the observer times everything.
+    app.add_middleware(LanguageMiddleware, settings=settings)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # outermost: times everything
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(LoginRequired, login_redirect)
@@ -121,30 +115,6 @@ def create_app(
     app.include_router(websub_hub.router)
     app.include_router(widgets.router)
     return app
-
-
-async def _language_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Pick the language of this request; ``?lang=`` also remembers the choice in a cookie."""
-    settings: Settings = request.app.state.settings
-    asked = normalize_language(request.query_params.get("lang"))
-    request.state.language = choose_language(asked, request.cookies.get(LANG_COOKIE), settings.web.language)
-    response = await call_next(request)
-    if asked is not None and asked != request.cookies.get(LANG_COOKIE):
-        response.set_cookie(LANG_COOKIE, asked, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True)
-    return response
-
-
-async def _security_headers_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Headers that keep republished, untrusted content in its place."""
-    response = await call_next(request)
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    return response
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
