@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hub.db import Database
 from hub.settings import Settings, load_settings
@@ -18,6 +20,7 @@ class CliContext:
 
     config_file: Path | None = None
     console: Console = field(default_factory=Console)
+    errors: Console = field(default_factory=lambda: Console(stderr=True))
     _settings: Settings | None = None
     _database: Database | None = None
 
@@ -27,21 +30,34 @@ class CliContext:
             try:
                 self._settings = load_settings(self.config_file)
             except (ValueError, FileNotFoundError) as exc:
-                self.console.print(f"[red]configuration error:[/red] {exc}")
-                raise typer.Exit(2) from exc
+                self.fail("configuration error", exc)
         return self._settings
 
     @property
     def database(self) -> Database:
         if self._database is None:
-            self._database = Database(self.settings.store.url, echo=self.settings.store.echo)
+            database = Database(self.settings.store.url, echo=self.settings.store.echo)
             # Imported here: screening loads numpy and OpenCC, which --help and most commands never need.
             from hub.reposts import configure_reposts
+            from moderation.lexicon import LexiconError
+            from moderation.reasons import ReasonFileError
             from moderation.screening import configure_screening
 
-            configure_screening(self._database.sessions, self.settings.moderation)
-            configure_reposts(self._database.sessions, self.settings)
+            try:
+                configure_screening(database.sessions, self.settings.moderation)
+                configure_reposts(database.sessions, self.settings)
+            except (LexiconError, ReasonFileError) as exc:
+                # A typo in a lexicon or the reasons file: its '<file>:<line>: problem', not a traceback.
+                database.dispose()
+                self.fail("moderation file error", exc)
+            self._database = database
         return self._database
+
+    def fail(self, what: str, error: Exception) -> NoReturn:
+        """Stop the command with exit code 2 and ``what: error`` on stderr (the error names the file)."""
+        # Escaped: a reasons file's message names codes as "[code]", which rich would take for markup.
+        self.errors.print(f"[red]{what}:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from error
 
 
 def cli_context(ctx: typer.Context) -> CliContext:

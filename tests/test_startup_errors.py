@@ -9,11 +9,11 @@ tests/test_registry_errors.py.)
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from api.app import create_app
 from cli.main import build_app
@@ -98,19 +98,40 @@ def test_the_shipped_files_start_and_a_good_edit_is_taken(settings: Settings, tm
     _start_app(_with_moderation(settings, lexicon_dir=str(folder), reasons_file=str(reasons)))
 
 
+def _cli(database: Database, tmp_path: Path, **moderation: str) -> Result:
+    """`xinlian sources list` with these moderation options, set in a settings file (an environment
+    variable named ..._FILE would be read as a secret file)."""
+    config = tmp_path / "xinlian.toml"
+    config.write_text(
+        "[moderation]\n" + "".join(f"{name} = {json.dumps(value)}\n" for name, value in moderation.items()),
+        encoding="utf-8",
+    )
+    env = {"XINLIAN_DEMO": "true", "XINLIAN_STORE__URL": database.url}
+    return CliRunner().invoke(build_app(), ["--config", str(config), "sources", "list"], env=env)
+
+
 def test_a_cli_command_on_the_store_stops_on_a_bad_lexicon(database: Database, tmp_path: Path) -> None:
     """`xinlian sources list` opens the store and screening with it: a bad lexicon stops it before it
-    does anything, with the file and line in the error."""
+    does anything, with exit code 2 and the file and line on stderr, not a traceback."""
     folder = _lexicon_dir(tmp_path, "words.txt", "秘密\tclassified\n")
-    env = {
-        "XINLIAN_DEMO": "true",
-        "XINLIAN_STORE__URL": database.url,
-        "XINLIAN_MODERATION__LEXICON_DIR": str(folder),
-    }
-    result = CliRunner().invoke(build_app(), ["sources", "list"], env=env)
-    assert result.exit_code != 0
-    message = str(result.exception) + result.output
-    assert re.search(re.escape(f"{folder / 'words.txt'}:1: "), message)
+    result = _cli(database, tmp_path, lexicon_dir=str(folder))
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert f"{folder / 'words.txt'}:1: " in result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""
+
+
+@pytest.mark.parametrize(("content", "line", "says"), BAD_REASONS)
+def test_a_cli_command_on_the_store_stops_on_a_bad_reasons_file(
+    database: Database, tmp_path: Path, content: str, line: int, says: str
+) -> None:
+    """The same for the reasons file: exit code 2, '<file>:<line>: [code] problem' on stderr (the code in
+    brackets printed as written)."""
+    reasons = tmp_path / "reasons.toml"
+    reasons.write_text(content, encoding="utf-8")
+    result = _cli(database, tmp_path, reasons_file=str(reasons))
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert f"{reasons}:{line}: " in result.stderr and says in result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""
 
 
 def test_default_moderation_files_are_the_shipped_ones() -> None:
