@@ -87,6 +87,7 @@ def run(docs: int, sources: int, items: int, rounds: int, seed: int, workdir: Pa
     corpus = Corpus(docs, seed)
     started = time.perf_counter()
     prefilled = backend.rebuild(_shifted(corpus))
+    report("docs", docs)
     report("prefill_docs", f"{prefilled} in {time.perf_counter() - started:.1f} s")
     kinds = query_set(corpus.units)
     queries = [query for kind, listed in kinds.items() if kind != "cursor_page" for query in listed]
