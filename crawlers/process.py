@@ -41,6 +41,7 @@ from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.feed import FeedSpider
 from crawlers.spiders.htmllist import HtmlListSpider
 from hub.db import Database, retry_on_disconnect
+from hub.logsetup import configure_logging, secret_values
 from hub.models import Source, SourceKind, Unit
 from hub.reposts import configure_reposts
 from hub.settings import Settings
@@ -84,6 +85,22 @@ def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
         ]
 
 
+def configure_process_logging(settings: Settings) -> None:
+    """Our stderr handler, masking the configured secrets, for every record of this process.
+
+    Scrapy installs no root handler of its own (LOG_INSTALL_ROOT_HANDLER is off in scrapy_settings): the
+    one it would install, and install again for every Crawler, has no filter, and its debug lines carry
+    request URLs with the bridge's access key. Call it after AsyncCrawlerProcess(), whose logging set-up
+    (scrapy.utils.log.configure_logging) resets the library loggers' levels.
+    """
+    debug = settings.log_level.upper() == "DEBUG"
+    # As Scrapy's handler did: warnings and errors only, unless the settings ask for debug output.
+    configure_logging("DEBUG" if debug else "WARNING", settings.web.log_format, secret_values(settings))
+    if not debug:
+        # Records below the level are not even built: every request would make a debug record.
+        logging.getLogger("scrapy").setLevel(logging.WARNING)
+
+
 class CrawlServer:
     """One reactor, one database engine and one writer thread, serving crawl jobs until stdin ends."""
 
@@ -97,9 +114,7 @@ class CrawlServer:
         # One writer thread for every job of this process: SQLite has one writer per process anyway.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xinlian-db")
         self.process = AsyncCrawlerProcess(scrapy_settings(settings))
-        if settings.log_level.upper() != "DEBUG":
-            # Scrapy sets the level on its handler only: every request would still build debug records.
-            logging.getLogger("scrapy").setLevel(logging.WARNING)
+        configure_process_logging(settings)
         self.crawlers: dict[int, list[Crawler]] = {}
         self.feed_runs: dict[int, FeedRun] = {}  # runs' fast feed polls (crawlers/fastfeed/)
         self.feed_client: FeedClient | None = None  # opened on first use, in the reactor's event loop

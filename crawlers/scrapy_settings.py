@@ -51,6 +51,9 @@ def scrapy_settings(settings: Settings, host_shares: Mapping[str, int] | None = 
             "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
         },
         "TELNETCONSOLE_ENABLED": False,
+        # The crawl process logs through hub/logsetup.py's handler, which masks the configured secrets
+        # (crawlers/process.py): Scrapy's own root handler would print the bridge key in its debug lines.
+        "LOG_INSTALL_ROOT_HANDLER": False,
         "LOG_LEVEL": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
         "DOWNLOAD_DELAY": crawl.download_delay_s,
         "TWISTED_DNS_RESOLVER": "crawlers.middlewares.resolver.GuardedResolver",

@@ -7,7 +7,8 @@ secrets (API tokens, bearer and basic credentials) are masked in every record as
 defence: no code should log them in the first place. The configured secrets themselves (``secret_values``:
 passwords, keys, tokens, passwords in URLs) are masked too, as written and URL-quoted, by
 ``SecretValuesFilter``: on our handlers (``configure_logging(..., secrets)``) and on handlers others
-installed (``hide_secrets``: Scrapy's, whose debug lines carry request URLs with the bridge key).
+installed (``hide_secrets``). The crawl processes log through ours too: Scrapy, whose debug lines carry
+request URLs with the bridge key, installs no handler there (crawlers/process.py).
 """
 
 from __future__ import annotations
