@@ -81,8 +81,8 @@ BENCHES: tuple[Bench, ...] = (
 class Floor:
     """A floor an issue names: ``figure`` of ``bench`` compared with ``limit``.
 
-    ``stat``: which number of the value (``p95``, ``p99``; None: the first number); ``where``: other
-    figures of the same run that must match (the size the floor is stated for)."""
+    ``stat``: which number of the value (``p95``, ``p99``; None: the first number); ``where``: sizes
+    the run must have reached for the floor to apply (other figures of it, at least these numbers)."""
 
     issue: str
     what: str
@@ -91,18 +91,21 @@ class Floor:
     op: str  # ">=" or "<="
     limit: float
     stat: str | None = None
-    where: tuple[tuple[str, str], ...] = ()
+    where: tuple[tuple[str, float], ...] = ()
 
     def verdict(self, figures: dict[str, str]) -> tuple[str, str]:
         """The measured value (as printed) and met / NOT met / not measured."""
         value = figures.get(self.figure)
-        if value is None or any(figures.get(key) != want for key, want in self.where):
+        if value is None or any(
+            (_number(figures.get(key, ""), None) or 0) < size for key, size in self.where
+        ):
             return "—", "not measured at this size"
         number = _number(value, self.stat)
         if number is None:
             return value, "unreadable"
         met = number >= self.limit if self.op == ">=" else number <= self.limit
-        shown = f"{self.stat} {number:g}" if self.stat else f"{number:g}"
+        plain = f"{number:,.0f}" if number.is_integer() else f"{number:g}"
+        shown = f"{self.stat} {plain}" if self.stat else plain
         return shown, "met" if met else "**NOT met**"
 
 
@@ -114,7 +117,7 @@ FLOORS: tuple[Floor, ...] = (
         "items_per_s_end_to_end",
         ">=",
         3500,
-        where=(("sources", "500"),),
+        where=(("sources", 500),),
     ),
     Floor(
         "3",
@@ -123,7 +126,7 @@ FLOORS: tuple[Floor, ...] = (
         "sources_per_s_repoll",
         ">=",
         1000,
-        where=(("sources", "500"),),
+        where=(("sources", 500),),
     ),
     Floor("3", "HTML crawl ≥ 200 article pages/s", "htmlcrawl", "article_pages_per_s", ">=", 200),
     Floor(
@@ -133,7 +136,7 @@ FLOORS: tuple[Floor, ...] = (
         "chars_per_s",
         ">=",
         5e6,
-        where=(("terms", "50000"),),
+        where=(("terms", 50000),),
     ),
     Floor("5", "index build ≥ 5,000 docs/s (100k)", "search", "n100000.build_docs_per_s", ">=", 5000),
     Floor("5", "index build ≥ 5,000 docs/s (1M)", "search", "n1000000.build_docs_per_s", ">=", 5000),
@@ -152,7 +155,7 @@ FLOORS: tuple[Floor, ...] = (
         "total_s",
         "<=",
         60,
-        where=(("sources", "10000"),),
+        where=(("sources", 10000),),
     ),
     Floor(
         "7",
@@ -177,7 +180,7 @@ FLOORS: tuple[Floor, ...] = (
         "worker_peak_rss_mib",
         "<=",
         MB_500_IN_MIB,
-        where=(("crawl_sources", "10000"),),
+        where=(("crawl_sources", 10000),),
     ),
     Floor(
         "7",
@@ -186,7 +189,7 @@ FLOORS: tuple[Floor, ...] = (
         "worker.tree_peak_pss_mib",
         "<=",
         MB_500_IN_MIB,
-        where=(("worker.sources", "10000"),),
+        where=(("worker.sources", 10000),),
     ),
     Floor(
         "5", "index rebuild from the store ≥ 5,000 docs/s (build floor)", "rebuild", "docs_per_s", ">=", 5000
@@ -199,7 +202,7 @@ FLOORS: tuple[Floor, ...] = (
         "<=",
         10,
         "p95",
-        (("docs", "100000"),),
+        (("docs", 100000),),
     ),
 )
 
