@@ -46,6 +46,7 @@ from tests.fuzzing import fuzz
 EXAMPLES = 8
 PENDING_TITLE = "待审核的党建简报"  # seed_portal's pending item
 STAFF_PREFIXES = ("/staff/", "/api/v1/staff/", "/api/v1/moderation/")
+OPTIONAL_STAFF_PREFIXES = ("/api/v1/items/", "/api/v1/units/")
 PUBLIC_STAFF_PATHS = frozenset({"/staff/login", "/staff/logout"})  # reachable by anyone, by design
 
 
@@ -123,8 +124,10 @@ def _is_staff_operation(case: Case) -> bool:
     if path in PUBLIC_STAFF_PATHS:
         return False
     security = case.operation.definition.raw.get("security")
-    # /api/v1/items/{id} declares (optional) staff auth but is public for approved items.
-    return path.startswith(STAFF_PREFIXES) or (bool(security) and not path.startswith("/api/v1/items/"))
+    # /api/v1/items/{id} and /api/v1/units/{unit} declare (optional) staff auth but are public (approved
+    # items; a unit as its portal page shows it).
+    public = path.startswith(OPTIONAL_STAFF_PREFIXES)
+    return path.startswith(STAFF_PREFIXES) or (bool(security) and not public)
 
 
 def _json(response: Any) -> Any:
@@ -219,6 +222,7 @@ TOO_BIG = (2**31, 2**63, 10**20)
         "/staff/queue?unit={n}",
         "/staff/items/{n}",
         "/staff/health/sources/{n}",
+        "/api/v1/health/sources/{n}",
         "/items/{n}",
         "/search?source={n}",
     ],
