@@ -28,7 +28,7 @@ Figures, one ``n<docs>.<name>: <value>`` line each:
     python -m bench.search --docs 100000 --rounds 20
     python -m bench.search --docs 100000 --corpus sample zipf
     nice python -m bench.search --docs 1000000 --rounds 10
-    python -m bench.search --docs 1000000 --reuse /tmp/bench/s1m/xinlian-search-tnh68azj
+    python -m bench.search --docs 1000000 --reuse /tmp/bench/search-indexes
 
 ``--reuse DIR`` searches the index of each corpus and size already in DIR (``index-<variant>-<docs>``,
 as a ``--workdir`` run lays them out) instead of building it, and builds and keeps it there when it
