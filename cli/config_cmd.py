@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from pydantic import BaseModel
@@ -28,6 +29,23 @@ def _rows(model: type[BaseModel], values: dict[str, Any], prefix: str = "") -> l
     return rows
 
 
+def masked_webhook_url(url: str) -> str:
+    """``url`` with its path and query masked: a webhook URL is its own credential (Slack's, WeCom's and
+    DingTalk's carry the token in the path or in ?key=/access_token=)."""
+    parts = urlsplit(url)
+    if parts.path in ("", "/") and not parts.query and not parts.fragment:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, "/***", "", ""))
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret masked, webhook URLs included."""
+    masked = settings.masked()
+    for webhook in masked["alerts"]["webhooks"].values():
+        webhook["url"] = masked_webhook_url(webhook["url"])
+    return masked
+
+
 @app.command("show")
 def show(
     ctx: typer.Context,
@@ -37,7 +55,7 @@ def show(
     context = cli_context(ctx)
     settings = context.settings
     table = Table("option", "value", *(["help"] if describe else []))
-    for name, value, help_text in _rows(Settings, settings.masked()):
+    for name, value, help_text in _rows(Settings, masked_settings(settings)):
         table.add_row(name, value, *([help_text] if describe else []))
     context.console.print(table)
 
@@ -51,6 +69,6 @@ def init(ctx: typer.Context) -> None:
         backend.ensure_ready()
     finally:
         backend.close()
-    masked = context.settings.masked()  # a password in either URL is not for the terminal
+    masked = masked_settings(context.settings)  # a password in either URL is not for the terminal
     context.console.print(f"store ready: {masked['store']['url']}")
     context.console.print(f"search ready: {masked['search']['backend']}")

@@ -328,6 +328,25 @@ def test_cli_configuration_output_hides_secrets(tmp_path: Path, secret_settings:
     assert_hidden(*outputs)
 
 
+def test_config_show_masks_webhook_urls(secret_settings: Settings) -> None:
+    """A webhook URL is its own credential (a token in the path, or ?key=): `xinlian config show` prints
+    the scheme and host only."""
+    path_token, query_token = "T0/B0/hookpath-Zq7xS3CR3T", "hookquery-Zq7xS3CR3T"
+    env = _env(secret_settings) | {
+        "COLUMNS": "500",  # one line per option: a token wrapped over two lines would pass unnoticed
+        "XINLIAN_ALERTS__WEBHOOKS__CHAT__URL": f"https://hooks.example.com/services/{path_token}",
+        "XINLIAN_ALERTS__WEBHOOKS__CHAT__SECRET": HOOK_SECRET,
+        "XINLIAN_ALERTS__WEBHOOKS__WECOM__URL": f"https://qyapi.example.com/cgi-bin/webhook/send?key={query_token}",
+        "XINLIAN_ALERTS__WEBHOOKS__WECOM__SECRET": HOOK_SECRET,
+    }
+    for args in (["config", "show"], ["config", "show", "--all"]):
+        result = CliRunner().invoke(build_app(), args, env=env)
+        assert result.exit_code == 0, result.output
+        assert "https://hooks.example.com/***" in result.output
+        assert "https://qyapi.example.com/***" in result.output
+        assert_hidden(result.output, extra=(path_token, query_token, "hookpath-Zq7xS3CR3T"))
+
+
 def test_log_filter_masks_the_configured_secrets(secret_settings: Settings) -> None:
     """secret_values finds every configured secret (SecretStr fields, a password in a URL); the handler
     configure_logging installs masks them, as written or URL-quoted, in messages, arguments and
