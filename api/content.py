@@ -228,9 +228,11 @@ def all_units(session: Session) -> list[Unit]:
 
 def approved_counts(session: Session) -> dict[int, int]:
     """Approved items per unit (its own), for every unit that has any."""
-    rows = session.execute(
-        select(Item.unit_id, func.count(Item.id)).where(Item.state == APPROVED).group_by(Item.unit_id)
-    )
+    # The state test is kept off the (state, published_at) index: the store would take it and read
+    # every approved row for its unit (~1 s at 100,000 items). So the (unit_id, state, published_at)
+    # index alone answers, already grouped (~35 ms).
+    state = func.coalesce(Item.state, "") == APPROVED
+    rows = session.execute(select(Item.unit_id, func.count()).where(state).group_by(Item.unit_id))
     return {unit_id: count for unit_id, count in rows}
 
 

@@ -211,6 +211,8 @@ class Item(Base):
         UniqueConstraint("canonical_url", name="uq_items_canonical_url"),
         Index("ix_items_source_guid", "source_id", "guid"),
         Index("ix_items_state_published", "state", "published_at"),
+        # Per-unit work (the directory's counts, a unit's newest) read this index alone, not item rows.
+        Index("ix_items_unit_state_published", "unit_id", "state", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
