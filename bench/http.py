@@ -11,11 +11,15 @@ so it takes little of the cores it shares with the server).
 Figures, one ``name: value`` line each:
 - ``search.*``: ``GET /api/v1/search`` with a mixed query set (words, phrases, one character, English,
   exclusions, OR, unit/level/category/date filters, browsing, date order, recency boost, later pages;
-  facets are always on), for ``--duration`` seconds after a warm-up: requests/s, latency p50/p95/p99
-  as the client saw it, and server time from the app's own access log (api/requestlog.py);
-- ``pages.server_ms.<page>``: server time of the home, search, item and unit pages (p50/p95) from the
-  same log, and the server's CPU per request, while ``--page-concurrency`` clients load one kind of
-  page after the other (``--page-duration`` seconds in all);
+  no facets: the API counts them only on ``?facets=true``), for ``--duration`` seconds after a warm-up:
+  requests/s, latency p50/p95/p99 as the client saw it, and server time from the app's own access log
+  (api/requestlog.py);
+- ``search.class.<class>``: the same load's client latency per query class (p50/p99 under load), and,
+  from a pass of one connection afterwards (``--class-rounds`` rounds of the set, no queueing), the
+  median time per request of each class: which queries make the slow tail;
+- ``pages.server_ms.<page>``: server time of the home, search, item, unit and unit directory pages
+  (p50/p95) from the same log, and the server's CPU per request, while ``--page-concurrency`` clients
+  load one kind of page after the other (``--page-duration`` seconds in all);
 - ``target.*``: the issue's targets (>= 300 req/s with p99 <= 100 ms; pages p95 <= 50 ms), pass or fail.
 
     python -m bench.http                       # 100,000 notices, 2 workers, 20 s of load
@@ -47,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import h11
 from sqlalchemy import insert
@@ -65,7 +69,13 @@ READY_TIMEOUT_S = 60.0
 SEARCH_TARGET_RPS = 300
 SEARCH_TARGET_P99_MS = 100
 PAGE_TARGET_P95_MS = 50
-PAGES = {"home": "/", "search": "/search", "item": "/items/{item_id}", "unit": "/units/{slug}"}
+PAGES = {
+    "home": "/",
+    "search": "/search",
+    "item": "/items/{item_id}",
+    "unit": "/units/{slug}",
+    "units": "/units",
+}
 NOW = datetime(2025, 1, 10, 4, 0, tzinfo=UTC)  # the corpus spans 2023-2024
 
 
@@ -200,6 +210,33 @@ def search_paths(units: list[BenchUnit]) -> list[str]:
     return ["/api/v1/search?" + urlencode(query) if query else "/api/v1/search" for query in queries]
 
 
+def query_class(path: str) -> str:
+    """The class of a search request target, for per-class latency (which queries make the tail)."""
+    query = parse_qs(urlsplit(path).query)
+    text = query.get("q", [""])[0]
+    if set(query) - {"q"}:  # filters, orders and pages first: they decide the work
+        if "page" in query:
+            return "later_page"
+        if "recent" in query:
+            return "recency"
+        if "sort" in query:
+            return "date_order"
+        return "filtered" if text else "browse_filtered"
+    if not text:
+        return "browse"
+    if text.startswith('"'):
+        return "phrase"
+    if " OR " in text:
+        return "or"
+    if " -" in text:
+        return "exclusion"
+    if text.isascii():
+        return "english"
+    if len(text) == 1:
+        return "one_char"
+    return "words" if " " in text else "word"
+
+
 def page_paths(store: BuiltStore, seed: int) -> dict[str, list[str]]:
     """Portal pages by kind: home, search pages, item pages, unit pages of every level."""
     rng = random.Random(seed)
@@ -215,6 +252,7 @@ def page_paths(store: BuiltStore, seed: int) -> dict[str, list[str]]:
         ],
         "item": [f"/items/{item_id}" for item_id in rng.sample(store.approved, 24)],
         "unit": [f"/units/{quote(unit.slug)}" for unit in units],
+        "units": ["/units"],
     }
 
 
@@ -326,6 +364,7 @@ class LoadResult:
     """What the load generator measured: per-request latencies (ms) and statuses, and the wall time."""
 
     latencies: list[float] = field(default_factory=list)
+    by_path: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     seconds: float = 0.0
@@ -341,7 +380,10 @@ async def _client(
     headers = [("Host", f"127.0.0.1:{port}"), ("Accept", "*/*"), ("User-Agent", "xinlian-bench")]
     try:
         while time.perf_counter() < stop_at:
-            path = paths[next(order) % len(paths)]
+            turn = next(order, None)
+            if turn is None:  # a fixed number of requests, all sent
+                break
+            path = paths[turn % len(paths)]
             started = time.perf_counter()
             writer.write(connection.send(h11.Request(method="GET", target=path, headers=headers)))
             writer.write(connection.send(h11.EndOfMessage()))
@@ -356,7 +398,9 @@ async def _client(
                     break
                 elif isinstance(event, h11.ConnectionClosed):
                     raise ConnectionError("server closed the connection")
-            result.latencies.append((time.perf_counter() - started) * 1000)
+            elapsed = (time.perf_counter() - started) * 1000
+            result.latencies.append(elapsed)
+            result.by_path[path].append(elapsed)
             result.statuses[status] = result.statuses.get(status, 0) + 1
             connection.start_next_cycle()
     finally:
@@ -393,6 +437,30 @@ def generate_load(port: int, paths: list[str], concurrency: int, seconds: float)
     return result
 
 
+async def _rounds(port: int, paths: list[str], rounds: int) -> LoadResult:
+    result = LoadResult()
+    started = time.perf_counter()
+    # One connection, no deadline: it stops when the rounds run out.
+    await _client(port, paths, iter(range(rounds * len(paths))), float("inf"), result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _rounds_process(port: int, paths: list[str], rounds: int, answers: Any) -> None:
+    answers.put(asyncio.run(_rounds(port, paths, rounds)))
+
+
+def generate_load_rounds(port: int, paths: list[str], rounds: int) -> LoadResult:
+    """Every path ``rounds`` times over one connection, in the load generator's own process."""
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    process = context.Process(target=_rounds_process, args=(port, paths, rounds, answers))
+    process.start()
+    result: LoadResult = answers.get(timeout=600)
+    process.join()
+    return result
+
+
 def _quantiles(values: list[float]) -> tuple[float, float, float]:
     if len(values) < 2:
         value = values[0] if values else float("nan")
@@ -404,6 +472,23 @@ def _quantiles(values: list[float]) -> tuple[float, float, float]:
 def _summary(values: list[float]) -> str:
     p50, p95, p99 = _quantiles(values)
     return f"p50 {p50:.1f} p95 {p95:.1f} p99 {p99:.1f} ({len(values)} requests)"
+
+
+def _report_classes(report: Any, under_load: LoadResult, alone: LoadResult) -> None:
+    """Latency per query class: under the measured load (p50/p99) and with one connection (median)."""
+    loaded: dict[str, list[float]] = defaultdict(list)
+    single: dict[str, list[float]] = defaultdict(list)
+    for path, values in under_load.by_path.items():
+        loaded[query_class(path)] += values
+    for path, values in alone.by_path.items():
+        single[query_class(path)] += values
+    for name in sorted(loaded, key=lambda name: -statistics.median(single.get(name) or [0.0])):
+        p50, _, p99 = _quantiles(loaded[name])
+        alone_ms = f"{statistics.median(single[name]):.1f}" if single.get(name) else "-"
+        report(
+            f"search.class.{name}",
+            f"alone p50 {alone_ms} ms; under load p50 {p50:.1f} p99 {p99:.1f} ({len(loaded[name])} requests)",
+        )
 
 
 def _report_cpu(report: Any, name: str, requests: int, server_s: float, load_s: float) -> None:
@@ -434,6 +519,9 @@ def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
     if marker.exists():
         store = BuiltStore(Corpus(0, args.seed).units, json.loads(marker.read_text())["approved"])
         report("build.reused", str(workdir))
+        reused = Database(settings.store.url)
+        reused.migrate()  # a store built before the latest migration gets its indexes
+        reused.dispose()
     else:
         store = build_store(settings, args.items, args.seed, report)
         marker.write_text(json.dumps({"approved": store.approved}))
@@ -460,6 +548,9 @@ def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
         report("search.server_ms", _summary(served.get("/api/v1/search", [])))
         _report_cpu(report, "search", len(result.latencies), cpu, result.cpu_seconds)
         report("load_average_after_search", f"{os.getloadavg()[0]:.2f}")
+        if args.class_rounds > 0:  # one connection: each class's own time, no queueing behind others
+            alone = generate_load_rounds(port, queries, args.class_rounds)
+            _report_classes(report, result, alone)
 
         report("pages.concurrency", str(args.page_concurrency))
         worst = 0.0
@@ -499,6 +590,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of unmeasured load first")
     parser.add_argument("--page-concurrency", type=int, default=2, help="connections loading portal pages")
     parser.add_argument("--page-duration", type=float, default=10.0, help="seconds of measured page load")
+    parser.add_argument(
+        "--class-rounds", type=int, default=3, help="rounds of the query set on one connection (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="build in (and reuse) this directory")
     args = parser.parse_args(argv)
