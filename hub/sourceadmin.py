@@ -113,7 +113,7 @@ class DiscoveredSources:
 
 def find_unit(session: Session, slug: str) -> Unit:
     """The unit with ``slug`` (NoSuchUnit when there is none)."""
-    unit = session.scalar(select(Unit).where(Unit.slug == slug))
+    unit = None if "\x00" in slug else session.scalar(select(Unit).where(Unit.slug == slug))
     if unit is None:
         raise NoSuchUnit(f"no unit {slug!r}")
     return unit
@@ -152,7 +152,7 @@ def list_sources(
     elif filters.status:
         query = query.where(status == filters.status)
     if filters.q:
-        needle = filters.q.strip()
+        needle = filters.q.replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
         query = query.where(
             or_(Source.name.contains(needle, autoescape=True), Source.url.contains(needle, autoescape=True))
         )
@@ -227,10 +227,21 @@ def source_row(changes: Mapping[str, Any], source: Source | None = None) -> Sour
         row = SourceRow.model_validate(data)
     except ValidationError as error:
         raise InvalidSource(_pydantic_problems(error)) from error
-    problems = _selector_problems(row.selectors)
+    problems = _selector_problems(row.selectors) + _nul_problems(row)
     if problems:
         raise InvalidSource(problems)
     return row
+
+
+def _nul_problems(row: SourceRow) -> list[FieldProblem]:
+    # PostgreSQL refuses NUL in text (a 500 mid-request); SQLite would keep it.
+    texts = {name: getattr(row, name) for name in ("name", "url", "platform", "account", "category")}
+    texts |= {"selectors": " ".join([*row.selectors, *row.selectors.values()])}
+    return [
+        FieldProblem(name, "contains a NUL character")
+        for name, text in texts.items()
+        if text and "\x00" in text
+    ]
 
 
 def check_source(session: Session, changes: Mapping[str, Any], source: Source | None = None) -> SourceRow:
@@ -378,6 +389,8 @@ def discover_sources(session: Session, settings: Settings, homepage: str) -> Dis
 
     try:
         url = check_http_url(homepage)
+        if "\x00" in url:
+            raise ValueError("the URL contains a NUL character")
     except ValueError as exc:
         raise InvalidSource([FieldProblem("url", str(exc))]) from exc
     found = discover(settings, url)

@@ -211,7 +211,7 @@ def create_route(
 def test_new_route(body: NewSourceTestIn, settings: SettingsDep, admin: Admin) -> PreviewOut:
     """What a source not added yet would yield now (admins); nothing is stored."""
     try:
-        preview = new_source_test(settings, body.changes(), body.limit)
+        preview = new_source_test(settings, {"name": body.name} | body.changes(), body.limit)
     except InvalidSource as exc:
         raise invalid(exc) from exc
     return preview_out(preview, None)
