@@ -221,9 +221,22 @@ def enabled_sources(session: Session, unit: Unit) -> list[Source]:
     return list(session.scalars(query))
 
 
-def all_units(session: Session) -> list[Unit]:
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    """What the directory shows of a unit: plain columns, not an ORM object. Loading every unit as
+    ``Unit`` (identity map, instance state) was most of the directory's CPU once its counts came
+    from an index (~1,600 units: ~50 of ~80 ms)."""
+
+    id: int
+    parent_id: int | None
+    slug: str
+    name: str
+
+
+def all_units(session: Session) -> list[UnitRow]:
     """Every unit, by name (the directory builds the tree from ``parent_id``)."""
-    return list(session.scalars(select(Unit).order_by(Unit.name, Unit.id)))
+    rows = session.execute(select(Unit.id, Unit.parent_id, Unit.slug, Unit.name).order_by(Unit.name, Unit.id))
+    return [UnitRow(unit_id, parent_id, slug, name) for unit_id, parent_id, slug, name in rows]
 
 
 def approved_counts(session: Session) -> dict[int, int]:
@@ -276,7 +289,7 @@ def unit_slugs(session: Session, unit_ids: list[str]) -> dict[str, str]:
 class TreeNode:
     """A unit in the directory: its own approved items, those of its whole subtree, its children."""
 
-    unit: Unit
+    unit: UnitRow
     own: int
     total: int = 0
     children: list[TreeNode] = field(default_factory=list)
