@@ -336,9 +336,15 @@ class CrawlLedger:
         # Items the store could not take must be fetched again: the source keeps its old validators,
         # so the next crawl gets the whole answer instead of a 304.
         keep_validators = state.items_unstored == 0
-        removed = mark_gone(session, state.job.id, state.gone_urls)
-        if status == "ok":  # a failed or unchanged listing says nothing about what is missing
-            removed += record_listing(session, state.job.id, state.listed_urls, self.removed_after_missing)
+        # Their item queries need none of the outcomes waiting in the session: without autoflush those
+        # still go out in the one flush at the end, not one INSERT per source (the outcome write cost
+        # as much as record_listing itself). mark_gone flushes its own changes.
+        with session.no_autoflush:
+            removed = mark_gone(session, state.job.id, state.gone_urls)
+            if status == "ok":  # a failed or unchanged listing says nothing about what is missing
+                removed += record_listing(
+                    session, state.job.id, state.listed_urls, self.removed_after_missing
+                )
         record_outcome(
             session,
             self.run_id,
