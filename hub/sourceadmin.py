@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
@@ -255,9 +256,11 @@ def check_source(session: Session, changes: Mapping[str, Any], source: Source | 
 
 def _url_problems(session: Session, url: str, own_id: int | None) -> list[FieldProblem]:
     wanted = canonical_url(url)
-    for other_id, other_url, unit_slug in session.execute(
-        select(Source.id, Source.url, Unit.slug).join(Unit, Unit.id == Source.unit_id)
-    ):
+    query = select(Source.id, Source.url, Unit.slug).join(Unit, Unit.id == Source.unit_id)
+    host = urlsplit(url).hostname
+    if host and host.isascii():  # only sources on that host can be the same page (SQL lower() is ASCII)
+        query = query.where(func.lower(Source.url).contains(host, autoescape=True))
+    for other_id, other_url, unit_slug in session.execute(query):
         if other_id != own_id and canonical_url(other_url) == wanted:
             return [FieldProblem("url", f"already registered as source {other_id} of unit {unit_slug!r}")]
     return []

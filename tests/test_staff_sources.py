@@ -138,6 +138,16 @@ def test_add_test_edit_and_disable_a_source(
     queued = client.post(f"{source_page}/crawl-now", data={"csrf_token": csrf}, follow_redirects=False)
     assert queued.headers["location"].endswith("?crawl=queued")
 
+    # Every page also speaks English (a missing message would be a 500).
+    english = client.post(
+        f"{source_page}?lang=en", data=form_of(city_list, csrf, action="test", sel_item="ul[[")
+    )
+    assert english.status_code == 422 and "Please correct the following" in english.text
+    assert "Test result" in client.post(source_page, data=form_of(city_list, csrf, action="test")).text
+    assert "Check interval (minutes)" in client.get(source_page).text
+    assert "Only admins" not in client.get("/staff/sources/new").text
+    assert "Homepage URL" in client.get("/staff/sources/discover").text
+
 
 def test_invalid_sources_are_refused_on_the_form(
     client: TestClient, database: Database, registry: None, sample_server: RunningNetwork
