@@ -115,8 +115,8 @@ def guid_policy(selectors: Mapping[str, Any] | None) -> GuidPolicy:
     return value  # type: ignore[return-value]
 
 
-def _own_urls(source_url: str) -> tuple[str, str]:
-    """The source's own address and its site's root, canonical."""
+def own_urls(source_url: str) -> tuple[str, str]:
+    """The source's own address and its site's root, canonical (what ``identity_guid`` refuses)."""
     own = canonical_url(source_url)
     try:
         return own, canonical_url(urljoin(source_url, "/"))
@@ -124,17 +124,29 @@ def _own_urls(source_url: str) -> tuple[str, str]:
         return own, own
 
 
-def identity_guid(guid: str | None, url: str, source_url: str, policy: GuidPolicy = "auto") -> str | None:
+def identity_guid(
+    guid: str | None,
+    url: str,
+    source_url: str,
+    policy: GuidPolicy = "auto",
+    *,
+    own: tuple[str, str] | None = None,
+    canonical: str | None = None,
+) -> str | None:
     """The GUID to dedupe by, or None to go by canonical URL only.
 
     "guid" trusts the feed; "url" ignores it; "auto" trusts it only when it looks stable: not empty,
     not the feed's or the site's own address (some feeds repeat it for every entry), no clock or nonce.
+    A batch passes what it already knows: ``own``, ``own_urls(source_url)``, and ``canonical``,
+    ``canonical_url(url)`` (feeds often use the item's URL as its GUID).
     """
     guid = (guid or "").strip() or None
     if guid is None or policy == "url":
         return None
     if policy == "guid":
         return guid
-    if guid.lower().startswith(("http://", "https://")) and canonical_url(guid) in _own_urls(source_url):
-        return None
+    if guid.lower().startswith(("http://", "https://")):
+        guid_canonical = canonical if canonical is not None and guid == url else canonical_url(guid)
+        if guid_canonical in (own if own is not None else own_urls(source_url)):
+            return None
     return None if _VOLATILE_GUID.search(guid) else guid

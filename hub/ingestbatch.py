@@ -27,7 +27,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.canonical import guid_policy, identity_guid
+from hub.canonical import guid_policy, identity_guid, own_urls
 from hub.fingerprint import sketches
 from hub.ingest import CRAWLER_ACTOR, IngestOutcome, _Content, _prepare, _update, ingest, item_values
 from hub.models import (
@@ -93,6 +93,7 @@ def _usable(session: Session, raws: Sequence[RawItem]) -> list[_Work | None]:
     """Prepared content per raw, or None for input the single path would refuse with ValueError."""
     ids = {raw.source_id for raw in raws}
     sources = {s.id: s for s in session.scalars(select(Source).where(Source.id.in_(ids)))}
+    own = {s.id: own_urls(s.url) for s in sources.values()}  # once per source, not per item
     works: list[_Work | None] = []
     for index, raw in enumerate(raws):
         source = sources.get(raw.source_id)
@@ -100,7 +101,10 @@ def _usable(session: Session, raws: Sequence[RawItem]) -> list[_Work | None]:
             if source is None:
                 raise ValueError(f"RawItem names unknown source {raw.source_id}: {raw.url!r}")
             content = _prepare(raw)
-            guid = identity_guid(raw.guid, raw.url, source.url, guid_policy(source.selectors))
+            policy = guid_policy(source.selectors)
+            guid = identity_guid(
+                raw.guid, raw.url, source.url, policy, own=own[source.id], canonical=content.canonical_url
+            )
             works.append(_Work(index, raw, content, source, guid))
         except ValueError as exc:  # no title, no body, bad URL: the item is refused, the batch goes on
             logger.warning("item not ingested: %s", exc)
