@@ -24,6 +24,8 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, SecretStr
 
+from hub.settings import CREDENTIAL_URL
+
 # A context variable, not a global value: each request's task (and the threads it hands work to)
 # sees its own id.
 REQUEST_ID: ContextVar[str] = ContextVar("xinlian_request_id", default="")
@@ -62,8 +64,12 @@ def secret_values(settings: BaseModel) -> list[str]:
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())
         elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
+            for name, info in type(value).model_fields.items():
+                inner = getattr(value, name)
+                extra = info.json_schema_extra
+                if isinstance(inner, str) and isinstance(extra, dict) and extra.get(CREDENTIAL_URL):
+                    found.extend(_url_credentials(inner))
+                walk(inner)
         elif isinstance(value, dict):
             for inner in value.values():
                 walk(inner)
@@ -80,6 +86,13 @@ def secret_values(settings: BaseModel) -> list[str]:
 
     walk(settings)
     return [value for value in dict.fromkeys(found) if len(value) >= MIN_SECRET_CHARS]
+
+
+def _url_credentials(url: str) -> list[str]:
+    """The parts of a credential URL (a webhook's) that carry its token: path, query, and both."""
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    return [value for value in (tail, parts.path, parts.query) if value.strip("/")]
 
 
 class SecretValuesFilter(logging.Filter):

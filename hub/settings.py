@@ -35,6 +35,9 @@ from pydantic_settings import (
 
 from hub.settingsfile import config_error
 
+# Marks a URL field whose path and query are a secret (json_schema_extra key; hub/logsetup.secret_values).
+CREDENTIAL_URL = "x-credential-url"
+
 ENV_PREFIX = "XINLIAN_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = Path("config/xinlian.toml")
@@ -514,7 +517,10 @@ class HealthSettings(_Section):
 class WebhookTarget(_Section):
     """One alert webhook: where to POST, and the key its ``X-Xinlian-Signature`` HMAC is made with."""
 
-    url: str = Field(description="http(s) URL the alert JSON is POSTed to.")
+    # The path and query are a credential (Slack, WeCom and DingTalk put the token there): logs mask them.
+    url: str = Field(
+        description="http(s) URL the alert JSON is POSTed to.", json_schema_extra={CREDENTIAL_URL: True}
+    )
     secret: SecretStr = Field(
         description="HMAC-SHA256 key of X-Xinlian-Signature (per webhook; XINLIAN_ALERTS__WEBHOOKS__<NAME>"
         "__SECRET_FILE may hold it)."

@@ -378,3 +378,35 @@ def test_log_filter_masks_the_configured_secrets(secret_settings: Settings) -> N
         output = stream.getvalue()
         assert output.count("***") >= 5 and "RuntimeError" in output
         assert_hidden(output)
+
+
+def test_log_filter_masks_webhook_url_tokens(secret_settings: Settings) -> None:
+    """A webhook URL carries its token in the path or the query: secret_values lists both, so a log
+    line naming the URL (a failed delivery, say) keeps the host and loses the token."""
+    path_token, query_token = "T0/B0/hookpath-Zq7xS3CR3T", "hookquery-Zq7xS3CR3T"
+    hooks = {
+        "chat": WebhookTarget(
+            url=f"https://hooks.example.com/services/{path_token}", secret=SecretStr(HOOK_SECRET)
+        ),
+        "wecom": WebhookTarget(
+            url=f"https://qyapi.example.com/cgi-bin/webhook/send?key={query_token}",
+            secret=SecretStr(HOOK_SECRET),
+        ),
+    }
+    alerts = secret_settings.alerts.model_copy(update={"webhooks": hooks})
+    values = secret_values(secret_settings.model_copy(update={"alerts": alerts}))
+    stream = io.StringIO()
+    handler = make_handler("text", values)
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    logger = logging.getLogger("tests.secrets.webhooks")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for hook in hooks.values():
+            logger.warning("webhook delivery to %s failed", hook.url)
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert "hooks.example.com" in output and "qyapi.example.com" in output
+    assert_hidden(output, extra=(path_token, query_token, "hookpath-Zq7xS3CR3T"))
