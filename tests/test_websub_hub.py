@@ -213,6 +213,8 @@ def test_an_unreachable_callback_is_verified_again_after_a_backoff(
         ({"hub.mode": "follow"}, "hub.mode"),
         ({"hub.topic": "http://evil.example/feed.rss"}, "hub.topic"),
         ({"hub.topic": f"{BASE}/units/nowhere/feed.rss"}, "does not exist"),
+        ({"hub.topic": f"{BASE}/search/feed.rss?source={2**31}"}, "hub.topic"),  # no such row id
+        ({"hub.topic": f"{BASE}/search/feed.rss?source={10**20}"}, "hub.topic"),
         ({"hub.callback": "http://10.1.2.3/cb"}, "private address"),
         ({"hub.callback": "http://localhost:9/cb"}, "private address"),  # only 127.0.0.1 is allow-listed
         ({"hub.callback": "http://2130706433/cb"}, "private address"),  # 127.0.0.1 in another spelling

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from api.params import MAX_ROW_ID
 from api.search import SearchParams, search_params
 
 FORMATS = ("rss", "atom", "json")
@@ -111,7 +112,7 @@ def search_params_from(query: Mapping[str, str]) -> SearchParams | None:
     except ValueError:
         return None
     flags = {name: _flag(query.get(name, "0")) for name in ("attachments", "recent")}
-    if None in flags.values() or (source is not None and source < 1):
+    if None in flags.values() or (source is not None and not 1 <= source <= MAX_ROW_ID):
         return None
     return search_params(
         q=query.get("q", "")[:200],
