@@ -31,7 +31,7 @@ from hub.fetchstats import FetchStats
 from hub.ingestbatch import ingest_batch
 from hub.models import Source
 from hub.rawitem import RawItem
-from hub.removal import mark_gone, record_listing
+from hub.removal import mark_gone, record_listings
 from hub.schedule.headers import max_age_seconds, ttl_seconds
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,11 @@ class SourceState:
     listed_urls: set[str] = field(default_factory=set)  # what the list pages / sitemap / feed showed
     gone_urls: list[str] = field(default_factory=list)  # known articles that answered 404/410
     fetch: FetchStats = field(default_factory=FetchStats)  # filled by crawlers/middlewares/stats.py
+
+
+def _status(state: SourceState) -> str:
+    """The outcome status of a settled source."""
+    return "failed" if state.failure else "not_modified" if state.not_modified else "ok"
 
 
 class CrawlLedger:
@@ -321,30 +326,35 @@ class CrawlLedger:
             # one flush at the end: the outcomes go in as one bulk INSERT, the sources' counters as
             # executemany UPDATEs.
             sources = session.scalars(select(Source).where(Source.id.in_([s.job.id for s in states]))).all()
+            removed = self._removals(session, states)
             for state in states:
-                self._write_outcome(session, state)
+                self._write_outcome(session, state, removed[state.job.id])
             session.flush()
             del sources
 
-    def _write_outcome(self, session: Session, state: SourceState) -> None:
+    def _removals(self, session: Session, states: list[SourceState]) -> dict[int, int]:
+        """Items each source's outcome newly marks removed: pages gone, and items missing from the
+        listings (one record_listings for the batch: a few statements, not two queries per source)."""
+        # Item queries only: they need none of the outcomes waiting in the session, which go out in the
+        # batch's one flush instead of one INSERT per source. mark_gone flushes its own changes.
+        with session.no_autoflush:
+            removed = {state.job.id: mark_gone(session, state.job.id, state.gone_urls) for state in states}
+            # A failed or unchanged listing says nothing about what is missing.
+            listings = {state.job.id: state.listed_urls for state in states if _status(state) == "ok"}
+            for source_id, count in record_listings(session, listings, self.removed_after_missing).items():
+                removed[source_id] += count
+        return removed
+
+    def _write_outcome(self, session: Session, state: SourceState, removed: int) -> None:
         failure = state.failure
         notes = list(state.notes)
         if state.items_failed:
             notes.append(f"{state.items_failed} item(s) could not be stored")
         message = failure.message if failure else ("; ".join(notes[:5]) or None)
-        status = "failed" if failure else "not_modified" if state.not_modified else "ok"
+        status = _status(state)
         # Items the store could not take must be fetched again: the source keeps its old validators,
         # so the next crawl gets the whole answer instead of a 304.
         keep_validators = state.items_unstored == 0
-        # Their item queries need none of the outcomes waiting in the session: without autoflush those
-        # still go out in the one flush at the end, not one INSERT per source (the outcome write cost
-        # as much as record_listing itself). mark_gone flushes its own changes.
-        with session.no_autoflush:
-            removed = mark_gone(session, state.job.id, state.gone_urls)
-            if status == "ok":  # a failed or unchanged listing says nothing about what is missing
-                removed += record_listing(
-                    session, state.job.id, state.listed_urls, self.removed_after_missing
-                )
         record_outcome(
             session,
             self.run_id,

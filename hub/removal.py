@@ -9,10 +9,11 @@ recent as the oldest known item it did show, since older ones simply scrolled pa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.canonical import canonical_url
@@ -20,7 +21,10 @@ from hub.models import Item
 from hub.timeutil import utcnow
 
 GONE_STATUSES = frozenset({404, 410})
-ID_CHUNK = 4000  # ids per IN (...): under the bind-parameter limits of SQLite and PostgreSQL
+ID_CHUNK = 4000  # values per IN (...): under the bind-parameter limits of SQLite and PostgreSQL
+# Sources per OR of (source, date span) terms: SQLite parses OR chains into a tree at most 1,000 deep.
+SOURCE_CHUNK = 200
+_T = TypeVar("_T")
 
 
 def mark_gone(session: Session, source_id: int, urls: Iterable[str], now: datetime | None = None) -> int:
@@ -54,45 +58,78 @@ def record_listing(
     Listed items have their missing count reset; items in the listing's time span but not in it
     count one more miss, and at ``missing_limit`` misses (0: never) they are marked removed.
     """
-    listed = {canonical_url(url) for url in listed_urls}
+    return record_listings(session, {source_id: listed_urls}, missing_limit, now)[source_id]
+
+
+def record_listings(
+    session: Session,
+    listings: Mapping[int, Iterable[str]],
+    missing_limit: int,
+    now: datetime | None = None,
+) -> dict[int, int]:
+    """``record_listing`` of several sources (source id -> listed URLs) in a few statements for all of
+    them (a crawl writes its outcomes in batches); returns how many items each newly marks removed."""
+    removed = dict.fromkeys(listings, 0)
+    listed = {source_id: {canonical_url(url) for url in urls} for source_id, urls in listings.items()}
+    listed = {source_id: urls for source_id, urls in listed.items() if urls}
     if not listed:
-        return 0
+        return removed
     now = now or utcnow()
     # Columns only, not ORM items: loading every listed item's body cost more than the rest of the
     # source's outcome (bench/ingest.py profile). The updates go through the ORM statements, which keep
     # items already in the session in step.
-    shown = session.execute(
-        select(Item.id, Item.missing_count, Item.published_at, Item.first_seen_at).where(
-            Item.source_id == source_id, Item.canonical_url.in_(listed)
-        )
-    ).all()
+    shown: dict[int, list[Row[int, int, str, int, datetime | None, datetime]]] = defaultdict(list)
+    urls = sorted(set().union(*listed.values()))
+    for chunk in _chunks(urls):
+        query = select(
+            Item.id,
+            Item.source_id,
+            Item.canonical_url,
+            Item.missing_count,
+            Item.published_at,
+            Item.first_seen_at,
+        ).where(Item.canonical_url.in_(chunk), Item.source_id.in_(listed))
+        for row in session.execute(query):
+            if row.canonical_url in listed[row.source_id]:
+                shown[row.source_id].append(row)
     if not shown:
-        return 0  # nothing known was listed: no basis to call anything missing
-    _set_where(session, [row.id for row in shown if row.missing_count != 0], missing_count=0)
-    oldest = min(row.published_at or row.first_seen_at for row in shown)
+        return removed  # nothing known was listed: no basis to call anything missing
+    _set_where(session, [row.id for rows in shown.values() for row in rows if row.missing_count != 0], 0)
+    # Per source, the items at least as recent as the oldest it listed.
+    oldest = {
+        source_id: min(row.published_at or row.first_seen_at for row in rows)
+        for source_id, rows in shown.items()
+    }
     when = func.coalesce(Item.published_at, Item.first_seen_at)
-    unlisted = session.execute(
-        select(Item.id, Item.missing_count).where(
-            Item.source_id == source_id,
-            Item.canonical_url.not_in(listed),
-            Item.removed_at_source_at.is_(None),
-            when >= oldest,
+    by_count: dict[int, list[tuple[int, int]]] = defaultdict(list)  # new missing count -> (id, source)
+    for group in _chunks(sorted(oldest), SOURCE_CHUNK):
+        span = or_(*(and_(Item.source_id == source_id, when >= oldest[source_id]) for source_id in group))
+        unlisted = select(Item.id, Item.source_id, Item.canonical_url, Item.missing_count).where(
+            span, Item.removed_at_source_at.is_(None)
         )
-    ).all()
-    by_count: dict[int, list[int]] = defaultdict(list)
-    for row in unlisted:
-        by_count[(row.missing_count or 0) + 1].append(row.id)
-    removed = 0
-    for count, ids in by_count.items():  # one UPDATE per count (a few): not one per item
-        if missing_limit and count >= missing_limit:
-            _set_where(session, ids, missing_count=count, removed_at_source_at=now)
-            removed += len(ids)
-        else:
-            _set_where(session, ids, missing_count=count)
+        for item_id, source_id, url, missing_count in session.execute(unlisted):
+            if url not in listed[source_id]:
+                by_count[(missing_count or 0) + 1].append((item_id, source_id))
+    for count, rows in by_count.items():  # one UPDATE per count (a few): not one per item
+        gone = bool(missing_limit) and count >= missing_limit
+        _set_where(session, [item_id for item_id, _ in rows], count, now if gone else None)
+        if gone:
+            for _, source_id in rows:
+                removed[source_id] += 1
     return removed
 
 
-def _set_where(session: Session, ids: list[int], **values: object) -> None:
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
+def _chunks(values: Sequence[_T], size: int = ID_CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _set_where(
+    session: Session, ids: list[int], missing_count: int, removed_at: datetime | None = None
+) -> None:
+    """Set the missing count of items ``ids`` (and mark them removed at ``removed_at``, if given)."""
+    values: dict[str, object] = {"missing_count": missing_count}
+    if removed_at is not None:
+        values["removed_at_source_at"] = removed_at
+    for chunk in _chunks(ids):
         session.execute(update(Item).where(Item.id.in_(chunk)).values(**values))
