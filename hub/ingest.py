@@ -23,7 +23,7 @@ from hub.models import Item, ItemRevision, ItemState, ModerationEvent, OutboxEnt
 from hub.nfkc import nfkc
 from hub.rawitem import RawItem
 from hub.reposts import RepostPolicy, link_repost, relink_repost
-from hub.sanitize import html_to_text, sanitize_html
+from hub.sanitize import Sanitizer, html_to_text
 from hub.timeutil import utcnow
 from moderation.autoapprove import auto_approve
 from moderation.screening import screen_item
@@ -62,7 +62,7 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha256("\n".join(normalized).encode("utf-8")).hexdigest()
 
 
-def _prepare(raw: RawItem) -> _Content:
+def _prepare(raw: RawItem, sanitizer: Sanitizer | None = None) -> _Content:
     title = " ".join((raw.title or "").split())  # whitespace runs collapsed, ends stripped
     if not title:
         raise ValueError(f"RawItem from source {raw.source_id} has no title: {raw.url!r}")
@@ -73,7 +73,7 @@ def _prepare(raw: RawItem) -> _Content:
         raise ValueError(f"RawItem from source {raw.source_id} has no absolute http(s) URL: {raw.url!r}")
     if raw.published_at is not None and raw.published_at.tzinfo is None:
         raise ValueError(f"RawItem {raw.url!r}: published_at must be timezone-aware")
-    html = sanitize_html(raw.html or "", raw.url)
+    html = (sanitizer or Sanitizer()).clean(raw.html or "", raw.url)
     text = (raw.text or "").strip() or html_to_text(html)
     return _Content(canonical_url(raw.url), title[:TITLE_MAX], html, text, content_hash(title, text))
 

@@ -43,6 +43,7 @@ from hub.models import (
 )
 from hub.rawitem import RawItem
 from hub.reposts import link_reposts_by_id
+from hub.sanitize import Sanitizer
 from hub.timeutil import utcnow
 from moderation.autoapprove import auto_approve_new
 from moderation.screen import ScreeningResult
@@ -94,13 +95,14 @@ def _usable(session: Session, raws: Sequence[RawItem]) -> list[_Work | None]:
     ids = {raw.source_id for raw in raws}
     sources = {s.id: s for s in session.scalars(select(Source).where(Source.id.in_(ids)))}
     own = {s.id: own_urls(s.url) for s in sources.values()}  # once per source, not per item
+    sanitizer = Sanitizer()  # one nh3 cleaner for the batch
     works: list[_Work | None] = []
     for index, raw in enumerate(raws):
         source = sources.get(raw.source_id)
         try:
             if source is None:
                 raise ValueError(f"RawItem names unknown source {raw.source_id}: {raw.url!r}")
-            content = _prepare(raw)
+            content = _prepare(raw, sanitizer)
             policy = guid_policy(source.selectors)
             guid = identity_guid(
                 raw.guid, raw.url, source.url, policy, own=own[source.id], canonical=content.canonical_url

@@ -35,39 +35,60 @@ _SPACES = re.compile(r"[ \t\u3000\xa0]+")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_DECLARATION = re.compile(r"^(?:\s*<\?xml[^>]*\?>)+")  # every leading one
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# An http(s) URL that urljoin returns unchanged whatever the base (with _REBUILT and ASCII only):
+# lower-case scheme, a host (no IPv6 literal), no tab or line break (urlsplit drops them), no ";" (an
+# empty ;params is dropped) and no brackets.
+_PLAIN_HTTP = re.compile(r"https?://[^/?#;\[\]\t\r\n][^;\[\]\t\r\n]*\Z")
+# What urlsplit/urlunsplit would rewrite: dot segments, an empty query or fragment (at the end or "?#").
+_REBUILT = re.compile(r"/\.|\?#|[?#]\Z")
 
 
 def _absolute(base_url: str, value: str) -> str | None:
     """``value`` resolved against ``base_url``; ``None`` when the result is not a safe link."""
-    resolved = urljoin(base_url, value.strip())
+    link = value.strip()
+    if _PLAIN_HTTP.match(link) and link.isascii() and not _REBUILT.search(link):
+        return link  # what urljoin returns for it, unchanged (links in feeds are mostly absolute)
+    resolved = urljoin(base_url, link)
     scheme = urlsplit(resolved).scheme.lower()
     return resolved if scheme in SAFE_SCHEMES else None
 
 
-def sanitize_html(html: str, base_url: str) -> str:
-    """``html`` reduced to an allow-list of tags/attributes, links absolute and marked nofollow."""
-    if not html.strip():
-        return ""
+class Sanitizer:
+    """``sanitize_html`` with one nh3 Cleaner for many fragments: building a cleaner costs about as much
+    as a clean. Holds the current fragment's base URL, so one per thread (a batch ingest makes one)."""
 
-    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in URL_ATTRIBUTES:
-            return _absolute(base_url, value)
-        return value
-
-    try:
-        cleaned: str = nh3.clean(
-            html,
+    def __init__(self) -> None:
+        self._base_url = ""
+        self._cleaner = nh3.Cleaner(
             tags=set(ALLOWED_TAGS),
             clean_content_tags=set(DROP_WITH_CONTENT),
             attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-            attribute_filter=attribute_filter,
+            attribute_filter=self._attribute,
             url_schemes=set(SAFE_SCHEMES),
             link_rel=LINK_REL,
             strip_comments=True,
         )
-    except UnicodeEncodeError:  # a lone surrogate (nh3 takes UTF-8): replaced, then cleaned again
-        return sanitize_html(_LONE_SURROGATE.sub("\ufffd", html), base_url)
-    return cleaned.strip()
+
+    def _attribute(self, tag: str, attribute: str, value: str) -> str | None:
+        if attribute in URL_ATTRIBUTES:
+            return _absolute(self._base_url, value)
+        return value
+
+    def clean(self, html: str, base_url: str) -> str:
+        """``html`` reduced to an allow-list of tags/attributes, links absolute and marked nofollow."""
+        if not html.strip():
+            return ""
+        self._base_url = base_url
+        try:
+            cleaned: str = self._cleaner.clean(html)
+        except UnicodeEncodeError:  # a lone surrogate (nh3 takes UTF-8): replaced, then cleaned again
+            return self.clean(_LONE_SURROGATE.sub("\ufffd", html), base_url)
+        return cleaned.strip()
+
+
+def sanitize_html(html: str, base_url: str) -> str:
+    """``html`` reduced to an allow-list of tags/attributes, links absolute and marked nofollow."""
+    return Sanitizer().clean(html, base_url)
 
 
 def html_to_text(html: str) -> str:
