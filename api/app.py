@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import staff_i18n
 from api.auth import LoginRequired, login_redirect
+from api.heap import freeze_startup_heap, thaw_heap
 from api.metrics import AppMetrics
 from api.middleware import LanguageMiddleware, SecurityHeadersMiddleware
 from api.rendering import make_templates, render
@@ -67,7 +68,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        freeze_startup_heap()  # full collections skip the start-up heap: the search tail (api/heap.py)
         yield
+        thaw_heap()
         # Release only what this app opened; the caller owns what it passed in.
         if owns_backend:
             search.close()
