@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from functools import cache
 
 _BMP = 0x10000
+# Every canonical decomposition is below this (planes 0-2; planes 3-16 have none): the scan for
+# backward-combining characters stops here instead of at 0x110000, 5x fewer code points.
+_DECOMPOSED_BELOW = 0x30000
 # Hangul vowels and final consonants compose with the syllable before them (algorithmic, not in the
 # decomposition data).
 _HANGUL_BACKWARD = (range(0x1161, 0x1176), range(0x11A8, 0x11C3))
@@ -46,7 +49,7 @@ def _char_class(codes: list[int]) -> str:
 def _backward_combining() -> set[int]:
     """Characters that may compose with the character before them (a superset is safe)."""
     found = {code for block in _HANGUL_BACKWARD for code in block}
-    for code in range(0x110000):
+    for code in range(_DECOMPOSED_BELOW):
         mapping = unicodedata.decomposition(chr(code))
         if mapping and not mapping.startswith("<"):
             parts = mapping.split()

@@ -35,3 +35,11 @@ def test_content_hash_ignores_width_and_whitespace() -> None:
     assert content_hash("通知（１）", "第１条，\u3000内容 ") == content_hash("通知(1)", "第1条,内容")
     assert content_hash("通知", "ｶﾞ") == content_hash("通知", "ガ")  # composed across characters
     assert content_hash("通知", "第1条") != content_hash("通知", "第2条")
+
+
+def test_no_canonical_decomposition_above_plane_2() -> None:
+    # hub/nfkc.py scans for backward-combining characters below 0x30000 only.
+    assert not any(
+        unicodedata.decomposition(chr(code)) and not unicodedata.decomposition(chr(code)).startswith("<")
+        for code in range(0x30000, 0x110000)
+    )
