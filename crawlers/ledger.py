@@ -187,14 +187,31 @@ class CrawlLedger:
     # --- ingest ---------------------------------------------------------------------------------
     async def ingest(self, item: RawItem) -> str | None:
         """Store one item (batched with others waiting): new / updated / unchanged, or None if refused."""
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
+        return (await self.ingest_many([item]))[0]
+
+    async def ingest_many(self, items: list[RawItem]) -> list[str | None]:
+        """Store items (batched with others waiting), as ``ingest`` each, with one wait for all of them
+        instead of a task per item (a feed hands over its 20 entries at once)."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[str | None]] = []
+        for item in items:
+            future: asyncio.Future[str | None] = loop.create_future()
+            self._queue.append((item, future))
+            futures.append(future)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.ensure_future(self._flush())
+        statuses: list[str | None] = []
         try:
-            status = await future
+            for item, future in zip(items, futures, strict=True):
+                status = await future  # the batch's futures are set together: no further waits
+                self._items_pending -= 1
+                statuses.append(self._settled(item, status))
         finally:
-            self._items_pending -= 1
+            self._items_pending -= len(items) - len(statuses)  # cancelled: the rest are not pending
+        return statuses
+
+    def _settled(self, item: RawItem, status: str | None) -> str | None:
+        """Count a stored (or refused) item for its source; bookkeeping may run once none is pending."""
         state = self.states[item.source_id]
         if status == STORE_ERROR:
             state.items_unstored += 1

@@ -172,13 +172,14 @@ class FeedRun:
         for _ in items:
             self.ledger.item_found(job.id)
         if items:
-            await asyncio.gather(*(self._store(item) for item in items))
+            await self._store(items)
 
-    async def _store(self, item: RawItem) -> None:
+    async def _store(self, items: list[RawItem]) -> None:
         try:
-            await self.ledger.ingest(item)  # batched with every item waiting (one writer thread)
+            await self.ledger.ingest_many(items)  # batched with every item waiting (one writer thread)
         finally:
-            self.ledger.end(item.source_id)
+            for item in items:
+                self.ledger.end(item.source_id)
 
     async def _robots(self, url: str) -> bytes | None:
         try:
