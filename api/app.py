@@ -6,13 +6,14 @@ on ``app.state`` and routes reach them through ``api.deps``. Starting the app ne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,6 +54,7 @@ from index.factory import open_backend
 from moderation.screening import configure_screening
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -98,6 +100,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(DBAPIError, _store_unavailable)
+    app.add_exception_handler(Exception, _server_error)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(feeds.router)
     app.include_router(health.router)
@@ -120,13 +123,31 @@ def create_app(
     return app
 
 
+def _is_machine_path(request: Request) -> bool:
+    """Paths whose errors are JSON (``{"detail": ...}``) rather than a page."""
+    return request.url.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/static/"))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An unhandled error (a bug): the API keeps its ``{"detail"}`` shape, the portal a translated
+    page. Starlette's ServerErrorMiddleware calls this, then re-raises so the server logs the
+    traceback; nothing of the exception reaches the client."""
+    if _is_machine_path(request):
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+    try:
+        return render(request, "error.html", {"status": 500}, status_code=500)
+    except Exception:  # the page itself may be what is broken: plain text then, and its cause logged
+        log.exception("the error page failed to render")
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
     """A lost database connection (a PostgreSQL restart) is a clean 503 with Retry-After; the next
     request reconnects (pool_pre_ping). Any other database error is a bug and stays a 500."""
     if not is_disconnect(exc):
         raise exc
     headers = {"Retry-After": "5"}
-    if request.url.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/static/")):
+    if _is_machine_path(request):
         return JSONResponse(
             {"detail": "the store is temporarily unavailable"}, status_code=503, headers=headers
         )
@@ -137,7 +158,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """JSON errors under /api and for health; a translated page everywhere else."""
-    if request.url.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/static/")):
+    if _is_machine_path(request):
         return await http_exception_handler(request, exc)
     if exc.status_code == 404:
         return render(request, "error.html", {"status": 404}, status_code=404)

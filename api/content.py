@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, bindparam, func, or_
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from hub.models import Item, ItemState, Source, Unit
+from hub.wholenumber import whole_number
 from index.backend import SearchBackend, SearchQuery
 
 MAX_TREE_DEPTH = 12  # city → ... → branch is 5 levels; the cap only guards against a corrupt parent loop
@@ -102,7 +103,8 @@ def indexed_most_active_units(
     """``most_active_units`` from the index's unit facet (it counts up to 20 units: ``limit`` <= 20)."""
     query = SearchQuery(date_from=since, facets=True, limit=0, collapse_reposts=False)
     buckets = backend.search(query).facets.get("unit", [])[:limit]
-    return _unit_counts(session, [(int(b.value), b.count) for b in buckets if b.value.isdigit()])
+    counts = [(unit_id, b.count) for b in buckets if (unit_id := whole_number(b.value)) is not None]
+    return _unit_counts(session, counts)
 
 
 def approved_item(session: Session, item_id: int) -> Item | None:
@@ -276,7 +278,7 @@ def approved_item_refs(session: Session, offset: int, limit: int) -> list[tuple[
 
 def unit_slugs(session: Session, unit_ids: list[str]) -> dict[str, str]:
     """Slugs of units given as facet values (unit ids as strings): facet links filter by slug."""
-    ids = [int(value) for value in unit_ids if value.isdigit()]
+    ids = [unit_id for value in unit_ids if (unit_id := whole_number(value)) is not None]
     if not ids:
         return {}
     return {

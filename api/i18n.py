@@ -97,6 +97,11 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
         "系统正在恢复，请稍后刷新页面。",
         "The service is recovering; please reload the page in a moment.",
     ),
+    "server_error": ("服务器内部错误", "Server error"),
+    "server_error_text": (
+        "处理请求时出现错误，已记录在日志中。请稍后再试。",
+        "Something went wrong while answering; it has been logged. Please try again later.",
+    ),
     "back_home": ("返回首页", "Back to the home page"),
     "language": ("语言", "Language"),
     "switch_language": ("English", "中文"),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from api import content
 from api.params import MAX_ROW_ID
 from hub.models import Item, ItemState, Source, Unit
+from hub.wholenumber import whole_number
 
 APPROVED = ItemState.APPROVED.value
 
@@ -28,8 +29,9 @@ def find_unit(session: Session, key: str) -> Unit | None:
     """The unit with slug ``key``, else with id ``key`` (slugs win: they are what the portal's URLs use).
     A number past the id columns' range names no unit (and must not reach the store: it overflows)."""
     unit = content.unit_by_slug(session, key)
-    if unit is None and key.isdigit() and 0 < int(key) <= MAX_ROW_ID:
-        unit = session.get(Unit, int(key))
+    unit_id = whole_number(key)
+    if unit is None and unit_id is not None and 0 < unit_id <= MAX_ROW_ID:
+        unit = session.get(Unit, unit_id)
     return unit
 
 

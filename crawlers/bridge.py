@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from hub.accounturl import ACCOUNT_URL_PREFIX
 from hub.settings import BridgeSettings
+from hub.wholenumber import whole_number
 
 # RSSHub routes per platform: /weibo/user/<uid>, /wechat/mp/<biz id>.
 ROUTES = {"weibo": "weibo/user", "wechat": "wechat/mp"}
@@ -56,8 +57,9 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = whole_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

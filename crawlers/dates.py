@@ -76,7 +76,7 @@ def _cn_number(text: str) -> int | None:
         return high * 10 + low
     value = 0
     for char in text:
-        digit = int(char) if char.isdigit() else _CN_DIGITS.get(char)
+        digit = int(char) if char.isdecimal() else _CN_DIGITS.get(char)  # isdigit: '²' too
         if digit is None:
             return None
         value = value * 10 + digit

@@ -87,7 +87,7 @@ def _parse_line(path: Path, number: int, raw: str) -> _Line | None:
     term, category, severity_text = (field.strip() for field in fields)
     if not _CATEGORY.fullmatch(category):
         raise LexiconError(path, number, f"category {category!r} must be lower-case letters, digits or _")
-    if not severity_text.isdigit() or not SEVERITY_MIN <= int(severity_text) <= SEVERITY_MAX:
+    if not severity_text.isdecimal() or not SEVERITY_MIN <= int(severity_text) <= SEVERITY_MAX:
         raise LexiconError(
             path, number, f"severity {severity_text!r} must be a whole number {SEVERITY_MIN}..{SEVERITY_MAX}"
         )

@@ -51,7 +51,7 @@ class PiiHit:
 
 def id_card_valid(number: str) -> bool:
     """True if an 18-character mainland ID number has a correct check character (ISO 7064 MOD 11-2)."""
-    if len(number) != 18 or not number[:17].isdigit():
+    if len(number) != 18 or not number[:17].isdecimal():
         return False
     total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == number[17].lower()
@@ -59,7 +59,7 @@ def id_card_valid(number: str) -> bool:
 
 def luhn_valid(digits: str) -> bool:
     """True if a digit string passes the Luhn check (bank card numbers)."""
-    if not digits.isdigit():
+    if not digits.isdecimal():
         return False
     total = 0
     for position, char in enumerate(reversed(digits)):

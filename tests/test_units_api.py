@@ -217,6 +217,10 @@ def test_errors_have_the_apps_json_shape(client: TestClient, portal_data: Portal
     assert _error_shape(client.get("/api/v1/units/nowhere/items")) == "no such unit"
     assert _error_shape(client.get("/api/v1/units", params={"parent": "nowhere"})) == "no such unit"
     assert _error_shape(client.get("/api/v1/units/99999999999")) == "no such unit"  # no id, no overflow
+    for key in ("²", "①", "٣", "+1", "1_0"):  # str.isdigit() or int() accept these; they are no unit id
+        for path in (f"/api/v1/units/{key}", f"/api/v1/units/{key}/items"):
+            answer = client.get(path)
+            assert answer.status_code == 404 and _error_shape(answer) == "no such unit", path
     bad_level = client.get("/api/v1/units", params={"level": "planet"})
     assert bad_level.status_code == 422
     detail = _error_shape(bad_level)

@@ -26,6 +26,7 @@ from api.rendering import render
 from api.staff_i18n import staff_translator
 from hub.models import ApiToken, Role, Unit, User
 from hub.users import create_user, list_users, set_active, set_password, set_role
+from hub.wholenumber import whole_number
 
 MAX_UNIT_OPTIONS = 1000
 DONE_MESSAGES = {"created", "role", "deactivated", "activated", "password"}
@@ -49,9 +50,10 @@ def _scope(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) > MAX_ROW_ID:  # a bigger id overflows the store's INTEGER
+    unit_id = whole_number(value)
+    if unit_id is None or unit_id > MAX_ROW_ID:  # a bigger id overflows the store's INTEGER
         raise ValueError(f"unit scope {value!r} is not a unit id")
-    return int(value)
+    return unit_id
 
 
 def _active_tokens(session: Session, now: datetime) -> dict[int, int]:
@@ -77,8 +79,9 @@ def _page(
     done = request.query_params.get("done")
     done_user = request.query_params.get("user", "")
     done_name = None
-    if done in DONE_MESSAGES and done_user.isdigit() and int(done_user) <= MAX_ROW_ID:
-        found = session.get(User, int(done_user))
+    done_id = whole_number(done_user)
+    if done in DONE_MESSAGES and done_id is not None and done_id <= MAX_ROW_ID:
+        found = session.get(User, done_id)
         done_name = found.username if found is not None else None
     response = render(
         request,

@@ -23,6 +23,7 @@ from hub.db import Database
 from hub.settings import Settings
 from hub.timeutil import utcnow
 from hub.websub import accepting, by_token, signature_ok, verify_intent
+from hub.wholenumber import whole_number
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -36,6 +37,13 @@ class DeliveryRefused(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+def _lease(value: str) -> int | None:
+    """The hub's hub.lease_seconds; None (keep the lease we asked for) when missing, malformed or
+    past what the store's INTEGER holds."""
+    seconds = whole_number(value)
+    return seconds if seconds is not None and seconds <= MAX_ROW_ID else None
 
 
 @router.get(CALLBACK_PATH + "{token}", response_class=PlainTextResponse)
@@ -61,7 +69,7 @@ def verify(
             token,
             mode,
             topic,
-            int(lease) if lease.isdigit() and int(lease) <= MAX_ROW_ID else None,  # else the one we asked
+            _lease(lease),
             settings.websub,
             reason=query.get("hub.reason"),
         )
@@ -80,7 +88,7 @@ async def deliver(
     """A content delivery: checked, parsed and ingested (items wait for review as ``pending``)."""
     limit = settings.crawl.max_page_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if (whole_number(declared) or 0) > limit:
         raise HTTPException(status_code=413, detail=f"larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():

@@ -21,6 +21,7 @@ from hub.db import Database
 from hub.timeutil import utcnow
 from hub.websubhub import MODES, grant_lease, request_intent
 from hub.websubhub_http import CallbackRefused
+from hub.wholenumber import whole_number
 
 router = APIRouter(tags=["websub"])
 MAX_FORM_BYTES = 8192
@@ -39,7 +40,7 @@ async def hub_endpoint(request: Request) -> Response:
     if not settings.websubhub.enabled:
         raise HTTPException(status_code=404, detail="the WebSub hub is disabled")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+    if (whole_number(declared) or 0) > MAX_FORM_BYTES:
         raise HTTPException(status_code=413, detail=f"larger than {MAX_FORM_BYTES} bytes")
     form = await request.form()
     secret = str(form.get("hub.secret") or "")
@@ -56,7 +57,7 @@ async def hub_endpoint(request: Request) -> Response:
         raise _bad("hub.callback is too long or has a fragment")
     if len(secret.encode("utf-8")) > MAX_SECRET_BYTES:
         raise _bad("hub.secret must be shorter than 200 bytes")
-    if lease and not lease.isdigit():
+    if lease and whole_number(lease) is None:
         raise _bad("hub.lease_seconds must be a number of seconds")
     database = get_database(request)
     if spec.unit and not await run_in_threadpool(_unit_exists, database, spec.unit):

@@ -6,6 +6,8 @@ Cache-Control ``max-age`` of the source URL's answer and an RSS ``<ttl>`` (minut
 
 from __future__ import annotations
 
+from hub.wholenumber import whole_number
+
 MAX_HINT_S = 365 * 24 * 3600  # anything longer is nonsense; the schedule caps it far lower anyway
 
 
@@ -21,9 +23,10 @@ def max_age_seconds(cache_control: str | None) -> int | None:
             return 0
         if name == "max-age":
             value = value.strip().strip('"')
-            if not value.isdigit():
+            seconds = whole_number(value)
+            if seconds is None:
                 return None
-            found = min(int(value), MAX_HINT_S)
+            found = min(seconds, MAX_HINT_S)
     return found
 
 
@@ -32,6 +35,7 @@ def ttl_seconds(ttl: str | int | None) -> int | None:
     if ttl is None:
         return None
     text = str(ttl).strip()
-    if not text.isdigit():
+    minutes = whole_number(text)
+    if minutes is None:
         return None
-    return min(int(text) * 60, MAX_HINT_S)
+    return min(minutes * 60, MAX_HINT_S)
