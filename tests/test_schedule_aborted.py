@@ -90,3 +90,42 @@ def test_an_aborted_source_keeps_a_pending_retry_after(database: Database) -> No
     with database.session() as session:
         reschedule_run(session, second.id, POLICY, T0 + timedelta(minutes=6), random.Random(1))
     assert _next_checks(database, [limited]) == [T0 + timedelta(hours=1)]
+
+
+def test_repeated_aborts_back_off_and_a_finished_crawl_resets_them(database: Database) -> None:
+    """A source whose crawl kills its crawl process every time (a poison page) must not be taken by every
+    tick: the first abort is due at once, the next ones after 1, 2, 4 ... minutes, never past the
+    source's interval; a crawl that finishes starts the count again."""
+    poison, bystander = _sources(database, 2)
+    now = T0
+    waits = []
+    for _ in range(5):
+        with database.session() as session:
+            claim_due_sources(session, limit=10, per_host_cap=10, lease_s=900, now=now)
+            run = start_run(session, "scheduler", [poison, bystander], now=now)
+            record_outcome(session, run.id, bystander, "ok", items_seen=3, now=now)
+            finish_run(session, run.id, [poison, bystander], now=now)  # the process died on poison
+            reschedule_run(session, run.id, POLICY, now, random.Random(1))
+        (due,) = _next_checks(database, [poison])
+        assert due is not None
+        waits.append((due - now).total_seconds())
+        now = due
+    assert waits == [0, 60, 120, 240, 480]
+    with database.session() as session:  # many more aborts: never longer than the interval itself
+        for _ in range(12):
+            run = start_run(session, "scheduler", [poison], now=now)
+            finish_run(session, run.id, [poison], now=now)
+        reschedule_run(session, run.id, POLICY, now, random.Random(1))
+        source = session.get(Source, poison)
+        assert source is not None
+        interval = source.check_interval_s
+    (due,) = _next_checks(database, [poison])
+    assert due is not None and (due - now).total_seconds() == interval <= 86400
+    with database.session() as session:  # it finishes once: the next abort is due at once again
+        run = start_run(session, "scheduler", [poison], now=now)
+        record_outcome(session, run.id, poison, "ok", items_seen=1, now=now)
+        finish_run(session, run.id, [poison], now=now)
+        again = start_run(session, "scheduler", [poison], now=now)
+        finish_run(session, again.id, [poison], now=now)
+        reschedule_run(session, again.id, POLICY, now, random.Random(1))
+    assert _next_checks(database, [poison]) == [now]

@@ -26,6 +26,9 @@ from hub.schedule.plan import Facts, Plan, plan_next_check
 from hub.schedule.rate import seed_rate
 from hub.settings import ScheduleSettings
 
+ABORT_BACKOFF_S = 60  # the second abort in a row waits a minute, the third two, ...
+MAX_ABORT_STREAK = 16  # 60 s * 2**14 is past any interval
+
 
 @dataclass(slots=True)
 class RescheduleSummary:
@@ -124,6 +127,8 @@ def plan_run(
         row.source_id for row in latest.values() if row.entries_rate_at is None and row.status != "failed"
     ]
     seeds = _seeds(session, unseeded, now, policy.rate_window_days * 86400)
+    aborted = [row.source_id for row in latest.values() if row.error_kind == ABORTED_KIND]  # failed ones
+    streaks = abort_streaks(session, aborted)
     plans = []
     for row in latest.values():
         facts = Facts(
@@ -151,17 +156,49 @@ def plan_run(
             seed_rate=seeds.get(row.source_id),
         )
         plan = plan_next_check(facts, policy, now, rng)
-        if row.status == "failed" and row.error_kind == ABORTED_KIND:
-            plan = _due_again(plan, row.retry_after_until, now)
+        if row.source_id in streaks:
+            plan = _due_again(plan, row.retry_after_until, now, streaks[row.source_id])
         plans.append(plan)
     return plans
 
 
-def _due_again(plan: Plan, retry_after_until: datetime | None, now: datetime) -> Plan:
+def abort_streaks(session: Session, source_ids: Sequence[int]) -> dict[int, int]:
+    """For each source, how many of its latest outcomes in a row were aborted (at most MAX_ABORT_STREAK).
+    Aborts are rare (a stopped worker, a dead crawl process), so one small query per source is fine."""
+    streaks = {}
+    for source_id in source_ids:
+        kinds = session.scalars(
+            select(CrawlOutcome.error_kind)
+            .where(CrawlOutcome.source_id == source_id)
+            .order_by(CrawlOutcome.id.desc())
+            .limit(MAX_ABORT_STREAK)
+        )
+        streak = 0
+        for kind in kinds:
+            if kind != ABORTED_KIND:
+                break
+            streak += 1
+        streaks[source_id] = max(streak, 1)
+    return streaks
+
+
+def abort_delay_s(streak: int, interval_s: int) -> int:
+    """How long after its ``streak``-th abort in a row a source waits: nothing after the first (a stopped
+    worker said nothing about it), then ABORT_BACKOFF_S doubling, never past its own interval. A source
+    whose crawl kills the crawl process every time (a poison page) would otherwise be taken at once
+    by every tick, and take down the sources sharing its process each time."""
+    if streak <= 1:
+        return 0
+    return min(interval_s, ABORT_BACKOFF_S * 2 ** (streak - 2))
+
+
+def _due_again(plan: Plan, retry_after_until: datetime | None, now: datetime, streak: int) -> Plan:
     """A crawl we aborted (worker stopped, crawl process killed) said nothing about the source: it is
-    due again at once, or when a pending Retry-After ends, instead of a whole interval later."""
+    due again at once (after repeated aborts, after abort_delay_s), or when a pending Retry-After ends,
+    instead of a whole interval later."""
+    due = now + timedelta(seconds=abort_delay_s(streak, plan.interval_s))
     pending = _aware(retry_after_until)
-    return replace(plan, next_check_at=max(now, pending) if pending is not None else now)
+    return replace(plan, next_check_at=max(due, pending) if pending is not None else due)
 
 
 def write_plans(session: Session, plans: Iterable[Plan], now: datetime) -> int:
