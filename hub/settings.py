@@ -513,6 +513,31 @@ class HealthSettings(_Section):
         30, ge=1, description="Window of the availability indicator (crawl and probe successes), in days."
     )
 
+    @field_validator("stale_days", "dormant_days", "expected_per_week", "score_weights", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        # A file or variable naming one level, type or indicator keeps the defaults of the others
+        # (a table naming only "school" must not leave city sites on the catch-all threshold).
+        defaults = {
+            "stale_days": HEALTH_STALE_DAYS,
+            "dormant_days": HEALTH_DORMANT_DAYS,
+            "expected_per_week": HEALTH_EXPECTED_PER_WEEK,
+            "score_weights": HEALTH_SCORE_WEIGHTS,
+        }[info.field_name or ""]
+        return {**dict(defaults), **value} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _check_tables(self) -> HealthSettings:
+        unknown = set(self.score_weights) - {name for name, _ in HEALTH_SCORE_WEIGHTS}
+        if unknown:
+            raise ValueError(f"health.score_weights: unknown indicator(s) {sorted(unknown)}")
+        if any(weight < 0 for weight in self.score_weights.values()) or not any(self.score_weights.values()):
+            raise ValueError("health.score_weights: weights must be >= 0 and not all 0")
+        for name in ("stale_days", "dormant_days", "expected_per_week"):
+            if any(value <= 0 for value in getattr(self, name).values()):
+                raise ValueError(f"health.{name}: every value must be > 0")
+        return self
+
 
 class WebhookTarget(_Section):
     """One alert webhook: where to POST, and the key its ``X-Xinlian-Signature`` HMAC is made with."""

@@ -9,7 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import build_app
-from hub.settings import Settings, load_settings
+from hub.settings import (
+    HEALTH_DORMANT_DAYS,
+    HEALTH_SCORE_WEIGHTS,
+    HEALTH_STALE_DAYS,
+    Settings,
+    load_settings,
+)
 from hub.settingsfile import ConfigError
 
 
@@ -134,3 +140,35 @@ def test_every_option_has_help_text() -> None:
         return missing
 
     assert walk(Settings) == []
+
+
+def test_a_partial_health_table_keeps_the_other_defaults(tmp_path: Path) -> None:
+    """Naming one unit type or one indicator must not drop the levels and indicators left unnamed: a city
+    site stays stale after 7 days, and the score keeps its other weights (issue 7)."""
+    config = tmp_path / "xinlian.toml"
+    config.write_text(
+        "demo = true\n[health]\nstale_days = { school = 60 }\ndormant_days = { branch = 400 }\n"
+        "expected_per_week = { city = 10 }\nscore_weights = { moderation = 0 }\n",
+        encoding="utf-8",
+    )
+    health = load_settings(config).health
+    assert health.stale_days == {**dict(HEALTH_STALE_DAYS), "school": 60.0}
+    assert health.stale_days["city"] == 7.0
+    assert health.dormant_days == {**dict(HEALTH_DORMANT_DAYS), "branch": 400.0}
+    assert health.expected_per_week["city"] == 10.0 and health.expected_per_week["branch"] == 1.0
+    assert health.score_weights == {**dict(HEALTH_SCORE_WEIGHTS), "moderation": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ("score_weights = { frequence = 1 }", "unknown indicator"),
+        ("score_weights = { frequency = -1 }", ">= 0"),
+        ("stale_days = { city = 0 }", "> 0"),
+    ],
+)
+def test_a_bad_health_table_is_refused(tmp_path: Path, table: str, says: str) -> None:
+    config = tmp_path / "xinlian.toml"
+    config.write_text(f"demo = true\n[health]\n{table}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=says):
+        load_settings(config)
