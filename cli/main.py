@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
 
 from cli import (
     alerts_cmd,
@@ -22,6 +26,7 @@ from cli import (
     worker_cmd,
 )
 from cli.context import CliContext
+from hub.db import is_disconnect
 
 
 def build_app() -> typer.Typer:
@@ -61,6 +66,27 @@ def build_app() -> typer.Typer:
     return app
 
 
+STORE_UNREACHABLE_EXIT = 3  # 2 is a configuration or file error (cli/context.py)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    build_app()()
+    """Console-script entry point. A store that cannot be reached stops any command with one clear line
+    on stderr and exit code 3 rather than a page of SQLAlchemy traceback; other errors keep theirs."""
+    try:
+        build_app()()
+    except DBAPIError as exc:
+        if not is_disconnect(exc):
+            raise
+        Console(stderr=True).print(
+            # psycopg's message names host and port, never the password; store.url is the setting to check.
+            f"[red]store unreachable[/red] (check store.url and that the database runs): "
+            f"{escape(_first_line(exc.orig))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(STORE_UNREACHABLE_EXIT)
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error or "").strip()
+    return text.splitlines()[0] if text else "no answer"

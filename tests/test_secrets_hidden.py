@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -48,6 +50,7 @@ from moderation.service import approve
 from tests.fixtures.serve import serve_app
 from tests.fixtures.web import REVIEWER, add_unit, add_user
 from tests.test_staff_auth import form_token
+from tests.workers import xinlian_command
 
 WEB_KEY = "webkey-Zq7xS3CR3T"
 METRICS_TOKEN = "metrics-Zq7xS3CR3T"
@@ -414,3 +417,34 @@ def test_log_filter_masks_webhook_url_tokens(secret_settings: Settings) -> None:
     output = stream.getvalue()
     assert "hooks.example.com" in output and "qyapi.example.com" in output
     assert_hidden(output, extra=(path_token, query_token, "hookpath-Zq7xS3CR3T"))
+
+
+def test_an_unreachable_store_is_one_clear_line_without_its_password(tmp_path: Path) -> None:
+    """The store's password is in store.url: a command that cannot reach the store says so in one line
+    on stderr with exit code 3 (no traceback, no password); `config show` masks it."""
+    password = "storepass-Zq7xS3CR3T"
+    env = {
+        **os.environ,
+        "XINLIAN_DEMO": "true",
+        "XINLIAN_STORE__URL": f"postgresql+psycopg://xinlian:{password}@127.0.0.1:{CLOSED_PORT}/xinlian",
+    }
+    outputs = []
+    for args in (["sources", "list"], ["index", "status"]):
+        done = subprocess.run(
+            [*xinlian_command(), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 3, done.stderr[-2000:]
+        assert "store unreachable" in done.stderr and "Connection refused" in done.stderr
+        assert "Traceback" not in done.stderr + done.stdout
+        outputs += [done.stdout, done.stderr]
+    shown = subprocess.run(
+        [*xinlian_command(), "config", "show"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0 and "xinlian:***@" in shown.stdout.replace("\n", "")
+    outputs += [shown.stdout, shown.stderr]
+    assert_hidden(*outputs, extra=(password,))
