@@ -5,7 +5,8 @@ with every method it answers, is requested anonymously with plausible path param
 the visitor to the sign-in page (staff pages) or answer 401 (API) — never 2xx. A new staff route needs
 no change here to be covered; a new public route must be added to PUBLIC on purpose. The same walk
 with a viewer's credentials (HTTP Basic, bearer token, session cookie with its CSRF token) proves that
-every state-changing staff route, and the admins' pages, refuse viewers.
+every state-changing staff route, and the admins' pages, refuse viewers; and an admin's session cookie
+without its CSRF token changes nothing through any state-changing route.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlalchemy import func, inspect, select, text
 
+from api.sessions import SESSION_COOKIE
 from hub.apitokens import create_token
 from hub.db import Database
-from hub.models import Role
+from hub.models import Role, StaffSession
 from hub.users import find_user
 from tests.fixtures.web import STAFF_PASSWORD, add_user
 from tests.moderation_seed import Queue, seed_queue
@@ -206,3 +209,79 @@ def test_viewers_cannot_change_anything_or_open_admin_pages(
         if response.status_code != 403 or "CSRF" in response.text:
             wrong.append(f"{endpoint.method} {endpoint.path}: {response.status_code} {response.text[:80]}")
     assert wrong == []
+
+
+# Routes a signed-in browser's cookie never authenticates, so CSRF is not their defence: the WebSub
+# hub's subscription endpoint and our subscriber callbacks (public, they check their own secrets and
+# HMAC signatures, never the session). Every other state-changing route, public or not, is walked: a
+# route that ignores the cookie (a token-only API write) would answer 401 and be caught as wrong, so
+# none is exempted by guess. /staff/login has no session yet: its double-submit token is checked in
+# its own test below, with a right password, and it answers its form again (400) rather than 403.
+NO_COOKIE_AUTH = (re.compile(r"^/websub/"), re.compile(r"^/staff/login$"))
+# Rows a refused request may still touch: the session's last-seen time is written on every request.
+BOOKKEEPING_TABLES = frozenset({"staff_sessions", "login_failures"})
+
+
+def state_changing_routes(app: FastAPI, values: dict[str, str]) -> list[Endpoint]:
+    """Every (POST/PUT/PATCH/DELETE, route) a session cookie could authenticate."""
+    found = []
+    for route in iter_route_contexts(app.routes):
+        template = route.path
+        if template is None or any(family.search(template) for family in NO_COOKIE_AUTH):
+            continue
+        for method in sorted(set(route.methods or ()) & set(UNSAFE)):
+            found.append(Endpoint(method, template, fill(template, values)))
+    return found
+
+
+def store_snapshot(database: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the session bookkeeping, in a comparable form."""
+    tables = sorted(set(inspect(database.engine).get_table_names()) - BOOKKEEPING_TABLES)
+    with database.session() as session:
+        return {
+            table: sorted(
+                (tuple(row) for row in session.execute(text(f'SELECT * FROM "{table}"'))),
+                key=repr,
+            )
+            for table in tables
+        }
+
+
+def test_every_state_changing_route_refuses_a_session_without_its_csrf_token(
+    app: FastAPI, client: TestClient, database: Database, seeded: tuple[Queue, dict[str, str]]
+) -> None:
+    """An admin's browser session (the strongest cookie) sends every write with no CSRF token, as a
+    form (staff pages) or JSON (staff.js, the API): each is refused with 403 and the store is unchanged.
+    No Origin/Sec-Fetch-Site header is sent, so the refusal is the CSRF check's, not the cross-site one."""
+    add_user(database, "root", Role.ADMIN)
+    assert sign_in(client, "root").status_code == 303
+    walked = state_changing_routes(app, seeded[1])
+    templates = {endpoint.template for endpoint in walked}
+    # If these are missing, the walk is broken (not the app protected).
+    assert {"/staff/users", "/api/v1/moderation/items/{item_id}/{action}", "/staff/logout"} <= templates
+    before = store_snapshot(database)
+    wrong = []
+    for endpoint in walked:
+        response = _request(client, endpoint)
+        if response.status_code != 403:
+            wrong.append(f"{endpoint.method} {endpoint.path}: {response.status_code} {response.text[:80]}")
+    assert wrong == [], "a cookie-authenticated write went through without its CSRF token"
+    assert store_snapshot(database) == before
+    assert client.get("/staff/queue", follow_redirects=False).status_code == 200  # still signed in
+
+
+def test_sign_in_without_the_form_token_starts_no_session(client: TestClient, database: Database) -> None:
+    """The right password posted without the sign-in form's double-submit token (another site's form)
+    is refused: the form again with 400, no session cookie, no session row."""
+    add_user(database, "root", Role.ADMIN)
+    client.get("/staff/login")  # the browser holds a fresh login cookie, but the form omits its value
+    response = client.post(
+        "/staff/login",
+        data={"username": "root", "password": STAFF_PASSWORD, "next": "/staff"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert client.get("/staff/queue", follow_redirects=False).status_code == 303
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(StaffSession)) == 0
