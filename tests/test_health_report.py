@@ -17,6 +17,7 @@ from hub.db import Database
 from hub.health.report import items_per_week, ranking, rollup_counts, score_trend, source_report, unit_report
 from hub.models import Source
 from hub.settings import Settings
+from hub.timeutil import to_zone
 from tests.test_health_status import T0, crawled, run_sweep, world
 
 __all__ = ["world"]  # the seeded units and sources, shared with test_health_status
@@ -47,12 +48,14 @@ def _xlsx_rows(path: Path) -> list[list[object]]:
 
 
 def test_csv_xlsx_and_json_carry_the_same_rows(
-    config_file: Path, database: Database, world: dict[str, int], tmp_path: Path
+    config_file: Path, database: Database, settings: Settings, world: dict[str, int], tmp_path: Path
 ) -> None:
     with database.session() as session:
         source = session.get(Source, world["branch-feed"])
         assert source is not None
         crawled(session, source, T0, "http_5xx")
+        # Paused by the schedule (hub/schedule/plan.py): every format says when and why.
+        source.paused_at, source.pause_reason = T0, "failing for 3 days (http_5xx)"
     code, output = run(config_file, "health", "sweep")
     assert code == 0, output
     assert "status changes recorded" in output
@@ -78,6 +81,10 @@ def test_csv_xlsx_and_json_carry_the_same_rows(
     assert (
         broken[header.index("last_error")] == "http_5xx" and broken[header.index("consecutive_failures")] == 1
     )
+    local = to_zone(T0, settings.timezone).strftime("%Y-%m-%d %H:%M")
+    assert broken[header.index("paused_at")] == local
+    assert broken[header.index("pause_reason")] == "failing for 3 days (http_5xx)"
+    assert source_rows["east-school"][header.index("paused_at")] == ""  # not paused: an empty cell
 
 
 def test_filters_table_and_history(config_file: Path, database: Database, world: dict[str, int]) -> None:

@@ -78,6 +78,7 @@ SOURCE_TABLE = (
     "latency_ms",
     "tls_days_left",
     "consecutive_failures",
+    "paused_at",
 )
 UNIT_TABLE = (
     "unit_name",

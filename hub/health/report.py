@@ -55,6 +55,8 @@ SOURCE_COLUMNS = (
     "availability",
     "consecutive_failures",
     "last_error",
+    "paused_at",  # the schedule paused crawling after failures for days (hub/schedule/plan.py)
+    "pause_reason",
     "reachable",
     "http_status",
     "latency_ms",
@@ -164,6 +166,8 @@ def source_report(
                 _round(health.availability, 3),
                 source.consecutive_failures,
                 source.last_error_kind,
+                _when(source.paused_at, zone),
+                source.pause_reason,
                 health.reachable,
                 health.http_status,
                 health.latency_ms,
