@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.params import MAX_ROW_ID, row_id_query
-from hub.models import ItemState, Unit, UnitLevel
+from hub.models import ItemState, Unit, UnitLevel, UnitType
 from index.backend import (
     FacetCount,
     InvalidCursor,
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date")
 LEVELS = tuple(level.value for level in UnitLevel)
+UNIT_TYPES = tuple(kind.value for kind in UnitType)
 STATES = tuple(state.value for state in ItemState)
 MAX_PAGE = 500  # page numbers are for people; deep paging goes by cursor (SearchResult.next_cursor)
 
@@ -52,6 +53,7 @@ class SearchParams:
     q: str = ""
     unit: str = ""  # unit slug: that unit and its subtree
     level: str = ""
+    unit_type: str = ""  # the ``type`` parameter: government, party, school ... (hub/models.py UnitType)
     category: str = ""
     region: str = ""  # region code: that region and below
     source: int | None = None
@@ -70,6 +72,7 @@ class SearchParams:
             ("q", params.q),
             ("unit", params.unit),
             ("level", params.level),
+            ("type", params.unit_type),
             ("category", params.category),
             ("region", params.region),
             ("source", "" if params.source is None else str(params.source)),
@@ -89,6 +92,10 @@ def search_params(
     unit: Annotated[str, Query(max_length=64, description="Unit slug: the unit and its subtree.")] = "",
     level: Annotated[str, Query(max_length=16, description="Unit level: city, district, ... branch.")] = "",
     category: Annotated[str, Query(max_length=50, description="Category of the notice.")] = "",
+    unit_type: Annotated[
+        str,
+        Query(alias="type", max_length=16, description="Unit type: government, party, school, ... other."),
+    ] = "",
     region: Annotated[str, Query(max_length=32, description="Region code: the region and below.")] = "",
     source: Annotated[int | None, row_id_query("Only items of this source id.")] = None,
     since: Annotated[date | None, Query(description="First day (YYYY-MM-DD), inclusive.")] = None,
@@ -102,11 +109,12 @@ def search_params(
         Query(max_length=512, description="next_cursor of the previous page (deep paging; wins over page)."),
     ] = "",
 ) -> SearchParams:
-    """Request parameters as SearchParams; unknown sort or level values fall back to 'no filter'."""
+    """Request parameters as SearchParams; unknown sort, level or type values fall back to 'no filter'."""
     return SearchParams(
         q=q.strip(),
         unit=unit.strip(),
         level=level if level in LEVELS else "",
+        unit_type=unit_type if unit_type in UNIT_TYPES else "",
         category=category.strip(),
         region=region.strip(),
         source=source,
@@ -177,6 +185,7 @@ def build_query(
         text=params.q,
         unit_subtree=unit_id,
         unit_level=params.level or None,
+        unit_type=params.unit_type or None,
         category=params.category or None,
         region=params.region or None,
         source_id=params.source,

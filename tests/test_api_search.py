@@ -3,8 +3,12 @@ staff search that sees every moderation state while the public sees approved ite
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from hub.models import OutboxEntry, OutboxOp, Unit, UnitType
+from hub.timeutil import utcnow
+from index.outbox import drain_outbox
 from tests.fixtures.web import STAFF_PASSWORD, PortalData
 
 STAFF = ("admin", STAFF_PASSWORD)
@@ -112,3 +116,32 @@ def test_search_page_shows_facet_links(client: TestClient, portal_data: PortalDa
     assert 'class="facets"' in page.text
     assert "unit=east-school" in page.text  # the unit facet links by slug
     assert "since=2024-05-01&amp;until=2024-05-31" in page.text
+
+
+def test_filters_by_unit_type(app: FastAPI, client: TestClient, portal_data: PortalData) -> None:
+    # The seeded units are government units; make the school's branch a school and re-index its items.
+    database = app.state.database
+    with database.session() as session:
+        branch = session.get(Unit, portal_data.branch_id)
+        assert branch is not None
+        branch.unit_type = UnitType.SCHOOL.value
+        session.add_all(
+            OutboxEntry(item_id=item_id, op=OutboxOp.UPSERT.value, created_at=utcnow(), attempts=0)
+            for item_id in (portal_data.party_item, portal_data.english_item, portal_data.hostile_item)
+        )
+    drain_outbox(database, app.state.backend)
+
+    schools = client.get("/api/v1/search", params={"type": "school"}).json()
+    assert sorted(_ids(schools)) == sorted(
+        [portal_data.party_item, portal_data.english_item, portal_data.hostile_item]
+    )
+    assert client.get("/api/v1/search", params={"type": "government"}).json()["total"] == 0
+    assert client.get("/api/v1/search", params={"q": "党建", "type": "school"}).json()["total"] == 1
+    # An unknown type is no filter, as an unknown level is.
+    assert client.get("/api/v1/search", params={"type": "bogus"}).json()["total"] == 3
+    # The page filters too, and its filter form keeps the type when another filter is chosen.
+    page = client.get("/search", params={"type": "government"})
+    assert page.status_code == 200 and "学校召开党建工作推进会" not in page.text
+    page = client.get("/search", params={"type": "school"})
+    assert "学校召开党建工作推进会" in page.text
+    assert '<input type="hidden" name="type" value="school">' in page.text

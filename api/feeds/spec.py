@@ -118,6 +118,7 @@ def search_params_from(query: Mapping[str, str]) -> SearchParams | None:
         q=query.get("q", "")[:200],
         unit=query.get("unit", "")[:64],
         level=query.get("level", "")[:16],
+        unit_type=query.get("type", "")[:16],
         category=query.get("category", "")[:50],
         region=query.get("region", "")[:32],
         source=source,
