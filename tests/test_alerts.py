@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -27,6 +27,7 @@ from hub.alerts.listener import alert_listeners
 from hub.db import Database
 from hub.health.sweep import sweep
 from hub.models import AlertOutbox, Source
+from hub.schedule.hooks import StatusChange, notify, status_hooks
 from hub.settings import AlertsSettings, HealthSettings, Settings
 from tests.moderation_seed import add_unit
 from tests.test_health_status import T0, add_items, add_source, crawled
@@ -338,6 +339,46 @@ def test_a_rolled_back_sweep_leaves_no_alert(
     assert world.rows() == []
     assert world.sweep(T0 + HOUR) == [("active", "unreachable")]  # the next sweep sees the change again
     assert len(world.rows()) == 3
+
+
+def test_a_pause_alerts_once_per_pause_within_the_repeat_interval(
+    database: Database, settings: Settings, receiver: Receiver, smtp: Smtp, branch_feed: int
+) -> None:
+    world = World(
+        database, alert_settings(settings, receiver, smtp, repeat_s=6 * 3600, email_to=[]), branch_feed
+    )
+    hooks = status_hooks(world.settings)  # what the worker, `crawl` and crawl-now give the schedule
+
+    def change(hours: float, state: Literal["paused", "resumed"]) -> int:
+        at = T0 + hours * HOUR
+        with database.session() as session:
+            notify(session, hooks, [StatusChange(branch_feed, state, at, "failing for 3 days: timeout")])
+        return world.deliver(at).sent
+
+    assert change(1, "paused") == 2  # the webhook and the district's contact, at once
+    assert change(2, "resumed") == 0  # a resumption sends nothing itself
+    assert change(3, "paused") == 0  # paused again within 6 h of the last pause alert: held to 7 h
+    assert change(4, "resumed") == 0  # ... and resumed before then: the held alert is dropped
+    assert world.deliver(T0 + 8 * HOUR).sent == 0
+    assert change(9, "paused") == 2  # 8 h after the first pause alert: sent at once
+    assert world.deliver(T0 + 20 * HOUR).sent == 0  # once per pause, not again while paused
+
+    bodies = receiver.bodies()
+    assert [(b["event"], b["from_status"], b["status"]) for b in bodies] == [
+        ("paused", "scheduled", "paused"),
+        ("paused", "scheduled", "paused"),
+    ]
+    assert bodies[0]["source"]["id"] == branch_feed and bodies[0]["reason"] == "failing for 3 days: timeout"
+    assert [row.event for row in world.rows() if row.dropped_at is not None] == ["paused", "paused"]
+    (first, _) = smtp.box.to("east@example.cn")
+    assert first["Subject"] == "[Xinlian] Source paused: b1-feed (east-b1单位)"
+    assert "Status: crawled on schedule → crawling paused" in first.get_content()
+
+    # With alerts disabled the pause is still recorded, and nothing is queued.
+    quiet = world.settings.model_copy(update={"alerts": AlertsSettings(enabled=False)})
+    with database.session() as session:
+        notify(session, status_hooks(quiet), [StatusChange(branch_feed, "paused", T0 + 30 * HOUR, "x")])
+    assert len(world.rows()) == 6
 
 
 def test_webhook_secrets_must_be_real_and_may_come_from_a_file(

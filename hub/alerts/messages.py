@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from hub.alerts.payload import DIGEST, FAILING, RECOVERED
+from hub.alerts.payload import DIGEST, FAILING, PAUSED, RECOVERED
 from hub.timeutil import to_zone
 
 STATUS_NAMES: Mapping[str, tuple[str, str]] = {
@@ -17,11 +17,14 @@ STATUS_NAMES: Mapping[str, tuple[str, str]] = {
     "broken": ("故障", "broken"),
     "unreachable": ("无法访问", "unreachable"),
     "unknown": ("未知", "unknown"),
+    "scheduled": ("按计划抓取", "crawled on schedule"),
+    "paused": ("已暂停抓取", "crawling paused"),
 }
 TEXT: Mapping[str, tuple[str, str]] = {
     "prefix": ("[信链]", "[Xinlian]"),
     "failing": ("信息源故障：{source}（{unit}）", "Source failing: {source} ({unit})"),
     "recovered": ("信息源已恢复：{source}（{unit}）", "Source recovered: {source} ({unit})"),
+    "paused": ("信息源已暂停抓取：{source}（{unit}）", "Source paused: {source} ({unit})"),
     "digest": ("每周健康摘要：{unit}，{count} 个单位需关注", "Weekly health digest: {unit}, {count} units"),
     "test": ("测试告警", "Test alert"),
     "test_body": (
@@ -70,7 +73,7 @@ def render(payload: Mapping[str, Any], language: str, zone: str) -> tuple[str, s
     """(subject, body) of the e-mail for ``payload``."""
     event = payload.get("event")
     prefix = _t("prefix", language)
-    if event in (FAILING, RECOVERED):
+    if event in (FAILING, RECOVERED, PAUSED):
         return _source_mail(payload, str(event), language, zone, prefix)
     if event == DIGEST:
         return _digest_mail(payload, language, zone, prefix)
@@ -96,7 +99,7 @@ def _source_mail(
         f"{_t('reason', language)}: {payload.get('reason') or '-'}",
         f"{_t('at', language)}: {_when(payload.get('at'), zone)}",
     ]
-    if event == FAILING:
+    if event in (FAILING, PAUSED):
         lines.append(f"{_t('failures', language)}: {payload.get('consecutive_failures')}")
     lines.append(f"{_t('dashboard', language)}: {payload['dashboard_url']}")
     return subject, "\n".join(lines) + "\n"

@@ -9,6 +9,9 @@ from hub.health.events import HealthChange
 from hub.models import Source, Unit
 
 FAILING, RECOVERED, DIGEST, TEST = "failing", "recovered", "digest", "test"
+# The schedule paused crawling the source (hub/schedule/hooks.py records it as scheduled -> paused).
+PAUSED = "paused"
+SCHEDULE_PAUSED, SCHEDULE_RUNNING = "paused", "scheduled"
 # Statuses that mean the source cannot be read (alert), and those that mean it can again (recovery).
 FAILING_STATUSES = frozenset({"broken", "unreachable"})
 READABLE_STATUSES = frozenset({"active", "slowing", "stale", "dormant"})
@@ -19,15 +22,23 @@ def event_of(change: HealthChange) -> str | None:
 
     A first classification is not a change anyone was told about, so it alerts nothing (the first sweep
     of a deployment would otherwise send one alert per broken source); the weekly digest lists them.
-    Broken <-> unreachable is the same trouble with another face: no new alert either.
+    Broken <-> unreachable is the same trouble with another face: no new alert either. A pause of the
+    schedule (after failing for ``schedule.pause_after_days``) is PAUSED: crawling has stopped.
     """
     if change.subject != "source" or change.first:
         return None
+    if change.to_status == SCHEDULE_PAUSED:
+        return PAUSED
     if change.from_status not in FAILING_STATUSES and change.to_status in FAILING_STATUSES:
         return FAILING
     if change.from_status in FAILING_STATUSES and change.to_status in READABLE_STATUSES:
         return RECOVERED
     return None
+
+
+def is_resumption(change: HealthChange) -> bool:
+    """The schedule resumed crawling a paused source (no alert: it undoes a pause)."""
+    return change.subject == "source" and change.from_status == SCHEDULE_PAUSED
 
 
 def iso(value: datetime | None) -> str | None:

@@ -17,7 +17,9 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.health.events import SUBJECT_SOURCE, PendingChange, record_changes
+from hub.alerts.listener import alert_listeners
+from hub.health.events import SUBJECT_SOURCE, HealthListener, PendingChange, record_changes
+from hub.health.events import notify as notify_listeners
 from hub.models import Source
 from hub.settings import Settings
 
@@ -47,20 +49,29 @@ def log_status_change(session: Session, change: StatusChange) -> None:
 SCHEDULED, PAUSED = "scheduled", "paused"
 
 
-def record_health_event(session: Session, change: StatusChange) -> None:
+def record_health_event(
+    session: Session, change: StatusChange, listeners: Sequence[HealthListener] = ()
+) -> None:
     """Write the change into the source's health history (health_events), in the same transaction:
-    the dashboard's timeline shows when crawling stopped and why."""
+    the dashboard's timeline shows when crawling stopped and why; then hand it to ``listeners`` (the
+    alert listener queues a *paused* alert, hub/alerts/listener.py)."""
     unit_id = session.scalar(select(Source.unit_id).where(Source.id == change.source_id))
     if unit_id is None:  # the source was deleted meanwhile
         return
     from_status, to_status = (SCHEDULED, PAUSED) if change.state == "paused" else (PAUSED, SCHEDULED)
     pending = PendingChange(SUBJECT_SOURCE, change.source_id, unit_id, from_status, to_status, change.reason)
-    record_changes(session, [pending], change.at)
+    notify_listeners(session, record_changes(session, [pending], change.at), listeners)
 
 
 def status_hooks(settings: Settings) -> list[StatusHook]:
-    """The hooks of a process: logging, and recording the change in the source's health history."""
-    return [log_status_change, record_health_event]
+    """The hooks of a process: logging, and recording the change in the source's health history
+    (with the alert listeners: a pause is alerted)."""
+    listeners = alert_listeners(settings)
+
+    def record(session: Session, change: StatusChange) -> None:
+        record_health_event(session, change, listeners)
+
+    return [log_status_change, record]
 
 
 def notify(session: Session, hooks: Sequence[StatusHook], changes: Sequence[StatusChange]) -> None:
