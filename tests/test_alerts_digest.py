@@ -73,3 +73,38 @@ def test_each_district_contact_gets_its_stale_and_broken_units_once_a_week(
     assert alerts_tick(settings, database, T0 + timedelta(days=6, hours=12)).sent == 0  # Sunday night
     assert alerts_tick(settings, database, T0 + timedelta(days=7)).sent == 2  # next Monday after 9:00
     assert len(smtp.box.to("east2@example.cn")) == 2
+
+
+def test_the_digest_lists_the_paused_sources_of_the_district(
+    database: Database, settings: Settings, receiver: Receiver, smtp: Smtp
+) -> None:
+    settings = alert_settings(
+        settings, receiver, smtp, contacts={"east": ["east@example.cn"], "west": ["west@example.cn"]}
+    )
+    with database.session() as session:
+        city = add_unit(session, "city", "city")
+        east = add_unit(session, "east", "district", city)
+        west = add_unit(session, "west", "district", city)
+        # A lively unit (no status to list) whose second source the schedule paused: still a digest.
+        branch = add_unit(session, "east-b1", "branch", east)
+        lively = add_source(session, branch, "lively")
+        add_items(session, lively, [1, 5, 9], T0)
+        paused = add_source(session, branch, "gone-dark")
+        add_items(session, paused, [1, 5, 9], T0)
+        west_ok = add_source(session, add_unit(session, "west-ok", "branch", west), "west-ok")
+        add_items(session, west_ok, [1], T0)
+        for source in (lively, paused, west_ok):
+            crawled(session, source, T0)
+        paused.paused_at, paused.pause_reason = T0 - timedelta(days=1), "failing for 3 days: dns"
+        paused_id = paused.id
+    with database.session() as session:
+        sweep(session, settings.health, settings.timezone, T0, [])
+
+    assert alerts_tick(settings, database, T0).sent == 1  # east only: west has nothing to list
+    (message,) = smtp.box.to("east@example.cn")
+    assert message["Subject"] == "[Xinlian] Weekly health digest: east单位, 0 units, 1 sources paused"
+    body = message.get_content()
+    # Paused a day before T0 (04:00 UTC): 12:00 in Shanghai.
+    assert f"- gone-dark (#{paused_id}, east-b1单位): since 2024-06-02 12:00" in body
+    assert "failing for 3 days: dns" in body and "lively" not in body
+    assert smtp.box.to("west@example.cn") == []

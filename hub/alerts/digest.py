@@ -1,11 +1,12 @@
 """The weekly digest: each unit of ``alerts.digest_level`` (districts) whose contacts are configured
 gets, once a week, the list of units in its subtree that are stale, dormant, broken or unreachable
-(``alerts.digest_statuses``), from the health report (``hub/health/report.unit_report``).
+(``alerts.digest_statuses``), from the health report (``hub/health/report.unit_report``), and the
+sources under it that the schedule paused (``report.paused_report``).
 
 The week's slot is ``alerts.digest_weekday`` at ``alerts.digest_hour`` in the configured zone. The
 alerts job looks every tick; a unit whose ``alert_digests`` row covers the latest slot is done, so
 a worker that was down at the slot sends the digest when it is back, and never twice for one slot.
-A unit with nothing to list gets no mail that week.
+A unit with nothing to list (no such unit, no paused source) gets no mail that week.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from hub.alerts.outbox import queue
 from hub.alerts.payload import DIGEST, iso, unit_part
 from hub.alerts.recipients import EMAIL, Recipient, contact_addresses, email_enabled
-from hub.health.report import unit_report
+from hub.health.report import paused_report, unit_report
 from hub.models import AlertDigest, Unit
 from hub.settings import AlertsSettings
 
@@ -52,8 +53,9 @@ def queue_digests(session: Session, alerts: AlertsSettings, zone: str, base_url:
             continue
         addresses = contact_addresses(alerts, [unit.slug])
         rows = unit_report(session, zone, unit.slug, alerts.digest_statuses).records()
-        if rows and addresses:
-            payload = _payload(unit, rows, now, slot, base_url, alerts.digest_statuses)
+        paused = paused_report(session, zone, unit.slug).records()
+        if (rows or paused) and addresses:
+            payload = _payload(unit, rows, paused, now, slot, base_url, alerts.digest_statuses)
             recipients = [Recipient(EMAIL, address) for address in addresses]
             queue(session, recipients, DIGEST, payload, now, unit_id=unit.id)
             queued += len(recipients)
@@ -66,7 +68,13 @@ def queue_digests(session: Session, alerts: AlertsSettings, zone: str, base_url:
 
 
 def _payload(
-    unit: Unit, rows: list[dict[str, Any]], now: datetime, slot: datetime, base_url: str, statuses: list[str]
+    unit: Unit,
+    rows: list[dict[str, Any]],
+    paused: list[dict[str, Any]],
+    now: datetime,
+    slot: datetime,
+    base_url: str,
+    statuses: list[str],
 ) -> dict[str, Any]:
     filters = "&".join(f"status={status}" for status in statuses)
     return {
@@ -75,5 +83,6 @@ def _payload(
         "week_of": iso(slot),
         "unit": unit_part(unit),
         "rows": rows,
+        "paused": paused,
         "dashboard_url": f"{base_url.rstrip('/')}/staff/health?view=units&unit={unit.slug}&{filters}",
     }

@@ -26,6 +26,8 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "recovered": ("信息源已恢复：{source}（{unit}）", "Source recovered: {source} ({unit})"),
     "paused": ("信息源已暂停抓取：{source}（{unit}）", "Source paused: {source} ({unit})"),
     "digest": ("每周健康摘要：{unit}，{count} 个单位需关注", "Weekly health digest: {unit}, {count} units"),
+    "digest_paused_count": ("，{count} 个信息源已暂停抓取", ", {count} sources paused"),
+    "digest_paused": ("以下信息源已暂停抓取：", "Crawling is paused for these sources:"),
     "test": ("测试告警", "Test alert"),
     "test_body": (
         "这是一条测试告警：告警邮件可以送达。",
@@ -106,8 +108,10 @@ def _source_mail(
 
 
 def _digest_mail(payload: Mapping[str, Any], language: str, zone: str, prefix: str) -> tuple[str, str]:
-    unit, rows = payload["unit"], payload["rows"]
+    unit, rows, paused = payload["unit"], payload["rows"], payload.get("paused") or []
     subject = f"{prefix} {_t('digest', language, unit=unit['name'], count=len(rows))}"
+    if paused:
+        subject += _t("digest_paused_count", language, count=len(paused))
     lines = [_t("digest_intro", language, at=_when(payload.get("at"), zone)), ""]
     for row in rows:
         since = f"（{_t('since', language)} {row['status_since']}）" if row.get("status_since") else ""
@@ -115,5 +119,11 @@ def _digest_mail(payload: Mapping[str, Any], language: str, zone: str, prefix: s
             since = f" ({_t('since', language)} {row['status_since']})"
         lines.append(f"- {row['unit_name']} ({row['unit']}): {status_name(row['status'], language)}{since}")
         lines.append(f"  {row.get('reason') or ''}")
+    if paused:
+        lines += ["", _t("digest_paused", language), ""]
+    for row in paused:  # paused_at is already local time (report.paused_report)
+        since = f"{_t('since', language)} {row['paused_at']}"
+        lines.append(f"- {row['source']} (#{row['source_id']}, {row['unit_name']}): {since}")
+        lines.append(f"  {row.get('pause_reason') or ''}")
     lines += ["", f"{_t('dashboard', language)}: {payload['dashboard_url']}"]
     return subject, "\n".join(lines) + "\n"

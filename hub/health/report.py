@@ -181,6 +181,35 @@ def source_report(
     return Report(SOURCE_COLUMNS, rows)
 
 
+PAUSED_COLUMNS = ("unit", "unit_name", "source_id", "source", "url", "paused_at", "pause_reason")
+
+
+def paused_report(session: Session, zone: str, unit_slug: str | None = None) -> Report:
+    """One row per source the schedule paused, in tree order (``unit_slug``: that unit and its
+    subtree), health row or not: the weekly digest lists them."""
+    query = (
+        select(Source, Unit)
+        .join(Unit, Unit.id == Source.unit_id)
+        .where(Source.paused_at.is_not(None))
+        .order_by(Unit.path, Source.id)
+    )
+    if unit_slug is not None:
+        query = query.where(_in_subtree(session, unit_slug))
+    rows: list[list[Value]] = [
+        [
+            unit.slug,
+            unit.name,
+            source.id,
+            source.name,
+            source.url,
+            _when(source.paused_at, zone),
+            source.pause_reason,
+        ]
+        for source, unit in session.execute(query)
+    ]
+    return Report(PAUSED_COLUMNS, rows)
+
+
 def unit_report(
     session: Session, zone: str, unit_slug: str | None = None, statuses: Sequence[str] = ()
 ) -> Report:
