@@ -2,7 +2,9 @@
 
 The worker keeps a pool of crawl processes (crawlers/pool.py) for its whole life, so a crawl tick pays
 no process start-up. The scheduler runs its jobs in threads: the outbox drain goes on while a crawl
-tick waits for the pool.
+tick waits for the pool. The worker starts while the search backend is down (issue 5): crawling,
+ingestion and moderation go on, index updates wait in the outbox, and the drain job gets the backend
+ready first (index/readiness.py, with the outbox's back-off) and then drains the backlog.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import typer
 
@@ -30,8 +33,10 @@ from hub.schedule.reschedule import RescheduleSummary, reschedule_run
 from hub.scheduler import build_scheduler, claim_due_sources
 from hub.settings import Settings
 from hub.timeutil import utcnow
+from index.backend import SearchBackend
 from index.factory import open_backend
 from index.outbox import drain_outbox
+from index.readiness import LazyReady
 
 log = logging.getLogger("xinlian.worker")
 
@@ -94,18 +99,26 @@ def crawl_tick(
     return len(source_ids)
 
 
-def worker(ctx: typer.Context) -> None:
-    """Run the scheduler: crawl due sources, apply index updates, send due WebSub subscriptions."""
-    context = cli_context(ctx)
-    settings = context.settings
-    database = context.database
-    configure_logging(settings.log_level, settings.web.log_format, secret_values(settings))
-    backend = open_backend(settings)
-    backend.ensure_ready()
-    pool = CrawlPool(settings)
+Job = tuple[str, Callable[[], None], float]
+
+
+def worker_jobs(
+    settings: Settings,
+    database: Database,
+    backend: SearchBackend,
+    readiness: LazyReady,
+    pool: CrawlPool | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[Job]:
+    """The worker's scheduled jobs, ``(name, function, every_seconds)``; ``pool``: None for a pool
+    per crawl tick (tests), ``clock``: "now" of the outbox drain."""
 
     def drain() -> None:
-        stats = drain_outbox(database, backend, settings.search.outbox_batch, zone=settings.timezone)
+        if not readiness.check():  # down: rows wait in the outbox; retried after the back-off
+            return
+        stats = drain_outbox(
+            database, backend, settings.search.outbox_batch, now=clock(), zone=settings.timezone
+        )
         log.debug("outbox: %s", stats)
 
     hooks = status_hooks(settings)
@@ -118,16 +131,33 @@ def worker(ctx: typer.Context) -> None:
     def websub() -> None:
         renew_due(settings, database)
 
-    scheduler = build_scheduler(
-        [
-            ("crawl", crawl, settings.worker.tick_s),
-            ("drain", drain, settings.worker.drain_s),
-            ("websub", websub, settings.websub.renew_s),
-            ("websubhub", hub_job(settings, database, backend), settings.websubhub.tick_s),
-            ("health", health_job(settings, database, alert_listeners(settings)), settings.health.tick_s),
-            ("alerts", alerts_job(settings, database), settings.alerts.tick_s),
-        ]
-    )
+    return [
+        ("crawl", crawl, settings.worker.tick_s),
+        ("drain", drain, settings.worker.drain_s),
+        ("websub", websub, settings.websub.renew_s),
+        ("websubhub", hub_job(settings, database, backend), settings.websubhub.tick_s),
+        ("health", health_job(settings, database, alert_listeners(settings)), settings.health.tick_s),
+        ("alerts", alerts_job(settings, database), settings.alerts.tick_s),
+    ]
+
+
+def worker(ctx: typer.Context) -> None:
+    """Run the scheduler: crawl due sources, apply index updates, send due WebSub subscriptions."""
+    context = cli_context(ctx)
+    settings = context.settings
+    database = context.database
+    configure_logging(settings.log_level, settings.web.log_format, secret_values(settings))
+    backend = open_backend(settings)
+    readiness = LazyReady(backend)
+    if not readiness.check():  # logged; crawling goes on and the drain job tries again
+        context.console.print(
+            f"search backend not ready ({readiness.last_error}): crawling anyway,"
+            " index updates wait in the outbox",
+            style="yellow",
+            markup=False,
+        )
+    pool = CrawlPool(settings)
+    scheduler = build_scheduler(worker_jobs(settings, database, backend, readiness, pool))
     try:
         started_s = pool.start()
         context.console.print(
