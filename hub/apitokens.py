@@ -97,3 +97,18 @@ def list_tokens(session: Session, user: User | None = None) -> list[tuple[ApiTok
     if user is not None:
         query = query.where(ApiToken.user_id == user.id)
     return [(token, username) for token, username in session.execute(query).all()]
+
+
+def token_state(token: ApiToken, now: datetime) -> str:
+    """The token's state: revoked, expired or active (revocation wins: it is the operator's last word)."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def find_user_token(session: Session, user_id: int, token_id: int) -> ApiToken | None:
+    """Token ``token_id`` if it belongs to user ``user_id`` (a staff page names both in its URL)."""
+    token = session.get(ApiToken, token_id)
+    return token if token is not None and token.user_id == user_id else None
