@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from hub.crawlrecord import finish_run, record_outcome, start_run
 from hub.db import Database
 from hub.health.events import HealthChange, history
+from hub.health.probe import ProbeResult
+from hub.health.probestore import store_probe_results
 from hub.health.score import UnitActivity, compute_score
 from hub.health.sweep import SweepSummary, sweep
 from hub.models import Item, ItemState, Source, SourceHealth, Unit, UnitHealthSummary, UnitScoreMonth
@@ -293,3 +295,42 @@ def test_score_method_and_monthly_snapshots(
         assert city is not None and city.breakdown["moderation"]["value"] == 1.0
     assert [month for month, _ in months] == ["2024-06", "2024-07"]
     assert months[0][1] is not None and months[1][1] is not None and months[1][1] < months[0][1]
+
+
+def test_originality_removed_items_and_probes_come_from_the_store(
+    database: Database, settings: Settings
+) -> None:
+    """The database paths of the score and the signals: reposts lower originality, an item removed at
+    source in the last 12 weeks is counted, stored probes count in availability (30-day window)."""
+    with database.session() as session:
+        unit = add_unit(session, "city", "city")
+        source = add_source(session, unit, "city-feed")
+        items = add_items(session, source, [1, 3, 6, 9, 12, 20], T0)
+        for repost in items[3:]:  # three of six are reposts of the first
+            repost.repost_of_id = items[0].id
+        items[1].removed_at_source_at = T0 - timedelta(days=2)  # removed in the last 12 weeks
+        items[2].removed_at_source_at = T0 - timedelta(weeks=13)  # removed before them: not counted
+        crawled(session, source, T0 - timedelta(days=1))  # one crawl in the window, fine
+        source_id, unit_id = source.id, unit.id
+    run_sweep(database, settings, T0 - timedelta(days=60))  # the source's health row, for the probes
+    probes = [
+        (T0 - timedelta(days=45), ProbeResult("http://127.0.0.1:9/", True, 200)),  # outside the window
+        (T0 - timedelta(days=3), ProbeResult("http://127.0.0.1:9/", False, error_kind="timeout")),
+        (T0 - timedelta(days=2), ProbeResult("http://127.0.0.1:9/", True, 503, error_kind="http_5xx")),
+        (T0 - timedelta(days=1), ProbeResult("http://127.0.0.1:9/", True, 200)),
+    ]
+    with database.session() as session:
+        for at, result in probes:
+            store_probe_results(session, [(source_id, result)], at, 86400)
+    run_sweep(database, settings, T0)
+    with database.session() as session:
+        health = session.get(SourceHealth, source_id)
+        summary = session.get(UnitHealthSummary, unit_id)
+        assert health is not None and summary is not None
+        assert health.removed_12w == 1
+        # 1 crawl and 3 probes in 30 days; the crawl and the last probe succeeded.
+        assert health.availability == 0.5
+        assert summary.breakdown["availability"]["value"] == 0.5
+        assert summary.breakdown["availability"]["detail"] == "2 of 4 crawls and probes succeeded"
+        assert summary.breakdown["originality"]["value"] == 0.5
+        assert summary.breakdown["originality"]["detail"] == "3 of 6 items are originals"
