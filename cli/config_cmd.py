@@ -63,7 +63,7 @@ def show(
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the store schema and the search index."""
     context = cli_context(ctx)
-    context.database.migrate()
+    context.open_database(check_schema=False).migrate()
     backend = open_backend(context.settings)
     try:
         backend.ensure_ready()

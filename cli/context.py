@@ -35,8 +35,17 @@ class CliContext:
 
     @property
     def database(self) -> Database:
+        """The store, checked to hold this version's schema (else the command stops: run init)."""
+        return self.open_database(check_schema=True)
+
+    def open_database(self, check_schema: bool) -> Database:
+        """The store; ``check_schema`` False only for the command that creates or upgrades the schema."""
         if self._database is None:
             database = Database(self.settings.store.url, echo=self.settings.store.echo)
+            problem = database.schema_problem() if check_schema else None
+            if problem is not None:
+                database.dispose()
+                self.fail("store not ready", ValueError(problem))
             # Imported here: screening loads numpy and OpenCC, which --help and most commands never need.
             from hub.reposts import configure_reposts
             from moderation.lexicon import LexiconError

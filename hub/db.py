@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -123,6 +123,23 @@ class Database:
         from alembic import command  # imported here: only init and tests migrate, every command starts
 
         command.upgrade(alembic_config(self.url), "head")
+
+    def schema_problem(self) -> str | None:
+        """Why this store cannot be used by this version of Xinlian (no schema yet, an older or a newer
+        one), or None. One small query; the migration scripts' head read from their files."""
+        from alembic.script import ScriptDirectory  # only commands that open the store pay for it
+
+        heads = set(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return "the store has no Xinlian schema yet: run `xinlian init`"
+            current = set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        if current != heads:
+            return (
+                f"the store's schema is at revision {', '.join(sorted(current)) or 'none'}, this version"
+                f" needs {', '.join(sorted(heads))}: run `xinlian init` to upgrade it"
+            )
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -138,3 +138,30 @@ def test_auto_approve_policy_is_set_per_unit_subtree_and_per_source(
     assert run(config_file, "sources", "auto-approve", "on")[0] != 0  # neither --unit nor --source
     code, output = run(config_file, "sources", "auto-approve", "on", "--unit", "no-such-unit")
     assert code == 1 and "no unit 'no-such-unit'" in output
+
+
+def test_a_store_without_this_versions_schema_stops_commands_until_init(
+    config_file: Path, tmp_path: Path
+) -> None:
+    """A command on a new or an older store says to run `xinlian init` (exit 2) instead of failing on a
+    missing table with a traceback; init creates or upgrades the schema and the command then works."""
+    from alembic import command
+
+    from hub.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    env = {"COLUMNS": "300", "XINLIAN_STORE__URL": url}
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(build_app(), ["--config", str(config_file), *args], env=env)
+        return result.exit_code, result.output + (result.stderr if result.stderr_bytes else "")
+
+    for args in (["sources", "list"], ["index", "status"], ["health", "report"]):
+        code, output = cli(*args)
+        assert code == 2 and "no Xinlian schema yet: run `xinlian init`" in output, (args, output)
+    assert cli("init")[0] == 0
+    assert cli("sources", "list")[0] == 0
+    command.downgrade(alembic_config(url), "-1")  # a store left behind by the previous version
+    code, output = cli("sources", "list")
+    assert code == 2 and "run `xinlian init` to upgrade it" in output, output
+    assert cli("init")[0] == 0 and cli("sources", "list")[0] == 0
