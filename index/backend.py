@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -156,6 +156,19 @@ class BulkResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CatchUp:
+    """Changes made while a rebuild read the database, applied to the new index before it is swapped in:
+    documents to write (an older ``version`` never replaces a newer one) and items to delete."""
+
+    documents: list[SearchDocument] = field(default_factory=list)
+    deletes: list[int] = field(default_factory=list)
+
+
+# Called by ``rebuild`` once its documents are written and before the swap (index.outbox.reindex).
+CatchUpSource = Callable[[], CatchUp]
+
+
+@dataclass(frozen=True, slots=True)
 class IndexStats:
     """Size and content of the index, for ``xinlian index status`` and the health page."""
 
@@ -216,8 +229,10 @@ class SearchBackend(Protocol):
     def clear(self) -> None:
         """Drop every document."""
 
-    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
-        """Replace the whole index with ``documents`` in one swap (searches keep answering meanwhile)."""
+    def rebuild(self, documents: Iterable[SearchDocument], catch_up: CatchUpSource | None = None) -> int:
+        """Replace the whole index with ``documents`` in one swap (searches keep answering meanwhile);
+        ``catch_up`` is called after the last document is written, and what it returns is applied to the
+        new index before the swap. Returns the number of documents in the new index."""
 
     def close(self) -> None:
         """Release connections and files."""

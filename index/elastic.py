@@ -28,6 +28,7 @@ from index.backend import (
     SUGGEST_LIMIT,
     BackendHealth,
     BulkResult,
+    CatchUpSource,
     IndexStats,
     SearchBackendError,
     SearchDocument,
@@ -231,8 +232,9 @@ class ElasticBackend:
         with _translated("clear"):
             self.client.delete_by_query(index=self.write_alias, query={"match_all": {}}, refresh=True)
 
-    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
-        """Fill a new index version, swap both aliases to it atomically, drop the old versions.
+    def rebuild(self, documents: Iterable[SearchDocument], catch_up: CatchUpSource | None = None) -> int:
+        """Fill a new index version, apply ``catch_up`` to it, swap both aliases to it atomically, drop
+        the old versions.
 
         Searches read the old version until the swap; any document refused aborts the rebuild (the
         new version is dropped) rather than publishing an index with holes.
@@ -243,10 +245,17 @@ class ElasticBackend:
             new = f"{self.prefix}-items-v{max(old.values(), default=0) + 1}"
             self.client.indices.create(index=new)
             try:
-                result = bulk_write(
-                    self.client, self._index_actions(documents, new), self.bulk_options, strict=True
-                )
+                bulk_write(self.client, self._index_actions(documents, new), self.bulk_options, strict=True)
+                if catch_up is not None:  # the documents are all read: what changed since goes in too
+                    changes = catch_up()
+                    changed = chain(
+                        self._index_actions(changes.documents, new),
+                        self._delete_actions(changes.deletes, new),
+                    )
+                    bulk_write(self.client, changed, self.bulk_options, strict=True)
                 self.client.indices.refresh(index=new)
+                # Counted, not summed: an item written twice (changed meanwhile) is one document.
+                written = int(self.client.count(index=new).body["count"])
             except BaseException:
                 self.client.indices.delete(index=new)
                 raise
@@ -263,7 +272,7 @@ class ElasticBackend:
             for name in old:
                 self.client.indices.delete(index=name)
         self._ready = True
-        return result.written
+        return written
 
     # -- reads --------------------------------------------------------------------------------------
 

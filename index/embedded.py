@@ -29,6 +29,7 @@ from index.backend import (
     SUGGEST_LIMIT,
     BackendHealth,
     BulkResult,
+    CatchUpSource,
     IndexStats,
     InvalidCursor,
     SearchBackendError,
@@ -196,16 +197,17 @@ class EmbeddedBackend:
             writer.delete_all_documents()
             writer.commit()
 
-    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
-        """Fill a new generation, then switch CURRENT to it: searches answer from the old one until
-        the switch. The old generation's writer lock is held throughout, so a batch drained meanwhile
-        waits or fails (the outbox retries it into the new generation) instead of being lost."""
+    def rebuild(self, documents: Iterable[SearchDocument], catch_up: CatchUpSource | None = None) -> int:
+        """Fill a new generation, apply ``catch_up`` to it, then switch CURRENT to it: searches answer
+        from the old one until the switch. The old generation's writer lock is held throughout, so a
+        batch drained meanwhile waits or fails (the outbox retries it into the new generation) instead
+        of being lost."""
         with _translated("rebuild", self.path):
             with self._store.writing(self.rebuild_lock_timeout_s) as (old, _writer):
                 stale = [name for name in self._store.generations() if name != old.name]
                 new = self._store.create_generation()
                 try:
-                    written = self._fill(new, documents)
+                    written = self._fill(new, documents, catch_up)
                 except BaseException:
                     self._store.remove([new.name])
                     raise
@@ -214,35 +216,43 @@ class EmbeddedBackend:
         return written
 
     @staticmethod
-    def _fill(generation: Generation, documents: Iterable[SearchDocument]) -> int:
+    def _fill(
+        generation: Generation, documents: Iterable[SearchDocument], catch_up: CatchUpSource | None
+    ) -> int:
         writer = generation.index.writer(heap_size=REBUILD_HEAP, num_threads=1)
+        versions: dict[int, int] = {}  # item id -> version written to the new generation
         try:
-            written = EmbeddedBackend._add_all(writer, documents)
-            writer.commit()
+            iterator = iter(documents)
+            while chunk := list(islice(iterator, REBUILD_CHUNK)):
+                EmbeddedBackend._add(writer, versions, chunk)
+            if catch_up is not None:  # the documents are all read: what changed since goes in too
+                changes = catch_up()
+                EmbeddedBackend._add(writer, versions, changes.documents)
+                for item_id in changes.deletes:
+                    writer.delete_documents_by_term(F.item_id, item_id)
+                    versions.pop(item_id, None)
+            writer.commit()  # one commit: the new generation never shows a state before the catch-up
         except BaseException:
             writer.rollback()
             raise
         finally:
             writer.wait_merging_threads()  # merges done, lock released
-        return written
+        return len(versions)
 
     @staticmethod
-    def _add_all(writer: tantivy.IndexWriter, documents: Iterable[SearchDocument]) -> int:
-        versions: dict[int, int] = {}
-        iterator = iter(documents)
-        while chunk := list(islice(iterator, REBUILD_CHUNK)):
-            ready, failed = prepare(list(_newest(chunk).values()))
-            for item_id, reason in failed.items():
-                logger.warning("rebuild: item %s left out of the index: %s", item_id, reason)
-            for doc, document in ready:
-                previous = versions.get(doc.item_id)
-                if previous is not None:  # the same item twice in the stream: the newer one stays
-                    if previous > doc.version:
-                        continue
-                    writer.delete_documents_by_term(F.item_id, doc.item_id)
-                versions[doc.item_id] = doc.version
-                writer.add_document(document)
-        return len(versions)
+    def _add(writer: tantivy.IndexWriter, versions: dict[int, int], documents: list[SearchDocument]) -> None:
+        """Add ``documents``; an item already added is replaced unless it was added in a newer version."""
+        ready, failed = prepare(list(_newest(documents).values()))
+        for item_id, reason in failed.items():
+            logger.warning("rebuild: item %s left out of the index: %s", item_id, reason)
+        for doc, document in ready:
+            previous = versions.get(doc.item_id)
+            if previous is not None:  # the same item twice in the stream, or changed meanwhile
+                if previous > doc.version:
+                    continue
+                writer.delete_documents_by_term(F.item_id, doc.item_id)
+            versions[doc.item_id] = doc.version
+            writer.add_document(document)
 
     # -- reads --------------------------------------------------------------------------------------
 

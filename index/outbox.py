@@ -14,7 +14,8 @@ be reached at all keeps every row. An index outage delays updates, never loses t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,12 +26,15 @@ from sqlalchemy.orm import Session
 from hub.db import Database
 from hub.models import Item, OutboxEntry, OutboxOp, core_table
 from hub.timeutil import doubling_backoff, utcnow
-from index.backend import SearchBackend, SearchBackendError, SearchDocument
+from index.backend import CatchUp, SearchBackend, SearchBackendError, SearchDocument
 from index.document import CHUNK, documents_for
 
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 3600.0
 REINDEX_CHUNK = 500
+# Items updated this long before a reindex began are caught up too: a writer whose clock lags, or whose
+# transaction set updated_at before the start and committed after the rebuild read the item.
+REINDEX_CLOCK_SLACK = timedelta(minutes=5)
 ERROR_MAX_CHARS = 2000
 DEFAULT_ZONE = "Asia/Shanghai"  # the settings default (hub/settings.py ``timezone``); callers pass theirs
 DEFAULT_MAX_ATTEMPTS = 20  # the settings default of ``search.outbox_max_attempts``
@@ -157,7 +161,13 @@ def _plan(session: Session, rows: list[_Row], zone: str) -> tuple[list[SearchDoc
     Only the item matters, not the op of its rows: the index follows the item's state now (for
     several rows of an item, the newest wins: they all say "look at the item").
     """
-    item_ids = list(dict.fromkeys(row.item_id for row in rows))  # first-seen order of id-ordered rows
+    return _changes(session, list(dict.fromkeys(row.item_id for row in rows)), zone)
+
+
+def _changes(
+    session: Session, item_ids: list[int], zone: str
+) -> tuple[list[SearchDocument], list[int], set[int]]:
+    """Documents of ``item_ids`` and their reposts, the items gone from the store, the reposts added."""
     followers = _reposts_of(session, item_ids) - set(item_ids)
     found = documents_for(session, [*item_ids, *followers], zone)
     documents = [found[item_id] for item_id in [*item_ids, *sorted(followers)] if item_id in found]
@@ -315,20 +325,81 @@ def _all_documents(db: Database, zone: str) -> Iterator[SearchDocument]:
         last_id = ids[-1]
 
 
-def reindex(db: Database, backend: SearchBackend, *, zone: str = DEFAULT_ZONE) -> ReindexResult:
-    """Rebuild the index from every item of the database and swap it in."""
-    started = utcnow()
+def _id_runs(session: Session) -> list[tuple[int, int]]:
+    """The outbox row ids visible now, as runs of consecutive ids (few: rows are added and drained in
+    id order), so that a large backlog costs little memory."""
+    runs: list[tuple[int, int]] = []
+    for row_id in session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id)).yield_per(10_000):
+        if runs and runs[-1][1] == row_id - 1:
+            runs[-1] = (runs[-1][0], row_id)
+        else:
+            runs.append((row_id, row_id))
+    return runs
+
+
+def _in_runs(runs: list[tuple[int, int]], row_id: int) -> bool:
+    position = bisect_right(runs, (row_id, row_id)) - 1  # the last run starting at or before row_id
+    return position >= 0 and runs[position][0] <= row_id <= runs[position][1]
+
+
+@dataclass(frozen=True, slots=True)
+class _CatchUpSource:
+    """The changes made since a reindex began, read when its rebuild has read every item.
+
+    The high-water mark is the set of outbox rows visible when the reindex began (their changes were
+    committed, so the rebuild reads them): every other row is caught up, whatever its id (a PostgreSQL
+    transaction can commit after one that took a higher id) and whatever the writer's clock said. Rows
+    are not deleted: the live drain applies them to the new index too (versions make that harmless).
+    A drain running meanwhile may have deleted some rows (Elasticsearch takes writes during a rebuild),
+    so items updated since ``since`` (the start less a clock slack) are read as well.
+    """
+
+    db: Database
+    seen: list[tuple[int, int]]
+    since: datetime
+    zone: str
+    batch: int = REINDEX_CHUNK
+
+    def __call__(self) -> CatchUp:
+        with self.db.session() as session:  # one transaction: rows and items as of one moment
+            ordered = select(OutboxEntry.id, OutboxEntry.item_id).order_by(OutboxEntry.id)
+            rows = session.execute(ordered.execution_options(yield_per=10_000))
+            fresh = [item_id for row_id, item_id in rows if not _in_runs(self.seen, row_id)]
+            updated = session.scalars(select(Item.id).where(Item.updated_at >= self.since))
+            item_ids = list(dict.fromkeys([*fresh, *updated]))
+            documents: list[SearchDocument] = []
+            deletes: list[int] = []
+            for start in range(0, len(item_ids), self.batch):
+                found, gone, _followers = _changes(session, item_ids[start : start + self.batch], self.zone)
+                documents.extend(found)
+                deletes.extend(gone)
+        return CatchUp(documents, deletes)
+
+
+def reindex(
+    db: Database,
+    backend: SearchBackend,
+    *,
+    zone: str = DEFAULT_ZONE,
+    clock: Callable[[], datetime] = utcnow,
+) -> ReindexResult:
+    """Rebuild the index from every item of the database, catch up on what changed meanwhile, and
+    swap it in (the catch-up is applied to the new index before the swap: docs/search.md)."""
+    started = clock()
+    with db.session() as session:
+        seen = _id_runs(session)
+    catch_up = _CatchUpSource(db, seen, started - REINDEX_CLOCK_SLACK, zone)
     backend.ensure_ready()
-    indexed = backend.rebuild(_all_documents(db, zone))
-    # Changes made while the rebuild read the store may have gone to the old index: queue them again
-    # (every UPDATE of an item moves its updated_at; the drainer also re-indexes their reposts).
+    indexed = backend.rebuild(_all_documents(db, zone), catch_up)
+    # A change committed between the catch-up and the swap has its outbox row, unless a drain wrote it
+    # to the old index meanwhile (Elasticsearch): queue items updated since the start again.
     with db.session() as session:
         changed = list(session.scalars(select(Item.id).where(Item.updated_at >= started)))
         if changed:
             session.execute(
                 insert(core_table(OutboxEntry)),
                 [
-                    {"item_id": item_id, "op": OutboxOp.UPSERT.value, "created_at": utcnow(), "attempts": 0}
+                    {"item_id": item_id, "op": OutboxOp.UPSERT.value, "created_at": clock(), "attempts": 0}
                     for item_id in changed
                 ],
             )

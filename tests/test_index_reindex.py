@@ -3,8 +3,9 @@
 A rebuild is held half-way through its documents (the iterable it consumes waits on threading.Events)
 while another thread keeps searching, so the searches provably run during the rebuild, not merely
 "probably": the old index must answer them, every one, and the new one everything after the swap. With
-the database, items change and the outbox drains while the rebuild is held; the reindex queues those
-items again, so after one more drain the index holds exactly the items of the database.
+the database, items change (an approval, a withdrawal, an edit, new items) while the rebuild is held; the
+reindex catches up on them before the swap, so the first searches after it already show every change,
+before any drain, and the index holds exactly the items of the database.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from hub.db import Database
 from hub.models import Item, ItemState, OutboxEntry, OutboxOp, Source, Unit
-from index.backend import SearchBackend, SearchDocument, SearchQuery
+from hub.timeutil import utcnow
+from index.backend import CatchUpSource, SearchBackend, SearchDocument, SearchQuery
 from index.outbox import drain_outbox, reindex
 from tests.fixtures.search import make_document
 
@@ -47,8 +49,8 @@ class HeldRebuild:
     def ensure_ready(self) -> None:
         self.backend.ensure_ready()
 
-    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
-        return self.backend.rebuild(self._held(documents))
+    def rebuild(self, documents: Iterable[SearchDocument], catch_up: CatchUpSource | None = None) -> int:
+        return self.backend.rebuild(self._held(documents), catch_up)
 
     def _held(self, documents: Iterable[SearchDocument]) -> Iterator[SearchDocument]:
         for count, document in enumerate(documents):
@@ -204,33 +206,71 @@ def change_item(
         session.add(OutboxEntry(item_id=item_id, op=OutboxOp.UPSERT.value))
 
 
+@dataclass
+class Corpus:
+    """The store of a reindex test: the index is out of date (it holds the stale documents only)."""
+
+    notices: list[int]  # approved, each says WORD
+    bulletins: list[int]  # approved
+    waiting: int  # pending
+
+    @classmethod
+    def seed(cls, db: Database, backend: SearchBackend) -> Corpus:
+        unit_id, source_id = seed_unit(db)
+        notices = add_items(
+            db, unit_id, source_id, [f"新版通知 第{n}号" for n in range(40)], ItemState.APPROVED
+        )
+        bulletins = add_items(db, unit_id, source_id, [f"公告 第{n}号" for n in range(5)], ItemState.APPROVED)
+        [waiting] = add_items(db, unit_id, source_id, ["待审公告"], ItemState.PENDING)
+        with db.session() as session:
+            session.execute(delete(OutboxEntry))
+        backend.upsert(stale_documents())
+        return cls(notices, bulletins, waiting)
+
+    def change(self, db: Database) -> None:
+        """An approval, a withdrawal and an edit, as moderation and ingest make them."""
+        change_item(db, self.waiting, state=ItemState.APPROVED)
+        change_item(db, self.notices[7], state=ItemState.WITHDRAWN)
+        change_item(db, self.bulletins[2], title="公告 第2号（修订）")
+
+    def check_index(self, db: Database, backend: SearchBackend, added: list[int]) -> None:
+        """The index holds every item of the store, as it is now: the changes made during the rebuild
+        show, and no document is lost."""
+        with db.session() as session:
+            in_store = set(session.scalars(select(Item.id)))
+        assert in_store == {*self.notices, *self.bulletins, self.waiting, *added}
+        everything = backend.search(SearchQuery(states=None, collapse_reposts=False, limit=200))
+        assert {hit.item_id for hit in everything.hits} == in_store and everything.total == len(in_store)
+        assert backend.count() == len(in_store)
+        public = backend.search(SearchQuery(limit=200))
+        assert {hit.item_id for hit in public.hits} == in_store - {self.notices[7]}  # approved, not withdrawn
+        withdrawn = backend.search(SearchQuery(states=("withdrawn",), limit=10))
+        assert [hit.item_id for hit in withdrawn.hits] == [self.notices[7]]
+        assert [hit.item_id for hit in backend.search(SearchQuery(text="修订")).hits] == [self.bulletins[2]]
+        assert sorted(hit.item_id for hit in backend.search(SearchQuery(text="增补", limit=50)).hits) == added
+
+    def public_notices(self) -> frozenset[int]:
+        return frozenset(self.notices) - {self.notices[7]}
+
+
 def test_reindex_under_concurrent_searching_and_upserts_loses_no_query_and_no_document(
     database: Database, search_backend: SearchBackend
 ) -> None:
-    unit_id, source_id = seed_unit(database)
-    notices = add_items(
-        database, unit_id, source_id, [f"新版通知 第{n}号" for n in range(40)], ItemState.APPROVED
-    )
-    bulletins = add_items(
-        database, unit_id, source_id, [f"公告 第{n}号" for n in range(5)], ItemState.APPROVED
-    )
-    [waiting] = add_items(database, unit_id, source_id, ["待审公告"], ItemState.PENDING)
-    with database.session() as session:  # the index is out of date: it holds stale documents only
-        session.execute(delete(OutboxEntry))
-    search_backend.upsert(stale_documents())
+    corpus = Corpus.seed(database, search_backend)
+    unit_id, source_id = corpus_source(database)
     searcher = Searcher(search_backend)
     added: list[int] = []
     written = threading.Event()
 
     def write_and_drain() -> None:
-        # While the rebuild is held: new items, a decision and an edit, drained towards the live index. A
-        # backend may refuse writes while it rebuilds (the embedded one waits for its write lock, then
-        # fails): the outbox keeps such rows and the reindex queues the changed items again either way.
+        # While the rebuild is held: new items, an approval, a withdrawal and an edit, drained towards the
+        # live index. The embedded backend refuses writes while it rebuilds (it waits for its write lock,
+        # then fails: the outbox keeps the rows); Elasticsearch writes them to the old version and the
+        # drain deletes their rows. The catch-up must bring them into the new index either way.
         try:
             titles = [f"增补公告 {n}" for n in range(3)]
             added.extend(add_items(database, unit_id, source_id, titles, ItemState.APPROVED))
-            change_item(database, waiting, state=ItemState.APPROVED)
-            change_item(database, bulletins[2], title="公告 第2号（修订）")
+            corpus.change(database)
             drain_outbox(database, search_backend)
         finally:  # an error is raised by the writer's future
             written.set()
@@ -246,26 +286,47 @@ def test_reindex_under_concurrent_searching_and_upserts_loses_no_query_and_no_do
 
     held = HeldRebuild(search_backend, while_held)
 
-    def reindex_and_drain() -> None:
-        result = reindex(database, cast(SearchBackend, held))
-        assert result.requeued == len(added) + 2  # the items changed meanwhile are queued again
+    def reindex_only() -> None:  # no drain: what the searches see after the swap is the rebuild's doing
+        reindex(database, cast(SearchBackend, held))
 
     with writer:
-        run_searching(searcher, reindex_and_drain)
+        run_searching(searcher, reindex_only)
     assert held.held
     writing[0].result()
-    searcher.check(STALE_IDS, frozenset(notices))
-    drain_outbox(database, search_backend)
-
+    # The first searches after the swap (in the searching thread, then these) already show the changes.
+    searcher.check(STALE_IDS, corpus.public_notices())
+    corpus.check_index(database, search_backend, added)
+    drain_outbox(database, search_backend)  # the rows kept, and the items requeued, change nothing
+    corpus.check_index(database, search_backend, added)
     with database.session() as session:
-        in_store = set(session.scalars(select(Item.id)))
-    assert in_store == set(notices) | set(bulletins) | {waiting} | set(added)
-    everything = search_backend.search(SearchQuery(states=None, collapse_reposts=False, limit=200))
-    assert {hit.item_id for hit in everything.hits} == in_store and everything.total == len(in_store)
-    public = search_backend.search(SearchQuery(limit=200))
-    assert {hit.item_id for hit in public.hits} == in_store  # the decision made meanwhile counts
-    assert search_backend.count() == len(in_store)
-    assert [hit.item_id for hit in search_backend.search(SearchQuery(text="修订")).hits] == [bulletins[2]]
-    assert (
-        sorted(hit.item_id for hit in search_backend.search(SearchQuery(text="增补", limit=50)).hits) == added
-    )
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
+
+
+def test_reindex_catches_up_by_outbox_rows_whatever_the_writers_clocks_say(
+    database: Database, search_backend: SearchBackend
+) -> None:
+    """Writers whose clocks lag an hour behind the reindexer's (or whose transactions stamped updated_at
+    before the reindex began): their outbox rows, not their timestamps, bring the changes in."""
+    corpus = Corpus.seed(database, search_backend)
+    unit_id, source_id = corpus_source(database)
+    added: list[int] = []
+
+    def change_while_held() -> None:
+        added.extend(add_items(database, unit_id, source_id, ["增补公告 甲"], ItemState.APPROVED))
+        corpus.change(database)
+
+    held = HeldRebuild(search_backend, change_while_held)
+    result = reindex(database, cast(SearchBackend, held), clock=lambda: utcnow() + timedelta(hours=1))
+    assert held.held
+    assert result.requeued == 0  # by their clocks nothing changed after the start: only the rows tell
+    assert result.indexed == len(corpus.notices) + len(corpus.bulletins) + 1 + len(added)
+    corpus.check_index(database, search_backend, added)
+    with database.session() as session:  # kept for the live drain
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 4
+
+
+def corpus_source(db: Database) -> tuple[int, int]:
+    """The (unit id, source id) that ``Corpus.seed`` made."""
+    with db.session() as session:
+        source = session.scalars(select(Source)).one()
+        return source.unit_id, source.id
