@@ -17,6 +17,7 @@ from sqlalchemy import select
 from crawlers.runner import crawl
 from hub.db import Database
 from hub.health.job import health_tick
+from hub.health.report import source_report
 from hub.models import HealthEvent, Source, SourceHealth, UnitHealthSummary
 from hub.registry import import_registry
 from hub.settings import Settings
@@ -88,6 +89,12 @@ def test_health_classifies_every_source_as_the_ground_truth_says(
             assert expiring == truth[url]["tls_expiring"], url
             if truth[url]["transport"] == "https":
                 assert health.reachable and days_left == pytest.approx(TLS_DAYS_LEFT, abs=0.01)
+        # The report (what `xinlian health report`, its exports and the dashboard show) says the same.
+        report = source_report(session, now, settings.timezone, settings.health.tls_warn_days).records()
+        reported = {str(row["url"]): (row["status"], row["tls_expiring"]) for row in report}
+        assert len(report) == len(reported) == len(truth)
+        assert any(entry["tls_expiring"] for entry in truth.values())  # the flag is compared both ways
+        assert reported == {url: (entry["health"], entry["tls_expiring"]) for url, entry in truth.items()}
         # Every first classification is an event; a second sweep at the same time changes nothing.
         first_events = session.scalars(select(HealthEvent)).all()
         assert len(first_events) == len(rows) + len(units)
