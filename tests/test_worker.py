@@ -1,4 +1,5 @@
-"""The worker's crawl tick: due sources are crawled once, then wait for their adaptive next check."""
+"""The worker's crawl tick: due sources are crawled once, then wait for their adaptive next check; the
+worker's health and alerts jobs, wired as the worker wires them, turn a broken source into an alert."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from cli.worker_cmd import crawl_tick
+from cli.worker_cmd import crawl_tick, worker_jobs
 from hub.db import Database
-from hub.models import CrawlRun, Item, Source
+from hub.models import AlertOutbox, CrawlRun, Item, Source
 from hub.registry import import_registry
 from hub.settings import Settings
+from hub.timeutil import utcnow
+from index.factory import open_backend
+from index.readiness import LazyReady
 from samplenet.server import RunningNetwork
+from tests import test_alerts
+from tests.moderation_seed import add_unit
+from tests.test_alerts import Receiver, Smtp, alert_settings
+from tests.test_health_status import add_items, add_source, crawled
+
+receiver = test_alerts.receiver
+smtp = test_alerts.smtp
 
 
 def test_tick_crawls_due_sources_once_and_schedules_them(
@@ -49,3 +60,36 @@ def test_tick_crawls_due_sources_once_and_schedules_them(
 
     # The outcomes set the next checks ahead: the next tick has nothing to do.
     assert crawl_tick(settings, database) == 0
+
+
+def test_the_workers_health_job_queues_an_alert_and_its_alerts_job_delivers_it(
+    settings: Settings, database: Database, receiver: Receiver, smtp: Smtp
+) -> None:
+    # The jobs run on the real clock, as in the worker: the data is dated relative to it.
+    settings = alert_settings(settings, receiver, smtp, email_to=[], contacts={})  # the webhook only
+    now = utcnow()
+    with database.session() as session:
+        branch = add_unit(session, "b1", "branch", add_unit(session, "city", "city"))
+        source = add_source(session, branch, "b1-feed")
+        add_items(session, source, [1, 3, 6], now)
+        crawled(session, source, now - timedelta(hours=2))
+        source_id = source.id
+    backend = open_backend(settings)
+    try:
+        jobs = {name: job for name, job, _ in worker_jobs(settings, database, backend, LazyReady(backend))}
+        jobs["health"]()  # first classification: active, nobody told
+        with database.session() as session:
+            assert session.scalar(select(func.count(AlertOutbox.id))) == 0
+            crawled(session, session.get_one(Source, source_id), now - timedelta(hours=1), "http_5xx")
+        jobs["health"]()  # active -> broken: the alert listener queues a row
+        with database.session() as session:
+            (row,) = session.scalars(select(AlertOutbox)).all()
+            assert (row.event, row.kind, row.source_id) == ("failing", "webhook", source_id)
+            assert row.sent_at is None
+        jobs["alerts"]()  # delivered to the loopback receiver
+    finally:
+        backend.close()
+    (body,) = receiver.bodies()
+    assert (body["event"], body["status"], body["source"]["id"]) == ("failing", "broken", source_id)
+    with database.session() as session:
+        assert session.scalars(select(AlertOutbox.sent_at)).one() is not None
