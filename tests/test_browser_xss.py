@@ -338,3 +338,41 @@ def test_no_payload_runs_on_the_staff_review_screen(
     assert findings.problems == []
     assert findings.errors == []
     assert not crawled.lost, crawled.lost
+
+
+def test_no_payload_runs_in_the_staff_source_test_preview(
+    browser: Any, app: FastAPI, database: Database, tmp_path: Path
+) -> None:
+    """Staff's "test" of a hostile source shows what it would yield (titles, links, text) straight from the
+    site, before any sanitizing or review: none of it may run in the admin's browser either."""
+    network = generate_network(
+        districts=1, branches=1, seed=1, today=SAMPLE_TODAY, faults=False, extras=False, hostile=True
+    )
+    add_user(database, "root", Role.ADMIN)
+    findings = Findings()
+    with running_network(network) as served:
+        registry = write_registry(tmp_path / "registry.yaml", network, served.base_url)
+        with database.session() as session:
+            import_registry(session, registry)
+            hostile = session.scalars(
+                select(Source.id).join(Unit).where(Unit.slug.startswith("xss-")).order_by(Source.id)
+            ).all()
+        assert len(hostile) >= 2
+        for portal in _serve(app):
+            inspector = Inspector(browser, [f"{portal}/static/"], findings)
+            page = inspector.page
+            page.goto(portal + "/staff/login")
+            page.get_by_label("用户名").fill("root")
+            page.get_by_label("密码").fill(STAFF_PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            page.wait_for_url(f"{portal}/staff/**")
+            for source_id in hostile:
+                page.goto(f"{portal}/staff/sources/{source_id}", wait_until="load")
+                page.get_by_role("button", name="测试（不保存）").click()
+                page.locator("#test-result").wait_for()
+                page.wait_for_load_state("load")
+                assert page.locator("tr.test-item").count() > 0, f"source {source_id} previewed nothing"
+                inspector.inspect(shot="source-test" if source_id == hostile[-1] else None)
+    assert findings.dialogs == []
+    assert findings.problems == []
+    assert findings.errors == []
