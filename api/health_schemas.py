@@ -44,6 +44,8 @@ class SourceHealthRow(BaseModel):
     availability: float | None = Field(description="Successful crawls / attempts in the window.")
     consecutive_failures: int
     last_error: str | None = Field(description="Kind of the last crawl error (timeout, dns, http_5xx...).")
+    paused_at: LocalTime = Field(description="When the schedule paused crawling it (failing for days).")
+    pause_reason: str | None = Field(description="Why crawling was paused.")
     reachable: bool | None = Field(description="The homepage probe got an HTTP answer.")
     http_status: int | None
     latency_ms: int | None
