@@ -193,9 +193,15 @@ def add_items(db: Database, unit_id: int, source_id: int, titles: list[str], sta
 
 
 def change_item(
-    db: Database, item_id: int, *, title: str | None = None, state: ItemState | None = None
+    db: Database,
+    item_id: int,
+    *,
+    title: str | None = None,
+    state: ItemState | None = None,
+    row_id: int | None = None,
 ) -> None:
-    """Edit or decide an item as ingest and moderation do: a new version and an outbox row."""
+    """Edit or decide an item as ingest and moderation do: a new version and an outbox row (``row_id``:
+    the id a PostgreSQL sequence gave it, for a transaction that commits after one with a higher id)."""
     with db.session() as session:
         item = session.get_one(Item, item_id)
         if title is not None:
@@ -203,7 +209,7 @@ def change_item(
         if state is not None:
             item.state = state.value
         item.version += 1
-        session.add(OutboxEntry(item_id=item_id, op=OutboxOp.UPSERT.value))
+        session.add(OutboxEntry(id=row_id, item_id=item_id, op=OutboxOp.UPSERT.value))
 
 
 @dataclass
@@ -227,10 +233,10 @@ class Corpus:
         backend.upsert(stale_documents())
         return cls(notices, bulletins, waiting)
 
-    def change(self, db: Database) -> None:
+    def change(self, db: Database, withdrawal_row: int | None = None) -> None:
         """An approval, a withdrawal and an edit, as moderation and ingest make them."""
         change_item(db, self.waiting, state=ItemState.APPROVED)
-        change_item(db, self.notices[7], state=ItemState.WITHDRAWN)
+        change_item(db, self.notices[7], state=ItemState.WITHDRAWN, row_id=withdrawal_row)
         change_item(db, self.bulletins[2], title="公告 第2号（修订）")
 
     def check_index(self, db: Database, backend: SearchBackend, added: list[int]) -> None:
@@ -306,14 +312,18 @@ def test_reindex_catches_up_by_outbox_rows_whatever_the_writers_clocks_say(
     database: Database, search_backend: SearchBackend
 ) -> None:
     """Writers whose clocks lag an hour behind the reindexer's (or whose transactions stamped updated_at
-    before the reindex began): their outbox rows, not their timestamps, bring the changes in."""
+    before the reindex began): their outbox rows, not their timestamps, bring the changes in, including
+    a row whose id is below rows already there when the reindex began (committed out of id order)."""
     corpus = Corpus.seed(database, search_backend)
     unit_id, source_id = corpus_source(database)
+    with database.session() as session:  # a backlog when the reindex begins: rows 1000 and 1002
+        for row_id, item_id in ((1000, corpus.notices[3]), (1002, corpus.notices[4])):
+            session.add(OutboxEntry(id=row_id, item_id=item_id, op=OutboxOp.UPSERT.value))
     added: list[int] = []
 
     def change_while_held() -> None:
         added.extend(add_items(database, unit_id, source_id, ["增补公告 甲"], ItemState.APPROVED))
-        corpus.change(database)
+        corpus.change(database, withdrawal_row=1001)
 
     held = HeldRebuild(search_backend, change_while_held)
     result = reindex(database, cast(SearchBackend, held), clock=lambda: utcnow() + timedelta(hours=1))
@@ -322,7 +332,7 @@ def test_reindex_catches_up_by_outbox_rows_whatever_the_writers_clocks_say(
     assert result.indexed == len(corpus.notices) + len(corpus.bulletins) + 1 + len(added)
     corpus.check_index(database, search_backend, added)
     with database.session() as session:  # kept for the live drain
-        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 4
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2 + 4
 
 
 def corpus_source(db: Database) -> tuple[int, int]:
