@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import staff_i18n
 from api.auth import LoginRequired, login_redirect
+from api.directory_cache import DirectoryCache
 from api.heap import freeze_startup_heap, thaw_heap
 from api.metrics import AppMetrics
 from api.middleware import LanguageMiddleware, SecurityHeadersMiddleware
@@ -89,6 +90,7 @@ def create_app(
     app.state.database = db
     app.state.backend = search
     app.state.templates = make_templates(settings.timezone)
+    app.state.directory_cache = DirectoryCache()  # /units: the rendered tree between changes
     staff_i18n.install(app.state.templates)
     app.state.clock = utcnow  # tests set another to move session timeouts and the login throttle
     app.state.metrics = AppMetrics.create(db, lambda: app.state.clock())

@@ -251,6 +251,19 @@ def approved_counts(session: Session) -> dict[int, int]:
     return {unit_id: count for unit_id, count in rows}
 
 
+def unit_marker(session: Session) -> tuple[int, int]:
+    """Number of units and the newest unit id: moves when a unit is added or removed (from the
+    parent_id index alone, ~0.1 ms), the directory cache's marker of the unit tree."""
+    count, newest = session.execute(select(func.count(), func.max(Unit.id)).select_from(Unit)).one()
+    return int(count), int(newest or 0)
+
+
+def indexed_public_total(backend: SearchBackend) -> int:
+    """Number of public notices in the index (~1 ms at 100,000): moves when one is published or
+    withdrawn and the index has caught up, the directory cache's marker of the counts."""
+    return backend.search(SearchQuery(limit=0, collapse_reposts=False)).total
+
+
 def all_unit_slugs(session: Session) -> list[str]:
     """Slug of every unit, by id: the sitemap's unit pages."""
     return list(session.scalars(select(Unit.slug).order_by(Unit.id)))

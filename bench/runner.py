@@ -148,6 +148,7 @@ FLOORS: tuple[Floor, ...] = (
     Floor("6", "search page server p95 ≤ 50 ms", "http", "pages.server_ms.search", "<=", 50, "p95"),
     Floor("6", "item page server p95 ≤ 50 ms", "http", "pages.server_ms.item", "<=", 50, "p95"),
     Floor("6", "unit page server p95 ≤ 50 ms", "http", "pages.server_ms.unit", "<=", 50, "p95"),
+    Floor("6", "unit directory server p95 ≤ 50 ms", "http", "pages.server_ms.units", "<=", 50, "p95"),
     Floor(
         "7",
         "health sweep of 10,000 sources ≤ 60 s",

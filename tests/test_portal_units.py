@@ -4,12 +4,13 @@ activity and crawl-health badges, sources, feeds, widget code, the tree with cou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import lxml.html
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -351,3 +352,35 @@ def test_unit_page_shows_the_health_sweeps_status_and_score_breakdown(
     assert not lxml.html.fromstring(client.get("/units/street").text).cssselect(
         ".badge-site-stale, .score-breakdown"
     )
+
+
+def _count_of(html: str, slug: str) -> str:
+    anchor = lxml.html.fromstring(html).xpath(f'//ul[@class="unit-tree"]//a[@href="/units/{slug}"]')[0]
+    return str(anchor.getnext().text_content())
+
+
+def test_directory_counts_a_notice_published_after_it_was_rendered(
+    app: FastAPI, client: TestClient, database: Database, tree: Tree
+) -> None:
+    assert _count_of(client.get("/units").text, "west") == "1 条"  # rendered and kept
+    with database.session() as session:
+        pending = session.scalars(select(Item.id).where(Item.title == "西城区待审稿件")).one()
+        approve(session, pending, REVIEWER)
+    drain_outbox(database, app.state.backend)  # the index's public total moves: the tree is built again
+    html = client.get("/units").text
+    assert _count_of(html, "west") == "2 条" and _count_of(html, "city") == "9 条"
+    english = client.get("/units", params={"lang": "en"}).text  # kept per language
+    assert _count_of(english, "west") == "notices: 2"
+
+
+def test_directory_kept_tree_lasts_a_minute_at_most(
+    app: FastAPI, client: TestClient, database: Database, tree: Tree
+) -> None:
+    assert "西城区委" in client.get("/units").text
+    with database.session() as session:  # a rename moves no marker: only the time limit catches it
+        west = session.get(Unit, tree.west)
+        assert west is not None
+        west.name = "西城区委员会"
+    assert "西城区委员会" not in client.get("/units").text
+    app.state.clock = lambda: NOW + timedelta(seconds=61)
+    assert "西城区委员会" in client.get("/units").text
