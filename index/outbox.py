@@ -361,7 +361,7 @@ class _CatchUpSource:
     batch: int = REINDEX_CHUNK
 
     def __call__(self) -> CatchUp:
-        with self.db.session() as session:  # one transaction: rows and items as of one moment
+        with self.db.session() as session:  # rows read first: a change committed later keeps its row
             ordered = select(OutboxEntry.id, OutboxEntry.item_id).order_by(OutboxEntry.id)
             rows = session.execute(ordered.execution_options(yield_per=10_000))
             fresh = [item_id for row_id, item_id in rows if not _in_runs(self.seen, row_id)]
