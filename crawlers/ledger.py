@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from crawlers.bodyhash import body_digest
 from crawlers.errors import FailureInfo
 from crawlers.sqlitelock import begin_writes_immediately
 from hub.crawlrecord import record_outcome
@@ -55,6 +56,7 @@ class SourceJob:
     etag: str | None = None
     last_modified: str | None = None
     site_name: str | None = None
+    body_hash: str | None = None  # of the last answer parsed (crawlers/bodyhash.py load_body_hashes)
 
 
 @dataclass(slots=True)
@@ -75,6 +77,7 @@ class SourceState:
     max_age_s: int | None = None  # Cache-Control max-age of the source URL's answer
     ttl_s: int | None = None  # the feed's <ttl>
     not_modified: bool = False
+    body_hash: str | None = None  # of this run's answer, stored if it is parsed without a problem
     failure: FailureInfo | None = None
     notes: list[str] = field(default_factory=list)
     seen_urls: set[str] = field(default_factory=set)
@@ -153,6 +156,23 @@ class CrawlLedger:
         state.not_modified = status == 304
         state.etag, state.last_modified = etag, last_modified
         state.max_age_s = max_age_seconds(cache_control)
+
+    def same_body(self, source_id: int, body: bytes) -> bool:
+        """The source's own URL answered 2xx with ``body``: True when it is the answer parsed last time,
+        and the source is then not modified, as after a 304 (the caller parses nothing). Otherwise its
+        hash waits for the outcome, which stores it if the parse went without a problem."""
+        state = self.states[source_id]
+        digest = body_digest(body)
+        if digest == state.job.body_hash:
+            state.not_modified = True
+            return True
+        state.body_hash = digest
+        return False
+
+    def forget_body(self, source_id: int) -> None:
+        """This run's answer must not be skipped when seen again (a sitemap index: its sitemaps may change
+        under it)."""
+        self.states[source_id].body_hash = None
 
     def feed_ttl(self, source_id: int, ttl: str | None) -> None:
         """The feed's <ttl> (minutes), a floor for the next check."""
@@ -372,6 +392,12 @@ class CrawlLedger:
         # Items the store could not take must be fetched again: the source keeps its old validators,
         # so the next crawl gets the whole answer instead of a 304.
         keep_validators = state.items_unstored == 0
+        # The same bytes are skipped next time only if nothing of this parse is to be done again: an
+        # article that failed or an item not stored clears the hash (the next answer is parsed).
+        body_hash = None  # leave the stored one (not modified, failed, or no hash taken)
+        if status == "ok" and state.body_hash is not None:
+            clean = keep_validators and not state.items_failed and not state.notes
+            body_hash = state.body_hash if clean else ""
         record_outcome(
             session,
             self.run_id,
@@ -387,6 +413,7 @@ class CrawlLedger:
             duration_ms=int(((state.finished or time.monotonic()) - state.started) * 1000),
             etag=state.etag if keep_validators else None,
             last_modified=state.last_modified if keep_validators else None,
+            body_hash=body_hash,
             retry_after_s=failure.retry_after_s if failure else None,
             ttl_s=state.ttl_s,
             max_age_s=state.max_age_s,

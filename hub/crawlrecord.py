@@ -117,6 +117,7 @@ def record_outcome(
     flush: bool = True,
     ttl_s: int | None = None,
     max_age_s: int | None = None,
+    body_hash: str | None = None,
 ) -> CrawlOutcome:
     """Write the outcome of one source in one run and update the source's counters and next check.
 
@@ -125,6 +126,8 @@ def record_outcome(
     kept for the schedule (hub/schedule/headers.py turns the header values into seconds).
     ``flush=False`` leaves the rows to the caller's next flush, so a batch of outcomes is written in a
     few bulk statements (the crawl ledger loads the batch's sources first).
+    ``body_hash`` (crawlers/bodyhash.py) is stored with a successful outcome; None leaves the stored
+    one, "" clears it (the next answer is parsed even if its bytes are the same).
     """
     if status not in OUTCOME_STATUSES:
         raise ValueError(f"unknown crawl outcome status {status!r}")
@@ -167,6 +170,8 @@ def record_outcome(
                 source.etag = etag[:300]
             if last_modified is not None:
                 source.last_modified = last_modified[:100]
+            if body_hash is not None:
+                source.body_hash = body_hash or None
         if items_new:
             source.last_new_item_at = now
     if fetch is not None:

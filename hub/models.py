@@ -167,6 +167,9 @@ class Source(Base):
     last_new_item_at: Mapped[datetime | None]
     etag: Mapped[str | None] = mapped_column(String(300))
     last_modified: Mapped[str | None] = mapped_column(String(100))
+    # Hash of the source URL's last answer parsed without a problem (crawlers/bodyhash.py): the same
+    # bytes again are recorded as not modified, without parsing, for sites that send no validators.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     # Error counters.
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     total_failures: Mapped[int] = mapped_column(Integer, default=0)

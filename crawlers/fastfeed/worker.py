@@ -1,8 +1,9 @@
 """One run's feed and account sources on the fast path (docs/architecture.md step 4).
 
 Each source reads top to bottom, as the feed spider does: bridge route → conditional GET
-(If-None-Match / If-Modified-Since from the source's last answer) → 304: nothing to parse; 429: the
-source waits for its Retry-After; another failure: its classified kind → 2xx: ``parse_feed``, the
+(If-None-Match / If-Modified-Since from the source's last answer) → 304, or a 2xx whose bytes are those
+parsed last time (crawlers/bodyhash.py): nothing to parse; 429: the source waits for its Retry-After;
+another failure: its classified kind → 2xx: ``parse_feed``, the
 WebSub hub it advertises noted, its listing reported, its items stored by the ledger's batch ingest,
 its teaser-only entries handed to Scrapy for their article pages (crawlers/fastfeed/fulltext.py). The
 crawl ledger (crawlers/ledger.py) writes each source's outcome exactly as for the spiders.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 
+from crawlers.bodyhash import load_body_hashes
 from crawlers.bridge import redact, retry_after_seconds, route_url
 from crawlers.errors import MAX_RETRY_AFTER_S, FailureInfo
 from crawlers.fastfeed.fetch import Answer, FeedClient, FetchFailed
@@ -89,6 +91,7 @@ class FeedRun:
 
     async def run(self, jobs: list[SourceJob]) -> None:
         """Poll every job."""
+        await load_body_hashes(self.ledger.database, jobs)
         self._tasks = [asyncio.ensure_future(self.poll(job)) for job in jobs]
         try:
             await asyncio.gather(*self._tasks)
@@ -144,7 +147,7 @@ class FeedRun:
             self._report(job, rate_limited(answer.header("Retry-After")))
         elif not 200 <= status < 300:
             self._report(job, status_failure(status, answer.header("Retry-After")))
-        else:
+        elif not self.ledger.same_body(job.id, answer.body):  # the same bytes: recorded as a 304 is
             await self._read_feed(job, answer)
 
     async def _read_feed(self, job: SourceJob, answer: Answer) -> None:

@@ -1,4 +1,5 @@
-"""What every Xinlian spider shares: per-source request accounting, conditional GET, failure classes.
+"""What every Xinlian spider shares: per-source request accounting, conditional GET and body hashes,
+failure classes.
 
 Each request names its source (``meta["source_id"]``); the ledger counts it in flight until its
 callback or errback has finished, so a source's outcome is written as soon as it is done.
@@ -17,6 +18,7 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
+from crawlers.bodyhash import load_body_hashes
 from crawlers.bridge import redact, retry_after_seconds
 from crawlers.decode import charset_from_content_type, decode_html
 from crawlers.errors import FailureInfo, classify_failure
@@ -59,6 +61,10 @@ class SourceSpider(scrapy.Spider):
         """Scrapy's settings for our spiders: a 429 is not retried at once, it pauses the source."""
         super().update_settings(settings)
         settings.set("RETRY_HTTP_CODES", [500, 502, 503, 504, 522, 524, 408], priority="spider")
+
+    async def load_body_hashes(self) -> None:
+        """The body hash of each source's last parsed answer (crawlers/bodyhash.py), before its request."""
+        await load_body_hashes(self.ledger.database, self.jobs)
 
     def source_request(
         self,
@@ -111,6 +117,8 @@ class SourceSpider(scrapy.Spider):
                     return
             if len(response.body) > self.crawl_settings.max_page_bytes:
                 raise ParseFailure(f"{len(response.body)} bytes is over the page limit")
+            if primary and self.ledger.same_body(job.id, response.body):
+                return  # the bytes parsed last time: not modified, as a 304 (crawlers/bodyhash.py)
             yield from getattr(self, response.meta["handler"])(response, job, **kwargs)
         except (ParseFailure, FeedParseError) as exc:
             self._report(job, primary, FailureInfo("parse_error", response.status, str(exc)), response.url)

@@ -70,6 +70,10 @@ class SitemapCrawling(SourceSpider):
         ``child``: a sitemap an index named (counted in ``sitemaps_pending`` until read).
         """
         sitemap = parse_sitemap(response.body, response.url)
+        if depth == 0 and (sitemap is None or sitemap.is_index):
+            # Only a sitemap's own bytes say its URLs are the same: under an index, or behind a page of
+            # the site, the sitemaps read may change while this answer does not.
+            self.ledger.forget_body(job.id)
         if sitemap is None:
             if depth == 0:
                 yield self._candidate_request(job, [robots_url(response.url)], response.url)
