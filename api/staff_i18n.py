@@ -109,6 +109,7 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "hd_level": ("层级", "Level"),
     "hd_kind": ("类型", "Kind"),
     "hd_q": ("名称或网址包含", "Name or URL contains"),
+    "hd_paused_only": ("仅已暂停抓取", "Paused only"),
     "hd_unknown_unit": ("没有单位 “{slug}”。", "There is no unit “{slug}”."),
     "hd_rows": ("共 {total} 条", "{total} rows"),
     "hd_none": ("没有符合条件的记录。", "Nothing matches."),

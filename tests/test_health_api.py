@@ -161,3 +161,26 @@ def test_a_sources_signals_timeline_and_weekly_counts(viewer: TestClient, tree: 
     weeks = body["items_per_week"]
     assert len(weeks) == 12 and sum(week["count"] for week in weeks) == 2
     assert weeks[0]["week_start"] < weeks[-1]["week_start"]  # oldest first
+
+
+def test_paused_sources_show_when_and_why_and_filter_alone(
+    viewer: TestClient, database: Database, tree: dict[str, int]
+) -> None:
+    with database.session() as session:
+        broken = session.get(Source, tree["east-broken"])
+        assert broken is not None
+        broken.paused_at, broken.pause_reason = NOW - timedelta(minutes=30), "failing for 3 days: http_5xx"
+    every = viewer.get("/api/v1/health").json()["items"]
+    assert {row["source"]: row["paused_at"] for row in every if row["paused_at"]} == {
+        "east-broken-feed": "2024-06-04 11:30"  # NOW - 30 min in Asia/Shanghai
+    }
+    paused = viewer.get("/api/v1/health", params={"paused": "true"}).json()
+    assert [(row["source"], row["pause_reason"]) for row in paused["items"]] == [
+        ("east-broken-feed", "failing for 3 days: http_5xx")
+    ]
+    assert paused["total"] == 1
+    page = viewer.get("/staff/health", params={"paused": "1", "unit": "east"})
+    assert page.status_code == 200
+    assert "east-broken-feed" in page.text and "east-lively-feed" not in page.text
+    assert 'name="paused" value="1" checked' in page.text and "failing for 3 days: http_5xx" in page.text
+    assert "paused=1" in page.text  # the export and sort links keep the filter

@@ -124,6 +124,7 @@ class Filters:
     sort: str | None = None
     order: Literal["asc", "desc"] = "asc"
     page: int = 1
+    paused: bool = False  # sources only: those the schedule paused
 
     def params(self, **changes: Any) -> list[tuple[str, str]]:
         """Query parameters of these filters with ``changes``, empty ones left out (page 1 too)."""
@@ -134,6 +135,7 @@ class Filters:
             "level": self.level,
             "kind": self.kind,
             "q": self.q,
+            "paused": "1" if self.paused else None,
             "sort": self.sort,
             "order": self.order if self.sort else None,
             "page": self.page,
@@ -176,6 +178,8 @@ def filtered_report(session: Session, settings: Settings, now: datetime, filters
         rows = [row for row in rows if row[column["level"]] == filters.level]
     if filters.kind and "kind" in column:
         rows = [row for row in rows if row[column["kind"]] == filters.kind]
+    if filters.paused and "paused_at" in column:
+        rows = [row for row in rows if row[column["paused_at"]] is not None]
     if filters.q:
         needle = filters.q.casefold()
         searched = [column[name] for name in ("unit", "unit_name", "source", "url") if name in column]
@@ -226,6 +230,7 @@ def filter_args(
     sort: Annotated[str | None, Query(max_length=40)] = None,
     order: Literal["asc", "desc"] = "asc",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    paused: bool = False,
 ) -> Filters:
     """The dashboard's query parameters (shared by the page and the exports)."""
     return Filters(
@@ -238,6 +243,7 @@ def filter_args(
         sort=sort or None,
         order=order,
         page=page,
+        paused=paused and view == "sources",
     )
 
 
