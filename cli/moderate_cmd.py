@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from cli.context import CliContext, cli_context
 from hub.models import Item, Unit, User
 from hub.timeutil import to_zone, utcnow
-from index.factory import open_backend
-from index.outbox import drain_outbox
+from index.catchup import catch_up
+from index.factory import one_attempt, open_backend
 from moderation.audit import history
 from moderation.bulk import BulkTarget, bulk_decide
 from moderation.claims import claim_items, claim_next, release_items
@@ -75,10 +75,12 @@ def _rules(context: CliContext) -> ReviewRules:
 
 
 def _catch_up(context: CliContext) -> None:
-    """Bring the search index up to date with the decisions just committed."""
+    """Bring the search index up to date with the decisions just committed: one attempt, none while
+    the index was found unreachable lately (index/catchup.py); the worker's drain applies the rest."""
     backend = open_backend(context.settings)
     try:
-        drain_outbox(context.database, backend, zone=context.settings.timezone)
+        if catch_up(context.database, one_attempt(backend, context.settings), context.settings) is None:
+            context.console.print("search index unreachable lately: the worker will update it")
     finally:
         backend.close()
 

@@ -76,11 +76,27 @@ class SearchSettings(_Section):
     es_api_key: SecretStr = Field(SecretStr(""), description="Elasticsearch API key (wins over a password).")
     es_ca_certs: str = Field("", description="CA bundle for verifying the Elasticsearch TLS certificate.")
     es_timeout_s: float = Field(10.0, description="Elasticsearch request timeout in seconds.")
+    es_retry_backoff_s: float = Field(
+        0.5,
+        ge=0.0,
+        description="Base of the Elasticsearch client's jittered, doubling pause before retrying a request"
+        " that could not connect or timed out (0: retry at once); a 429/502/503/504 answer is retried"
+        " at once by the client, and the outbox's back-off covers what still fails (docs/search.md).",
+    )
+    es_retry_backoff_max_s: float = Field(
+        4.0, ge=0.0, description="Longest pause of the Elasticsearch client between two retries, in seconds."
+    )
     templates_dir: str = Field(
         str(PROJECT_ROOT / "config" / "index"), description="Folder of index templates and mappings."
     )
     outbox_batch: int = Field(500, description="Outbox rows applied to the index per batch.")
     outbox_max_attempts: int = Field(20, description="Attempts before an outbox row is reported as stuck.")
+    catch_up_quiet_s: float = Field(
+        60.0,
+        ge=0.0,
+        description="After the search backend was found unreachable, a moderation decision skips its"
+        " immediate index update for this many seconds and returns at once; the worker's drain applies it.",
+    )
 
 
 class CrawlSettings(_Section):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +16,17 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 RETRY_ON_STATUS = (429, 502, 503, 504)
+MAX_RETRIES = 3
 
 
 def elastic_client(search: SearchSettings, node_class: type[BaseNode] | None = None) -> Elasticsearch:
-    """An Elasticsearch client for ``search.backend`` with auth, CA bundle, timeout and retries."""
+    """An Elasticsearch client for ``search.backend`` with auth, CA bundle, timeout and retries.
+
+    The installed client (elastic_transport 9.x) pauses before a retry only after a connection error
+    or a timeout (jittered, doubling from ``es_retry_backoff_s`` up to ``es_retry_backoff_max_s``); a
+    429/502/503/504 answer is retried at once. What still fails waits in the outbox, whose back-off
+    (index/outbox.py) is the back-off for those (docs/search.md).
+    """
     # Imported here: the client costs ~0.3 s to import and embedded deployments never need it.
     from elasticsearch import Elasticsearch
 
@@ -25,7 +34,9 @@ def elastic_client(search: SearchSettings, node_class: type[BaseNode] | None = N
         "request_timeout": search.es_timeout_s,
         "retry_on_status": RETRY_ON_STATUS,
         "retry_on_timeout": True,
-        "max_retries": 3,
+        "max_retries": MAX_RETRIES,
+        "retry_backoff_base": search.es_retry_backoff_s,  # 0 (either one): retry at once
+        "retry_backoff_cap": search.es_retry_backoff_max_s,
     }
     api_key = search.es_api_key.get_secret_value()
     if api_key:
@@ -58,3 +69,21 @@ def open_backend(settings: Settings, node_class: type[BaseNode] | None = None) -
             mapping_file=Path(search.templates_dir) / "items.json",
         )
     raise ValueError(f"search.backend must be 'embedded' or an http(s):// URL, not {search.backend!r}")
+
+
+def one_attempt(backend: SearchBackend, settings: Settings) -> SearchBackend:
+    """``backend`` making one attempt per request, for callers that must answer promptly (the
+    moderation catch-up, index/catchup.py): an Elasticsearch backend gets a view sharing its
+    connections, without client retries or retries of 429 items; the embedded index is local already.
+    The view must not be closed (it would close the shared connections): close ``backend``.
+    """
+    if not settings.search.backend.startswith(("http://", "https://")):
+        return backend
+    from index.elastic import ElasticBackend
+
+    if not isinstance(backend, ElasticBackend):
+        return backend
+    view = copy.copy(backend)
+    view.client = backend.client.options(max_retries=0)
+    view.bulk_options = replace(backend.bulk_options, max_retries=0)
+    return view

@@ -14,25 +14,34 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from elastic_transport._node import NodeApiResponse
 from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
 from osmem_server import OsmemServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.app import create_app
 from hub.db import Database
 from hub.ingest import ingest
 from hub.ingestbatch import ingest_batch
-from hub.models import Item, ItemState, OutboxEntry, Source, Unit
+from hub.models import Item, ItemState, OutboxEntry, Role, Source, Unit
 from hub.rawitem import RawItem
-from index.backend import SearchBackend, SearchQuery
+from hub.settings import Settings
+from hub.timeutil import utcnow
+from index.backend import SearchBackend, SearchDocument, SearchQuery
+from index.document import documents_for
 from index.elastic import ElasticBackend
 from index.embedded import EmbeddedBackend
 from index.embedded_store import IndexStore
+from index.factory import open_backend
 from index.outbox import drain_outbox, index_status
 from moderation.service import transition
-from tests.fixtures.search import PlainJsonNode, closed_port
+from tests.fixtures.search import PlainJsonNode, closed_port, osmem_client
+from tests.fixtures.web import STAFF_PASSWORD, add_user, seed_portal
 from tests.test_reposts import NOTICE, repost_text
 
 NOW = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)
@@ -183,3 +192,93 @@ def test_embedded_index_locked_by_another_writer_loses_no_update(database: Datab
             check_outage_then_recovery(database, backend, stop, outage.close)
         finally:
             backend.close()
+
+
+class CountingNode(PlainJsonNode):
+    """PlainJsonNode counting the HTTP requests it tries (a refused connection counts too)."""
+
+    attempts = 0  # per test: reset by the test, one subclass per test below
+
+    def perform_request(self, *args: Any, **kwargs: Any) -> NodeApiResponse:
+        type(self).attempts += 1
+        return super().perform_request(*args, **kwargs)
+
+
+def _es_settings(settings: Settings, address: str) -> Settings:
+    search = settings.search.model_copy(
+        update={"backend": f"http://{address}", "es_timeout_s": 5.0, "es_retry_backoff_s": 0.0}
+    )
+    return settings.model_copy(update={"search": search})
+
+
+@pytest.mark.elasticsearch
+def test_decision_with_elasticsearch_down_returns_at_once_and_lands_later(
+    settings: Settings, database: Database
+) -> None:
+    """The first decision of an outage makes one index attempt (not the client's four), the next ones
+    none; their changes reach the index when it is back (the worker's drain)."""
+
+    class Node(CountingNode):
+        pass
+
+    address = f"127.0.0.1:{closed_port()}"
+    es_settings = _es_settings(settings, address)
+    servers = [OsmemServer.start(japanese=False, addr=address)]
+    backend = open_backend(es_settings, node_class=Node)
+    try:
+        portal = seed_portal(database, backend)  # indexed while the cluster is up
+        add_user(database, "admin", Role.ADMIN)
+        auth = ("admin", STAFF_PASSWORD)
+        servers[0].close()
+        with TestClient(create_app(es_settings, database, backend)) as client:
+            Node.attempts = 0
+            url = f"/api/v1/moderation/items/{portal.pending_item}/approve"
+            assert client.post(url, auth=auth).json()["state"] == "approved"
+            assert Node.attempts == 1  # one bulk request, refused, not retried
+            Node.attempts = 0
+            url = f"/api/v1/moderation/items/{portal.english_item}/withdraw"
+            response = client.post(url, json={"reason": "活动取消"}, auth=auth)
+            assert response.json()["state"] == "withdrawn"
+            assert Node.attempts == 0  # found unreachable a moment ago: skipped
+            # The public still gets a clean answer while the index is down.
+            assert client.get("/api/v1/search", params={"q": "党建"}).status_code == 503
+        assert index_status(database).pending == 2
+
+        servers.append(OsmemServer.start(japanese=False, addr=address))  # the same port again
+        # osmem lost everything on restart (a real cluster keeps its index): put back the template and
+        # the documents the outage did not touch, as they were.
+        ElasticBackend(osmem_client(f"http://{address}"), prefix="xinlian").ensure_ready()
+        backend.upsert(_documents(database, [portal.party_item, portal.hostile_item]))
+        stats = drain_outbox(database, backend, now=utcnow() + timedelta(hours=2), zone=ZONE)
+        assert (stats.applied, stats.remaining) == (2, 0)
+        with database.session() as session:
+            states = {item.id: item.state for item in session.scalars(select(Item))}
+        everything = backend.search(SearchQuery(states=None, collapse_reposts=False, limit=100))
+        assert {hit.item_id: hit.state for hit in everything.hits} == states
+        assert states[portal.pending_item] == "approved" and states[portal.english_item] == "withdrawn"
+        public = backend.search(SearchQuery(text="党建"))
+        assert {hit.item_id for hit in public.hits} == {portal.party_item, portal.pending_item}
+    finally:
+        backend.close()
+        for server in servers:
+            server.close()
+
+
+def _documents(database: Database, item_ids: list[int]) -> list[SearchDocument]:
+    with database.session() as session:
+        found = documents_for(session, item_ids, ZONE)
+    return [found[item_id] for item_id in item_ids]
+
+
+@pytest.mark.elasticsearch
+def test_serve_starts_with_elasticsearch_down_and_search_answers_503(
+    settings: Settings, database: Database
+) -> None:
+    es_settings = _es_settings(settings, f"127.0.0.1:{closed_port()}")
+    with TestClient(create_app(es_settings, database)) as client:  # the app opens its own backend
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        response = client.get("/api/v1/search", params={"q": "通知"})
+        assert response.status_code == 503 and "detail" in response.json()
+        assert client.get("/search", params={"q": "通知"}).status_code == 503

@@ -13,16 +13,21 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import elastic_transport._transport
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch
 
+from hub.db import Database
 from hub.settings import Settings
+from hub.timeutil import utcnow
 from index.backend import SearchBackendError, SearchDocument, SearchQuery, SearchResult
 from index.elastic import ElasticBackend
 from index.embedded import EmbeddedBackend
 from index.es_template import load_template
-from index.factory import open_backend
+from index.factory import one_attempt, open_backend
+from index.outbox import drain_outbox, index_status
 from tests.fixtures.search import PlainJsonNode, closed_port, make_document, osmem_client
+from tests.fixtures.web import seed_portal
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -182,7 +187,8 @@ def test_bulk_reports_a_refused_document_and_writes_the_others(es_backend: Elast
 @dataclass
 class FlakyProxy:
     """An HTTP proxy to osmem that answers some bulk requests itself: ``bulk_answer(n)`` for the n-th
-    bulk request (0-based) returns "forward", "reject" (every item refused with 429) or "drop"."""
+    bulk request (0-based) returns "forward", "reject" (every item refused with 429), "unavailable"
+    (every item refused with 503), "busy" (the whole request answered 503) or "drop"."""
 
     target: str
     bulk_answer: Callable[[int], str]
@@ -198,8 +204,11 @@ class FlakyProxy:
             if answer == "drop":
                 handler.close_connection = True
                 return
-            if answer == "reject":
-                self._reply(handler, 200, _rejected_bulk(body))
+            if answer in ("reject", "unavailable"):
+                self._reply(handler, 200, _rejected_bulk(body, 429 if answer == "reject" else 503))
+                return
+            if answer == "busy":
+                self._reply(handler, 503, json.dumps({"error": "unavailable", "status": 503}).encode())
                 return
         target = urlsplit(self.target)
         connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=10)
@@ -218,15 +227,16 @@ class FlakyProxy:
         handler.wfile.write(payload)
 
 
-def _rejected_bulk(body: bytes) -> bytes:
-    """A bulk response refusing every action of ``body`` with 429, as a busy cluster does."""
+def _rejected_bulk(body: bytes, status: int = 429) -> bytes:
+    """A bulk response refusing every action of ``body`` with ``status``: 429 as a busy cluster does,
+    503 as a shard that is not available does."""
     items = []
     for line in body.decode().splitlines():
         action = json.loads(line) if line.strip() else None
         if isinstance(action, dict) and len(action) == 1 and next(iter(action)) in ("index", "delete"):
             op, meta = next(iter(action.items()))
             error = {"type": "es_rejected_execution_exception", "reason": "queue full"}
-            items.append({op: {"_id": meta["_id"], "status": 429, "error": error}})
+            items.append({op: {"_id": meta["_id"], "status": status, "error": error}})
     return json.dumps({"took": 1, "errors": True, "items": items}).encode()
 
 
@@ -299,6 +309,29 @@ def test_bulk_on_an_unreachable_cluster_raises(
     backend.ensure_ready()
     with pytest.raises(SearchBackendError):
         backend.bulk([make_document(1)], [])
+
+
+@pytest.mark.parametrize("answer", ["unavailable", "busy"])
+def test_bulk_503_keeps_the_rows_in_the_outbox_until_the_next_drain(
+    flaky: Callable[..., tuple[FlakyProxy, ElasticBackend]], database: Database, answer: str
+) -> None:
+    """Per-item 503s (and a bulk request answered 503 as a whole, after the client's retry) are not
+    retried by the bulk helper: the outbox keeps those rows, with its back-off, and the next drain
+    after it lands them."""
+    cluster = {"up": False}
+    proxy, backend = flaky(lambda n: "forward" if cluster["up"] else answer)
+    backend.ensure_ready()
+    portal = seed_portal(database, backend)  # ingests four items, then drains: every bulk refused
+    status = index_status(database)
+    rows = status.pending  # an ingest and an approval each write one
+    assert rows >= 4 and status.failing == rows and " 503 " in f" {status.latest_failures[0].error}"
+    assert proxy.bulk_requests > 0 and backend.count() == 0
+
+    cluster["up"] = True
+    stats = drain_outbox(database, backend, now=utcnow() + timedelta(hours=2))
+    assert (stats.applied, stats.failed, stats.remaining) == (rows, 0, 0)
+    assert backend.count() == 4
+    assert ids(backend.search(SearchQuery(text="党建"))) == [portal.party_item]
 
 
 # -- Stopped server ----------------------------------------------------------------------------------------
@@ -429,13 +462,49 @@ def test_open_backend_from_settings(osmem_es_url: str, settings: Settings) -> No
 
 
 def test_unreachable_cluster_is_a_backend_error(settings: Settings) -> None:
-    down = settings.model_copy(
-        update={"search": settings.search.model_copy(update={"backend": f"http://127.0.0.1:{closed_port()}"})}
-    )
-    backend = open_backend(down)
+    url = f"http://127.0.0.1:{closed_port()}"
+    search = settings.search.model_copy(update={"backend": url, "es_retry_backoff_s": 0.0})  # no pauses
+    backend = open_backend(settings.model_copy(update={"search": search}))
     with pytest.raises(SearchBackendError):
         backend.upsert([make_document(1)])
     backend.close()
+
+
+def test_client_pauses_between_retries_and_the_catch_up_view_does_not(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection refused is retried three times after jittered, doubling pauses from the settings
+    (recorded, not slept); the moderation catch-up's view of the same backend tries once."""
+    pauses: list[float] = []
+    monkeypatch.setattr(elastic_transport._transport.time, "sleep", pauses.append)
+    search = settings.search.model_copy(
+        update={
+            "backend": f"http://127.0.0.1:{closed_port()}",
+            "es_retry_backoff_s": 0.25,
+            "es_retry_backoff_max_s": 2.0,
+        }
+    )
+    es_settings = settings.model_copy(update={"search": search})
+    backend = open_backend(es_settings)
+    assert isinstance(backend, ElasticBackend)
+    with pytest.raises(SearchBackendError):
+        backend.ensure_ready()
+    # Equal jitter: attempt n waits between half and all of min(cap, base * 2**n) / 2.
+    assert len(pauses) == 3
+    for attempt, pause in enumerate(pauses):
+        ceiling = min(2.0, 0.25 * 2**attempt) / 2
+        assert ceiling / 2 <= pause <= ceiling
+
+    pauses.clear()
+    quick = one_attempt(backend, es_settings)
+    assert isinstance(quick, ElasticBackend) and quick.client.transport is backend.client.transport
+    with pytest.raises(SearchBackendError):
+        quick.bulk([make_document(1)], [])
+    assert pauses == []  # one attempt, no retry
+    backend.close()
+    embedded = open_backend(settings)
+    assert one_attempt(embedded, settings) is embedded
+    embedded.close()
 
 
 def test_unknown_backend_is_refused(settings: Settings) -> None:

@@ -46,7 +46,8 @@ from hub.models import Item, ItemRevision, ItemState, ModerationEvent, User
 from hub.settings import Settings
 from hub.timeutil import utcnow
 from index.backend import SearchBackend
-from index.outbox import drain_outbox
+from index.catchup import catch_up
+from index.factory import one_attempt
 from moderation.audit import FIRST_APPROVAL, history
 from moderation.bulk import BulkTarget, bulk_decide
 from moderation.claims import (
@@ -278,13 +279,16 @@ def item_events(item_id: RowId, session: SessionDep, user: Staff) -> list[EventO
 
 
 def _catch_up(database: Database, backend: SearchBackend, settings: Settings, what: str) -> None:
-    """Bring the index up to date after committed decisions; failures are left to the worker."""
+    """Bring the index up to date after committed decisions, promptly: one attempt per request, none
+    while the index was found unreachable lately (index/catchup.py); the worker applies the rest."""
     try:
-        stats = drain_outbox(database, backend, batch=settings.search.outbox_batch, zone=settings.timezone)
+        stats = catch_up(database, one_attempt(backend, settings), settings)
     except SQLAlchemyError:
         logger.exception("index catch-up after %s failed; the worker will retry", what)
     else:
-        if stats.failed:
+        if stats is None:
+            logger.info("index catch-up after %s skipped: the index was unreachable lately", what)
+        elif stats.failed:
             logger.warning("index catch-up after %s: %s", what, stats)
 
 
