@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import ColumnElement, or_, select, true, tuple_, update
 from sqlalchemy.orm import Session
@@ -121,9 +122,8 @@ def claim_due_sources(
     return [source_id for source_id in picked if source_id in got]  # in due order
 
 
-def build_scheduler(jobs: list[tuple[str, Callable[[], None], float]]) -> BlockingScheduler:
-    """A blocking scheduler running each ``(name, function, every_seconds)`` job, never overlapping itself."""
-    scheduler = BlockingScheduler(timezone="UTC")
+def add_interval_jobs(scheduler: BaseScheduler, jobs: list[tuple[str, Callable[[], None], float]]) -> None:
+    """Add each ``(name, function, every_seconds)`` job: first run at once, never overlapping itself."""
     for name, function, every_s in jobs:
         scheduler.add_job(
             function,
@@ -135,4 +135,10 @@ def build_scheduler(jobs: list[tuple[str, Callable[[], None], float]]) -> Blocki
             coalesce=True,
             next_run_time=utcnow(),
         )
+
+
+def build_scheduler(jobs: list[tuple[str, Callable[[], None], float]]) -> BlockingScheduler:
+    """A blocking scheduler running each ``(name, function, every_seconds)`` job, never overlapping itself."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_interval_jobs(scheduler, jobs)
     return scheduler

@@ -1,8 +1,10 @@
-"""The demo flow, driven in-process: sample network → import → crawl → approve trusted → index → portal."""
+"""The demo flow, driven in-process: sample network → import → crawl → approve trusted → index → portal,
+with the worker jobs the demo runs beside the portal (WebSub hub, outbox drain)."""
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,9 +14,22 @@ from sqlalchemy import select
 
 from api.app import create_app
 from cli.demo import DEMO_ACTOR, DEMO_PASSWORD, DEMO_USER, run_pipeline, sample_network_running
+from cli.demo_cmd import demo_banner, demo_jobs, demo_serve_settings
 from hub.db import Database
-from hub.models import Item, ItemState, ModerationEvent
+from hub.models import Item, ItemState, ModerationEvent, Unit
 from hub.settings import Settings
+from index.factory import open_backend
+from moderation.service import approve
+from tests.test_staff_auth import form_token
+from tests.test_websub_hub import Subscriber
+
+
+def printed_login(settings: Settings) -> tuple[str, str]:
+    """The staff name and password the demo prints before serving."""
+    [line] = [line for line in demo_banner(settings) if line.startswith("staff login:")]
+    found = re.match(r"staff login:\s+(\S+) / (\S+)", line)
+    assert found, line
+    return found.group(1), found.group(2)
 
 
 def test_demo_pipeline_serves_approved_items_from_many_sites(settings: Settings, tmp_path: Path) -> None:
@@ -53,3 +68,85 @@ def test_demo_pipeline_serves_approved_items_from_many_sites(settings: Settings,
         assert queue.status_code == 200
         assert pending_id in {row["id"] for row in queue.json()["items"]}
     database.dispose()
+    check_served_demo(settings)  # the same data, as `xinlian demo` serves it (one pipeline run for both)
+
+
+def check_served_demo(settings: Settings) -> None:
+    """On the demo's data, as `xinlian demo` serves it: the pages a visitor opens, the printed staff
+    login, and the hub and drain jobs it runs beside the portal (driven here one round at a time)."""
+    served = demo_serve_settings(settings)
+    database = Database(served.store.url)
+    backend = open_backend(served)
+    jobs = demo_jobs(served, database, backend)
+    assert [name for name, _job, _every in jobs] == ["drain", "websubhub"]
+
+    def run_jobs() -> None:
+        for _name, job, _every in jobs:
+            job()
+
+    with database.session() as session:
+        [unit_slug, unit_name] = session.execute(
+            select(Unit.slug, Unit.name)
+            .join(Item, Item.unit_id == Unit.id)
+            .where(Item.state == ItemState.APPROVED.value)
+            .order_by(Unit.id)
+            .limit(1)
+        ).one()
+        approved_id = session.scalars(
+            select(Item.id).where(Item.state == ItemState.APPROVED.value).order_by(Item.id).limit(1)
+        ).one()
+        pending_id, pending_title = session.execute(
+            select(Item.id, Item.title)
+            .where(Item.state == ItemState.PENDING.value)
+            .order_by(Item.id)
+            .limit(1)
+        ).one()
+    subscriber = Subscriber()
+    subscriber.thread.start()
+    try:
+        with TestClient(create_app(served, database, backend)) as client:
+            assert client.get("/").status_code == 200
+            directory = client.get("/units")
+            assert directory.status_code == 200 and f"/units/{unit_slug}" in directory.text
+            unit_page = client.get(f"/units/{unit_slug}")
+            assert unit_page.status_code == 200 and unit_name in unit_page.text
+            feed = client.get("/feed.atom")
+            assert feed.status_code == 200 and "<feed" in feed.text and feed.headers.get("etag")
+            again = client.get("/feed.atom", headers={"If-None-Match": feed.headers["etag"]})
+            assert again.status_code == 304 and again.content == b""
+            widget = client.get("/widgets/latest", params={"unit": unit_slug})
+            assert widget.status_code == 200 and "<a " in widget.text
+            sitemap = client.get("/sitemap.xml")
+            assert sitemap.status_code == 200 and f"/items/{approved_id}</loc>" in sitemap.text
+
+            username, password = printed_login(served)
+            form = client.get("/staff/login")
+            signed_in = client.post(
+                "/staff/login",
+                data={"username": username, "password": password, "csrf_token": form_token(form.text)},
+                follow_redirects=False,
+            )
+            assert signed_in.status_code == 303
+            assert client.get("/staff/queue").status_code == 200
+
+            # A subscription is answered 202 and verified by the demo's hub job; an approval then
+            # reaches search (drain) and the subscriber (delivery).
+            topic = served.web.base_url.rstrip("/") + "/feed.atom"
+            callback = subscriber.url("/cb/demo")
+            subscribe = {"hub.mode": "subscribe", "hub.topic": topic, "hub.callback": callback}
+            assert client.post("/websub/hub", data=subscribe).status_code == 202
+            run_jobs()
+            [check] = subscriber.gets("/cb/demo")
+            assert check.query["hub.mode"] == "subscribe"
+            with database.session() as session:
+                approve(session, pending_id, DEMO_ACTOR)
+            run_jobs()
+            hits = client.get("/api/v1/search", params={"q": pending_title, "limit": 50}).json()["items"]
+            assert pending_id in {hit["id"] for hit in hits}
+            [delivery] = subscriber.posts("/cb/demo")
+            assert pending_title in delivery.body.decode("utf-8")
+    finally:
+        subscriber.server.shutdown()
+        subscriber.server.server_close()
+        backend.close()
+        database.dispose()
