@@ -3,9 +3,11 @@
 The client's ``helpers.streaming_bulk`` cuts the actions into chunks, retries items refused with 429
 (and whole chunks answered 429) with a doubling back-off, and reports every item. What is left is
 what the outbox needs: a stale version (409 under ``external_gte``) and an already deleted document
-(404) are not failures; any other refusal is kept per item id so that row, and only that row, is
-retried later. If the cluster cannot be reached before a single item was answered, the whole call
-fails with SearchBackendError; if it goes away half-way, the items not answered are failures.
+(404) are not failures; any other refusal (a 5xx item, or every item of a chunk still answered
+502/503/504 after the client's retries) is kept per item id so that row, and only that row, is
+retried later by the outbox, after its back-off (docs/search.md). If the cluster cannot be reached
+before a single item was answered, the whole call fails with SearchBackendError; if it goes away
+half-way, the items not answered are failures.
 """
 
 from __future__ import annotations
