@@ -291,17 +291,26 @@ class EmbeddedSearch:
     def repost_counts(
         self, documents: list[dict[str, Any]], states: tuple[str, ...] | None
     ) -> dict[int, int]:
-        """item id -> number of documents in ``states`` folded into it (one terms aggregation)."""
+        """item id -> number of distinct units with a document in ``states`` folded into it (one terms
+        aggregation, the units of each bucket below it): a unit whose two sources carry the notice
+        reposted it once."""
         ids = [int(payload["item_id"]) for payload in documents]
         if not ids:
             return {}
         required = [query for query in (states_filter(self.schema, states),) if query is not None]
         query = combine(any_term(self.schema, F.collapse_into, ids), required, [])
         size = len(ids)
+        units = {"terms": {"field": F.unit_id, "size": UNIT_BUCKETS, "segment_size": UNIT_BUCKETS}}
         answer = self.searcher.aggregate(
-            query, {"r": {"terms": {"field": F.collapse_into, "size": size, "segment_size": size}}}
+            query,
+            {
+                "r": {
+                    "terms": {"field": F.collapse_into, "size": size, "segment_size": size},
+                    "aggs": {"u": units},
+                }
+            },
         )
-        return {int(bucket["key"]): int(bucket["doc_count"]) for bucket in answer["r"]["buckets"]}
+        return {int(bucket["key"]): len(bucket["u"]["buckets"]) for bucket in answer["r"]["buckets"]}
 
     def facets(self, full: Query) -> dict[str, list[FacetCount]]:
         """Top FACET_SIZE buckets per facet over every match: larger counts first, ties by value.

@@ -389,6 +389,28 @@ def test_related_follows_the_states(corpus: SearchBackend) -> None:
     assert not ({1} | REPOSTS_OF_1) & {hit.item_id for hit in corpus.related(2, states=None)}
 
 
+def test_repost_count_is_the_number_of_distinct_reposting_units(search_backend: SearchBackend) -> None:
+    # "Also reposted by N units": unit 2 carries the notice on its website and its account (one unit),
+    # unit 3 once; unit 4's repost is pending, so only staff, who see every state, count it.
+    def repost(item_id: int, unit_id: int, source_id: int, state: str = "approved") -> SearchDocument:
+        return make_document(
+            item_id, title="转载：汛期值班安排", unit_id=unit_id, unit_ancestors=[1, unit_id],
+            source_id=source_id, collapse_into=900, state=state,
+        )  # fmt: skip
+
+    search_backend.upsert(
+        [
+            make_document(900, title="汛期值班安排"),
+            repost(901, 2, 20),
+            repost(902, 2, 21),
+            repost(903, 3, 30),
+            repost(904, 4, 40, state="pending"),
+        ]
+    )
+    assert hit_of(search_backend.search(q("值班")), 900).repost_count == 2
+    assert hit_of(search_backend.search(q("值班", states=None)), 900).repost_count == 3
+
+
 # -- Stats, health, writes -----------------------------------------------------------------------------
 
 

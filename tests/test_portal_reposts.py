@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import lxml.html
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,7 @@ from hub.db import Database
 from hub.ingest import ingest
 from hub.models import Item, Source, Unit
 from hub.rawitem import RawItem
+from index.outbox import drain_outbox
 from moderation.service import approve
 from tests.fixtures.web import REVIEWER, add_unit
 
@@ -92,3 +95,28 @@ def test_removed_at_source_is_marked_and_kept(client: TestClient, database: Data
     page = client.get(f"/items/{original}")
     assert page.status_code == 200
     assert "原网页已于 2024-11-05 删除" in page.text and "冬季安全生产" in page.text
+
+
+def test_search_page_says_how_many_units_reposted_the_notice(
+    app: FastAPI, client: TestClient, database: Database
+) -> None:
+    original, reposts = _seed(database)
+    with database.session() as session:  # 东城街道 carries the notice on a second source too: still one unit
+        east = session.get(Item, reposts[0])
+        assert east is not None
+        second = Source(
+            unit_id=east.unit.id, name="东城街道公众号", kind="feed", url="http://127.0.0.1:8700/b0-wx.xml"
+        )
+        session.add(second)
+        session.flush()
+        again = _notice(session, second, "b0/wx-1.html", T0 + timedelta(hours=5))
+        approve(session, again, REVIEWER)
+        assert session.get(Item, again).repost_of_id == original  # type: ignore[union-attr]
+    drain_outbox(database, app.state.backend)
+
+    page = lxml.html.fromstring(client.get("/search", params={"q": "冬季安全生产"}).text)
+    hits = page.xpath('//a[contains(@href, "/items/")]/ancestor::li[1]')
+    assert [hit.xpath('.//a[contains(@href, "/items/")]/@href')[0] for hit in hits] == [f"/items/{original}"]
+    assert [span.text_content() for span in page.cssselect(".reposts")] == ["另有 3 个单位转载"]
+    english = lxml.html.fromstring(client.get("/search", params={"q": "冬季安全生产", "lang": "en"}).text)
+    assert [span.text_content() for span in english.cssselect(".reposts")] == ["also reposted by 3 units"]
