@@ -43,7 +43,10 @@ class Clock:
 
 
 def _es_settings(settings: Settings, url: str) -> Settings:
-    search = settings.search.model_copy(update={"backend": url, "es_timeout_s": 5.0})
+    # No pauses between the client's retries: the test does not sleep.
+    search = settings.search.model_copy(
+        update={"backend": url, "es_timeout_s": 5.0, "es_retry_backoff_s": 0.0}
+    )
     return settings.model_copy(update={"search": search})
 
 
