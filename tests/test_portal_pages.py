@@ -6,7 +6,9 @@ import re
 import string
 import zlib
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
+import lxml.html
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -19,10 +21,11 @@ from hub.ingest import ingest
 from hub.models import Source
 from hub.rawitem import RawItem
 from hub.settings import Settings
+from index.backend import SearchBackend
 from index.factory import open_backend
 from index.outbox import drain_outbox
 from moderation.service import approve
-from tests.fixtures.web import REVIEWER, PortalData
+from tests.fixtures.web import REVIEWER, PortalData, add_unit
 
 
 def _result_titles(html: str) -> list[str]:
@@ -254,3 +257,83 @@ def test_every_message_has_both_languages_with_the_same_placeholders() -> None:
     for key, (chinese, english) in _MESSAGES.items():
         assert chinese.strip() and english.strip(), key
         assert fields(chinese) == fields(english), key
+
+
+def _seed_flood_notices(database: Database, backend: SearchBackend) -> dict[str, int]:
+    """Three approved notices about 防汛 at three levels: the city's (category 通知公告, the word in its
+    title and twice in its text, the oldest), the district's (工作动态, the word once, the newest) and the
+    school's (no category, in between)."""
+    with database.session() as session:
+        city = add_unit(session, "city", "示例市委", "city")
+        east = add_unit(session, "east", "东城区委", "district", city)
+        school = add_unit(session, "east-school", "东城实验学校党支部", "branch", east)
+        notices = {
+            "city": (city, "通知公告", "市防汛工作部署", "<p>全市防汛工作部署：各单位落实防汛责任。</p>", 1),
+            "east": (east, "工作动态", "东城区社区活动简报", "<p>社区开展了活动，也检查了防汛物资。</p>", 20),
+            "school": (school, None, "学校开展应急演练", "<p>学校组织师生进行防汛应急演练。</p>", 10),
+        }  # fmt: skip
+        ids = {}
+        for key, (unit, category, title, body, day) in notices.items():
+            source = Source(
+                unit_id=unit.id, name=f"{unit.name}网站", kind="feed", category=category,
+                url=f"http://127.0.0.1:8700/{key}/feed.xml",
+            )  # fmt: skip
+            session.add(source)
+            session.flush()
+            raw = RawItem(
+                source_id=source.id,
+                url=f"http://127.0.0.1:8700/{key}/1.html",
+                title=title,
+                html=body,
+                published_at=datetime(2024, 5, day, 2, 0, tzinfo=UTC),
+                date_source="label",
+            )
+            ids[key] = ingest(session, raw).item_id
+            approve(session, ids[key], REVIEWER)
+    drain_outbox(database, backend)
+    return ids
+
+
+def _facet_links(html: str, name: str) -> dict[str, str]:
+    """label -> href of the links in facet ``name``."""
+    section = lxml.html.fromstring(html).xpath(f'//section[@aria-labelledby="facet-{name}"]')[0]
+    return {str(a.text_content()): str(a.get("href")) for a in section.xpath(".//a")}
+
+
+def test_search_page_level_and_category_facets_link_to_their_filter(
+    app: FastAPI, client: TestClient, database: Database
+) -> None:
+    _seed_flood_notices(database, app.state.backend)
+    html = client.get("/search", params={"q": "防汛"}).text
+    levels = _facet_links(html, "level")
+    assert set(levels) == {"市级", "区县", "基层"}
+    categories = _facet_links(html, "category")
+    assert set(categories) == {"通知公告", "工作动态"}
+
+    district = client.get("/search" + levels["区县"])  # the link keeps the words and adds the level
+    assert parse_qs(urlsplit(levels["区县"]).query) == {"q": ["防汛"], "level": ["district"]}
+    assert _result_titles(district.text) == ["东城区社区活动简报"]
+    assert _facet_links(district.text, "level") == {"区县": levels["区县"]}
+    on = lxml.html.fromstring(district.text).xpath(
+        '//section[@aria-labelledby="facet-level"]//li[@class="on"]/a'
+    )
+    assert [a.get("aria-current") for a in on] == ["true"]
+    assert "层级：区县" in district.text.split('class="active-filters"')[1].split("</section>")[0]
+
+    notices = client.get("/search" + categories["通知公告"]).text
+    assert parse_qs(urlsplit(categories["通知公告"]).query) == {"q": ["防汛"], "category": ["通知公告"]}
+    assert _result_titles(notices) == ["市防汛工作部署"]
+
+
+def test_search_page_orders_by_relevance_or_by_date(
+    app: FastAPI, client: TestClient, database: Database
+) -> None:
+    _seed_flood_notices(database, app.state.backend)
+    relevance = _result_titles(client.get("/search", params={"q": "防汛"}).text)
+    by_date = _result_titles(client.get("/search", params={"q": "防汛", "sort": "date"}).text)
+    # The city's notice says 防汛 in its title and twice in its text: first by relevance, last by date.
+    assert relevance[0] == "市防汛工作部署"
+    assert by_date == ["东城区社区活动简报", "学校开展应急演练", "市防汛工作部署"]
+    assert sorted(relevance) == sorted(by_date)
+    english = client.get("/search", params={"q": "防汛", "sort": "date", "lang": "en"}).text
+    assert _result_titles(english) == by_date
