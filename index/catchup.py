@@ -20,10 +20,7 @@ from hub.models import OutboxEntry
 from hub.settings import Settings
 from hub.timeutil import utcnow
 from index.backend import SearchBackend
-from index.outbox import DrainStats, drain_outbox
-
-# How index/outbox.py ``_apply_batch`` starts the error of a row kept because nothing answered.
-UNREACHABLE_PREFIX = "search backend unavailable"
+from index.outbox import UNREACHABLE_PREFIX, DrainStats, drain_outbox
 
 
 def recently_unreachable(database: Database, now: datetime, quiet_s: float) -> bool:

@@ -40,6 +40,9 @@ DEFAULT_ZONE = "Asia/Shanghai"  # the settings default (hub/settings.py ``timezo
 DEFAULT_MAX_ATTEMPTS = 20  # the settings default of ``search.outbox_max_attempts``
 SHOWN_FAILURES = 5  # latest failures listed by index_status
 
+# The error of a row kept because nothing answered; index/catchup.py looks for it.
+UNREACHABLE_PREFIX = "search backend unavailable"
+
 
 @dataclass(frozen=True, slots=True)
 class DrainStats:
@@ -235,7 +238,7 @@ def _apply_batch(
     try:
         result = backend.bulk(documents, deletes)
     except SearchBackendError as exc:
-        error = f"search backend unavailable: {exc}"
+        error = f"{UNREACHABLE_PREFIX}: {exc}"
         with db.session() as session:
             failed = _keep_failed(session, rows, dict.fromkeys((r.item_id for r in rows), error), {}, now)
         return _Batch(failed=failed, broken=True)

@@ -3,7 +3,7 @@
 The worker crawls and ingests whether or not Elasticsearch answers: index updates wait in the outbox.
 It tries ``ensure_ready`` at start and, while that fails, again before a drain, no sooner than the
 outbox's own back-off after the last failure (index/outbox.py ``BACKOFF_BASE_S``, doubled per failure up
-to ``BACKOFF_MAX_S``), so a cluster that is down costs one short attempt now and then, not one per tick.
+to ``READY_RETRY_MAX_S``), so a cluster that is down costs one short attempt now and then, not one per tick.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from datetime import datetime
 
 from hub.timeutil import doubling_backoff, utcnow
 from index.backend import SearchBackend, SearchBackendError
-from index.outbox import BACKOFF_BASE_S, BACKOFF_MAX_S
+from index.outbox import BACKOFF_BASE_S
 
 log = logging.getLogger(__name__)
+# One short attempt a minute at most while the cluster is down: a recovery is noticed within a minute,
+# not after the outbox rows' hour-long back-off (those rows failed; this only asks whether it is back).
+READY_RETRY_MAX_S = 60.0
 
 
 class LazyReady:
@@ -42,7 +45,7 @@ class LazyReady:
         except SearchBackendError as exc:
             self.failures += 1
             self.last_error = str(exc)
-            self.retry_at = now + doubling_backoff(self.failures, BACKOFF_BASE_S, BACKOFF_MAX_S)
+            self.retry_at = now + doubling_backoff(self.failures, BACKOFF_BASE_S, READY_RETRY_MAX_S)
             log.warning(
                 "search backend not ready (attempt %d, next at %s): %s; index updates wait in the outbox",
                 self.failures,

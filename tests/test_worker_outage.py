@@ -106,3 +106,21 @@ def test_worker_started_with_elasticsearch_down_ingests_then_drains_the_backlog(
         backend.close()
         for server in servers:
             server.close()
+
+
+@pytest.mark.elasticsearch
+def test_a_cluster_down_at_start_is_asked_again_at_least_once_a_minute(settings: Settings) -> None:
+    """The readiness check backs off like the outbox but asks at least once a minute: a cluster that
+    comes back after a long outage is noticed within a minute, not after the rows' hour-long back-off."""
+    es_settings = _es_settings(settings, f"http://127.0.0.1:{closed_port()}")
+    backend = open_backend(es_settings, node_class=PlainJsonNode)
+    clock = Clock(START)
+    readiness = LazyReady(backend, clock)
+    try:
+        for _ in range(3 * 60):  # three hours, checked every minute as a drain tick would
+            assert not readiness.check()
+            clock.now += timedelta(minutes=1)
+    finally:
+        backend.close()
+    assert readiness.retry_at is not None and readiness.retry_at - START <= timedelta(hours=3, minutes=1)
+    assert readiness.failures >= 3 * 60 - 10  # after the first minutes of doubling, one attempt a minute
