@@ -364,6 +364,10 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "src_guid_auto": ("自动", "Automatic"),
     "src_guid_guid": ("订阅源的 GUID", "The feed's GUID"),
     "src_guid_url": ("网址", "The URL"),
+    "src_full_text": ("抓取原文全文", "Fetch each entry's page for the full text"),
+    "src_full_text_auto": ("自动（订阅源只有摘要时）", "Automatic (when the feed carries only a summary)"),
+    "src_full_text_always": ("总是", "Always"),
+    "src_full_text_never": ("从不", "Never"),
     "src_interval": ("检查间隔（分钟）", "Check interval (minutes)"),
     "src_interval_help": (
         "每次采集后，调度会按更新频率和所属层级自动调整间隔。",

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from hub.fulltextmode import FULL_TEXT_KEY
 from hub.models import Source
 from hub.sourceadmin import GUID_KEY, SELECTOR_KEYS, FieldProblem, InvalidSource, source_fields
 
@@ -30,6 +31,7 @@ class SourceForm(BaseModel):
     category: str = Field("", max_length=50)
     auto_approve: str = Field("inherit", max_length=8)
     guid: str = Field("", max_length=8)
+    full_text: str = Field("", max_length=8)  # "" is auto (hub/fulltextmode.py)
     interval_min: str = Field("", max_length=12)
     sel_item: str = Field("", max_length=SELECTOR_LENGTH)
     sel_link: str = Field("", max_length=SELECTOR_LENGTH)
@@ -54,6 +56,7 @@ class SourceForm(BaseModel):
             category=fields["category"] or "",
             auto_approve=_AUTO_APPROVE_NAMES[fields["auto_approve"]],
             guid=str(selectors.get(GUID_KEY) or ""),
+            full_text=str(selectors.get(FULL_TEXT_KEY) or ""),
             interval_min=str(round(source.check_interval_s / 60)),
             **{f"sel_{key}": str(selectors.get(key) or "") for key in SELECTOR_KEYS},
         )
@@ -65,11 +68,15 @@ class SourceForm(BaseModel):
     def fields(self, stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The service's fields; selectors the form does not show are kept from ``stored``."""
         selectors = {
-            key: value for key, value in (stored or {}).items() if key not in (*SELECTOR_KEYS, GUID_KEY)
+            key: value
+            for key, value in (stored or {}).items()
+            if key not in (*SELECTOR_KEYS, GUID_KEY, FULL_TEXT_KEY)
         }
         selectors |= {key: self.selector(key) for key in SELECTOR_KEYS}
         if self.guid:
             selectors[GUID_KEY] = self.guid
+        if self.full_text:
+            selectors[FULL_TEXT_KEY] = self.full_text
         return {
             "name": self.name,
             "kind": self.kind,

@@ -20,7 +20,8 @@ Selectors = Annotated[
     Field(
         max_length=20,
         description="CSS or XPath (starting with / or '(') per part: item, link, title, date, body, next;"
-        " 'guid' is the GUID policy (auto, guid or url).",
+        " 'guid' is the GUID policy (auto, guid or url); 'full_text' fetches each feed entry's page"
+        " (auto: when the feed carries only a summary, always or never).",
     ),
 ]
 

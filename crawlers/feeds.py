@@ -3,7 +3,8 @@
 Bytes are decoded first (crawlers/feeddecode.py). Well-formed RSS and Atom are read by the lxml fast
 path (crawlers/feedxml.py); whatever it declines goes to feedparser, and both fill the same fields
 (crawlers/feedfields.py), so the choice never changes an item. Entries whose body is only a short
-summary are marked for a full-text fetch. A date in the future is clamped to now and flagged.
+summary are marked for a full-text fetch, which the source's option may force or forbid
+(``wants_full_text``, hub/fulltextmode.py). A date in the future is clamped to now and flagged.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crawlers.feeddecode import FeedEncodingError, decode_feed
 from crawlers.feedfields import DATE_KEYS, EntryFields, FeedFields, from_feedparser
 from crawlers.feedhtml import fragment_text, html_parts, plain_absolute
 from crawlers.feedxml import read_feed
+from hub.fulltextmode import FullTextMode, full_text_mode
 from hub.rawitem import Attachment, RawItem
 
 # Below this many characters of body text an entry is treated as a teaser and its page is fetched.
@@ -56,6 +58,17 @@ class ParsedFeed:
     hub_url: str | None = None  # WebSub hub the feed advertises (<link rel="hub">, JSON Feed "hubs")
     self_url: str | None = None  # the feed's own URL as it names it (rel="self"): the WebSub topic
     ttl: str | None = None  # RSS <ttl> in minutes, as written (hub/schedule/headers.py reads it)
+
+
+def source_full_text_mode(selectors: dict[str, Any], account: bool) -> FullTextMode:
+    """The source's full-text option (ValueError if unknown); accounts never fetch pages: the bridge
+    links to the platform (weibo.com, mp.weixin.qq.com), and their text is in the feed."""
+    return "never" if account else full_text_mode(selectors)
+
+
+def wants_full_text(entry: FeedEntry, mode: FullTextMode) -> bool:
+    """Whether the entry's linked page is fetched for its full text under the source's option."""
+    return mode == "always" or (mode == "auto" and entry.needs_full_text)
 
 
 def _timestamp(parsed: time.struct_time) -> datetime | None:

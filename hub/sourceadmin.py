@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from crawlers.htmltree import compiled_selector
 from hub.accounturl import ACCOUNT_URL_PREFIX
 from hub.canonical import canonical_url, guid_policy
+from hub.fulltextmode import FULL_TEXT_KEY
 from hub.models import HealthStatus, Source, SourceHealth, Unit
 from hub.registry.rows import SourceRow, check_http_url
 from hub.settings import Settings
@@ -199,6 +200,8 @@ def _selector_problems(selectors: Mapping[str, str]) -> list[FieldProblem]:
                 guid_policy(selectors)
             except ValueError as exc:
                 problems.append(FieldProblem("selectors", f"{GUID_KEY}: {exc}"))
+        elif key == FULL_TEXT_KEY:
+            continue  # an option, checked by SourceRow (hub/fulltextmode.py)
         elif value and compiled_selector(value) is None:
             problems.append(FieldProblem("selectors", f"{key}: not a valid CSS selector or XPath: {value!r}"))
     return problems
@@ -293,6 +296,9 @@ def _write(source: Source, row: SourceRow) -> list[str]:
         # The validators and the redirect count were the old address's.
         source.etag = source.last_modified = source.moved_to_url = None
         source.moved_count = 0
+    if changed:
+        # Read another way (selectors, options, kind, address): the same answer must be parsed again.
+        source.body_hash = None
     return changed
 
 

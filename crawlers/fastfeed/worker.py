@@ -22,7 +22,7 @@ from crawlers.bridge import redact, retry_after_seconds, route_url
 from crawlers.errors import MAX_RETRY_AFTER_S, FailureInfo
 from crawlers.fastfeed.fetch import Answer, FeedClient, FetchFailed
 from crawlers.fastfeed.politeness import Politeness, PolitenessConfig
-from crawlers.feeds import FeedParseError, parse_feed
+from crawlers.feeds import FeedParseError, parse_feed, source_full_text_mode, wants_full_text
 from crawlers.ledger import CrawlLedger, SourceJob
 from crawlers.websub import advertised_hub
 from hub.models import SourceKind
@@ -152,6 +152,11 @@ class FeedRun:
 
     async def _read_feed(self, job: SourceJob, answer: Answer) -> None:
         try:
+            mode = source_full_text_mode(job.selectors, account=job.kind == SourceKind.ACCOUNT.value)
+        except ValueError as exc:  # the registry and the staff form refuse it; a store edited by hand
+            self._report(job, FailureInfo("error", None, str(exc)))
+            return
+        try:
             feed = parse_feed(answer.body, job.id, answer.url, answer.header("Content-Type"), zone=self.zone)
         except FeedParseError as exc:
             self._report(job, FailureInfo("parse_error", answer.status, str(exc)))
@@ -161,14 +166,12 @@ class FeedRun:
             self.ledger.submit(partial(note_hub, source_id=job.id, hub_url=hub.hub_url, topic=hub.topic))
         self.ledger.listed(job.id, (entry.item.url for entry in feed.entries))
         self.ledger.feed_ttl(job.id, feed.ttl)
-        # Account bridges link to the platform (weibo.com, mp.weixin.qq.com): their text is in the feed.
-        fetch_full_text = job.kind != SourceKind.ACCOUNT.value
         items: list[RawItem] = []
         teasers: list[RawItem] = []
         for entry in feed.entries[: self.crawl.max_items_per_source]:
             if not self.ledger.claim_url(job.id, entry.item.url):
                 continue
-            (teasers if entry.needs_full_text and fetch_full_text else items).append(entry.item)
+            (teasers if wants_full_text(entry, mode) else items).append(entry.item)
         if teasers:
             self.ledger.begin(job.id)  # held until Scrapy has taken the article requests (fulltext.py)
             self.hand_off(HandOff(job, teasers))

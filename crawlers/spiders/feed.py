@@ -17,7 +17,7 @@ from scrapy.http import Response
 from crawlers.bridge import route_url
 from crawlers.errors import FailureInfo
 from crawlers.extract import extract_article
-from crawlers.feeds import parse_feed
+from crawlers.feeds import parse_feed, source_full_text_mode, wants_full_text
 from crawlers.ledger import SourceJob
 from crawlers.spiders.base import SourceSpider
 from crawlers.websub import advertised_hub
@@ -45,7 +45,13 @@ class FeedSpider(SourceSpider):
             yield self.source_request(job, url, "parse_feed", primary=True)
 
     def parse_feed(self, response: Response, job: SourceJob) -> Iterator[Any]:
-        """Feed document → items, or follow-up requests for teaser-only entries."""
+        """Feed document → items, or follow-up requests for their pages (teasers, or as the source's
+        full-text option says)."""
+        try:
+            mode = source_full_text_mode(job.selectors, account=job.kind == SourceKind.ACCOUNT.value)
+        except ValueError as exc:  # the registry and the staff form refuse it; a store edited by hand
+            self.ledger.fail(job.id, FailureInfo("error", None, str(exc)))
+            return
         content_type = response.headers.get(b"Content-Type")
         feed = parse_feed(
             response.body,
@@ -60,12 +66,10 @@ class FeedSpider(SourceSpider):
             self.ledger.submit(partial(note_hub, source_id=job.id, hub_url=hub.hub_url, topic=hub.topic))
         self.ledger.listed(job.id, (entry.item.url for entry in feed.entries))
         self.ledger.feed_ttl(job.id, feed.ttl)
-        # Account bridges link to the platform (weibo.com, mp.weixin.qq.com): their text is in the feed.
-        fetch_full_text = job.kind != SourceKind.ACCOUNT.value
         for entry in feed.entries[: self.crawl_settings.max_items_per_source]:
             if not self.ledger.claim_url(job.id, entry.item.url):
                 continue
-            if entry.needs_full_text and fetch_full_text:
+            if wants_full_text(entry, mode):
                 request = self.source_request(job, entry.item.url, "parse_full_text", teaser=entry.item)
                 request.meta["fallback_item"] = entry.item
                 yield request

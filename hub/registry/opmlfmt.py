@@ -1,6 +1,7 @@
 """Registry files in OPML: unit outlines nested like the tree, feed outlines (xmlUrl) inside them.
 
-Unit outlines carry the registry fields as attributes (slug, level, unitType, region, htmlUrl);
+Unit outlines carry the registry fields as attributes (slug, level, unitType, region, htmlUrl), feed
+outlines their category, autoApprove and fullText (the full-text option, hub/fulltextmode.py);
 a plain reader's OPML (folders of feeds) imports too: a missing slug is derived from the folder
 name and a missing level from the depth.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from hub.fulltextmode import FULL_TEXT_KEY
 from hub.registry.errors import Problem
 from hub.registry.rows import Located, SourceEntry, UnitEntry, parse_source, parse_unit
 
@@ -83,6 +85,8 @@ def _unit(
         for attribute, field in (("category", "category"), ("autoApprove", "auto_approve")):
             if (child.get(attribute) or "").strip():
                 source_data[field] = child.get(attribute).strip()
+        if (child.get("fullText") or "").strip():
+            source_data["selectors"] = {FULL_TEXT_KEY: child.get("fullText").strip()}
         source = parse_source(source_data, source_where, problems)
         if source is not None:
             entry.sources.append(SourceEntry(source, source_where))
@@ -115,5 +119,7 @@ def dump_opml(entries: list[UnitEntry], title: str = "Xinlian sources") -> str:
                 feed["category"] = source.row.category
             if source.row.auto_approve is not None:
                 feed["autoApprove"] = str(source.row.auto_approve).lower()
+            if source.row.selectors.get(FULL_TEXT_KEY):
+                feed["fullText"] = source.row.selectors[FULL_TEXT_KEY]
             etree.SubElement(element, "outline", feed)
     return etree.tostring(root, encoding="unicode", pretty_print=True)

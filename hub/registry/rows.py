@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.accounturl import ACCOUNT_URL_PREFIX
+from hub.fulltextmode import FULL_TEXT_KEY, full_text_mode
 from hub.models import SourceKind, UnitLevel, UnitType
 from hub.registry.errors import Problem
 
@@ -58,6 +59,14 @@ class SourceRow(_Row):
         if not value.strip() or value.strip().startswith(ACCOUNT_URL_PREFIX):
             return value.strip()
         return check_http_url(value)
+
+    @field_validator("selectors")
+    @classmethod
+    def _full_text(cls, value: dict[str, str]) -> dict[str, str]:
+        # The full-text option lives with the selectors (hub/fulltextmode.py): a typo would fail each crawl.
+        if FULL_TEXT_KEY in value:
+            return {**value, FULL_TEXT_KEY: full_text_mode(value)}
+        return value
 
     @model_validator(mode="after")
     def _account_url(self) -> SourceRow:

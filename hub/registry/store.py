@@ -107,6 +107,7 @@ def _write_sources(
                 known[canonical_url(source.url)] = source
                 summary.sources_created += 1
             elif _assign(source, values):
+                source.body_hash = None  # read with other selectors or options: its answer is parsed again
                 summary.sources_updated += 1
             else:
                 summary.sources_unchanged += 1
