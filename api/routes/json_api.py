@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from api import content
 from api.auth import OptionalStaff, Staff
@@ -95,6 +95,13 @@ def _search(
     return _page_out(settings, page, staff)
 
 
+def _json(out: SearchOut) -> Response:
+    """``out`` as the response, serialized once by its model: returned as a model, FastAPI would dump
+    it, validate the dump against ``response_model`` and serialize that (~0.19 ms CPU for a page of 20
+    instead of ~0.03; the same bytes). ``response_model`` still documents the answer."""
+    return Response(out.model_dump_json(), media_type="application/json")
+
+
 LimitParam = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="Results per page.")]
 FacetsParam = Annotated[
     bool, Query(description="Also count unit, level, category and month over all matches (slower).")
@@ -109,10 +116,10 @@ def search(
     params: Annotated[SearchParams, Depends(search_params)],
     limit: LimitParam = None,
     facets: FacetsParam = False,
-) -> SearchOut:
+) -> Response:
     """Approved items matching the query (same parameters as the /search page), with facets on request
     and a cursor for deep paging; reposts fold into their original. 503 if search is down."""
-    return _search(session, backend, settings, params, limit, facets=facets)
+    return _json(_search(session, backend, settings, params, limit, facets=facets))
 
 
 @router.get("/staff/search", response_model=SearchOut)
@@ -128,13 +135,15 @@ def staff_search(
     ] = None,
     limit: LimitParam = None,
     facets: FacetsParam = False,
-) -> SearchOut:
+) -> Response:
     """Every item in any moderation state (staff only): pending, rejected and withdrawn included."""
     unknown = sorted(set(state or ()) - set(STATES))
     if unknown:
         raise HTTPException(status_code=422, detail=f"unknown state(s): {', '.join(unknown)}")
     states = tuple(sorted(set(state))) if state else None
-    return _search(session, backend, settings, params, limit, staff_states=states, staff=True, facets=facets)
+    return _json(
+        _search(session, backend, settings, params, limit, staff_states=states, staff=True, facets=facets)
+    )
 
 
 @router.get("/search/suggest", response_model=list[SuggestionOut])
