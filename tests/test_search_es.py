@@ -4,6 +4,7 @@ on a stopped server, search_after paging, search during a rebuild, the factory."
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import threading
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import elastic_transport._transport
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch
+from pydantic import SecretStr
 
 from hub.db import Database
 from hub.settings import Settings
@@ -194,8 +196,10 @@ class FlakyProxy:
     bulk_answer: Callable[[int], str]
     bulk_requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    authorizations: list[str | None] = field(default_factory=list)  # each request's Authorization header
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        self.authorizations.append(handler.headers.get("authorization"))
         body = handler.rfile.read(int(handler.headers.get("content-length") or 0))
         if "/_bulk" in handler.path:
             with self.lock:
@@ -246,23 +250,8 @@ def flaky(osmem_es_url: str) -> Iterator[Callable[[Callable[[int], str]], tuple[
     backends: list[ElasticBackend] = []
 
     def start(bulk_answer: Callable[[int], str]) -> tuple[FlakyProxy, ElasticBackend]:
-        proxy = FlakyProxy(osmem_es_url, bulk_answer)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                proxy.answer(self)
-
-            do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # keep the test output to the test
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        client = Elasticsearch(
-            f"http://127.0.0.1:{server.server_address[1]}", node_class=PlainJsonNode, max_retries=1
-        )
+        proxy, url = serve_proxy(osmem_es_url, bulk_answer, servers)
+        client = Elasticsearch(url, node_class=PlainJsonNode, max_retries=1)
         backend = ElasticBackend(client, prefix="test", chunk_size=2, max_retries=2, initial_backoff=0.01)
         backends.append(backend)
         return proxy, backend
@@ -273,6 +262,62 @@ def flaky(osmem_es_url: str) -> Iterator[Callable[[Callable[[int], str]], tuple[
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def serve_proxy(
+    target: str, bulk_answer: Callable[[int], str], servers: list[ThreadingHTTPServer]
+) -> tuple[FlakyProxy, str]:
+    """A FlakyProxy to ``target`` on a loopback port (its server added to ``servers``) and its URL."""
+    proxy = FlakyProxy(target, bulk_answer)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            proxy.answer(self)
+
+        do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # keep the test output to the test
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers.append(server)
+    return proxy, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "expected"),
+    [
+        ({"es_api_key": "k3y-id:s3cret"}, "ApiKey k3y-id:s3cret"),
+        (
+            {"es_username": "xinlian", "es_password": "pa55:word"},
+            "Basic " + base64.b64encode(b"xinlian:pa55:word").decode(),
+        ),
+    ],
+)
+def test_configured_credentials_go_out_with_every_request(
+    settings: Settings, osmem_es_url: str, credentials: dict[str, str], expected: str
+) -> None:
+    """The settings' API key or user and password reach the cluster on every request of the backend
+    open_backend builds (start-up, writes, searches), not only in the client's constructor."""
+    servers: list[ThreadingHTTPServer] = []
+    proxy, url = serve_proxy(osmem_es_url, lambda n: "forward", servers)
+    update: dict[str, object] = {"backend": url}
+    update.update(
+        {name: SecretStr(value) if name != "es_username" else value for name, value in credentials.items()}
+    )
+    es_settings = settings.model_copy(update={"search": settings.search.model_copy(update=update)})
+    backend = open_backend(es_settings, node_class=PlainJsonNode)
+    try:
+        backend.bulk([make_document(1, title="凭据 通知")], deletes=[])
+        backend.search(SearchQuery(text="凭据"))
+    finally:
+        backend.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert len(proxy.authorizations) >= 3
+    assert set(proxy.authorizations) == {expected}
 
 
 def test_bulk_retries_items_refused_with_429(flaky: Callable[..., tuple[FlakyProxy, ElasticBackend]]) -> None:
