@@ -62,7 +62,7 @@ def test_each_district_contact_gets_its_stale_and_broken_units_once_a_week(
     assert first.sent == 2  # east's two contacts; west has nothing stale or broken; ops get no digest
     assert smtp.box.to("west@example.cn") == [] and smtp.box.to("ops@example.cn") == []
     (message,) = smtp.box.to("east@example.cn")
-    assert message["Subject"] == "[Xinlian] Weekly health digest: east单位, 2 units"
+    assert message["Subject"] == "[Xinlian] Weekly health digest: east单位, units needing attention: 2"
     body = message.get_content()
     assert "east-stale单位 (east-stale): stale" in body and "east-broken单位 (east-broken): broken" in body
     assert "east-lively" not in body
@@ -102,7 +102,7 @@ def test_the_digest_lists_the_paused_sources_of_the_district(
 
     assert alerts_tick(settings, database, T0).sent == 1  # east only: west has nothing to list
     (message,) = smtp.box.to("east@example.cn")
-    assert message["Subject"] == "[Xinlian] Weekly health digest: east单位, 0 units, 1 sources paused"
+    assert message["Subject"] == "[Xinlian] Weekly health digest: east单位, units needing attention: 0, paused sources: 1"
     body = message.get_content()
     # Paused a day before T0 (04:00 UTC): 12:00 in Shanghai.
     assert f"- gone-dark (#{paused_id}, east-b1单位): since 2024-06-02 12:00" in body
