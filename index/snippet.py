@@ -24,6 +24,7 @@ Span = tuple[int, int]
 # a run of CJK characters into two runs of tokens, which ``str.find`` would not see.
 _SPLITS_RUNS = re.compile(f"(?=[{_CJK_CLASS}])\\W")
 _WORD_CHAR = re.compile(f"(?![{_CJK_CLASS}])[^\\W_]")  # a character of a word token (not CJK)
+_CJK_TOKEN = re.compile(f"[{_CJK_CLASS}]{{1,2}}")  # a bigram or a lone character: found by str.find
 _WORD = re.compile(f"(?:(?![{_CJK_CLASS}])[^\\W_])+")
 # NFKC maps the full-width forms of ASCII to ASCII, one character each; replacing them first leaves
 # the NFKC of a text as it is (they decompose to exactly that) and most Chinese text then needs none.
@@ -43,6 +44,7 @@ _CHANGED = re.compile(f"[^{_UNCHANGED}]")
 # combines with a neighbour, none lowercases to something else but A-Z): normalized, it is its
 # lowercase with full-width letters and digits made ASCII (full-width punctuation may stay: it splits
 # tokens either way).
+_ESCAPED = re.compile("[&<>\"']")  # what html.escape (quote=True) replaces: most windows hold none
 _SIMPLE_TEXT = re.compile(
     "[\x00-\x7f\u00b7\u2010\u2012-\u2016\u2018-\u2023\u3001-\u3029\u3030-\u3035\u3037\u3041-\u3096"
     "\u30a1-\u30fa\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff5e]*"
@@ -95,6 +97,8 @@ class _Normalized:
 
     def origin(self, at: int) -> int:
         """The text position of normalized position ``at``."""
+        if not self.starts:  # the usual case: normalizing kept every position
+            return at
         which = bisect_right(self.starts, at) - 1
         if which < 0:
             return at
@@ -133,20 +137,26 @@ def _match_spans(text: str, query: ParsedQuery) -> list[Span]:
     return _merged(spans)
 
 
+def _same(text: str) -> str:
+    return text
+
+
 def _render(text: str, spans: list[Span], length: int) -> str:
     """The window of ``text`` from LEAD_CHARS before the first span, ``spans`` (merged, sorted) marked."""
     start = max(0, spans[0][0] - LEAD_CHARS) if spans else 0
     end = min(len(text), start + length)
+    # One search of the window instead of html.escape's five replaces on each piece.
+    escape = html.escape if _ESCAPED.search(text, start, end) else _same
     parts: list[str] = ["…"] if start > 0 else []
     cursor = start
     for span_start, span_end in spans:
         if span_end <= start or span_start >= end:
             continue
         span_start, span_end = max(span_start, start), min(span_end, end)
-        parts.append(html.escape(text[cursor:span_start]))
-        parts.append(f"<mark>{html.escape(text[span_start:span_end])}</mark>")
+        parts.append(escape(text[cursor:span_start]))
+        parts.append(f"<mark>{escape(text[span_start:span_end])}</mark>")
         cursor = span_end
-    parts.append(html.escape(text[cursor:end]))
+    parts.append(escape(text[cursor:end]))
     if end < len(text):
         parts.append("…")
     return "".join(parts)
@@ -171,7 +181,7 @@ class _Finder:
     def __init__(self, norm: _Normalized, wanted: set[str]) -> None:
         self.norm = norm
         self.wanted = wanted
-        cjk = [token for token in wanted if 0 < len(token) <= 2 and all(map(is_cjk, token))]
+        cjk = [token for token in wanted if _CJK_TOKEN.fullmatch(token)]
         self.bigrams = [token for token in cjk if len(token) == 2]
         self.chars = [token for token in cjk if len(token) == 1]
         self.words = [token for token in wanted if _WORD.fullmatch(token)]
@@ -183,20 +193,22 @@ class _Finder:
 
     def _token_spans(self, token: str, at: int) -> list[Span]:
         origin, text = self.norm.origin, self.norm.text
+        here = origin(at)
         if token in self.chars:
             left = at > 0 and is_cjk(text[at - 1])
             right = at + 1 < len(text) and is_cjk(text[at + 1])
             spans = []
             if not left and not right:  # a lone character: the token itself
-                spans.append((origin(at), origin(at) + 1))
+                spans.append((here, here + 1))
             if right and text[at : at + 2] not in self.wanted:  # first in a bigram
-                spans.append((origin(at), origin(at) + 1))
+                spans.append((here, here + 1))
             if left and text[at - 1 : at + 1] not in self.wanted:  # second in a bigram
-                spans.append((origin(at - 1) + 1, origin(at - 1) + 2))
+                before = origin(at - 1)
+                spans.append((before + 1, before + 2))
             return spans
         if token in self.words and not self._is_word(at, len(token)):
             return []
-        return [(origin(at), origin(at + len(token) - 1) + 1)]
+        return [(here, origin(at + len(token) - 1) + 1)]
 
     def _each(self, start: int, stop: int) -> list[tuple[str, int]]:
         """(token, position) of every wanted token starting in [start, stop) of the normalized text."""
