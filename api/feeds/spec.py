@@ -13,7 +13,7 @@ from datetime import date
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from api.params import MAX_ROW_ID
-from api.search import SearchParams, search_params
+from api.search import SearchParams, normalized_params
 
 FORMATS = ("rss", "atom", "json")
 MEDIA_TYPES = {
@@ -114,18 +114,20 @@ def search_params_from(query: Mapping[str, str]) -> SearchParams | None:
     flags = {name: _flag(query.get(name, "0")) for name in ("attachments", "recent")}
     if None in flags.values() or (source is not None and not 1 <= source <= MAX_ROW_ID):
         return None
-    return search_params(
-        q=query.get("q", "")[:200],
-        unit=query.get("unit", "")[:64],
-        level=query.get("level", "")[:16],
-        unit_type=query.get("type", "")[:16],
-        category=query.get("category", "")[:50],
-        region=query.get("region", "")[:32],
-        source=source,
-        since=since,
-        until=until,
-        attachments=bool(flags["attachments"]),
-        recent=bool(flags["recent"]),
+    return normalized_params(
+        SearchParams(
+            q=query.get("q", "")[:200],
+            unit=query.get("unit", "")[:64],
+            level=query.get("level", "")[:16],
+            unit_type=query.get("type", "")[:16],
+            category=query.get("category", "")[:50],
+            region=query.get("region", "")[:32],
+            source=source,
+            since=since,
+            until=until,
+            attachments=bool(flags["attachments"]),
+            recent=bool(flags["recent"]),
+        )
     )
 
 
