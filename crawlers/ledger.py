@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 # Outcomes are written when this many are waiting, or this long after the first of a batch finished.
 OUTCOME_BATCH = 200
 OUTCOME_GATHER_S = 0.05
+# Items stored per writer transaction at most: a burst of finished feeds would otherwise hand the writer
+# thousands of items at once, and their ORM rows, sanitized bodies and fingerprints all live together
+# until the commit (the crawl process's peak memory at 10,000 sources, bench/memory.py).
+INGEST_BATCH = 200
 # What the writer returns for an item it could not store (the store stayed unreachable): counted as failed.
 STORE_ERROR = "store_error"
 
@@ -252,7 +256,7 @@ class CrawlLedger:
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            batch, self._queue = self._queue, []
+            batch, self._queue = self._queue[:INGEST_BATCH], self._queue[INGEST_BATCH:]
             results = await loop.run_in_executor(
                 self._writer, self._ingest_batch, [item for item, _ in batch]
             )
