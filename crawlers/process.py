@@ -36,6 +36,7 @@ from crawlers.fastfeed.fetch import FeedClient, FetchConfig
 from crawlers.fastfeed.fulltext import FullTextSpider, HandOffQueue
 from crawlers.fastfeed.worker import ABORTED, FeedRun
 from crawlers.ledger import CrawlLedger, SourceJob
+from crawlers.memtrim import heap_trimmer
 from crawlers.scrapy_settings import scrapy_settings
 from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.feed import FeedSpider
@@ -48,6 +49,9 @@ from hub.settings import Settings
 from moderation.screening import configure_screening
 
 FEED_KINDS = frozenset({SourceKind.FEED.value, SourceKind.ACCOUNT.value})
+# While a job runs, the C heap's free pages are handed back this often (crawlers/memtrim.py): a trim
+# takes well under a millisecond, and freed chunks otherwise pile up through a large job.
+TRIM_EVERY_S = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +125,7 @@ class CrawlServer:
         self.tasks: set[asyncio.Task[None]] = set()
         self.cancelled: set[int] = set()
         self.shutdown_task: asyncio.Future[None] | None = None
+        self.release_heap = heap_trimmer()
 
     # --- messages -------------------------------------------------------------------------------
     def reply(self, message: dict[str, Any]) -> None:
@@ -162,15 +167,24 @@ class CrawlServer:
     # --- jobs -----------------------------------------------------------------------------------
     async def run_job(self, run_id: int, source_ids: list[int], host_shares: dict[str, int]) -> None:
         """Crawl this process's part of run ``run_id``; every source gets its outcome, then ``done``."""
+        trimming = asyncio.ensure_future(self._trim_heap())
         try:
             await self._crawl_job(run_id, source_ids, host_shares)
         except Exception:
             logger.exception("crawl job of run %d failed", run_id)
         finally:
+            trimming.cancel()
             # Whatever failed, even closing the ledger: the pool waits for this line, and the runner
             # records the sources left without an outcome as aborted.
             self.cancelled.discard(run_id)
             self.reply({"done": run_id})
+            self.release_heap()  # the job's objects are gone: the process waits small for the next
+
+    async def _trim_heap(self) -> None:
+        """Release the C heap's free pages every TRIM_EVERY_S until cancelled (the job's end)."""
+        while True:
+            await asyncio.sleep(TRIM_EVERY_S)
+            self.release_heap()
 
     async def _crawl_job(self, run_id: int, source_ids: list[int], host_shares: dict[str, int]) -> None:
         loop = asyncio.get_running_loop()
