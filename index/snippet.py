@@ -67,11 +67,16 @@ class _Normalized:
     characters that became other than one character (few: …, ℃, Ⅳ).
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, only_cjk: bool = False) -> None:
         self.starts: list[int] = []  # normalized position where each such character's output begins
         self.changes: list[tuple[int, int]] = []  # (text position, output length) of each
         self.simple = _SIMPLE_TEXT.fullmatch(text) is not None
         if self.simple:
+            if only_cjk:
+                # Only CJK tokens are looked for: normalizing a simple text changes letters and digits
+                # alone, one for one, never a CJK character nor whether a character is one.
+                self.text = text
+                return
             if _FULL_WIDTH_WORD_CHAR.search(text):
                 text = _FULL_WIDTH_CHAR.sub(_ascii_form, text)
             self.text = text.lower()
@@ -250,7 +255,7 @@ def fast_snippet(text: str, query: ParsedQuery, length: int = SNIPPET_CHARS) -> 
     wanted = query.highlight_tokens()
     if not wanted:
         return _render(text, [], length)  # nothing to mark: the first ``length`` characters
-    norm = _Normalized(text)
+    norm = _Normalized(text, only_cjk=all(_CJK_TOKEN.fullmatch(token) for token in wanted))
     if not norm.simple and _SPLITS_RUNS.search(norm.text):
         return None
     finder = _Finder(norm, wanted)

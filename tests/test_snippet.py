@@ -231,3 +231,21 @@ def test_normalized_text_and_origins_are_the_analysis() -> None:
             assert found.text == norm
             assert [found.origin(at) for at in range(len(norm))] == (offsets or list(range(len(norm))))
             assert all(found.position(found.origin(at)) <= at for at in range(len(norm)))
+
+
+def test_a_simple_text_keeps_its_cjk_characters_in_place() -> None:
+    # What lets make_snippet look for CJK-only query tokens in a simple text as it is (only_cjk).
+    rng = random.Random(12)
+    checked = 0
+    for _ in range(3_000):
+        text = " ".join(_text(rng).split())
+        found = _Normalized(text)
+        if not found.simple:
+            continue
+        checked += 1
+        assert _Normalized(text, only_cjk=True).text == text
+        assert len(found.text) == len(text)
+        for raw, normal in zip(text, found.text, strict=True):
+            assert is_cjk(raw) == is_cjk(normal), (raw, normal)
+            assert not is_cjk(raw) or raw == normal, (raw, normal)
+    assert checked > 100
