@@ -24,6 +24,7 @@ from api.directory_cache import DirectoryCache
 from api.heap import freeze_startup_heap, thaw_heap
 from api.metrics import AppMetrics
 from api.middleware import LanguageMiddleware, SecurityHeadersMiddleware
+from api.nulguard import NulGuardMiddleware
 from api.rendering import make_templates, render
 from api.requestlog import RequestObserver
 from api.routes import (
@@ -96,6 +97,7 @@ def create_app(
     app.state.metrics = AppMetrics.create(db, lambda: app.state.clock())
 
     # Pure ASGI middlewares (api/middleware.py), added innermost first: the observer times everything.
+    app.add_middleware(NulGuardMiddleware)  # innermost of these: its 400 still gets the security headers
     app.add_middleware(LanguageMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # outermost: times everything
