@@ -28,6 +28,7 @@ from hub.models import Item, OutboxEntry, OutboxOp, core_table
 from hub.timeutil import doubling_backoff, utcnow
 from index.backend import CatchUp, SearchBackend, SearchBackendError, SearchDocument
 from index.document import CHUNK, documents_for
+from index.drainlock import drain_lock
 
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 3600.0
@@ -54,8 +55,11 @@ class DrainStats:
     remaining: int
     written: int = 0
     deleted: int = 0
+    busy: bool = False  # another drain held the store's drain lock: it applies the rows
 
     def __str__(self) -> str:
+        if self.busy:
+            return f"another drain is running; remaining {self.remaining}"
         return (
             f"applied {self.applied}, failed {self.failed}, remaining {self.remaining}"
             f" ({self.written} documents written, {self.deleted} deleted)"
@@ -267,21 +271,24 @@ def drain_outbox(
 ) -> DrainStats:
     """Apply every row due at ``now`` that was in the outbox when the drain began, in id order, in
     batches of ``batch`` rows; stops early if the backend cannot be reached. ``zone``: the configured
-    time zone (settings ``timezone``), for the month of each document."""
+    time zone (settings ``timezone``), for the month of each document. One drain at a time per store
+    (index/drainlock.py): while another runs, this one does nothing and says ``busy``."""
     now = now or utcnow()
-    with db.session() as session:
-        last_id = session.scalar(select(func.max(OutboxEntry.id))) or 0
     applied = failed = written = deleted = 0
-    while True:
-        step = _apply_batch(db, backend, now, batch, last_id, zone)
-        applied, failed = applied + step.applied, failed + step.failed
-        written, deleted = written + step.written, deleted + step.deleted
-        # Failed rows are not due again before ``now`` + back-off: every batch makes progress.
-        if step.broken or not (step.applied or step.failed):
-            break
+    with drain_lock(db) as held:
+        if held:
+            with db.session() as session:
+                last_id = session.scalar(select(func.max(OutboxEntry.id))) or 0
+            while True:
+                step = _apply_batch(db, backend, now, batch, last_id, zone)
+                applied, failed = applied + step.applied, failed + step.failed
+                written, deleted = written + step.written, deleted + step.deleted
+                # Failed rows are not due again before ``now`` + back-off: every batch makes progress.
+                if step.broken or not (step.applied or step.failed):
+                    break
     with db.session() as session:
         remaining = session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
-    return DrainStats(applied, failed, remaining, written, deleted)
+    return DrainStats(applied, failed, remaining, written, deleted, busy=not held)
 
 
 def index_status(

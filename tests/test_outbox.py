@@ -24,6 +24,7 @@ from hub.models import Item, ItemState, OutboxEntry, OutboxOp, Source, Unit
 from hub.rawitem import RawItem
 from index.backend import BulkResult, SearchBackend, SearchDocument, SearchQuery
 from index.document import build_document, documents_for
+from index.drainlock import drain_lock
 from index.elastic import ElasticBackend
 from index.outbox import drain_outbox, index_status, reindex
 from moderation.service import transition
@@ -376,3 +377,22 @@ def test_index_status_command_prints_the_outbox_the_index_and_its_health(
     result = runner.invoke(build_app(), ["--config", str(config_file), "index", "status"])
     assert result.exit_code == 0, result.output
     assert "outbox pending 0" in result.output and "1 documents (pending 1)" in result.output
+
+
+def test_one_drain_at_a_time_the_second_skips_and_loses_nothing(
+    database: Database, search_backend: SearchBackend
+) -> None:
+    """While one drain holds the store's drain lock, another (a decision's catch-up, a second worker)
+    applies nothing and says busy, so no two drains can write one item's documents in the wrong order;
+    the rows wait for the next drain."""
+    unit_id, source_id, _ = seed_units(database)
+    item_id = add_item(database, unit_id, source_id, "党建稿件", ItemState.APPROVED)
+    with drain_lock(database) as held:
+        assert held
+        stats = drain_outbox(database, search_backend, now=NOW)
+        assert stats.busy and stats.applied == 0 and stats.remaining > 0
+        assert "another drain is running" in str(stats)
+        assert found(search_backend, "党建") == []
+    stats = drain_outbox(database, search_backend, now=NOW)
+    assert not stats.busy and stats.applied > 0 and stats.remaining == 0
+    assert found(search_backend, "党建") == [item_id]
