@@ -102,7 +102,9 @@ def test_the_digest_lists_the_paused_sources_of_the_district(
 
     assert alerts_tick(settings, database, T0).sent == 1  # east only: west has nothing to list
     (message,) = smtp.box.to("east@example.cn")
-    assert message["Subject"] == "[Xinlian] Weekly health digest: east单位, units needing attention: 0, paused sources: 1"
+    assert message["Subject"] == (
+        "[Xinlian] Weekly health digest: east单位, units needing attention: 0, paused sources: 1"
+    )
     body = message.get_content()
     # Paused a day before T0 (04:00 UTC): 12:00 in Shanghai.
     assert f"- gone-dark (#{paused_id}, east-b1单位): since 2024-06-02 12:00" in body

@@ -25,7 +25,10 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "failing": ("信息源故障：{source}（{unit}）", "Source failing: {source} ({unit})"),
     "recovered": ("信息源已恢复：{source}（{unit}）", "Source recovered: {source} ({unit})"),
     "paused": ("信息源已暂停抓取：{source}（{unit}）", "Source paused: {source} ({unit})"),
-    "digest": ("每周健康摘要：{unit}，{count} 个单位需关注", "Weekly health digest: {unit}, units needing attention: {count}"),
+    "digest": (
+        "每周健康摘要：{unit}，{count} 个单位需关注",
+        "Weekly health digest: {unit}, units needing attention: {count}",
+    ),
     "digest_paused_count": ("，{count} 个信息源已暂停抓取", ", paused sources: {count}"),
     "digest_paused": ("以下信息源已暂停抓取：", "Crawling is paused for these sources:"),
     "test": ("测试告警", "Test alert"),
