@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from crawlers.bridge import retry_after_seconds
-from crawlers.safety import BlockedPrivateAddress
+from crawlers.middlewares.privatenet import BlockedPrivateAddress
 
 # A Retry-After further away than this is read as this (a typo must not silence a source for a year).
 MAX_RETRY_AFTER_S = 7 * 86400.0

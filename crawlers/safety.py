@@ -6,8 +6,10 @@ network. Hosts named in ``crawl.allowed_private_hosts`` (the sample network: ``1
 URL: ``127.0.0.1`` allows that spelling only, so ``localhost``, ``127.1`` or ``2130706433`` stay
 refused. Redirects are new requests and pass through the middleware again.
 
-Two checks: ``PrivateNetworkMiddleware`` refuses before download (literal IPs in any spelling, names
-resolved once and the answer kept ``DNS_TTL_S`` for the crawl's other requests to that host);
+The address rules are here, free of Scrapy (the worker, the health probe and the WebSub hub use
+them too). Two checks on the crawl: ``crawlers.middlewares.privatenet.PrivateNetworkMiddleware``
+refuses before download (literal IPs in any spelling, names resolved once and the answer kept
+``DNS_TTL_S`` for the crawl's other requests to that host);
 ``crawlers.middlewares.resolver.GuardedResolver`` checks again the address Twisted actually connects
 to, which closes the DNS-rebinding gap between the two lookups (and any staleness of the kept answer).
 """
@@ -19,12 +21,6 @@ import ipaddress
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
-
-from scrapy import Request
-from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
-from scrapy.settings import BaseSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -39,10 +35,6 @@ _NUMERIC_HOST = frozenset("0123456789abcdefxABCDEFX.")
 # so a longer time only delays noticing a changed answer, never lets a private address through.
 DNS_TTL_S = 60.0
 DNS_CACHE_SIZE = 4096
-
-
-class BlockedPrivateAddress(IgnoreRequest):
-    """The request's host is (or resolves to) a private, loopback or link-local address."""
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:
@@ -153,41 +145,3 @@ class AddressCache:
     def _forget(self, key: tuple[str, int], entry: tuple[float, asyncio.Future[list[str]]]) -> None:
         if self._entries.get(key) is entry:
             del self._entries[key]
-
-
-class PrivateNetworkMiddleware:
-    """Raise BlockedPrivateAddress for requests to private hosts that are not allow-listed."""
-
-    def __init__(self, policy: HostPolicy, addresses: AddressCache | None = None) -> None:
-        self.policy = policy
-        # One crawler's cache: a run's requests to one host cost one lookup.
-        self.addresses = addresses or AddressCache()
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> PrivateNetworkMiddleware:
-        return cls(policy_from_settings(crawler.settings))
-
-    async def process_request(self, request: Request) -> None:
-        """Refuse the request when its host is private and not allow-listed."""
-        parts = urlsplit(request.url)
-        host = (parts.hostname or "").lower()
-        if self.policy.allowed_name(host):
-            return None
-        literal = parse_ip_literal(host)
-        if literal is not None:
-            addresses = [str(literal)]
-        else:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            addresses = await self.addresses.resolve(host, port)
-        reason = self.policy.refusal(host, addresses)
-        if reason is not None:
-            raise BlockedPrivateAddress(reason)
-        return None
-
-
-def policy_from_settings(settings: BaseSettings) -> HostPolicy:
-    """The policy from the crawl's Scrapy settings (XINLIAN_ALLOW_PRIVATE_NETWORKS, ..._HOSTS)."""
-    return HostPolicy(
-        settings.getbool("XINLIAN_ALLOW_PRIVATE_NETWORKS"),
-        settings.getlist("XINLIAN_ALLOWED_PRIVATE_HOSTS"),
-    )

@@ -59,7 +59,8 @@ def scrapy_settings(settings: Settings, host_shares: Mapping[str, int] | None = 
         "TWISTED_DNS_RESOLVER": "crawlers.middlewares.resolver.GuardedResolver",
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # sources carry no credentials
-            "crawlers.safety.PrivateNetworkMiddleware": 50,  # before robots.txt (100) fetches anything
+            # Before robots.txt (100) fetches anything.
+            "crawlers.middlewares.privatenet.PrivateNetworkMiddleware": 50,
             # Scrapy's robots.txt middleware lets requests that wait for a host's robots.txt through
             # unchecked, all but the first (crawlers/middlewares/robots.py).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,

@@ -19,15 +19,15 @@ from urllib.parse import urljoin, urlsplit
 
 from sqlalchemy.orm import Session
 
-from crawlers.feeds import ParsedFeed, parse_feed
 from crawlers.safety import HostPolicy, parse_ip_literal
 from hub.db import Database
-from hub.ingest import ingest
 from hub.settings import Settings
 from hub.websub import SubscribeRequest, claim_due, expire_lapsed, record_request_error
 
 if TYPE_CHECKING:
     import httpx  # imported where used: the crawl processes load this module for advertised_hub only
+
+    from crawlers.feeds import ParsedFeed
 
 log = logging.getLogger(__name__)
 CALLBACK_PATH = "/websub/callback/"
@@ -170,6 +170,11 @@ def ingest_delivery(
     Raises crawlers.feeds.FeedParseError for a body that is not a feed. Teaser-only entries are stored
     as they are: the web process never fetches pages; the next poll of the source completes them.
     """
+    # Imported here: the worker loads this module to renew subscriptions, and the feed reader and
+    # ingest (lxml, numpy, the screening lexicon) would add ~40 MB to a process that never parses.
+    from crawlers.feeds import parse_feed
+    from hub.ingest import ingest
+
     feed = parse_feed(body, source_id, topic, content_type, zone=settings.timezone)
     counts = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0}
     for entry in feed.entries[: settings.crawl.max_items_per_source]:

@@ -151,7 +151,7 @@ def test_middleware_refuses_a_name_that_resolves_to_loopback() -> None:
     # localhost resolves through /etc/hosts (no network); the cached answer is refused the second time too.
     from scrapy import Request
 
-    from crawlers.safety import BlockedPrivateAddress, PrivateNetworkMiddleware
+    from crawlers.middlewares.privatenet import BlockedPrivateAddress, PrivateNetworkMiddleware
 
     middleware = PrivateNetworkMiddleware(HostPolicy(False, ["127.0.0.1"]))
 

@@ -17,7 +17,8 @@ from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.base import ReactorBase
 from twisted.internet.defer import Deferred
 
-from crawlers.safety import BlockedPrivateAddress, HostPolicy, policy_from_settings
+from crawlers.middlewares.privatenet import BlockedPrivateAddress, policy_from_settings
+from crawlers.safety import HostPolicy
 
 logger = logging.getLogger(__name__)
 
