@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from crawlers.fastfeed.worker import LIVE_POLLS_MIN, by_host_in_turn
+from crawlers.ledger import SourceJob
 from crawlers.runner import crawl
 from hub.db import Database
 from hub.models import CrawlOutcome, Item, Source, Unit
@@ -349,3 +351,24 @@ def test_rate_limited_source_waits_and_unreachable_hosts_are_classified(
             source is not None and source.retry_after_until is not None and source.next_check_at is not None
         )
         assert 7190 <= (source.next_check_at - limited.finished_at).total_seconds() <= 7210
+
+
+def test_hosts_are_taken_in_turn() -> None:
+    """The window of live polls is filled host by host, so one host's many sources cannot take it all."""
+    urls = ["http://a.test/1", "http://a.test/2", "http://a.test/3", "http://B.test/1", "http://c.test/1"]
+    urls.append("http://b.test/2")
+    jobs = [SourceJob(id=n, name=f"s{n}", kind="feed", url=url) for n, url in enumerate(urls)]
+    assert [job.id for job in by_host_in_turn(jobs)] == [0, 3, 4, 1, 5, 2]
+
+
+def test_more_sources_than_the_window_are_all_polled(
+    settings: Settings, database: Database, site: FaultSite
+) -> None:
+    """A run holds at most FeedRun.window polls at once (memory stays flat at 10,000 sources); the sources
+    past the window start as earlier ones finish, and every one gets its outcome."""
+    count = LIVE_POLLS_MIN + 44
+    ids = add_sources(database, [f"{site.base}/feed.xml?copy={n}" for n in range(count)])
+    one_process = with_crawl(settings, processes=1, concurrent_requests=4)  # all 300 polls in one window
+    found = outcomes(database, crawl(one_process, trigger="test").run_id)
+    assert set(found) == set(ids.values())
+    assert all(outcome.status == "ok" and outcome.items_seen == site.items for outcome in found.values())

@@ -175,7 +175,8 @@ def test_invalid_sources_get_422_with_the_field(
     # PostgreSQL refuses NUL in text: a 422 naming the field, not a 500 from the store.
     nul = problems(api.post("/api/v1/sources", json=new_source(base, name="a\x00b", unit="ci\x00ty")))
     assert nul["name"] == "contains a NUL character" and "no unit" in nul["unit"]
-    assert api.get("/api/v1/sources", params={"q": "a\x00b"}).status_code == 200
+    refused = api.get("/api/v1/sources", params={"q": "a\x00b"})  # no URL may carry NUL (api/nulguard.py)
+    assert refused.status_code == 400 and refused.json() == {"detail": "the URL holds a NUL character"}
     extra = api.post("/api/v1/sources", json=new_source(base, colour="red"))
     assert extra.status_code == 422  # unknown fields are refused by the schema
     assert counts(database) == before

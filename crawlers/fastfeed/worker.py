@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
+from urllib.parse import urlsplit
 
 from crawlers.bodyhash import load_body_hashes
 from crawlers.bridge import redact, retry_after_seconds, route_url
@@ -69,6 +71,23 @@ def status_failure(status: int, retry_after: str | None) -> FailureInfo:
     return FailureInfo("http_5xx" if status >= 500 else "http_4xx", status, f"HTTP {status}")
 
 
+LIVE_POLLS_MIN = 256
+LIVE_POLLS_PER_SLOT = 8  # per crawl.concurrent_requests: polls waiting on politeness keep slots fed
+
+
+def by_host_in_turn(jobs: list[SourceJob]) -> Iterator[SourceJob]:
+    """``jobs`` with their hosts taken in turn (round robin), each host's jobs in their order."""
+    queues: dict[str, deque[SourceJob]] = defaultdict(deque)
+    for job in jobs:
+        queues[(urlsplit(job.url).hostname or "").lower()].append(job)
+    while queues:
+        for host in list(queues):
+            queue = queues[host]
+            yield queue.popleft()
+            if not queue:
+                del queues[host]
+
+
 class FeedRun:
     """Polls one run's feed sources through ``client``; outcomes and items go to ``ledger``."""
 
@@ -87,20 +106,44 @@ class FeedRun:
         self.bridge = settings.bridge
         self.hand_off = hand_off  # teasers go to Scrapy for their full text (crawlers/fastfeed/fulltext.py)
         self.politeness = Politeness(PolitenessConfig.from_settings(self.crawl), self._robots, host_shares)
-        self._tasks: list[asyncio.Task[None]] = []
+        # Sources polled at once: enough to keep every request slot busy while others wait on their host.
+        self.window = max(LIVE_POLLS_MIN, LIVE_POLLS_PER_SLOT * self.crawl.concurrent_requests)
+        self._live: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     async def run(self, jobs: list[SourceJob]) -> None:
-        """Poll every job."""
+        """Poll every job, at most ``window`` at a time, hosts taken in turn.
+
+        A task per source at once (5,000 sources a process at 10,000) held every coroutine, its state
+        and buffers for the whole run, most of them only waiting for a request slot: the window keeps
+        the crawl process's memory flat (issue 7's worker memory floor). Taking hosts in turn keeps
+        one slow host from filling the window."""
         await load_body_hashes(self.ledger.database, jobs)
-        self._tasks = [asyncio.ensure_future(self.poll(job)) for job in jobs]
         try:
-            await asyncio.gather(*self._tasks)
+            for job in by_host_in_turn(jobs):
+                if self._stopped:
+                    break
+                while len(self._live) >= self.window:
+                    done, _ = await asyncio.wait(self._live, return_when=asyncio.FIRST_COMPLETED)
+                    self._settle(done)
+                task = asyncio.ensure_future(self.poll(job))
+                self._live.add(task)
+            while self._live:
+                done, _ = await asyncio.wait(self._live, return_when=asyncio.FIRST_COMPLETED)
+                self._settle(done)
         finally:
             await self.politeness.close()
 
+    def _settle(self, done: set[asyncio.Task[None]]) -> None:
+        self._live -= done
+        for task in done:
+            task.result()  # poll() records its own failures; only a cancellation comes out here
+
     def cancel(self) -> None:
-        """Stop the run: sources still in flight are recorded as aborted."""
-        for task in self._tasks:
+        """Stop the run: sources still in flight are recorded as aborted, the rest are not started
+        (the runner records every source of the run without an outcome as aborted)."""
+        self._stopped = True
+        for task in self._live:
             task.cancel()
 
     async def poll(self, job: SourceJob) -> None:
