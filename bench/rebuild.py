@@ -61,7 +61,6 @@ def rebuild(workdir: str) -> Figures:
     size = stats.size_bytes or 0
     return {
         "documents_indexed": str(result.indexed),
-        "requeued": str(result.requeued),
         "wall_s": f"{wall:.1f}",
         "docs_per_s": f"{result.indexed / wall:.0f}",
         "cpu_s": f"{cpu:.1f} (all threads: reading the store, analysis, tantivy indexing and merges)",

@@ -164,8 +164,9 @@ class CatchUp:
     deletes: list[int] = field(default_factory=list)
 
 
-# Called by ``rebuild`` once its documents are written and before the swap (index.outbox.reindex).
-CatchUpSource = Callable[[], CatchUp]
+# Called by ``rebuild`` once its documents are written and before the swap (index.outbox.reindex): the
+# changes come in chunks, so a catch-up of many items (after a bulk import) never sits in memory whole.
+CatchUpSource = Callable[[], Iterable[CatchUp]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,10 +247,12 @@ class ElasticBackend:
             try:
                 bulk_write(self.client, self._index_actions(documents, new), self.bulk_options, strict=True)
                 if catch_up is not None:  # the documents are all read: what changed since goes in too
-                    changes = catch_up()
-                    changed = chain(
-                        self._index_actions(changes.documents, new),
-                        self._delete_actions(changes.deletes, new),
+                    changed = chain.from_iterable(
+                        chain(
+                            self._index_actions(changes.documents, new),
+                            self._delete_actions(changes.deletes, new),
+                        )
+                        for changes in catch_up()
                     )
                     bulk_write(self.client, changed, self.bulk_options, strict=True)
                 self.client.indices.refresh(index=new)

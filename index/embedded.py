@@ -225,8 +225,7 @@ class EmbeddedBackend:
             iterator = iter(documents)
             while chunk := list(islice(iterator, REBUILD_CHUNK)):
                 EmbeddedBackend._add(writer, versions, chunk)
-            if catch_up is not None:  # the documents are all read: what changed since goes in too
-                changes = catch_up()
+            for changes in catch_up() if catch_up is not None else ():  # what changed since goes in too
                 EmbeddedBackend._add(writer, versions, changes.documents)
                 for item_id in changes.deletes:
                     writer.delete_documents_by_term(F.item_id, item_id)

@@ -14,6 +14,7 @@ be reached at all keeps every row. An index outage delays updates, never loses t
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,9 +34,8 @@ from index.drainlock import drain_lock
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 3600.0
 REINDEX_CHUNK = 500
-# Items updated this long before a reindex began are caught up too: a writer whose clock lags, or whose
-# transaction set updated_at before the start and committed after the rebuild read the item.
-REINDEX_CLOCK_SLACK = timedelta(minutes=5)
+REINDEX_LOCK_WAIT_S = 120.0  # how long a reindex waits for a drain running when it starts
+LOCK_POLL_S = 0.5
 ERROR_MAX_CHARS = 2000
 DEFAULT_ZONE = "Asia/Shanghai"  # the settings default (hub/settings.py ``timezone``); callers pass theirs
 DEFAULT_MAX_ATTEMPTS = 20  # the settings default of ``search.outbox_max_attempts``
@@ -114,10 +114,9 @@ class ReindexResult:
     """What a full reindex did."""
 
     indexed: int
-    requeued: int  # items changed while the reindex ran, queued again for the drainer
 
     def __str__(self) -> str:
-        return f"indexed {self.indexed} documents, requeued {self.requeued} changed meanwhile"
+        return f"indexed {self.indexed} documents"
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -358,32 +357,29 @@ class _CatchUpSource:
 
     The high-water mark is the set of outbox rows visible when the reindex began (their changes were
     committed, so the rebuild reads them): every other row is caught up, whatever its id (a PostgreSQL
-    transaction can commit after one that took a higher id) and whatever the writer's clock said. Rows
-    are not deleted: the live drain applies them to the new index too (versions make that harmless).
-    A drain running meanwhile may have deleted some rows (Elasticsearch takes writes during a rebuild),
-    so items updated since ``since`` (the start less a clock slack) are read as well.
+    transaction can commit after one that took a higher id) and whatever the writer's clock said. No
+    drain runs during a reindex (it holds the drain lock), so no row is deleted meanwhile; the rows are
+    kept and the live drain applies them to the new index too (versions make that harmless).
     """
 
     db: Database
     seen: list[tuple[int, int]]
-    since: datetime
     zone: str
     batch: int = REINDEX_CHUNK
 
-    def __call__(self) -> CatchUp:
-        with self.db.session() as session:  # rows read first: a change committed later keeps its row
+    def __call__(self) -> Iterator[CatchUp]:
+        """The changed items' documents and deletions, ``batch`` items at a time (a large backlog
+        written during the rebuild never sits in memory whole)."""
+        with self.db.session() as session:
             ordered = select(OutboxEntry.id, OutboxEntry.item_id).order_by(OutboxEntry.id)
             rows = session.execute(ordered.execution_options(yield_per=10_000))
-            fresh = [item_id for row_id, item_id in rows if not _in_runs(self.seen, row_id)]
-            updated = session.scalars(select(Item.id).where(Item.updated_at >= self.since))
-            item_ids = list(dict.fromkeys([*fresh, *updated]))
-            documents: list[SearchDocument] = []
-            deletes: list[int] = []
-            for start in range(0, len(item_ids), self.batch):
+            item_ids = list(
+                dict.fromkeys(item_id for row_id, item_id in rows if not _in_runs(self.seen, row_id))
+            )
+        for start in range(0, len(item_ids), self.batch):
+            with self.db.session() as session:  # one short session per chunk: no identity map growth
                 found, gone, _followers = _changes(session, item_ids[start : start + self.batch], self.zone)
-                documents.extend(found)
-                deletes.extend(gone)
-        return CatchUp(documents, deletes)
+            yield CatchUp(found, gone)
 
 
 def reindex(
@@ -391,26 +387,28 @@ def reindex(
     backend: SearchBackend,
     *,
     zone: str = DEFAULT_ZONE,
-    clock: Callable[[], datetime] = utcnow,
+    lock_wait_s: float = REINDEX_LOCK_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ReindexResult:
     """Rebuild the index from every item of the database, catch up on what changed meanwhile, and
-    swap it in (the catch-up is applied to the new index before the swap: docs/search.md)."""
-    started = clock()
-    with db.session() as session:
-        seen = _id_runs(session)
-    catch_up = _CatchUpSource(db, seen, started - REINDEX_CLOCK_SLACK, zone)
-    backend.ensure_ready()
-    indexed = backend.rebuild(_all_documents(db, zone), catch_up)
-    # A change committed between the catch-up and the swap has its outbox row, unless a drain wrote it
-    # to the old index meanwhile (Elasticsearch): queue items updated since the start again.
-    with db.session() as session:
-        changed = list(session.scalars(select(Item.id).where(Item.updated_at >= started)))
-        if changed:
-            session.execute(
-                insert(core_table(OutboxEntry)),
-                [
-                    {"item_id": item_id, "op": OutboxOp.UPSERT.value, "created_at": clock(), "attempts": 0}
-                    for item_id in changed
-                ],
+    swap it in (the catch-up is applied to the new index before the swap: docs/search.md).
+
+    The reindex holds the store's drain lock throughout (waiting up to ``lock_wait_s`` for a drain
+    running when it starts): a drain meanwhile would write into the old index and delete rows the
+    catch-up needs. The changes wait in the outbox and go into the new index, by the catch-up or by
+    the first drain after the swap."""
+    waited = 0.0
+    while True:
+        with drain_lock(db) as held:
+            if held:
+                with db.session() as session:
+                    seen = _id_runs(session)
+                backend.ensure_ready()
+                indexed = backend.rebuild(_all_documents(db, zone), _CatchUpSource(db, seen, zone))
+                return ReindexResult(indexed=indexed)
+        if waited >= lock_wait_s:
+            raise SearchBackendError(
+                f"an outbox drain has been running for {lock_wait_s:.0f} s: reindex later"
             )
-    return ReindexResult(indexed=indexed, requeued=len(changed))
+        sleep(LOCK_POLL_S)
+        waited += LOCK_POLL_S

@@ -15,16 +15,17 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import cast
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from hub.db import Database
 from hub.models import Item, ItemState, OutboxEntry, OutboxOp, Source, Unit
-from hub.timeutil import utcnow
-from index.backend import CatchUpSource, SearchBackend, SearchDocument, SearchQuery
-from index.outbox import drain_outbox, reindex
+from index.backend import CatchUpSource, SearchBackend, SearchBackendError, SearchDocument, SearchQuery
+from index.drainlock import drain_lock
+from index.outbox import LOCK_POLL_S, drain_outbox, reindex
 from tests.fixtures.search import make_document
 
 WAIT_S = 60.0  # a guard against a deadlock, never a measure of speed: every wait is for an Event
@@ -269,15 +270,15 @@ def test_reindex_under_concurrent_searching_and_upserts_loses_no_query_and_no_do
     written = threading.Event()
 
     def write_and_drain() -> None:
-        # While the rebuild is held: new items, an approval, a withdrawal and an edit, drained towards the
-        # live index. The embedded backend refuses writes while it rebuilds (it waits for its write lock,
-        # then fails: the outbox keeps the rows); Elasticsearch writes them to the old version and the
-        # drain deletes their rows. The catch-up must bring them into the new index either way.
+        # While the rebuild is held: new items, an approval, a withdrawal and an edit, and a drain. The
+        # reindex holds the drain lock, so the drain does nothing (a drain into the old index would delete
+        # the rows the catch-up needs): the catch-up must bring them into the new index.
         try:
             titles = [f"增补公告 {n}" for n in range(3)]
             added.extend(add_items(database, unit_id, source_id, titles, ItemState.APPROVED))
             corpus.change(database)
-            drain_outbox(database, search_backend)
+            stats = drain_outbox(database, search_backend)
+            assert stats.busy and stats.applied == 0, stats
         finally:  # an error is raised by the writer's future
             written.set()
 
@@ -302,7 +303,7 @@ def test_reindex_under_concurrent_searching_and_upserts_loses_no_query_and_no_do
     # The first searches after the swap (in the searching thread, then these) already show the changes.
     searcher.check(STALE_IDS, corpus.public_notices())
     corpus.check_index(database, search_backend, added)
-    drain_outbox(database, search_backend)  # the rows kept, and the items requeued, change nothing
+    drain_outbox(database, search_backend)  # the rows kept change nothing
     corpus.check_index(database, search_backend, added)
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
@@ -326,9 +327,8 @@ def test_reindex_catches_up_by_outbox_rows_whatever_the_writers_clocks_say(
         corpus.change(database, withdrawal_row=1001)
 
     held = HeldRebuild(search_backend, change_while_held)
-    result = reindex(database, cast(SearchBackend, held), clock=lambda: utcnow() + timedelta(hours=1))
+    result = reindex(database, cast(SearchBackend, held))
     assert held.held
-    assert result.requeued == 0  # by their clocks nothing changed after the start: only the rows tell
     assert result.indexed == len(corpus.notices) + len(corpus.bulletins) + 1 + len(added)
     corpus.check_index(database, search_backend, added)
     with database.session() as session:  # kept for the live drain
@@ -340,3 +340,28 @@ def corpus_source(db: Database) -> tuple[int, int]:
     with db.session() as session:
         source = session.scalars(select(Source)).one()
         return source.unit_id, source.id
+
+
+def test_reindex_waits_for_a_running_drain_and_gives_up_after_its_wait(
+    database: Database, search_backend: SearchBackend
+) -> None:
+    """A reindex started while a drain runs waits for it (polling the drain lock), then runs; if the drain
+    outlasts ``lock_wait_s`` it stops with a clear error and changes nothing."""
+    corpus = Corpus.seed(database, search_backend)
+    slept: list[float] = []
+    with drain_lock(database) as held:
+        assert held
+        with pytest.raises(SearchBackendError, match="drain has been running for 2 s"):
+            reindex(database, search_backend, lock_wait_s=2.0, sleep=slept.append)
+    assert slept == [LOCK_POLL_S] * 4
+    lock = drain_lock(database)
+    lock.__enter__()
+
+    def drain_ends(seconds: float) -> None:  # the running drain finishes during the first wait
+        slept.append(seconds)
+        lock.__exit__(None, None, None)
+
+    slept.clear()
+    result = reindex(database, search_backend, sleep=drain_ends)
+    assert slept == [LOCK_POLL_S]
+    assert result.indexed == len(corpus.notices) + len(corpus.bulletins) + 1  # the waiting item too
