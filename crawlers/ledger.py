@@ -60,7 +60,7 @@ class SourceJob:
     etag: str | None = None
     last_modified: str | None = None
     site_name: str | None = None
-    body_hash: str | None = None  # of the last answer parsed (crawlers/bodyhash.py load_body_hashes)
+    body_hash: str | None = None  # of the last answer parsed (crawlers/bodyhash.py; read by load_jobs)
 
 
 @dataclass(slots=True)

@@ -69,6 +69,7 @@ def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
                 Source.selectors,
                 Source.etag,
                 Source.last_modified,
+                Source.body_hash,
                 Unit.name,
             )
             .join(Unit, Unit.id == Source.unit_id)
@@ -84,8 +85,9 @@ def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
                 etag=etag,
                 last_modified=last_modified,
                 site_name=unit_name,
+                body_hash=body_hash or None,
             )
-            for source_id, name, kind, url, selectors, etag, last_modified, unit_name in rows
+            for source_id, name, kind, url, selectors, etag, last_modified, body_hash, unit_name in rows
         ]
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from urllib.parse import urlsplit
 
-from crawlers.bodyhash import load_body_hashes
 from crawlers.bridge import redact, retry_after_seconds, route_url
 from crawlers.errors import MAX_RETRY_AFTER_S, FailureInfo
 from crawlers.fastfeed.fetch import Answer, FeedClient, FetchFailed
@@ -118,7 +117,6 @@ class FeedRun:
         and buffers for the whole run, most of them only waiting for a request slot: the window keeps
         the crawl process's memory flat (issue 7's worker memory floor). Taking hosts in turn keeps
         one slow host from filling the window."""
-        await load_body_hashes(self.ledger.database, jobs)
         try:
             for job in by_host_in_turn(jobs):
                 if self._stopped:

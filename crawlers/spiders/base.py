@@ -18,7 +18,6 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from crawlers.bodyhash import load_body_hashes
 from crawlers.bridge import redact, retry_after_seconds
 from crawlers.decode import charset_from_content_type, decode_html
 from crawlers.errors import FailureInfo, classify_failure
@@ -61,10 +60,6 @@ class SourceSpider(scrapy.Spider):
         """Scrapy's settings for our spiders: a 429 is not retried at once, it pauses the source."""
         super().update_settings(settings)
         settings.set("RETRY_HTTP_CODES", [500, 502, 503, 504, 522, 524, 408], priority="spider")
-
-    async def load_body_hashes(self) -> None:
-        """The body hash of each source's last parsed answer (crawlers/bodyhash.py), before its request."""
-        await load_body_hashes(self.ledger.database, self.jobs)
 
     def source_request(
         self,

@@ -33,7 +33,6 @@ class FeedSpider(SourceSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         """One conditional request per source; accounts given as platform + id go to the bridge."""
-        await self.load_body_hashes()
         for job in self.jobs:
             try:
                 url = route_url(job.url, self.bridge)

@@ -27,7 +27,6 @@ class HtmlListSpider(SitemapCrawling):
 
     async def start(self) -> AsyncIterator[Any]:
         """One conditional request per source."""
-        await self.load_body_hashes()
         await self.load_sitemap_state()
         for job in self.jobs:
             if job.kind == SourceKind.SITEMAP.value:
