@@ -17,8 +17,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from api.app import create_app
+from hub.apitokens import create_token
 from hub.db import Database, is_disconnect, make_engine, retry_on_disconnect
-from hub.models import CrawlOutcome, Item, Source
+from hub.models import CrawlOutcome, Item, Role, Source
 from hub.registry import import_registry
 from hub.settings import Settings
 from index.factory import open_backend
@@ -26,6 +27,7 @@ from samplenet.export import ground_truth, write_registry
 from samplenet.server import running_network
 from tests.fixtures import env
 from tests.fixtures.sample import make_sample_network
+from tests.fixtures.web import add_user
 from tests.privatepg import PrivateServer, private_server, unavailable_reason
 from tests.workers import (
     base_sections,
@@ -237,3 +239,67 @@ def test_disconnects_are_told_from_other_store_errors(pg: PrivateServer, tmp_pat
     with pytest.raises(OperationalError):
         retry_on_disconnect(down, "test write", give_up_after_s=1.5, sleep=waits.append)
     assert waits == [0.25, 0.5, 1.0]
+
+
+def _source_named(settings: Settings, name: str) -> list[tuple[str, bool]]:
+    database = Database(settings.store.url)
+    try:
+        with database.session() as session:
+            rows = session.execute(select(Source.url, Source.enabled).where(Source.name == name))
+            return [(url, enabled) for url, enabled in rows]
+    finally:
+        database.dispose()
+
+
+@pytest.fixture(scope="module")
+def admin_token(web_store: Settings) -> str:
+    database = Database(web_store.store.url)
+    try:
+        user = add_user(database, "restart-admin", Role.ADMIN)
+        with database.session() as session:
+            return create_token(session, user).secret
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_staff_writes_land_once_across_a_restart(
+    pg: PrivateServer, web_store: Settings, admin_token: str
+) -> None:
+    """A write right after a restart lands (dead pool connections are replaced); a write while the store
+    is down is refused whole with 503 + Retry-After and stores nothing; the client's retry lands once."""
+    new = {
+        "unit": "city",
+        "name": "重启后新增",
+        "kind": "html",
+        "url": "http://127.0.0.1:9/sites/after/list.html",
+    }
+    with TestClient(create_app(web_store), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token}"
+        assert client.get("/api/v1/sources").status_code == 200
+        pg.restart()
+        created = client.post("/api/v1/sources", json=new)
+        assert created.status_code == 201, created.text
+        source_id = created.json()["id"]
+        assert _source_named(web_store, "重启后新增") == [(new["url"], True)]
+
+        retried = {**new, "name": "停机时新增", "url": "http://127.0.0.1:9/sites/down/list.html"}
+        pg.stop()
+        try:
+            refused_create = client.post("/api/v1/sources", json=retried)
+            refused_patch = client.patch(f"/api/v1/sources/{source_id}", json={"enabled": False})
+        finally:
+            pg.start()
+        for refused in (refused_create, refused_patch):
+            assert refused.status_code == 503, refused.text
+            assert refused.json() == {"detail": "the store is temporarily unavailable"}
+            assert refused.headers.get("Retry-After")
+        # Nothing of the refused writes reached the store.
+        assert _source_named(web_store, "停机时新增") == []
+        assert _source_named(web_store, "重启后新增") == [(new["url"], True)]
+        # The client retries as told: each write lands exactly once.
+        assert client.post("/api/v1/sources", json=retried).status_code == 201
+        assert client.patch(f"/api/v1/sources/{source_id}", json={"enabled": False}).status_code == 200
+        assert client.post("/api/v1/sources", json=retried).status_code == 422  # the same URL twice: refused
+    assert _source_named(web_store, "停机时新增") == [(retried["url"], True)]
+    assert _source_named(web_store, "重启后新增") == [(new["url"], False)]
