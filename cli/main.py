@@ -27,6 +27,7 @@ from cli import (
 )
 from cli.context import CliContext
 from hub.db import is_disconnect
+from index.backend import SearchBackendError
 
 
 def build_app() -> typer.Typer:
@@ -67,13 +68,24 @@ def build_app() -> typer.Typer:
 
 
 STORE_UNREACHABLE_EXIT = 3  # 2 is a configuration or file error (cli/context.py)
+INDEX_ERROR_EXIT = 4
 
 
 def main() -> None:
     """Console-script entry point. A store that cannot be reached stops any command with one clear line
-    on stderr and exit code 3 rather than a page of SQLAlchemy traceback; other errors keep theirs."""
+    on stderr and exit code 3, an index the command cannot open or use (an embedded index directory
+    that cannot be created or read, a cluster refusing the command) with one line and exit code 4,
+    rather than a page of traceback; other errors keep theirs."""
     try:
         build_app()()
+    except SearchBackendError as exc:
+        # The message names the index (the embedded directory or the cluster) and the OS or server error.
+        Console(stderr=True).print(
+            f"[red]search index error[/red] (check the search settings): {escape(str(exc))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(INDEX_ERROR_EXIT)
     except DBAPIError as exc:
         if not is_disconnect(exc):
             raise

@@ -4,12 +4,15 @@ Every process that stores or decides items configures screening when it starts (
 commands that open the store, the crawl processes: moderation.screening.configure_screening); the
 lexicon files and the reasons file are read there, so a typo is found at start-up rather than at the
 first item or decision. (A bad settings file: tests/test_settings.py; a bad registry import:
-tests/test_registry_errors.py.)
+tests/test_registry_errors.py.) An embedded index directory that cannot be made stops every command
+that opens the index with one line naming it (cli/main.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from hub.settings import ModerationSettings, Settings
 from index.factory import open_backend
 from moderation.lexicon import LexiconError
 from moderation.reasons import ReasonFileError
+from tests.workers import xinlian_command
 
 GOOD_REASONS = '[off_topic]\nlabel = "无关"\ntemplate = "与本单位无关。"\nactions = ["reject"]\n'
 BAD_LEXICONS = [
@@ -138,3 +142,31 @@ def test_default_moderation_files_are_the_shipped_ones() -> None:
     """The files checked at start-up by default are the ones in config/."""
     defaults = ModerationSettings()
     assert Path(defaults.lexicon_dir).is_dir() and Path(defaults.reasons_file).is_file()
+
+
+@pytest.mark.parametrize("command", [["init"], ["serve", "--port", "9"], ["worker"], ["index", "status"]])
+def test_an_index_directory_that_cannot_be_made_stops_start_up_in_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A disk error on the embedded index (its directory under a regular file: what a wrong path or a
+    read-only mount gives; root ignores permission bits) stops the process with the path and the OS
+    error on one line, exit code 4, no traceback."""
+    in_the_way = tmp_path / "not-a-directory"
+    in_the_way.write_text("a file where the index directory should be\n")
+    store = tmp_path / "store.db"
+    env = {
+        **os.environ,
+        "XINLIAN_DEMO": "true",
+        "XINLIAN_STORE__URL": f"sqlite:///{store}",
+        "XINLIAN_SEARCH__BACKEND": "embedded",
+        "XINLIAN_SEARCH__EMBEDDED_PATH": str(in_the_way / "index"),
+    }
+    if command[0] != "init":  # the store is ready: only the index is wrong
+        Database(f"sqlite:///{store}").migrate()
+    done = subprocess.run(
+        [*xinlian_command(), *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 4, (done.returncode, done.stderr[-2000:])
+    assert "search index error" in done.stderr and str(in_the_way / "index") in done.stderr
+    assert "Not a directory" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
