@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hub.db import Database
+from hub.db import Database, StoreLocationError
 from hub.settings import Settings, load_settings
 
 
@@ -41,7 +41,10 @@ class CliContext:
     def open_database(self, check_schema: bool) -> Database:
         """The store; ``check_schema`` False only for the command that creates or upgrades the schema."""
         if self._database is None:
-            database = Database(self.settings.store.url, echo=self.settings.store.echo)
+            try:
+                database = Database(self.settings.store.url, echo=self.settings.store.echo)
+            except StoreLocationError as exc:
+                self.fail("store error", exc)
             problem = database.schema_problem() if check_schema else None
             if problem is not None:
                 database.dispose()

@@ -73,9 +73,10 @@ INDEX_ERROR_EXIT = 4
 
 def main() -> None:
     """Console-script entry point. A store that cannot be reached stops any command with one clear line
-    on stderr and exit code 3, an index the command cannot open or use (an embedded index directory
-    that cannot be created or read, a cluster refusing the command) with one line and exit code 4,
-    rather than a page of traceback; other errors keep theirs."""
+    on stderr and exit code 3 (so does a SQLite file that is not a database, or a full disk); an index
+    the command cannot open or use (an embedded index directory that cannot be created or read, a
+    cluster refusing the command) with one line and exit code 4; rather than a page of traceback.
+    Other errors keep theirs."""
     try:
         build_app()()
     except SearchBackendError as exc:
@@ -87,16 +88,35 @@ def main() -> None:
         )
         sys.exit(INDEX_ERROR_EXIT)
     except DBAPIError as exc:
-        if not is_disconnect(exc):
+        if is_disconnect(exc):
+            # psycopg's message names host and port, never the password; store.url is the setting to check.
+            what = "[red]store unreachable[/red] (check store.url and that the database runs)"
+        elif _sqlite_file_problem(exc):
+            what = "[red]store file unusable[/red] (check store.url and the disk)"
+        else:
             raise
         Console(stderr=True).print(
-            # psycopg's message names host and port, never the password; store.url is the setting to check.
-            f"[red]store unreachable[/red] (check store.url and that the database runs): "
-            f"{escape(_first_line(exc.orig))}",
-            highlight=False,
-            soft_wrap=True,
+            f"{what}: {escape(_first_line(exc.orig))}", highlight=False, soft_wrap=True
         )
         sys.exit(STORE_UNREACHABLE_EXIT)
+
+
+# SQLite's errors for a file it cannot use at all (not a passing lock): the message is all it gives.
+_SQLITE_FILE_PROBLEMS = (
+    "file is not a database",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "database disk image is malformed",
+)
+
+
+def _sqlite_file_problem(exc: DBAPIError) -> bool:
+    if type(exc.orig).__module__ != "sqlite3":
+        return False
+    message = str(exc.orig).lower()
+    return any(problem in message for problem in _SQLITE_FILE_PROBLEMS)
 
 
 def _first_line(error: BaseException | None) -> str:

@@ -44,13 +44,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class StoreLocationError(OSError):
+    """The SQLite file named by store.url cannot have its folder: a configuration error."""
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a generous busy timeout."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the path, a read-only mount: say which setting points there
+                raise StoreLocationError(
+                    f"store.url: the folder {folder} of the SQLite file cannot be created: {exc}"
+                ) from exc
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

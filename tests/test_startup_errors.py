@@ -170,3 +170,27 @@ def test_an_index_directory_that_cannot_be_made_stops_start_up_in_one_line(
     assert "search index error" in done.stderr and str(in_the_way / "index") in done.stderr
     assert "Not a directory" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("store_file", "code", "says"),
+    [
+        # A regular file where the SQLite file's folder should be: a configuration error, exit 2.
+        ("not-a-directory/store.db", 2, "the folder"),
+        # A file that is not SQLite (a wrong path, a truncated copy): the store is unusable, exit 3.
+        ("garbage.db", 3, "file is not a database"),
+    ],
+)
+@pytest.mark.parametrize("command", [["init"], ["sources", "list"]])
+def test_a_store_file_that_cannot_be_used_stops_in_one_line(
+    command: list[str], store_file: str, code: int, says: str, tmp_path: Path
+) -> None:
+    (tmp_path / "not-a-directory").write_text("a file\n")
+    (tmp_path / "garbage.db").write_text("not a database, not even close\n" * 100)
+    env = {**os.environ, "XINLIAN_DEMO": "true", "XINLIAN_STORE__URL": f"sqlite:///{tmp_path / store_file}"}
+    done = subprocess.run(
+        [*xinlian_command(), *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == code, (done.returncode, done.stderr[-2000:])
+    assert says in done.stderr and "store.url" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
