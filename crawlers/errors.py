@@ -1,7 +1,8 @@
 """Failure → error kind (docs/architecture.md step 9): every failed source gets one classified outcome.
 
 Kinds: timeout, dns, refused, connection, http_4xx, http_5xx, redirect_loop, too_large, parse_error,
-blocked_private, robots, rate_limited, tls, error (anything else; the message says what).
+encoding (no charset reads the page or feed: crawlers/spiders/base.py, crawlers/feeds.py), blocked_private,
+robots, rate_limited, tls, error (anything else; the message says what).
 """
 
 from __future__ import annotations

@@ -40,6 +40,14 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 class FeedParseError(ValueError):
     """The bytes are not a usable feed (malformed and no entries)."""
 
+    kind = "parse_error"  # the outcome's error kind (hub/crawlrecord.py ERROR_KINDS)
+
+
+class FeedEncodingFailure(FeedParseError):
+    """No declared or detected charset reads the feed's bytes."""
+
+    kind = "encoding"
+
 
 @dataclass(slots=True)
 class FeedEntry:
@@ -254,7 +262,7 @@ def parse_feed(
     try:
         decoded = decode_feed(body, content_type)
     except FeedEncodingError as exc:
-        raise FeedParseError(str(exc)) from exc
+        raise FeedEncodingFailure(str(exc)) from exc
     fields = read_feed(decoded.data) if fast else None
     if fields is None:
         fields = _read_with_feedparser(decoded.data, content_type)

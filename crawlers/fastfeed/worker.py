@@ -200,7 +200,7 @@ class FeedRun:
         try:
             feed = parse_feed(answer.body, job.id, answer.url, answer.header("Content-Type"), zone=self.zone)
         except FeedParseError as exc:
-            self._report(job, FailureInfo("parse_error", answer.status, str(exc)))
+            self._report(job, FailureInfo(exc.kind, answer.status, str(exc)))
             return
         hub = advertised_hub(feed, answer.headers.getall("Link", []), answer.url)
         if hub is not None:  # crawlers/websub.py: the worker subscribes to it

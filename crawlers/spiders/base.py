@@ -19,7 +19,7 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from crawlers.bridge import redact, retry_after_seconds
-from crawlers.decode import charset_from_content_type, decode_html
+from crawlers.decode import charset_from_content_type, decode_html, meta_charset
 from crawlers.errors import FailureInfo, classify_failure
 from crawlers.feeds import FeedParseError
 from crawlers.ledger import CrawlLedger, SourceJob
@@ -32,6 +32,15 @@ logger = logging.getLogger(__name__)
 
 class ParseFailure(ValueError):
     """The source's page could not be understood (no feed, no article list...)."""
+
+    kind = "parse_error"  # the outcome's error kind (hub/crawlrecord.py ERROR_KINDS)
+
+
+class EncodingFailure(ParseFailure):
+    """No charset reads the page cleanly (header, BOM, meta and detection all fail): its text would be
+    replacement characters, so it is not parsed and the failure is recorded as ``encoding``."""
+
+    kind = "encoding"
 
 
 class SourceSpider(scrapy.Spider):
@@ -116,7 +125,7 @@ class SourceSpider(scrapy.Spider):
                 return  # the bytes parsed last time: not modified, as a 304 (crawlers/bodyhash.py)
             yield from getattr(self, response.meta["handler"])(response, job, **kwargs)
         except (ParseFailure, FeedParseError) as exc:
-            self._report(job, primary, FailureInfo("parse_error", response.status, str(exc)), response.url)
+            self._report(job, primary, FailureInfo(exc.kind, response.status, str(exc)), response.url)
         except Exception as exc:
             # A bug must not make the source look healthy: record it, then let Scrapy log the traceback.
             self._report(job, primary, FailureInfo("error", response.status, repr(exc)), response.url)
@@ -150,7 +159,13 @@ class SourceSpider(scrapy.Spider):
     def decode(self, response: Response) -> str:
         """The page as text (header → BOM → meta → detection)."""
         header = charset_from_content_type(response.headers.get(b"Content-Type"))
-        return decode_html(response.body, header).text
+        page = decode_html(response.body, header)
+        if page.how == "fallback":
+            raise EncodingFailure(
+                f"no charset reads the page (declared {header or 'none'}, "
+                f"<meta> {meta_charset(response.body) or 'none'}, detection failed)"
+            )
+        return page.text
 
 
 def _rate_limited(response: Response) -> FailureInfo:

@@ -87,7 +87,7 @@ class SourceSignals:
     def parse_ok(self) -> bool | None:
         """Whether the last crawl could read the feed or page; None when it did not get that far."""
         if self.consecutive_failures > 0:
-            return False if self.last_error_kind == "parse_error" else None
+            return False if self.last_error_kind in ("parse_error", "encoding") else None
         return True if self.ever_read else None
 
     def tls_days_left(self, now: datetime) -> float | None:
