@@ -27,6 +27,8 @@ def scrapy_settings(settings: Settings, host_shares: Mapping[str, int] | None = 
         "RETRY_TIMES": crawl.retry_times,
         "CONCURRENT_REQUESTS": crawl.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_per_host,
+        # Scrapy's own downloader lets a slot's whole queue go at once on asyncio (crawlers/downloader.py).
+        "DOWNLOADER": "crawlers.downloader.CappedDownloader",
         "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
         "COOKIES_ENABLED": False,
         # Scrapy would parse each callback's source (inspect + ast) on every response to warn about
