@@ -19,18 +19,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawlers.bodyhash import body_digest
 from crawlers.errors import FailureInfo
 from crawlers.sqlitelock import begin_writes_immediately
-from hub.crawlrecord import record_outcome
+from hub.crawlrecord import Outcome
 from hub.db import Database, retry_on_disconnect
 from hub.fetchstats import FetchStats
 from hub.ingestbatch import ingest_batch
-from hub.models import Source
+from hub.outcomebatch import record_outcomes
 from hub.rawitem import RawItem
 from hub.removal import mark_gone, record_listings
 from hub.schedule.headers import max_age_seconds, ttl_seconds
@@ -74,7 +73,7 @@ class SourceState:
     items_new: int = 0
     items_updated: int = 0
     items_failed: int = 0
-    items_unstored: int = 0  # of items_failed: lost to a store error, not refused (see _write_outcome)
+    items_unstored: int = 0  # of items_failed: lost to a store error, not refused (see _outcome)
     http_status: int | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -363,21 +362,16 @@ class CrawlLedger:
 
     def _write_outcomes(self, states: list[SourceState]) -> None:
         with self.write_session() as session:
-            # One SELECT for the batch's sources (record_outcome then finds them in the session), and
-            # one flush at the end: the outcomes go in as one bulk INSERT, the sources' counters as
-            # executemany UPDATEs.
-            sources = session.scalars(select(Source).where(Source.id.in_([s.job.id for s in states]))).all()
             removed = self._removals(session, states)
-            for state in states:
-                self._write_outcome(session, state, removed[state.job.id])
-            session.flush()
-            del sources
+            # A few Core statements for the batch (hub/outcomebatch.py), not ORM objects: per outcome the
+            # ORM's unit of work cost a re-poll about half of its CPU.
+            record_outcomes(session, [self._outcome(state, removed[state.job.id]) for state in states])
 
     def _removals(self, session: Session, states: list[SourceState]) -> dict[int, int]:
         """Items each source's outcome newly marks removed: pages gone, and items missing from the
         listings (one record_listings for the batch: a few statements, not two queries per source)."""
-        # Item queries only: they need none of the outcomes waiting in the session, which go out in the
-        # batch's one flush instead of one INSERT per source. mark_gone flushes its own changes.
+        # Item queries only: nothing else of the batch is waiting in the session (record_outcomes writes
+        # after them). mark_gone flushes its own changes.
         with session.no_autoflush:
             removed = {state.job.id: mark_gone(session, state.job.id, state.gone_urls) for state in states}
             # A failed or unchanged listing says nothing about what is missing.
@@ -386,7 +380,8 @@ class CrawlLedger:
                 removed[source_id] += count
         return removed
 
-    def _write_outcome(self, session: Session, state: SourceState, removed: int) -> None:
+    def _outcome(self, state: SourceState, removed: int) -> Outcome:
+        """The outcome of a settled source."""
         failure = state.failure
         notes = list(state.notes)
         if state.items_failed:
@@ -402,11 +397,10 @@ class CrawlLedger:
         if status == "ok" and state.body_hash is not None:
             clean = keep_validators and not state.items_failed and not state.notes
             body_hash = state.body_hash if clean else ""
-        record_outcome(
-            session,
-            self.run_id,
-            state.job.id,
-            status,
+        return Outcome(
+            run_id=self.run_id,
+            source_id=state.job.id,
+            status=status,
             error_kind=failure.kind if failure else None,
             http_status=failure.http_status if failure and failure.http_status else state.http_status,
             message=message,
@@ -422,7 +416,6 @@ class CrawlLedger:
             ttl_s=state.ttl_s,
             max_age_s=state.max_age_s,
             fetch=state.fetch,
-            flush=False,
         )
 
     async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:

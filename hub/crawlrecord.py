@@ -6,13 +6,15 @@ its next check, so the health views and the scheduler read one consistent pictur
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from hub.fetchstats import FetchStats, apply_fetch_stats
+from hub.fetchstats import FetchStats, RedirectFacts, count_redirect, fetch_columns, url_taken
 from hub.models import CrawlOutcome, CrawlRun, Source
 from hub.timeutil import utcnow
 
@@ -28,6 +30,7 @@ ERROR_KINDS = frozenset(
         "redirect_loop",
         "too_large",
         "parse_error",
+        "encoding",
         "blocked_private",
         "robots",
         "rate_limited",
@@ -96,6 +99,62 @@ def close_abandoned_runs(session: Session, stale_after_s: float, now: datetime |
     return [run.id for run in runs]
 
 
+@dataclass(slots=True, kw_only=True)
+class Outcome:
+    """One source's outcome in one run (record_outcome's arguments; the batch writer takes a list)."""
+
+    run_id: int
+    source_id: int
+    status: str
+    error_kind: str | None = None
+    http_status: int | None = None
+    message: str | None = None
+    items_seen: int = 0
+    items_new: int = 0
+    items_updated: int = 0
+    duration_ms: int = 0
+    items_removed: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    finished_at: datetime = field(default_factory=utcnow)
+    retry_after_s: float | None = None
+    fetch: FetchStats | None = None
+    ttl_s: int | None = None
+    max_age_s: int | None = None
+    body_hash: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in OUTCOME_STATUSES:
+            raise ValueError(f"unknown crawl outcome status {self.status!r}")
+        if self.status == "failed" and self.error_kind not in ERROR_KINDS:
+            raise ValueError(f"failed outcome needs a known error_kind, got {self.error_kind!r}")
+        self.message = self.message[:MESSAGE_MAX] if self.message else None
+        if self.status != "failed":
+            self.error_kind = None
+
+
+class SourceFacts(RedirectFacts, Protocol):
+    """The source columns an outcome reads and changes: a Source, or the batch writer's record."""
+
+    check_interval_s: int
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    last_new_item_at: datetime | None
+    body_hash: str | None
+    consecutive_failures: int
+    total_failures: int
+    last_status_code: int | None
+    last_error_kind: str | None
+    last_error: str | None
+    leased_until: datetime | None
+    lease_owner: str | None
+    next_check_at: datetime | None
+    retry_after_until: datetime | None
+    entries_pending: int
+    feed_ttl_s: int | None
+    max_age_s: int | None
+
+
 def record_outcome(
     session: Session,
     run_id: int,
@@ -124,73 +183,93 @@ def record_outcome(
     ``retry_after_s`` (a 429's Retry-After) replaces the source's interval for this one next check.
     ``ttl_s`` (the feed's ``<ttl>``) and ``max_age_s`` (Cache-Control of the source URL's answer) are
     kept for the schedule (hub/schedule/headers.py turns the header values into seconds).
-    ``flush=False`` leaves the rows to the caller's next flush, so a batch of outcomes is written in a
-    few bulk statements (the crawl ledger loads the batch's sources first).
+    ``flush=False`` leaves the rows to the caller's next flush.
     ``body_hash`` (crawlers/bodyhash.py) is stored with a successful outcome; None leaves the stored
     one, "" clears it (the next answer is parsed even if its bytes are the same).
+    A batch of outcomes is cheaper written with ``record_outcomes`` (no ORM objects; same decisions).
     """
-    if status not in OUTCOME_STATUSES:
-        raise ValueError(f"unknown crawl outcome status {status!r}")
-    if status == "failed" and error_kind not in ERROR_KINDS:
-        raise ValueError(f"failed outcome needs a known error_kind, got {error_kind!r}")
-    now = now or utcnow()
-    message = message[:MESSAGE_MAX] if message else None
-    outcome = CrawlOutcome(
+    outcome = Outcome(
         run_id=run_id,
         source_id=source_id,
         status=status,
-        error_kind=error_kind if status == "failed" else None,
+        error_kind=error_kind,
         http_status=http_status,
         message=message,
         items_seen=items_seen,
         items_new=items_new,
         items_updated=items_updated,
-        items_removed=items_removed,
         duration_ms=duration_ms,
-        finished_at=now,
+        items_removed=items_removed,
+        etag=etag,
+        last_modified=last_modified,
+        finished_at=now or utcnow(),
+        retry_after_s=retry_after_s,
+        fetch=fetch,
+        ttl_s=ttl_s,
+        max_age_s=max_age_s,
+        body_hash=body_hash,
     )
-    session.add(outcome)
     source = session.get(Source, source_id)
+    row = CrawlOutcome(**outcome_columns(outcome, source.url if source is not None else None))
+    session.add(row)
     if source is not None:
-        source.last_checked_at = now
-        source.last_status_code = http_status
-        aborted = status == "failed" and error_kind == ABORTED_KIND
-        _schedule_facts(source, status, now, retry_after_s, items_new, ttl_s, max_age_s, aborted)
-        if status == "failed":
-            source.consecutive_failures = (source.consecutive_failures or 0) + 1
-            source.total_failures = (source.total_failures or 0) + 1
-            source.last_error_kind = error_kind
-            source.last_error = message
-        else:
-            source.last_success_at = now
-            source.consecutive_failures = 0
-            source.last_error_kind = None
-            source.last_error = None
-            if etag is not None:
-                source.etag = etag[:300]
-            if last_modified is not None:
-                source.last_modified = last_modified[:100]
-            if body_hash is not None:
-                source.body_hash = body_hash or None
-        if items_new:
-            source.last_new_item_at = now
-    if fetch is not None:
-        apply_fetch_stats(session, outcome, source, fetch)
+        apply_outcome(source, outcome, lambda other_id, url: url_taken(session, other_id, url))
     if flush:
         session.flush()
-    return outcome
+    return row
 
 
-def _schedule_facts(
-    source: Source,
-    status: str,
-    now: datetime,
-    retry_after_s: float | None,
-    items_new: int,
-    ttl_s: int | None,
-    max_age_s: int | None,
-    aborted: bool = False,
-) -> None:
+def outcome_columns(outcome: Outcome, source_url: str | None) -> dict[str, Any]:
+    """The CrawlOutcome row of ``outcome`` (column name: value, every column but the id);
+    ``source_url`` is the source's URL before this outcome (None: the source is gone)."""
+    return {
+        "run_id": outcome.run_id,
+        "source_id": outcome.source_id,
+        "status": outcome.status,
+        "error_kind": outcome.error_kind,
+        "http_status": outcome.http_status,
+        "message": outcome.message,
+        "items_seen": outcome.items_seen,
+        "items_new": outcome.items_new,
+        "items_updated": outcome.items_updated,
+        "items_removed": outcome.items_removed,
+        "duration_ms": outcome.duration_ms,
+        "finished_at": outcome.finished_at,
+        **fetch_columns(outcome.fetch, source_url),
+    }
+
+
+def apply_outcome(source: SourceFacts, outcome: Outcome, taken: Callable[[int, str], bool]) -> None:
+    """What ``outcome`` changes on its source: counters, validators, body hash, lease, next check and the
+    permanent-redirect count. ``taken(source_id, url)``: another source has ``url`` already."""
+    now, status = outcome.finished_at, outcome.status
+    source.last_checked_at = now
+    source.last_status_code = outcome.http_status
+    aborted = status == "failed" and outcome.error_kind == ABORTED_KIND
+    _schedule_facts(source, outcome, aborted)
+    if status == "failed":
+        source.consecutive_failures = (source.consecutive_failures or 0) + 1
+        source.total_failures = (source.total_failures or 0) + 1
+        source.last_error_kind = outcome.error_kind
+        source.last_error = outcome.message
+    else:
+        source.last_success_at = now
+        source.consecutive_failures = 0
+        source.last_error_kind = None
+        source.last_error = None
+        if outcome.etag is not None:
+            source.etag = outcome.etag[:300]
+        if outcome.last_modified is not None:
+            source.last_modified = outcome.last_modified[:100]
+        if outcome.body_hash is not None:
+            source.body_hash = outcome.body_hash or None
+    if outcome.items_new:
+        source.last_new_item_at = now
+    if outcome.fetch is not None:
+        count_redirect(source, outcome.fetch, taken)
+
+
+def _schedule_facts(source: SourceFacts, outcome: Outcome, aborted: bool) -> None:
     """The crawl ends the source's lease; its next check is one interval ahead (or its Retry-After).
 
     A crawl we aborted (the worker stopped or its crawl process died) said nothing about the source: it
@@ -198,6 +277,7 @@ def _schedule_facts(
     This is the provisional next check of every crawl path: after a worker's crawl run,
     hub/schedule/reschedule.py replaces it with the adaptive one, using the facts kept here.
     """
+    now, retry_after_s = outcome.finished_at, outcome.retry_after_s
     source.leased_until = None
     source.lease_owner = None
     if aborted:
@@ -207,11 +287,11 @@ def _schedule_facts(
     wait_s = retry_after_s if retry_after_s is not None else source.check_interval_s
     source.next_check_at = now + timedelta(seconds=wait_s)
     source.retry_after_until = now + timedelta(seconds=retry_after_s) if retry_after_s is not None else None
-    source.entries_pending = (source.entries_pending or 0) + items_new
-    if status == "ok":  # a parsed answer: no <ttl> in it means none
-        source.feed_ttl_s = ttl_s
-    if status != "failed":
-        source.max_age_s = max_age_s
+    source.entries_pending = (source.entries_pending or 0) + outcome.items_new
+    if outcome.status == "ok":  # a parsed answer: no <ttl> in it means none
+        source.feed_ttl_s = outcome.ttl_s
+    if outcome.status != "failed":
+        source.max_age_s = outcome.max_age_s
 
 
 def recorded_source_ids(session: Session, run_id: int) -> set[int]:

@@ -1,22 +1,23 @@
 """Per-source fetch statistics of one crawl, and what they change (docs/architecture.md step 9).
 
 The crawler's downloader middleware (crawlers/middlewares/stats.py) fills a FetchStats per source;
-hub.crawlrecord writes it on the source's CrawlOutcome. A permanent redirect (301/308) of the
-source's own URL seen in ``moved_after`` crawls in a row moves the source to the new URL, unless
-another source already has that URL.
+hub.crawlrecord writes it on the source's CrawlOutcome (``fetch_columns``). A permanent redirect
+(301/308) of the source's own URL seen in ``moved_after`` crawls in a row moves the source to the new
+URL, unless another source already has that URL.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.accounturl import ACCOUNT_URL_PREFIX
-from hub.models import CrawlOutcome, Source
+from hub.models import Source
 
 # The bridge access key's query parameter (crawlers/bridge.py), masked in the hops of account sources.
 _KEY_PARAMETER = re.compile(r"([?&]key=)[^&#]*")
@@ -52,24 +53,46 @@ class FetchStats:
             self.redirects.append({"status": status, "url": url, "to": target})
 
 
-def apply_fetch_stats(
-    session: Session, outcome: CrawlOutcome, source: Source | None, stats: FetchStats
-) -> None:
-    """Copy ``stats`` onto ``outcome`` and advance the source's permanent-redirect count."""
-    outcome.requests = stats.requests
-    outcome.bytes_received = stats.bytes_received
-    outcome.status_counts = dict(stats.status_counts)
-    outcome.failure_counts = dict(stats.failure_counts)
-    outcome.items_unchanged = stats.items_unchanged
-    if source is not None and source.url.startswith(ACCOUNT_URL_PREFIX):
-        # An account's hops are bridge routes carrying the bridge's access key (?key=), and its URL is
-        # built from the settings at crawl time: keep the hops without the key, never move it.
-        outcome.redirects = [{**hop, "url": _without_key(hop["url"]), "to": _without_key(hop["to"])}
-                             for hop in stats.redirects]  # fmt: skip
-        return
-    outcome.redirects = list(stats.redirects)
-    if source is not None:
-        note_permanent_redirect(session, source, stats.moved_to, stats.moved_after)
+class RedirectFacts(Protocol):
+    """The source columns a permanent redirect reads and moves (a Source, or the batch writer's record)."""
+
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    moved_to_url: str | None
+    moved_count: int
+
+
+def fetch_columns(stats: FetchStats | None, source_url: str | None) -> dict[str, Any]:
+    """The CrawlOutcome columns of ``stats`` (None: nothing counted); ``source_url`` is the source's URL
+    before this outcome (None: the source is gone)."""
+    if stats is None:
+        return {"requests": 0, "bytes_received": 0, "status_counts": {}, "failure_counts": {},
+                "redirects": [], "items_unchanged": 0}  # fmt: skip
+    redirects = list(stats.redirects)
+    if source_url is not None and source_url.startswith(ACCOUNT_URL_PREFIX):
+        # An account's hops are bridge routes carrying the bridge's access key (?key=): kept without it.
+        redirects = [
+            {**hop, "url": _without_key(hop["url"]), "to": _without_key(hop["to"])} for hop in redirects
+        ]
+    return {
+        "requests": stats.requests,
+        "bytes_received": stats.bytes_received,
+        "status_counts": dict(stats.status_counts),
+        "failure_counts": dict(stats.failure_counts),
+        "redirects": redirects,
+        "items_unchanged": stats.items_unchanged,
+    }
+
+
+def count_redirect(source: RedirectFacts, stats: FetchStats, taken: Callable[[int, str], bool]) -> None:
+    """Advance the source's permanent-redirect count from this crawl's ``stats``.
+
+    An account's URL is built from the settings at crawl time: it never moves.
+    """
+    if not source.url.startswith(ACCOUNT_URL_PREFIX):
+        count_permanent_redirect(source, stats.moved_to, stats.moved_after, taken)
 
 
 def _without_key(url: str) -> str:
@@ -78,6 +101,21 @@ def _without_key(url: str) -> str:
 
 def note_permanent_redirect(session: Session, source: Source, target: str | None, moved_after: int) -> bool:
     """Count a permanent redirect to ``target`` (None: not redirected, the count restarts); True if moved."""
+    return count_permanent_redirect(
+        source, target, moved_after, lambda source_id, url: url_taken(session, source_id, url)
+    )
+
+
+def url_taken(session: Session, source_id: int, url: str) -> bool:
+    """Another source than ``source_id`` has ``url``."""
+    return session.scalar(select(Source.id).where(Source.url == url, Source.id != source_id)) is not None
+
+
+def count_permanent_redirect(
+    source: RedirectFacts, target: str | None, moved_after: int, taken: Callable[[int, str], bool]
+) -> bool:
+    """note_permanent_redirect on any record of the source's columns; ``taken(source_id, url)`` says
+    whether another source has the URL already."""
     if target is None or target == source.url:
         source.moved_to_url, source.moved_count = None, 0
         return False
@@ -87,8 +125,7 @@ def note_permanent_redirect(session: Session, source: Source, target: str | None
         source.moved_to_url, source.moved_count = target, 1
     if source.moved_count < moved_after:
         return False
-    taken = session.scalar(select(Source.id).where(Source.url == target, Source.id != source.id))
-    if taken is not None:
+    if taken(source.id, target):
         return False  # two registry entries would become one; the operator decides (moved_to_url shows it)
     source.url = target
     # The validators belonged to the old URL.
