@@ -106,6 +106,7 @@ def _expected_item(site: SampleSite, item: SampleItem, base: str, index: int, ki
         "published_at": item.published_at.isoformat(),
         "published_date": item.published_at.date().isoformat(),
         "date_precision": "minute" if exact else "day",
+        "date_style": item.date_style,  # how the article page prints it (samplenet/texts.py format_date)
         "attachments": [home + a.path for a in item.attachments],
         "attachment_names": [a.name for a in item.attachments],
         "images": [home + path for path in item.images],

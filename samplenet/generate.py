@@ -25,7 +25,7 @@ from samplenet.model import (
 )
 
 ZONE = ZoneInfo("Asia/Shanghai")
-DATE_STYLES: tuple[DateStyle, ...] = ("full_cn", "dash", "slash", "bracket")
+DATE_STYLES: tuple[DateStyle, ...] = ("full_cn", "dash", "slash", "bracket", "cn_numerals", "fullwidth")
 # Each fault sits on the template where it hurts the way it does on real sites.
 FAULT_TEMPLATES: dict[Fault, Template] = {
     "timeout": "html",

@@ -38,7 +38,9 @@ Liveliness = Literal["lively", "slowing", "stale", "dormant"]
 # port where nothing listens (connection refused), a host name that never resolves (``.invalid``), or a
 # loopback server that resets the connection in the middle of the body (samplenet/resetserver.py).
 Transport = Literal["http", "https", "dead", "unresolvable", "reset"]
-DateStyle = Literal["full_cn", "dash", "slash", "bracket"]
+# cn_numerals: "发布日期：二〇二三年五月六日"; fullwidth: "发布时间：２０２３－０５－０６"
+# (issue 3's date forms).
+DateStyle = Literal["full_cn", "dash", "slash", "bracket", "cn_numerals", "fullwidth"]
 
 # Templates every healthy network walks through; the extra sites ("sitemap", a rate-limited account)
 # are added on top (generate_network's ``extras``).

@@ -245,6 +245,18 @@ def make_author(rng: random.Random) -> str:
     return rng.choice(_AUTHORS)
 
 
+_CN_DIGITS = "〇一二三四五六七八九"
+_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
+
+
+def _cn_number(value: int) -> str:
+    """1..31 as written in dates: 五, 十, 十二, 二十, 二十六."""
+    tens, ones = divmod(value, 10)
+    if tens == 0:
+        return _CN_DIGITS[ones]
+    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+
+
 def format_date(when: datetime, style: DateStyle) -> str:
     """The date line of an article page, in one of the formats Chinese sites use."""
     if style == "full_cn":
@@ -253,4 +265,9 @@ def format_date(when: datetime, style: DateStyle) -> str:
         return f"日期：{when:%Y-%m-%d}"
     if style == "slash":
         return f"{when.year}/{when.month}/{when.day}"
+    if style == "cn_numerals":
+        year = "".join(_CN_DIGITS[int(digit)] for digit in str(when.year))
+        return f"发布日期：{year}年{_cn_number(when.month)}月{_cn_number(when.day)}日"
+    if style == "fullwidth":
+        return "发布时间：" + f"{when:%Y-%m-%d}".translate(_FULL_WIDTH)
     return f"【发布日期】{when:%Y.%m.%d}"

@@ -27,7 +27,11 @@ def _expected_items(truth: dict[str, Any], settings: Settings) -> list[dict[str,
     return [item for item in truth["items"] if item["list_page"] is None or item["list_page"] <= depth]
 
 
-def _check_item(item: Item, expected: dict[str, Any], zone: str) -> None:
+# Date lines the article pages print with a label (发布时间/日期/【发布日期】...): the slash style has none.
+LABELLED_STYLES = ("full_cn", "dash", "bracket", "cn_numerals", "fullwidth")
+
+
+def _check_item(item: Item, expected: dict[str, Any], zone: str, kind: str) -> None:
     assert item.title == expected["title"]
     assert item.published_at is not None, item.url
     if expected["date_precision"] == "minute":
@@ -35,6 +39,9 @@ def _check_item(item: Item, expected: dict[str, Any], zone: str) -> None:
     else:
         assert item.published_at.astimezone(ZoneInfo(zone)).date().isoformat() == expected["published_date"]
     assert item.date_source != "first_seen"
+    if kind in ("html", "sitemap") and expected["date_style"] in LABELLED_STYLES:
+        # Read from the article page's own label, Chinese numerals and full-width digits included.
+        assert item.date_source == "label", (item.url, expected["date_style"], item.date_source)
     assert [a["url"] for a in item.attachments] == expected["attachments"], item.url
     assert [a["name"] for a in item.attachments] == expected["attachment_names"], item.url
     assert item.images == expected["images"], item.url
@@ -70,7 +77,7 @@ def test_crawl_sample_network_matches_ground_truth(
             expected = {entry["url"]: entry for entry in _expected_items(truth, settings)}
             assert set(stored) == set(expected), url
             for item_url, entry in expected.items():
-                _check_item(stored[item_url], entry, settings.timezone)
+                _check_item(stored[item_url], entry, settings.timezone, truth["kind"])
             source = session.get(Source, source_ids[url])
             assert source is not None and source.last_checked_at is not None
             if truth["failure"]:

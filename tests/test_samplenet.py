@@ -121,7 +121,13 @@ def test_gbk_pages_are_gbk_bytes(sample_network: SampleNetwork, client: httpx.Cl
 def test_article_page_with_date_line_images_and_attachments(
     sample_network: SampleNetwork, client: httpx.Client
 ) -> None:
-    formats = {"full_cn": "发布时间：", "dash": "日期：", "bracket": "【发布日期】"}
+    formats = {
+        "full_cn": "发布时间：",
+        "dash": "日期：",
+        "bracket": "【发布日期】",
+        "cn_numerals": "发布日期：二〇",  # 二〇二四年五月六日: Chinese numerals
+        "fullwidth": "发布时间：２０",  # ２０２４－０５－０６: full-width digits
+    }
     seen = set()
     for site in sample_network.sites:
         for item in [i for i in site.items if i.attachments or i.images][:2]:
@@ -141,7 +147,7 @@ def test_article_page_with_date_line_images_and_attachments(
                 response = client.get(f"/sites/{site.slug}/{attachment.path}")
                 assert response.status_code == 200 and len(response.content) > 20
                 assert f">{attachment.name}</a>" in text
-    assert seen == {"full_cn", "dash", "slash", "bracket"}
+    assert seen == {"full_cn", "dash", "slash", "bracket", "cn_numerals", "fullwidth"}
 
 
 def test_faults_behave_as_declared(sample_network: SampleNetwork, client: httpx.Client) -> None:
