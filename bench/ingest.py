@@ -77,7 +77,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class _CpuClock:
+class CpuClock:
     """CPU spent since it was made by the crawl processes, this process and the other children (the
     sample server)."""
 
@@ -153,7 +153,7 @@ def run(
         pool = CrawlPool(settings)
         try:
             figures["pool_start_s"] = round(pool.start(), 2)
-            cpu = _CpuClock(pool.pids())
+            cpu = CpuClock(pool.pids())
             start = time.perf_counter()
             # The index follows the crawl as the worker's outbox job does, in a thread of this process.
             with _Drainer(database, backend, settings.search.outbox_batch, enabled=index_during_crawl):

@@ -26,12 +26,18 @@ from samplenet.model import (
     SampleNetwork,
     SampleSite,
 )
+from samplenet.rendercache import RenderCache
 from samplenet.responses import conditional
 from samplenet.websub_hub import SampleHub
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 DRIP_CHUNK_BYTES = 64
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
+
+def _site_key(site: SampleSite) -> tuple[str, str, str | None, str, str]:
+    """What besides its items a site's feed is rendered from (tests change faults and templates)."""
+    return (site.slug, site.template, site.fault, site.encoding, site.feed_encoding)
 
 
 class SampleApp:
@@ -44,6 +50,7 @@ class SampleApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._bombs: dict[tuple[str, str], bytes] = {}
+        self._feeds = RenderCache()
 
     def build(self) -> Starlette:
         """The ASGI app."""
@@ -196,10 +203,15 @@ class SampleApp:
         if path in ("", "index.html"):
             return conditional(request, render_html.home_page(self.network, site, base), html_type, modified)
         if path == "rss.xml" and site.template in ("rss", "html_feed"):
-            feed = render_feeds.rss_feed(site, items, base)
-            return conditional(request, feed, _rss_type(site), modified)
+            rss = self._feeds.get(
+                ("rss", _site_key(site), base), items, lambda: render_feeds.rss_feed(site, items, base)
+            )
+            return conditional(request, rss.body, _rss_type(site), modified, rss.etag)
         if path == "atom.xml" and site.template == "atom":
-            return conditional(request, render_feeds.atom_feed(site, items, base), ATOM_TYPE, modified)
+            atom = self._feeds.get(
+                ("atom", _site_key(site), base), items, lambda: render_feeds.atom_feed(site, items, base)
+            )
+            return conditional(request, atom.body, ATOM_TYPE, modified, atom.etag)
         if site.template not in ("account", "sitemap") and (path == "list.html" or _list_number(path) > 1):
             endless = site.fault == "infinite_pagination"
             body = render_html.list_page(
@@ -251,8 +263,11 @@ class SampleApp:
             headers = {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)}
             return PlainTextResponse("rate limit exceeded", status_code=429, headers=headers)
         items = self._items(site)
-        body = render_bridge.bridge_feed(site, items, _base(request))
-        return conditional(request, body, RSS_TYPE, render_feeds.newest(items))
+        base = _base(request)
+        feed = self._feeds.get(
+            ("bridge", _site_key(site), base), items, lambda: render_bridge.bridge_feed(site, items, base)
+        )
+        return conditional(request, feed.body, RSS_TYPE, render_feeds.newest(items), feed.etag)
 
     async def publish(self, request: Request) -> Response:
         """Add an item now (to ?site=<slug> or the next site in turn) and return it as JSON."""

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from samplenet.rendercache import etag_of
 
-def conditional(request: Request, body: bytes, content_type: str, last_modified: datetime | None) -> Response:
-    """``body`` with validators, or an empty 304 when the client's validators still match."""
-    etag = '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20] + '"'
+
+def conditional(
+    request: Request, body: bytes, content_type: str, last_modified: datetime | None, etag: str | None = None
+) -> Response:
+    """``body`` with validators, or an empty 304 when the client's validators still match; ``etag``
+    when the caller has it already (samplenet/rendercache.py)."""
+    etag = etag or etag_of(body)
     headers = {"ETag": etag}
     if last_modified is not None:
         headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import feedparser
@@ -15,7 +16,7 @@ from lxml import etree
 from crawlers.sitemaps import parse_sitemap
 from samplenet import render_feeds, render_html
 from samplenet.export import HTML_SELECTORS, ground_truth, registry_document
-from samplenet.generate import generate_network
+from samplenet.generate import generate_network, touch_item
 from samplenet.model import FAULTS, RATE_LIMIT_RETRY_AFTER_S, TEMPLATES, SampleNetwork, SampleSite
 from samplenet.server import RunningNetwork, running_network
 from tests.fixtures.sample import make_sample_network
@@ -306,3 +307,23 @@ def test_scaled_network_for_benchmarks() -> None:
     assert {s.template for s in network.sites} == {"rss"} and not any(s.fault for s in network.sites)
     for count in (1, 2, 7):
         assert len(generate_network(0, 0, seed=1, feed_sources=count).sites) == count
+
+
+def test_an_edited_item_changes_the_feed_served_from_the_render_cache(own_server: RunningNetwork) -> None:
+    """Feeds are rendered once per content (samplenet/rendercache.py): an edit (a replaced item) and a
+    changed fault must still reach the next request."""
+    network = own_server.network
+    site = healthy(network, "rss")
+    with httpx.Client(base_url=own_server.base_url, timeout=10) as http:
+        before = http.get(site.source_path)
+        assert (
+            http.get(site.source_path, headers={"If-None-Match": before.headers["etag"]}).status_code == 304
+        )
+        first = site.items[0]
+        touch_item(network, site.slug, first.item_id, first.published_at + timedelta(hours=1))
+        after = http.get(site.source_path, headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+        assert "本文已于近日更新" in after.text and "本文已于近日更新" not in before.text
+        site.fault = "malformed_xml"
+        broken = http.get(site.source_path)
+        assert broken.status_code == 200 and broken.content != after.content
