@@ -102,6 +102,8 @@ def _expected_item(site: SampleSite, item: SampleItem, base: str, index: int, ki
     exact = kind in ("feed", "account") or item.date_style == "full_cn"
     return {
         "url": home + item.article_path,
+        "item_id": item.item_id,
+        "repost_of": None,  # the URL of the notice this one reposts (set by ground_truth)
         "title": item.title,
         "published_at": item.published_at.isoformat(),
         "published_date": item.published_at.date().isoformat(),
@@ -158,6 +160,13 @@ def ground_truth(
                 if _failure(site)
                 else [_expected_item(site, item, site_root, n, kind) for n, item in enumerate(items)],
             }
+        for site in network.sites:  # a repost names the page of the notice it copies
+            for entry in sources[source_url(network, site, base, bases)]["items"]:
+                copied = site.reposts.get(entry["item_id"])
+                if copied is not None:
+                    origin = network.site(copied[0])
+                    page = next(item for item in origin.items if item.item_id == copied[1]).article_path
+                    entry["repost_of"] = site_base(origin, base, bases) + origin.root_path + page
     return {"base_url": base, "today": network.today.isoformat(), "seed": network.seed, "sources": sources}
 
 

@@ -165,6 +165,8 @@ def generate_network(
         _fill_items(site, unit.place, seed, today, items_per_site, style)
         sites.append(site)
     access_key = f"k{rng.getrandbits(64):016x}"
+    if feed_sources is None:
+        _repost_city_notice(sites)
     if extras and feed_sources is None and districts > 0:
         sites += _extra_sites(sites, seed, today, items_per_site)
     if health_mix and feed_sources is None and districts > 0:
@@ -182,6 +184,47 @@ def generate_network(
         sites=sites,
         tls_days_left=tls_days_left,
     )
+
+
+REPOSTING_BRANCHES = 3  # issue 3: "a city notice reposted by three branches is stored four times"
+REPOST_TEMPLATES = ("html", "rss", "atom", "html_feed", "gbk", "gbk_mislabeled")  # items with full text
+
+
+def _repost_city_notice(sites: list[SampleSite]) -> None:
+    """The city's newest notice reposted by the first three healthy, lively branches (districts make up
+    the three in a network with fewer): each one's newest item becomes the notice with a "转载自" line,
+    its own date (a little later) and its own page. Only those newest items change: every other item,
+    and every site's count, stay as they were."""
+    city = sites[0]
+    if city.tier != "city" or not city.items:
+        return
+    original = city.items[0]
+    reposters = [
+        site
+        for site in sorted(sites, key=lambda site: site.tier != "branch")  # branches first, in order
+        if site.tier in ("branch", "district")
+        and site.fault is None
+        and site.liveliness == "lively"
+        and site.template in REPOST_TEMPLATES
+        and site.items
+    ][:REPOSTING_BRANCHES]
+    for n, site in enumerate(reposters, start=1):
+        own = site.items[0]
+        when = max(own.published_at, original.published_at + timedelta(hours=n))
+        serial = own.item_id.rsplit("_", 1)[1]
+        site.items[0] = replace(
+            original,
+            site_slug=site.slug,
+            item_id=f"t{when:%Y%m%d}_{serial}",
+            paragraphs=(f"转载自{city.name}。", *original.paragraphs),
+            published_at=when,
+            date_style=own.date_style,
+            category=site.category,
+            origin=city.name,
+            attachments=(),
+            images=(),
+        )
+        site.reposts[site.items[0].item_id] = (city.slug, original.item_id)
 
 
 def _extra_sites(sites: list[SampleSite], seed: int, today: date, count: int) -> list[SampleSite]:

@@ -178,6 +178,8 @@ class SampleSite:
     items: list[SampleItem] = field(default_factory=list)
     serial: int = 0  # last item serial used (publishing continues from here)
     transport: Transport = "http"
+    # Items that repost another site's notice: item_id -> (that site's slug, its item_id).
+    reposts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def root_path(self) -> str:

@@ -88,6 +88,22 @@ def test_crawl_sample_network_matches_ground_truth(
         assert run is not None and run.finished_at is not None
         assert run.items_new == summary.items_new == session.scalar(select(func.count(Item.id)))
 
+        # The city notice three branches repost: stored four times, the copies linked to the original.
+        ids = dict(session.execute(select(Item.url, Item.id)).all())
+        reposts = dict(session.execute(select(Item.url, Item.repost_of_id)).all())
+        copies = {
+            entry["url"]: entry["repost_of"]
+            for truth in sources.values()
+            for entry in _expected_items(truth, settings)
+            if entry["repost_of"]
+        }
+        assert len(copies) == 3 and len(set(copies.values())) == 1, copies
+        assert {url: reposts[url] for url in copies} == {
+            url: ids[original] for url, original in copies.items()
+        }
+        assert reposts[next(iter(copies.values()))] is None
+        assert sum(1 for linked in reposts.values() if linked is not None) == 3
+
     # GBK pages (declared correctly, and mislabeled as UTF-8) decoded to the right Chinese titles.
     gbk = [url for url, truth in sources.items() if truth["template"] in ("gbk", "gbk_mislabeled")]
     assert gbk and all(sources[url]["items"] for url in gbk)
