@@ -38,13 +38,17 @@ STALL_S = 10.0
 LAST_MODIFIED = "Sat, 01 Jun 2024 08:00:00 GMT"
 
 
-def rss(base: str, count: int, teaser: bool = False) -> bytes:
-    """An RSS 2.0 feed of ``count`` notices (one-word descriptions when ``teaser``)."""
+TEASER_FIRST = 100  # the teaser feed's notices: their own pages, none shared with /feed.xml's
+
+
+def rss(base: str, count: int, teaser: bool = False, first: int = 0) -> bytes:
+    """An RSS 2.0 feed of ``count`` notices numbered from ``first`` (one-word descriptions when
+    ``teaser``)."""
     body = "摘要" if teaser else BODY
     items = "".join(
         f"<item><title>通知 {i}</title><link>{base}/a/{i}.html</link><guid>{base}/a/{i}.html</guid>"
         f"<pubDate>Sat, 01 Jun 2024 0{i % 10}:00:00 +0800</pubDate><description>{body}</description></item>"
-        for i in range(count)
+        for i in range(first, first + count)
     )
     return (
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>测试站</title>'
@@ -99,7 +103,10 @@ class FaultSite:
             if path in ("/feed.xml", "/private/feed.xml"):
                 return self.conditional_feed(request)
             if path == "/teasers.xml":
-                return Response(rss(self.base, 2, teaser=True), media_type="application/rss+xml")
+                # Pages of its own: two sources storing one URL with different texts make whichever
+                # comes second an "update", and the order differs between crawl paths.
+                teasers = rss(self.base, 2, teaser=True, first=TEASER_FIRST)
+                return Response(teasers, media_type="application/rss+xml")
             if path.startswith("/a/"):
                 return Response(article(int(path[3:].split(".")[0])), media_type="text/html")
             return await self.fault(path)
@@ -252,8 +259,8 @@ def test_teasers_keep_the_crawl_delay_into_the_article_pages(
     times = [at for path, at, _ in site.hits if path != "/robots.txt"]
     assert [path for path, _, _ in site.hits if path != "/robots.txt"] == [
         "/teasers.xml",
-        "/a/0.html",
-        "/a/1.html",
+        f"/a/{TEASER_FIRST}.html",
+        f"/a/{TEASER_FIRST + 1}.html",
     ]
     assert min(later - earlier for earlier, later in pairwise(times)) >= 0.35
 
