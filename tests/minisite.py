@@ -27,6 +27,20 @@ class MiniSite:
 
 
 @contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port (a thread per request) for the block; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
 def mini_site() -> Iterator[MiniSite]:
     """Serve a MiniSite on a free loopback port for the length of the block."""
     site = MiniSite("")
@@ -49,13 +63,6 @@ def mini_site() -> Iterator[MiniSite]:
         def log_message(self, format: str, *args: object) -> None:
             return  # keep test output quiet
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base_url:
+        site.base_url = base_url
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from crawlers.runner import crawl
 from hub.db import Database
 from hub.models import Item, Source, Unit
 from hub.settings import Settings
+from tests.minisite import serving
 
 HOLD_S = 0.15  # how long each answer is held: long enough for concurrent requests to overlap
 ARTICLES = 12
@@ -104,16 +105,9 @@ def counting_site() -> Iterator[CountingSite]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base_url:
+        site.base_url = base_url
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _sources(database: Database, urls: list[tuple[str, str]]) -> None:
