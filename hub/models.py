@@ -300,12 +300,19 @@ class ItemFingerprint(Base):
 
 
 class ItemFingerprintKey(Base):
-    """The few smallest hashes of an item's sketch, indexed: items sharing one are repost candidates."""
+    """The few smallest hashes of an item's sketch, indexed: items sharing one are repost candidates.
+
+    The item's source is copied here (an item never changes source) and the index on the key covers
+    every column: the repost lookup reads each bucket's members and their sources from the index
+    alone, without visiting the table or the items (migration 0005).
+    """
 
     __tablename__ = "item_fingerprint_keys"
+    __table_args__ = (Index("ix_item_fingerprint_keys_bucket", "key", "item_id", "source_id"),)
 
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Integer)
 
 
 class CrawlRun(Base):

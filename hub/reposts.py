@@ -218,7 +218,7 @@ class _Linker:
         # As stored (the low 32 bits of each slot), in 32-bit columns: the pairs' rows gathered below
         # are the bulk of the memory traffic, half as much as in uint64.
         mine32 = stored_form(mine)
-        self._store(ids, mine32, keys, chosen.stored)
+        self._store(ids, sources, mine32, keys, chosen.stored)
         known_ids, known = self._stored_sketches(np.setdiff1d(chosen.item_ids, ids))
         all_ids = np.concatenate([ids, known_ids])
         all_sketches = np.concatenate([mine32, known])
@@ -234,27 +234,15 @@ class _Linker:
         return found
 
     def _buckets(self, keys: npt.NDArray[np.int64]) -> tuple[Ints, Ints, Ints]:
-        """Every stored (key, item id, source id) of the given band keys."""
+        """Every stored (key, item id, source id) of the given band keys (read from the index alone)."""
         table = core_table(ItemFingerprintKey)
         rows: list[Any] = []
         for chunk in _chunks(keys.tolist()):
-            query = select(table.c.key, table.c.item_id).where(table.c.key.in_(chunk))
+            query = select(table.c.key, table.c.item_id, table.c.source_id).where(table.c.key.in_(chunk))
             rows.extend(_plain_rows(self.session, query))
-        if not rows:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
         # Flattened first: numpy would probe each row object for array protocols.
-        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=2 * len(rows))
-        bucket_keys, bucket_ids = flat[0::2], flat[1::2]
-        # Sources by item, not by row: full buckets of template phrases repeat the same early items.
-        members, where = np.unique(bucket_ids, return_inverse=True)
-        sources: list[int] = []
-        for chunk in _chunks(members.tolist()):
-            items = core_table(Item)
-            query = select(items.c.id, items.c.source_id).where(items.c.id.in_(chunk))
-            found = dict(_plain_rows(self.session, query))
-            sources.extend(found.get(item_id, -1) for item_id in chunk)
-        return bucket_keys, bucket_ids, np.array(sources, dtype=np.int64)[where]
+        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows))
+        return flat[0::3], flat[1::3], flat[2::3]
 
     def _stored_sketches(self, ids: npt.NDArray[np.int64]) -> tuple[Ints, npt.NDArray[np.uint32]]:
         found_ids: list[int] = []
@@ -337,15 +325,20 @@ class _Linker:
     def _store(
         self,
         ids: Ints,
+        sources: Ints,
         values: npt.NDArray[np.uint32],
         keys: npt.NDArray[np.int64],
         stored: npt.NDArray[np.bool_],
     ) -> None:
         sketch_rows = [(item_id, pack(row)) for item_id, row in zip(ids.tolist(), values, strict=True)]
         _insert_many(self.session, core_table(ItemFingerprint), ("item_id", "sketch"), sketch_rows)
-        owners = np.repeat(ids, keys.shape[1])[stored.ravel()]
-        key_rows = list(zip(owners.tolist(), keys.ravel()[stored.ravel()].tolist(), strict=True))
-        _insert_many(self.session, core_table(ItemFingerprintKey), ("item_id", "key"), key_rows)
+        kept = stored.ravel()
+        owners = np.repeat(ids, keys.shape[1])[kept]
+        owner_sources = np.repeat(sources, keys.shape[1])[kept]
+        key_rows = list(
+            zip(owners.tolist(), keys.ravel()[kept].tolist(), owner_sources.tolist(), strict=True)
+        )
+        _insert_many(self.session, core_table(ItemFingerprintKey), ("item_id", "key", "source_id"), key_rows)
 
     def _write(self) -> None:
         table = core_table(Item)
