@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from scrapy.crawler import AsyncCrawlerProcess, Crawler
@@ -46,6 +47,7 @@ from hub.logsetup import configure_logging, secret_values
 from hub.models import Source, SourceKind, Unit
 from hub.reposts import configure_reposts
 from hub.settings import Settings
+from hub.timeutil import utcnow
 from moderation.screening import configure_screening
 
 FEED_KINDS = frozenset({SourceKind.FEED.value, SourceKind.ACCOUNT.value})
@@ -56,8 +58,13 @@ TRIM_EVERY_S = 1.0
 logger = logging.getLogger(__name__)
 
 
-def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
-    """The sources of the run as plain data (no ORM objects cross into the reactor)."""
+def load_jobs(database: Database, source_ids: list[int], revisit_after_s: int = 0) -> list[SourceJob]:
+    """The sources of the run as plain data (no ORM objects cross into the reactor).
+
+    A source whose answer was last parsed more than ``revisit_after_s`` ago (0: never) gets no
+    validators: the crawl reads it whole, so edits its validators or unchanged bytes would hide are seen.
+    """
+    stale_before = utcnow() - timedelta(seconds=revisit_after_s) if revisit_after_s else None
     with database.session() as session:
         # The columns a job needs, not whole ORM rows: a re-poll loads hundreds of sources per run.
         rows = session.execute(
@@ -70,25 +77,29 @@ def load_jobs(database: Database, source_ids: list[int]) -> list[SourceJob]:
                 Source.etag,
                 Source.last_modified,
                 Source.body_hash,
-                Unit.name,
+                Source.parsed_at,
+                Unit.name.label("site_name"),
             )
             .join(Unit, Unit.id == Source.unit_id)
             .where(Source.id.in_(source_ids))
         )
-        return [
-            SourceJob(
-                id=source_id,
-                name=name,
-                kind=kind,
-                url=url,
-                selectors=dict(selectors or {}),
-                etag=etag,
-                last_modified=last_modified,
-                site_name=unit_name,
-                body_hash=body_hash or None,
+        jobs: list[SourceJob] = []
+        for row in rows:
+            stale = stale_before is not None and (row.parsed_at is None or row.parsed_at < stale_before)
+            jobs.append(
+                SourceJob(
+                    id=row.id,
+                    name=row.name,
+                    kind=row.kind,
+                    url=row.url,
+                    selectors=dict(row.selectors or {}),
+                    etag=None if stale else row.etag,
+                    last_modified=None if stale else row.last_modified,
+                    site_name=row.site_name,
+                    body_hash=None if stale else row.body_hash or None,
+                )
             )
-            for source_id, name, kind, url, selectors, etag, last_modified, body_hash, unit_name in rows
-        ]
+        return jobs
 
 
 def configure_process_logging(settings: Settings) -> None:
@@ -194,7 +205,8 @@ class CrawlServer:
         def load() -> list[SourceJob]:
             # A store restarting now must not lose the batch: its sources would wait out their lease.
             return retry_on_disconnect(
-                lambda: load_jobs(self.database, source_ids), f"loading the sources of run {run_id}"
+                lambda: load_jobs(self.database, source_ids, self.settings.crawl.revisit_after_s),
+                f"loading the sources of run {run_id}",
             )
 
         jobs = await loop.run_in_executor(self.writer, load)

@@ -141,6 +141,7 @@ class SourceFacts(RedirectFacts, Protocol):
     last_success_at: datetime | None
     last_new_item_at: datetime | None
     body_hash: str | None
+    parsed_at: datetime | None
     consecutive_failures: int
     total_failures: int
     last_status_code: int | None
@@ -263,6 +264,8 @@ def apply_outcome(source: SourceFacts, outcome: Outcome, taken: Callable[[int, s
             source.last_modified = outcome.last_modified[:100]
         if outcome.body_hash is not None:
             source.body_hash = outcome.body_hash or None
+        if status == "ok":  # the answer was parsed (a 304 or the same bytes are "not_modified")
+            source.parsed_at = now
     if outcome.items_new:
         source.last_new_item_at = now
     if outcome.fetch is not None:

@@ -170,6 +170,9 @@ class Source(Base):
     # Hash of the source URL's last answer parsed without a problem (crawlers/bodyhash.py): the same
     # bytes again are recorded as not modified, without parsing, for sites that send no validators.
     body_hash: Mapped[str | None] = mapped_column(String(64))
+    # When the source's answer was last parsed (not a 304, not the same bytes): the crawl sends no
+    # validators once this is older than crawl.revisit_after_s (crawlers/process.py load_jobs).
+    parsed_at: Mapped[datetime | None]
     # Error counters.
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     total_failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -36,6 +36,7 @@ class SourceRecord:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
+    parsed_at: datetime | None
     consecutive_failures: int
     total_failures: int
     last_status_code: int | None

@@ -125,6 +125,13 @@ class CrawlSettings(_Section):
     max_redirects: int = Field(5, description="Redirects followed before a redirect loop is declared.")
     list_page_depth: int = Field(2, description="List pages followed per HTML source (pagination depth).")
     max_items_per_source: int = Field(200, description="Items taken from one source in one crawl.")
+    revisit_after_s: int = Field(
+        86400,
+        ge=0,
+        description="Crawl a source without its validators (ETag, Last-Modified, body hash) when its answer"
+        " was last parsed longer ago than this: an article edited on a list page whose bytes did not"
+        " change, or a server whose validators never change, is read again. 0: never.",
+    )
     obey_robots_txt: bool = Field(True, description="Honour robots.txt of each site.")
     allow_private_networks: bool = Field(
         False, description="Allow sources on private/loopback addresses (never in production)."
