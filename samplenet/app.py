@@ -15,13 +15,16 @@ from starlette.routing import Route
 
 from samplenet import render_bridge, render_feeds, render_html, render_sitemap
 from samplenet.assets import ATTACHMENT_TYPES, TINY_PNG, attachment_bytes
+from samplenet.deletion import delete_item, restore_item
 from samplenet.generate import publish_item
 from samplenet.model import (
     DRIP_STEPS,
+    GONE_STATUSES,
     GZIP_BOMB_BYTES,
     HUGE_PAGE_BYTES,
     PRIVATE_REDIRECT_HOST,
     RATE_LIMIT_RETRY_AFTER_S,
+    GoneStatus,
     SampleItem,
     SampleNetwork,
     SampleSite,
@@ -61,6 +64,8 @@ class SampleApp:
             Route("/sites/{slug}/{path:path}", self.site_page),
             Route("/bridge/{platform:str}/{kind:str}/{account:str}", self.bridge),
             Route("/_control/publish", self.publish, methods=["POST"]),
+            Route("/_control/delete", self.delete, methods=["POST"]),
+            Route("/_control/restore", self.restore, methods=["POST"]),
             *SampleHub(self.network).routes(),  # WebSub hub and the feeds that advertise it
         ]
         return Starlette(routes=routes, lifespan=self._lifespan)
@@ -227,6 +232,9 @@ class SampleApp:
                 return Response(attachment_bytes(path), media_type=ATTACHMENT_TYPES[ext])
         if path.startswith("articles/") and path.endswith(".html"):
             item_id = path.removeprefix("articles/").removesuffix(".html")
+            deletion = site.deleted.get(item_id)
+            if deletion is not None:  # deleted at the source, whether its lists show it yet or not
+                return PlainTextResponse("页面不存在或已删除", status_code=deletion.status)
             for item in items:
                 if item.item_id == item_id:
                     return conditional(
@@ -275,11 +283,51 @@ class SampleApp:
         if slug is not None and slug not in {s.slug for s in self.network.sites}:
             return JSONResponse({"error": f"unknown site {slug}"}, status_code=404)
         item = publish_item(self.network, slug)
+        return JSONResponse(self._item_json(request, item))
+
+    async def delete(self, request: Request) -> Response:
+        """Delete an item at its source (?site=<slug>, ?item=<item_id> or the site's newest); its page
+        answers ?status=404|410 (the site's usual one by default); ?listed=1 keeps it on the site's
+        lists (samplenet/deletion.py)."""
+        params = request.query_params
+        statuses: dict[str, GoneStatus] = {str(code): code for code in GONE_STATUSES}
+        status = params.get("status")
+        if status is not None and status not in statuses:
+            return JSONResponse({"error": f"status must be one of {sorted(statuses)}"}, status_code=400)
+        slug = params.get("site", "")
+        if slug not in {s.slug for s in self.network.sites}:
+            return JSONResponse({"error": f"unknown site {slug}"}, status_code=404)
+        try:
+            deletion = delete_item(
+                self.network,
+                slug,
+                params.get("item") or None,
+                statuses[status] if status is not None else None,
+                params.get("listed") in ("1", "true"),
+            )
+        except KeyError as exc:
+            return JSONResponse({"error": str(exc.args[0])}, status_code=404)
+        data = self._item_json(request, deletion.item)
+        data.update(status=deletion.status, listed=deletion.listed)
+        return JSONResponse(data)
+
+    async def restore(self, request: Request) -> Response:
+        """Bring back an item deleted at its source (?site=<slug>&item=<item_id>)."""
+        params = request.query_params
+        try:
+            item = restore_item(self.network, params.get("site", ""), params.get("item", ""))
+        except KeyError as exc:
+            return JSONResponse({"error": str(exc.args[0])}, status_code=404)
+        return JSONResponse(self._item_json(request, item))
+
+    def _item_json(self, request: Request, item: SampleItem) -> dict[str, object]:
+        """An item as the control endpoints answer it, with its page's absolute URL."""
         site = self.network.site(item.site_slug)
         data = asdict(item)
         data["published_at"] = item.published_at.isoformat()
+        data["modified_at"] = item.modified_at.isoformat() if item.modified_at else None
         data["url"] = f"{render_html.site_url(_base(request), site)}{item.article_path}"
-        return JSONResponse(data)
+        return data
 
 
 def _base(request: Request) -> str:

@@ -124,12 +124,32 @@ def _failure(site: SampleSite) -> str | None:
     return "refused" if site.transport == "dead" else None  # tolerated faults fail nothing
 
 
-def _readable(site: SampleSite, kind: str) -> list[SampleItem]:
-    """The items a crawler can read: a feed's newest FEED_SIZE, every item of a list (the crawl's depth
-    applies on top), the entries before the cut of a truncated list page."""
+def _readable(site: SampleSite, kind: str) -> list[tuple[int, SampleItem]]:
+    """The items a crawler can read, with their place in the listing: a feed's newest FEED_SIZE, every
+    item of a list (the crawl's depth applies on top), the entries before the cut of a truncated list
+    page. A deleted item its lists still show is read from a feed, but its page answers 404/410."""
     if site.fault == "truncated_html":
-        return site.items[:TRUNCATED_ENTRIES]
-    return site.items if kind == "html" else site.items[:FEED_SIZE]
+        listed = site.items[:TRUNCATED_ENTRIES]
+    else:
+        listed = site.items if kind == "html" else site.items[:FEED_SIZE]
+    pages_read = kind in ("html", "sitemap")
+    return [(n, item) for n, item in enumerate(listed) if not (pages_read and item.item_id in site.deleted)]
+
+
+def _removed(site: SampleSite, base: str) -> list[dict[str, Any]]:
+    """Items deleted at the source (samplenet/deletion.py), which a crawler that stored them before
+    marks removed: at once if its lists still show them (the page answers 404/410), else once they
+    have been missing from the listing for crawl.removed_after_missing crawls."""
+    home = f"{base}{site.root_path}"
+    return [
+        {
+            "url": home + deletion.item.article_path,
+            "item_id": item_id,
+            "status": deletion.status,
+            "listed": deletion.listed,
+        }
+        for item_id, deletion in site.deleted.items()
+    ]
 
 
 def ground_truth(
@@ -158,14 +178,15 @@ def ground_truth(
                 "tls_expiring": site.transport == "https",
                 "items": []
                 if _failure(site)
-                else [_expected_item(site, item, site_root, n, kind) for n, item in enumerate(items)],
+                else [_expected_item(site, item, site_root, n, kind) for n, item in items],
+                "removed": [] if _failure(site) else _removed(site, site_root),
             }
         for site in network.sites:  # a repost names the page of the notice it copies
             for entry in sources[source_url(network, site, base, bases)]["items"]:
                 copied = site.reposts.get(entry["item_id"])
                 if copied is not None:
-                    origin = network.site(copied[0])
-                    page = next(item for item in origin.items if item.item_id == copied[1]).article_path
+                    origin = network.site(copied[0])  # the copied notice may be deleted at its source
+                    page = SampleItem.page_path(copied[1])
                     entry["repost_of"] = site_base(origin, base, bases) + origin.root_path + page
     return {"base_url": base, "today": network.today.isoformat(), "seed": network.seed, "sources": sources}
 

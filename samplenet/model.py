@@ -117,6 +117,9 @@ FEED_TEMPLATES: frozenset[Template] = frozenset({"rss", "atom", "html_feed"})
 LIST_TEMPLATES: frozenset[Template] = frozenset({"html", "gbk", "gbk_mislabeled", "html_feed"})
 FEED_SIZE = 20  # items a feed carries, newest first
 LIST_PAGE_SIZE = 10  # items per HTML list page; page n > 1 is list_<n>.html
+# What a deleted article's page answers: both happen on real sites.
+GoneStatus = Literal[404, 410]
+GONE_STATUSES: tuple[GoneStatus, ...] = (404, 410)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,25 @@ class SampleItem:
     @property
     def article_path(self) -> str:
         """Article page path relative to the site root."""
-        return f"articles/{self.item_id}.html"
+        return self.page_path(self.item_id)
+
+    @staticmethod
+    def page_path(item_id: str) -> str:
+        """Path of the article page of ``item_id``, relative to the site root."""
+        return f"articles/{item_id}.html"
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """An item deleted at its source (samplenet/deletion.py): its page answers ``status``.
+
+    ``listed``: the site's list page, feed and sitemap still show it, as on a site whose lists are
+    regenerated later than the article was deleted; otherwise it is gone from them too.
+    """
+
+    item: SampleItem
+    status: GoneStatus
+    listed: bool
 
 
 @dataclass(slots=True)
@@ -180,6 +201,14 @@ class SampleSite:
     transport: Transport = "http"
     # Items that repost another site's notice: item_id -> (that site's slug, its item_id).
     reposts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Items deleted at the source while the network runs, by item_id (samplenet/deletion.py).
+    deleted: dict[str, Deletion] = field(default_factory=dict)
+
+    @property
+    def gone_status(self) -> GoneStatus:
+        """What a deleted article's page answers unless told otherwise: the city's and the districts'
+        content systems say 410 Gone, a branch's site just 404."""
+        return 410 if self.tier in ("city", "district") else 404
 
     @property
     def root_path(self) -> str:

@@ -245,6 +245,67 @@ def test_publish_adds_an_item_to_feed_and_list(own_server: RunningNetwork) -> No
     assert truth["sources"][own_server.url(site.source_path)]["items"][0]["title"] == item.title
 
 
+def test_delete_and_restore_an_article_at_its_source(own_server: RunningNetwork) -> None:
+    """/_control/delete: the page answers 410 (city, district) or 404 (branch) and leaves the lists,
+    feed and sitemap unless ?listed=1 keeps it there; /_control/restore brings it back; the ground
+    truth follows."""
+    network = own_server.network
+    feed_site, html_site = healthy(network, "rss"), healthy(network, "html")
+    assert (feed_site.tier, html_site.tier) == ("city", "branch")
+    gone, lagging = feed_site.items[2], html_site.items[3]
+    gone_url = own_server.url(feed_site.root_path + gone.article_path)
+    lagging_url = own_server.url(html_site.root_path + lagging.article_path)
+    feed_path, list_path = feed_site.source_path, html_site.source_path
+    sitemap_path = f"{feed_site.root_path}sitemap.xml"
+    with httpx.Client(base_url=own_server.base_url, timeout=10) as http:
+        etag = http.get(feed_path).headers["etag"]
+        deleted = http.post("/_control/delete", params={"site": feed_site.slug, "item": gone.item_id})
+        assert deleted.status_code == 200
+        assert deleted.json()["url"] == gone_url and deleted.json()["status"] == 410
+        assert http.get(gone_url).status_code == 410
+        feed = http.get(feed_path, headers={"If-None-Match": etag})
+        assert feed.status_code == 200  # changed: the next conditional GET reads it
+        assert gone_url not in [entry.link for entry in feedparser.parse(feed.content).entries]
+        assert gone_url not in http.get(sitemap_path).text
+        assert gone.article_path not in http.get(f"{feed_site.root_path}list.html").text
+
+        lag = {"site": html_site.slug, "item": lagging.item_id, "listed": "1"}
+        assert http.post("/_control/delete", params=lag).json()["status"] == 404  # a branch's site
+        assert http.get(lagging_url).status_code == 404
+        assert lagging.article_path in http.get(list_path).text  # its list still links it
+        assert http.post("/_control/delete", params={**lag, "status": "410"}).json()["status"] == 410
+        assert http.get(lagging_url).status_code == 410
+
+        truth = ground_truth(network, own_server.base_url)["sources"]
+        feed_truth, html_truth = truth[own_server.url(feed_path)], truth[own_server.url(list_path)]
+        assert feed_truth["removed"] == [
+            {"url": gone_url, "item_id": gone.item_id, "status": 410, "listed": False}
+        ]
+        assert html_truth["removed"] == [
+            {"url": lagging_url, "item_id": lagging.item_id, "status": 410, "listed": True}
+        ]
+        assert gone_url not in {item["url"] for item in feed_truth["items"]}
+        assert lagging_url not in {item["url"] for item in html_truth["items"]}  # its page cannot be read
+        # The others keep their rows on the list: the 11th item is still on page 2.
+        assert [item["list_page"] for item in html_truth["items"][8:11]] == [1, 2, 2]
+
+        for site, item in ((feed_site, gone), (html_site, lagging)):
+            restored = http.post("/_control/restore", params={"site": site.slug, "item": item.item_id})
+            assert restored.status_code == 200 and restored.json()["item_id"] == item.item_id
+        assert http.get(gone_url).status_code == 200 and http.get(lagging_url).status_code == 200
+        assert feedparser.parse(http.get(feed_path).content).entries[2].link == gone_url  # in its place
+        assert feed_site.items[2] is gone and gone_url in http.get(sitemap_path).text
+
+        assert http.post("/_control/delete", params={"site": "nope"}).status_code == 404
+        assert http.post("/_control/delete", params={"site": "city", "item": "nope"}).status_code == 404
+        assert http.post("/_control/delete", params={"site": "city", "status": "500"}).status_code == 400
+        assert (
+            http.post("/_control/restore", params={"site": "city", "item": gone.item_id}).status_code == 404
+        )
+    truth = ground_truth(network, own_server.base_url)["sources"]
+    assert not any(source["removed"] for source in truth.values())
+
+
 def _walk(units: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for unit in units:
         yield unit
