@@ -31,7 +31,7 @@ from hub.fetchstats import FetchStats
 from hub.ingestbatch import ingest_batch
 from hub.outcomebatch import record_outcomes
 from hub.rawitem import RawItem
-from hub.removal import mark_gone, record_listings
+from hub.removal import mark_gone, record_listings, record_unchanged_listings
 from hub.schedule.headers import max_age_seconds, ttl_seconds
 
 logger = logging.getLogger(__name__)
@@ -374,9 +374,15 @@ class CrawlLedger:
         # after them). mark_gone flushes its own changes.
         with session.no_autoflush:
             removed = {state.job.id: mark_gone(session, state.job.id, state.gone_urls) for state in states}
-            # A failed or unchanged listing says nothing about what is missing.
+            # A failed listing says nothing about what is missing; an unchanged one misses again what
+            # the last parsed one missed.
             listings = {state.job.id: state.listed_urls for state in states if _status(state) == "ok"}
             for source_id, count in record_listings(session, listings, self.removed_after_missing).items():
+                removed[source_id] += count
+            unchanged = [state.job.id for state in states if _status(state) == "not_modified"]
+            for source_id, count in record_unchanged_listings(
+                session, unchanged, self.removed_after_missing
+            ).items():
                 removed[source_id] += count
         return removed
 

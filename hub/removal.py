@@ -2,7 +2,8 @@
 
 Two signals: a known article's page answers 404/410 on re-fetch (``mark_gone``), or an item stays
 missing from its source's listing (list pages, sitemap, feed) for N crawls in a row
-(``record_listing``). Only items the listing should have shown count as missing: those at least as
+(``record_listing``; a listing that did not change since, a 304 or the same bytes, misses it again:
+``record_unchanged_listings``). Only items the listing should have shown count as missing: those at least as
 recent as the oldest known item it did show, since older ones simply scrolled past the pages crawled.
 """
 
@@ -111,6 +112,36 @@ def record_listings(
             if url not in listed[source_id]:
                 by_count[(missing_count or 0) + 1].append((item_id, source_id))
     for count, rows in by_count.items():  # one UPDATE per count (a few): not one per item
+        gone = bool(missing_limit) and count >= missing_limit
+        _set_where(session, [item_id for item_id, _ in rows], count, now if gone else None)
+        if gone:
+            for _, source_id in rows:
+                removed[source_id] += 1
+    return removed
+
+
+def record_unchanged_listings(
+    session: Session, source_ids: Iterable[int], missing_limit: int, now: datetime | None = None
+) -> dict[int, int]:
+    """Count a listing that did not change (a 304, or the same bytes) as one more crawl without the
+    items the last parsed listing missed; returns how many each source newly marks removed.
+
+    The listing is the one that missed them, so they are still missing: otherwise an item deleted on a
+    site that publishes nothing afterwards would keep its first miss for ever, since its unchanged
+    list page is never parsed again.
+    """
+    removed = dict.fromkeys(source_ids, 0)
+    if not removed:
+        return removed
+    now = now or utcnow()
+    by_count: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for chunk in _chunks(sorted(removed)):
+        missed = select(Item.id, Item.source_id, Item.missing_count).where(
+            Item.source_id.in_(chunk), Item.missing_count > 0, Item.removed_at_source_at.is_(None)
+        )
+        for item_id, source_id, missing_count in session.execute(missed):
+            by_count[missing_count + 1].append((item_id, source_id))
+    for count, rows in by_count.items():
         gone = bool(missing_limit) and count >= missing_limit
         _set_where(session, [item_id for item_id, _ in rows], count, now if gone else None)
         if gone:

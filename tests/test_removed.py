@@ -168,3 +168,25 @@ def test_a_page_that_answers_again_is_no_longer_removed(database: Database) -> N
     assert _removed(database) == {url: False for url in urls}
     with database.session() as session:
         assert mark_gone(session, source_id, [urls[0]], T0) == 1  # and can be marked again later
+
+
+def test_an_unchanged_listing_counts_as_another_miss(settings: Settings, database: Database) -> None:
+    """A site that deletes a notice and publishes nothing afterwards: its list page stays the same
+    bytes (not modified), yet the notice is still missing from it, crawl after crawl."""
+    settings.crawl.removed_after_missing = 2
+    with mini_site() as site:
+        for n in range(4):
+            _article(site, n, _body(n))
+        _list(site, [0, 1, 2, 3])
+        source_id = _source(database, f"{site.base_url}/jd/list.html")
+        crawl(settings, trigger="test")
+        _list(site, [0, 1, 3])  # item 2 deleted from the list (its page too)
+        del site.pages["/jd/a/2.html"]
+        crawl(settings, trigger="test")  # the changed list is parsed: a first miss
+        assert not _removed(database)[f"{site.base_url}/jd/a/2.html"]
+        again = crawl(settings, trigger="test")  # same bytes: not modified, and a second miss
+        with database.session() as session:
+            outcome = session.scalars(select(CrawlOutcome).where(CrawlOutcome.run_id == again.run_id)).one()
+            assert (outcome.status, outcome.items_removed) == ("not_modified", 1)
+    assert _removed(database) == {f"{site.base_url}/jd/a/{n}.html": n == 2 for n in range(4)}
+    assert source_id
