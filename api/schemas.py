@@ -91,6 +91,11 @@ class ItemOut(BaseModel):
     reviewed_at: datetime | None
     # Set when no person approved it: the auto-approve policy that did (moderation/policy.py).
     auto_approved_by_policy: str | None = None
+    removed_at_source_at: datetime | None = Field(
+        None,
+        description="When the page was found gone at its source (404/410 or unlisted); the item is kept.",
+    )
+    repost_of: int | None = Field(None, description="The item this one reposts (转载自), if any.")
 
     @classmethod
     def from_item(cls, item: Item, portal_url: str) -> ItemOut:
@@ -113,6 +118,8 @@ class ItemOut(BaseModel):
             reviewed_by=item.reviewed_by,
             reviewed_at=item.reviewed_at,
             auto_approved_by_policy=policy_name(item.reviewed_by),
+            removed_at_source_at=item.removed_at_source_at,
+            repost_of=item.repost_of_id,
         )
 
 

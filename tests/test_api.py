@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from api.app import create_app
 from hub.db import Database
-from hub.models import Role, Unit, User
+from hub.models import Item, Role, Unit, User
 from hub.settings import Settings
 from tests.fixtures.web import STAFF_PASSWORD, PortalData, add_unit, add_user
 
@@ -55,6 +56,22 @@ def test_item_json_approved_only_for_anonymous(
     assert staff.status_code == 200
     assert staff.json()["state"] == "pending"
     assert client.get(f"/api/v1/items/{portal_data.pending_item}", auth=("admin", "wrong")).status_code == 401
+
+
+def test_item_json_says_removed_at_source_and_repost(
+    client: TestClient, portal_data: PortalData, database: Database
+) -> None:
+    assert client.get(f"/api/v1/items/{portal_data.party_item}").json()["removed_at_source_at"] is None
+    gone = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+    with database.session() as session:
+        session.execute(
+            update(Item)
+            .where(Item.id == portal_data.party_item)
+            .values(removed_at_source_at=gone, repost_of_id=portal_data.english_item)
+        )
+    body = client.get(f"/api/v1/items/{portal_data.party_item}").json()
+    assert datetime.fromisoformat(body["removed_at_source_at"]) == gone  # kept, and says so
+    assert body["repost_of"] == portal_data.english_item
 
 
 def test_health(client: TestClient) -> None:
