@@ -11,7 +11,8 @@ COPY api api
 COPY cli cli
 COPY samplenet samplenet
 COPY config config
-RUN pip install . && useradd --system --home-dir /app xinlian && mkdir -p /app/var && chown xinlian /app/var
+# The frontier extra (redis, scrapy-redis) is small; crawl.frontier_url turns it on (docs/deploy.md).
+RUN pip install ".[frontier]" && useradd --system --home-dir /app xinlian && mkdir -p /app/var && chown xinlian /app/var
 USER xinlian
 ENV XINLIAN_CONFIG=/app/config/production.toml
 EXPOSE 8000

@@ -4,13 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # PostgreSQL server used by the second test run (a fresh database per test is created on it).
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
-# STRICT=1: a skipped PostgreSQL, Elasticsearch-API or browser test fails the run.
+# STRICT=1: a skipped PostgreSQL, Elasticsearch-API, browser or Redis (crawl frontier) test fails the run.
 STRICT ?= 1
 PYTEST_ARGS ?=
 
 ifeq ($(STRICT),1)
-SQLITE_REQUIRE := elasticsearch,browser
-PG_REQUIRE := postgres
+SQLITE_REQUIRE := elasticsearch,browser,redis
+PG_REQUIRE := postgres,redis
 endif
 
 .PHONY: install browser demo test lint typecheck test-sqlite test-postgres bench clean

@@ -207,6 +207,10 @@ class CrawlLedger:
         seen.add(url)
         return True
 
+    def seen_count(self, source_id: int) -> int:
+        """URLs claimed for the source so far in this run."""
+        return len(self.states[source_id].seen_urls)
+
     # --- ingest ---------------------------------------------------------------------------------
     async def ingest(self, item: RawItem) -> str | None:
         """Store one item (batched with others waiting): new / updated / unchanged, or None if refused."""

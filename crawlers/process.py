@@ -139,6 +139,7 @@ class CrawlServer:
         self.cancelled: set[int] = set()
         self.shutdown_task: asyncio.Future[None] | None = None
         self.release_heap = heap_trimmer()
+        self.frontier_client: Any = None  # redis.Redis, opened by the first frontier run
 
     # --- messages -------------------------------------------------------------------------------
     def reply(self, message: dict[str, Any]) -> None:
@@ -210,16 +211,44 @@ class CrawlServer:
             )
 
         jobs = await loop.run_in_executor(self.writer, load)
+        # Frontier mode: HTML list sources go to the run's shared Redis queue (crawlers/frontier/), joined
+        # before anything starts so that a Redis refusing us leaves nothing running.
+        frontier = self._join_frontier(run_id, jobs) if self.settings.crawl.frontier_url else None
+        if frontier is not None:
+            jobs = [job for job in jobs if job.kind != SourceKind.HTML.value]
         ledger = CrawlLedger(
             self.database, run_id, jobs, self.settings.crawl.removed_after_missing, writer=self.writer
         )
+        ledgers = [ledger]
         try:
             tasks = self._start_crawlers(run_id, jobs, ledger, host_shares)
+            if frontier is not None:
+                frontier_ledger, crawler, frontier_jobs = frontier
+                ledgers.append(frontier_ledger)
+                tasks.append(self._start(run_id, crawler, frontier_ledger, jobs=frontier_jobs))
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self.crawlers.pop(run_id, None)
-            # A spider that never started leaves its sources open: they are recorded as they stand.
-            await ledger.close(ledger.states, aborted=run_id in self.cancelled)
+            for each in ledgers:
+                # A spider that never started leaves its sources open: they are recorded as they stand.
+                await each.close(each.states, aborted=run_id in self.cancelled)
+
+    def _join_frontier(
+        self, run_id: int, jobs: list[SourceJob]
+    ) -> tuple[CrawlLedger, Crawler, list[SourceJob]] | None:
+        """This process's ledger and crawler in frontier run ``run_id`` and the frontier sources it starts;
+        None when the run has no frontier (no HTML list sources)."""
+        import redis  # the optional frontier extra: imported only when the setting is on
+
+        from crawlers.frontier.join import join_frontier
+
+        if self.frontier_client is None:
+            self.frontier_client = redis.Redis.from_url(self.settings.crawl.frontier_url)
+        frontier_jobs = [job for job in jobs if job.kind == SourceKind.HTML.value]
+        joined = join_frontier(
+            self.settings, self.frontier_client, self.database, self.writer, run_id, frontier_jobs
+        )
+        return None if joined is None else (*joined, frontier_jobs)
 
     def _start_crawlers(
         self, run_id: int, jobs: list[SourceJob], ledger: CrawlLedger, host_shares: dict[str, int]
@@ -249,6 +278,11 @@ class CrawlServer:
     ) -> asyncio.Future[None]:
         """Start one Scrapy crawler of run ``run_id`` (stopped by ``cancel``)."""
         crawler = Crawler(spider_class, scrapy_settings(self.settings, host_shares))
+        return self._start(run_id, crawler, ledger, **arguments)
+
+    def _start(
+        self, run_id: int, crawler: Crawler, ledger: CrawlLedger, **arguments: Any
+    ) -> asyncio.Future[None]:
         self.crawlers.setdefault(run_id, []).append(crawler)
         return self.process.crawl(
             crawler,

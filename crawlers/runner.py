@@ -16,6 +16,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from crawlers.partition import partition, processes_for, source_weight
 from crawlers.pool import CrawlPool, PartResult, usable_cores
 from hub.crawlrecord import close_abandoned_runs, count_outcomes, finish_run, heartbeat, start_run
 from hub.db import Database, retry_on_disconnect
-from hub.models import CrawlOutcome, CrawlRun, Source
+from hub.models import CrawlOutcome, CrawlRun, Source, SourceKind
 from hub.settings import Settings
 
 HEARTBEAT_MAX_S = 30.0
@@ -76,7 +77,11 @@ def crawl(
     started = time.monotonic()
     database = Database(settings.store.url)
     try:
-        _sweep_abandoned(database, settings.worker.lease_s)
+        abandoned = _sweep_abandoned(database, settings.worker.lease_s)
+        if abandoned and settings.crawl.frontier_url:
+            from crawlers.frontier.runs import forget_runs  # the optional frontier extra
+
+            forget_runs(settings.crawl.frontier_url, settings.crawl.frontier_key_prefix, abandoned)
         with database.session() as session:
             query = select(Source.id, Source.url, Source.kind)
             if source_ids is None:
@@ -86,6 +91,7 @@ def crawl(
             found = session.execute(query.order_by(Source.id)).all()
             rows = [(source_id, url) for source_id, url, _ in found]
             weight = source_weight(kind for _, _, kind in found)
+            frontier_sources = sum(1 for _, _, kind in found if kind == SourceKind.HTML.value)
             if source_ids is None:
                 source_ids = [source_id for source_id, _ in rows]
             run_id = start_run(session, trigger, source_ids, owner=run_owner()).id
@@ -93,7 +99,9 @@ def crawl(
         results: list[PartResult] | None = None
         try:
             if rows:
-                results = _run_parts(settings, database, run_id, rows, total, weight, on_progress, pool)
+                results = _run_parts(
+                    settings, database, run_id, rows, total, weight, frontier_sources, on_progress, pool
+                )
         finally:
             # Interrupted, a worker killed or crashed: close the run with the unfinished sources as failures.
             _close_run(database, run_id, source_ids, results)
@@ -115,6 +123,7 @@ def _run_parts(
     rows: list[tuple[int, str]],
     total: int,
     weight: int,
+    frontier_sources: int,
     on_progress: Callable[[int, int], None] | None,
     pool: CrawlPool | None,
 ) -> list[PartResult]:
@@ -132,11 +141,25 @@ def _run_parts(
 
     if pool is not None:
         parts = partition(rows, processes_for(weight, pool.size, crawl.min_sources_per_process))
-        return pool.run(run_id, parts, report)
+        with _frontier(settings, run_id, frontier_sources, len(parts)):
+            return pool.run(run_id, parts, report)
     configured = crawl.processes or usable_cores()
     parts = partition(rows, processes_for(weight, configured, crawl.min_sources_per_process))
-    with CrawlPool(settings, len(parts)) as own:
+    with CrawlPool(settings, len(parts)) as own, _frontier(settings, run_id, frontier_sources, len(parts)):
         return own.run(run_id, parts, report)
+
+
+def _frontier(settings: Settings, run_id: int, sources: int, processes: int) -> AbstractContextManager[None]:
+    """The run's Redis frontier record in frontier mode (crawlers/frontier/runs.py), opened before its
+    processes start and deleted when they are done; nothing otherwise, or for a run without HTML list
+    sources (its processes then start no frontier crawler)."""
+    if not settings.crawl.frontier_url or not sources:
+        return nullcontext()
+    from crawlers.frontier.keys import RunKeys  # the optional frontier extra: only when the setting is on
+    from crawlers.frontier.runs import frontier_run
+
+    keys = RunKeys(settings.crawl.frontier_key_prefix, run_id)
+    return frontier_run(settings.crawl.frontier_url, keys, sources, processes)
 
 
 def run_owner() -> str:
@@ -172,8 +195,8 @@ class Heartbeat:
             logger.warning("crawl run %d: heartbeat not written (%s)", self.run_id, exc.orig)
 
 
-def _sweep_abandoned(database: Database, stale_after_s: float) -> None:
-    """Close the runs that killed processes left open (no heartbeat for ``stale_after_s``)."""
+def _sweep_abandoned(database: Database, stale_after_s: float) -> list[int]:
+    """Close the runs that killed processes left open (no heartbeat for ``stale_after_s``); their ids."""
 
     def sweep() -> list[int]:
         with database.session() as session:
@@ -182,6 +205,7 @@ def _sweep_abandoned(database: Database, stale_after_s: float) -> None:
     closed = retry_on_disconnect(sweep, "closing abandoned crawl runs")
     if closed:
         logger.warning("closed %d crawl runs left open by a process that died: %s", len(closed), closed)
+    return closed
 
 
 def _close_run(

@@ -160,6 +160,33 @@ class CrawlSettings(_Section):
         description="Reposts: estimated Jaccard similarity of two bodies' text shingles above which they are"
         " one notice (a repost with a new header line and small edits scores ~0.9; other notices ~0.1).",
     )
+    frontier_url: str = Field(
+        "",
+        description="redis://host:6379/0 (or rediss://): the crawl processes of a run share one Redis-backed"
+        " Scrapy request queue for HTML list sources and their article pages (crawlers/frontier/;"
+        " docs/deploy.md). Empty: off, each process crawls the sources it was given.",
+    )
+    frontier_key_prefix: str = Field(
+        "xinlian:frontier",
+        min_length=1,
+        description="Prefix of the frontier's Redis keys (a run's keys are <prefix>:<run id>:...);"
+        " installations sharing one Redis need different prefixes.",
+    )
+    frontier_stall_s: float = Field(
+        120.0,
+        gt=0,
+        description="Frontier only: a crawl process leaves a run whose queue stayed empty and in which no"
+        " request finished anywhere for this long (a process died holding requests); their sources are"
+        " then recorded as aborted.",
+    )
+
+    @field_validator("frontier_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.match(r"^rediss?://[^/\s]+", value):
+            raise ValueError(f"frontier_url must be empty or redis(s)://host:port/db: {value!r}")
+        return value
 
 
 class BridgeSettings(_Section):

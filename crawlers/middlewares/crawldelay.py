@@ -26,6 +26,8 @@ class CrawlDelayMiddleware:
         self.crawler = crawler
         self.max_delay_s = max_delay_s
         self.shares: dict[str, int] = dict(crawler.settings.getdict("XINLIAN_HOST_SHARES"))
+        # A frontier crawler shares every host with the run's other processes (crawlers/frontier/settings.py).
+        self.default_share = crawler.settings.getint("XINLIAN_DEFAULT_HOST_SHARE", 1)
         self.user_agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT")
 
     @classmethod
@@ -45,7 +47,7 @@ class CrawlDelayMiddleware:
             return
         downloader = engine.downloader
         key = downloader.get_slot_key(request)
-        delay *= self.shares.get(key, 1)
+        delay *= self.shares.get(key, self.default_share)
         slot_settings = downloader.per_slot_settings.setdefault(key, {})
         slot_settings["delay"] = max(float(slot_settings.get("delay", 0.0)), delay)
         slot_settings["jitter"] = 0.0  # jitter could bring a request in under the asked delay

@@ -36,7 +36,7 @@ class HtmlListSpider(SitemapCrawling):
 
     def _article_requests(self, job: SourceJob, entries: list[ListEntry]) -> Iterator[Any]:
         for entry in entries:
-            if len(self.ledger.states[job.id].seen_urls) >= self.crawl_settings.max_items_per_source:
+            if self.ledger.seen_count(job.id) >= self.crawl_settings.max_items_per_source:
                 return
             if self.ledger.claim_url(job.id, entry.url):
                 yield self.source_request(job, entry.url, "parse_article", entry=entry)

@@ -103,7 +103,7 @@ class SitemapCrawling(SourceSpider):
 
     def _article_requests_for(self, job: SourceJob, links: list[SitemapLink]) -> Iterator[Any]:
         for link in links:
-            if len(self.ledger.states[job.id].seen_urls) >= self.crawl_settings.max_items_per_source:
+            if self.ledger.seen_count(job.id) >= self.crawl_settings.max_items_per_source:
                 return
             if self.ledger.claim_url(job.id, link.url):
                 entry = ListEntry(link.url, "", None)

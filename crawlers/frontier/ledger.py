@@ -1,0 +1,101 @@
+"""The crawl ledger of a frontier run: per-source counts shared through Redis (docs/deploy.md).
+
+With a shared queue, a request one process created may be fetched and parsed by another, so a
+process's own in-flight count says nothing about the source. Here the count lives in Redis (HINCRBY on a
+per-run hash): ``begin`` adds one wherever a request or item is created, ``end`` takes one away wherever
+it finishes, and the process whose ``end`` brings it to zero writes the outcome, once. Before each
+``end`` a process publishes its part of the source's state in the same MULTI, so that process finds
+every part (crawlers/frontier/merge.py). The URLs claimed for a source are a shared set, so two
+processes never fetch one article twice. A request carries its source's job (the scheduler adopts it
+on arrival), so a process needs no database read for a source it did not start.
+
+Calls are plain redis-py round trips on the reactor thread (~0.1 ms each on a LAN): a few per page,
+small beside a page's fetch and parse. The default path (``CrawlLedger``) makes none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+
+from crawlers.frontier.keys import RunKeys
+from crawlers.frontier.merge import Part, merge_parts
+from crawlers.ledger import CrawlLedger, SourceJob, SourceState
+from hub.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+class FrontierLedger(CrawlLedger):
+    """A ``CrawlLedger`` whose per-source counts and URL claims are shared by the run's processes."""
+
+    def __init__(
+        self,
+        database: Database,
+        run_id: int,
+        jobs: Iterable[SourceJob],
+        client: redis.Redis,
+        keys: RunKeys,
+        removed_after_missing: int = 3,
+        writer: ThreadPoolExecutor | None = None,
+    ) -> None:
+        super().__init__(database, run_id, jobs, removed_after_missing, writer)
+        self.client = client
+        self.keys = keys
+        self.process_key = f"{os.uname().nodename}:{os.getpid()}"
+        self.settled = 0  # outcomes this process wrote (the tests read it)
+
+    def adopt(self, job: SourceJob) -> None:
+        """A request of ``job`` arrived from the queue: this process keeps its own part of the source."""
+        if job.id not in self.states:
+            self.states[job.id] = SourceState(job)
+
+    def begin(self, source_id: int) -> None:
+        self.states[source_id].in_flight += 1
+        self.client.hincrby(self.keys.in_flight, str(source_id), 1)
+
+    def end(self, source_id: int) -> None:
+        state = self.states[source_id]
+        state.in_flight -= 1
+        started = time.time() - (time.monotonic() - state.started)
+        part: Part = (started, state)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.keys.parts(source_id), self.process_key, pickle.dumps(part))
+        pipe.hincrby(self.keys.in_flight, str(source_id), -1)
+        pipe.hincrby(self.keys.run, "progress", 1)
+        _, left, _ = pipe.execute()
+        if left == 0:
+            self._settle(state.job)
+        elif left < 0:  # a bug, not a race: every end follows its begin
+            logger.error("frontier run %d: source %d ended more often than it began", self.run_id, source_id)
+
+    def _settle(self, job: SourceJob) -> None:
+        """Nothing of the source is in flight anywhere: join the parts and write its outcome."""
+        blobs: dict[bytes, bytes] = self.client.hgetall(self.keys.parts(job.id))  # type: ignore[assignment]
+        # Our own Redis, written by our own processes (docs/deploy.md: keep Redis private).
+        parts: list[Part] = [pickle.loads(blob) for blob in blobs.values()]
+        merged = merge_parts(job, parts)
+        self.client.hincrby(self.keys.run, "open", -1)
+        self.settled += 1
+        self._finalize(merged)
+
+    def claim_url(self, source_id: int, url: str) -> bool:
+        return bool(self.client.sadd(self.keys.seen(source_id), url))
+
+    def seen_count(self, source_id: int) -> int:
+        return int(self.client.scard(self.keys.seen(source_id)))
+
+    async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:
+        """Wait for this process's writes; write no outcome of its own.
+
+        A source still in flight when the process leaves the run (it was stopped, or a process holding
+        its requests died) is not settled here: other processes may still hold its requests. The runner
+        records every source left without an outcome as aborted when the run ends.
+        """
+        await super().close((), aborted)

@@ -1,0 +1,43 @@
+"""Scrapy settings of a frontier crawler: ours (crawlers/scrapy_settings.py) on the run's Redis queue, with
+every host's budget divided among the run's processes.
+
+Politeness: any process may fetch any host's pages, so each of the run's N processes gets 1/N of a host's
+concurrency (at least one) and N times its delay and robots.txt Crawl-delay, as crawlers/partition.py does
+for a host spread over N processes. This costs no Redis call per request and nothing can leak when a
+process dies; the price is that a host with ``concurrent_per_host`` below N sees up to N requests at once
+(docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawlers.frontier.keys import RunKeys
+from crawlers.scrapy_settings import scrapy_settings
+from hub.settings import Settings
+
+
+def frontier_scrapy_settings(settings: Settings, keys: RunKeys, processes: int) -> dict[str, Any]:
+    """Settings of the frontier crawler of run ``keys.run_id`` shared by ``processes`` crawl processes."""
+    crawl = settings.crawl
+    shared = max(1, processes)
+    values = scrapy_settings(settings)
+    values.update(
+        {
+            "SCHEDULER": "crawlers.frontier.scheduler.FrontierScheduler",
+            "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.FifoQueue",
+            "SCHEDULER_QUEUE_KEY": keys.queue,
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_DUPEFILTER_KEY": keys.dupefilter,
+            # The runner deletes the run's keys when the run ends; the first process to leave must not.
+            "SCHEDULER_PERSIST": True,
+            "SCHEDULER_IDLE_BEFORE_CLOSE": 0,  # never block the reactor on an empty queue
+            "REDIS_URL": crawl.frontier_url,
+            "XINLIAN_FRONTIER_RUN_KEY": keys.run,
+            "XINLIAN_FRONTIER_STALL_S": crawl.frontier_stall_s,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, crawl.concurrent_per_host // shared),
+            "DOWNLOAD_DELAY": crawl.download_delay_s * shared,
+            "XINLIAN_DEFAULT_HOST_SHARE": shared,  # crawldelay.py stretches Crawl-delay by it
+        }
+    )
+    return values

@@ -1,0 +1,308 @@
+"""The opt-in Redis frontier (``crawl.frontier_url``, crawlers/frontier/, docs/deploy.md): the crawl
+processes of a run share one Redis-backed Scrapy queue, and the per-source bookkeeping stays right
+when one process fetches what another enqueued.
+
+Against the Redis at XINLIAN_TEST_REDIS_URL (127.0.0.1:6379 by default; each test under its own key
+prefix, deleted afterwards) and a loopback site that counts every request, how many are in flight at
+once and which crawl process sent each one (the client port's owner). Redis missing skips these tests,
+which fails the session where the suite is required (XINLIAN_TEST_REQUIRE=redis, the Makefile's test
+targets).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
+
+import psutil
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from crawlers.frontier.keys import RunKeys
+from crawlers.pool import CrawlPool
+from crawlers.runner import crawl
+from hub.crawlrecord import start_run
+from hub.db import Database
+from hub.models import CrawlOutcome, Item, Source, Unit
+from hub.settings import Settings
+from hub.timeutil import utcnow
+from tests.fixtures import env
+from tests.minisite import serving
+
+pytestmark = pytest.mark.redis
+
+SOURCES = 6
+ARTICLES = 8
+HOLD_S = 0.1  # each answer is held this long, so that requests sent together overlap in the count
+
+
+@pytest.fixture
+def frontier(test_env: env.TestEnvironment) -> Iterator[tuple[redis.Redis, str]]:
+    """A Redis client and a key prefix of this test's own; every key under it is deleted afterwards."""
+    client = redis.Redis.from_url(test_env.redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        pytest.skip(f"no Redis at {test_env.redis_url}: {exc}")
+    prefix = f"xinlian-test:{uuid.uuid4().hex[:12]}"
+    try:
+        yield client, prefix
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
+class CountingSite:
+    """List pages and articles of SOURCES sources on one host; counts requests per path, the most in
+    flight at once, and the crawl process (pid) that sent each request."""
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most = 0
+        self.paths: Counter[str] = Counter()
+        self.by_pid: Counter[int] = Counter()
+        self.pid_in_flight: Counter[int | None] = Counter()
+        self.pid_most: Counter[int | None] = Counter()
+        self.pids: list[int] = []  # the crawl processes to look client ports up in
+        self.on_request: list[int] = []  # kill the sender of these request numbers (1-based)
+
+    def sender(self, port: int) -> int | None:
+        for pid in self.pids:
+            with contextlib.suppress(psutil.Error):
+                for conn in psutil.Process(pid).net_connections(kind="tcp"):
+                    if conn.laddr and conn.laddr.port == port:
+                        return pid
+        return None
+
+
+def _page(path: str) -> bytes | None:
+    if path.startswith("/list/"):
+        source = path.removeprefix("/list/").removesuffix(".html")
+        links = "".join(
+            f"<li><a href='/a/{source}-{n}.html'>第{source}栏关于第{n}项工作的通知</a>"
+            f"<span>2024-05-{n + 1:02d}</span></li>"
+            for n in range(ARTICLES)
+        )
+        return f"<html><body><ul class='news'>{links}</ul></body></html>".encode()
+    if path.startswith("/a/"):
+        name = path.removeprefix("/a/").removesuffix(".html")
+        return (
+            f"<html><head><title>通知{name}</title></head><body><h1>第{name}号通知</h1>"
+            "<div class='info'>发布时间：2024-05-01 09:00</div><div class='text'><p>各社区：现将第"
+            f"{name}项工作的安排通知如下，请按时完成并报送材料，逾期不再受理。</p></div></body></html>"
+        ).encode()
+    return None
+
+
+@contextmanager
+def counting_site() -> Iterator[CountingSite]:
+    site = CountingSite()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            body = _page(path)
+            if body is None:  # robots.txt too: fetched by each process, not through the queue
+                self.send_error(404)
+                return
+            pid = site.sender(self.client_address[1])
+            with site.lock:
+                site.in_flight += 1
+                site.most = max(site.most, site.in_flight)
+                site.paths[path] += 1
+                number = sum(site.paths.values())
+                if pid is not None:
+                    site.by_pid[pid] += 1
+                site.pid_in_flight[pid] += 1
+                site.pid_most[pid] = max(site.pid_most[pid], site.pid_in_flight[pid])
+            if pid is not None and number in site.on_request:
+                os.kill(pid, signal.SIGKILL)  # it dies holding this request (and whatever else it popped)
+            try:
+                time.sleep(HOLD_S)
+            finally:
+                with site.lock:
+                    site.in_flight -= 1
+                    site.pid_in_flight[pid] -= 1
+            with contextlib.suppress(OSError):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    with serving(Handler) as base_url:
+        site.base_url = base_url
+        yield site
+
+
+def _configure(settings: Settings, prefix: str, url: str, processes: int, cap: int) -> None:
+    settings.crawl.frontier_url = url
+    settings.crawl.frontier_key_prefix = prefix
+    settings.crawl.processes = processes
+    settings.crawl.min_sources_per_process = 1  # a small run still uses every process
+    settings.crawl.concurrent_per_host = cap
+
+
+def _add_sources(database: Database, base_url: str) -> None:
+    with database.session() as session:
+        unit = Unit(slug="jd", name="某某街道", level="street", path="/")
+        session.add(unit)
+        session.flush()
+        for n in range(SOURCES):
+            url = f"{base_url}/list/{n}.html"
+            session.add(Source(unit_id=unit.id, name=f"栏目{n}", kind="html", url=url))
+
+
+def _outcomes(database: Database, run_id: int) -> list[CrawlOutcome]:
+    with database.session() as session:
+        rows = session.scalars(select(CrawlOutcome).where(CrawlOutcome.run_id == run_id)).all()
+        session.expunge_all()
+        return list(rows)
+
+
+def _stored(database: Database) -> tuple[int, int]:
+    """Items stored, and distinct URLs among them."""
+    with database.session() as session:
+        return (
+            int(session.scalar(select(func.count(Item.id))) or 0),
+            int(session.scalar(select(func.count(func.distinct(Item.url)))) or 0),
+        )
+
+
+def _expected_paths() -> set[str]:
+    lists = {f"/list/{s}.html" for s in range(SOURCES)}
+    return lists | {f"/a/{s}-{n}.html" for s in range(SOURCES) for n in range(ARTICLES)}
+
+
+def test_three_processes_share_one_crawl_through_the_frontier(
+    settings: Settings, database: Database, frontier: tuple[redis.Redis, str], test_env: env.TestEnvironment
+) -> None:
+    client, prefix = frontier
+    cap = 3
+    _configure(settings, prefix, test_env.redis_url, processes=3, cap=cap)
+    with counting_site() as site, CrawlPool(settings, 3) as pool:
+        site.pids = pool.pids()
+        _add_sources(database, site.base_url)
+        summary = crawl(settings, trigger="test", pool=pool)
+
+    # Every page once across the three processes, and more than one process fetched.
+    assert set(site.paths) == _expected_paths()
+    assert max(site.paths.values()) == 1, [path for path, n in site.paths.items() if n > 1]
+    assert sum(site.by_pid.values()) == len(_expected_paths()), "every request's sender was found"
+    assert len(site.by_pid) >= 2, f"one process did all the work: {dict(site.by_pid)}"
+    # The host's budget is shared: 1/3 of it in each process.
+    assert site.most <= cap, f"{site.most} requests at once, cap {cap}; per process {dict(site.pid_most)}"
+
+    # Every item stored once; every source one outcome with its whole counts, whoever wrote it.
+    assert summary.exit_code == 0
+    assert _stored(database) == (SOURCES * ARTICLES, SOURCES * ARTICLES)
+    assert summary.items_new == SOURCES * ARTICLES and summary.sources_ok == SOURCES
+    outcomes = _outcomes(database, summary.run_id)
+    assert sorted(outcome.source_id for outcome in outcomes) == list(range(1, SOURCES + 1))
+    for outcome in outcomes:
+        assert (outcome.status, outcome.error_kind) == ("ok", None)
+        assert (outcome.items_seen, outcome.items_new) == (ARTICLES, ARTICLES)
+        assert outcome.requests == ARTICLES + 1  # fetch statistics joined from every process
+        assert outcome.status_counts == {"200": ARTICLES + 1}
+        assert outcome.http_status == 200 and outcome.duration_ms > 0
+
+    # The run's keys are gone.
+    assert list(client.scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_a_process_killed_mid_run_loses_its_requests_and_the_next_run_recovers(
+    settings: Settings, database: Database, frontier: tuple[redis.Redis, str], test_env: env.TestEnvironment
+) -> None:
+    client, prefix = frontier
+    _configure(settings, prefix, test_env.redis_url, processes=2, cap=2)
+    settings.crawl.frontier_stall_s = 2.0  # the survivor leaves the run 2 s after the last progress
+    with counting_site() as site, CrawlPool(settings, 2) as pool:
+        site.pids = pool.pids()
+        site.on_request = [12]  # SIGKILL the sender of the 12th request while it waits for the answer
+        _add_sources(database, site.base_url)
+        began = time.monotonic()
+        first = crawl(settings, trigger="test", pool=pool)
+        took = time.monotonic() - began
+        killed = [pid for pid in site.pids if pid not in pool.pids()]
+
+        # The run ended without waiting for the dead: the survivor left once nothing moved for 2 s.
+        assert len(killed) == 1 and first.exit_code == 1
+        assert took < 30, f"the run took {took:.1f} s"
+        outcomes = _outcomes(database, first.run_id)
+        assert sorted(outcome.source_id for outcome in outcomes) == list(range(1, SOURCES + 1))
+        lost = {o.source_id for o in outcomes if o.status == "failed"}
+        # The killed process's popped requests are gone with it: their sources end as aborted (due again
+        # at once), never as ok with items missing.
+        assert lost, "the killed process held a request: its source cannot have finished"
+        for outcome in outcomes:
+            if outcome.source_id in lost:
+                assert outcome.error_kind == "aborted"
+            else:
+                assert (outcome.status, outcome.items_new) == ("ok", ARTICLES)
+        assert list(client.scan_iter(match=f"{prefix}:*")) == []
+        stored_after_kill, _ = _stored(database)
+        assert stored_after_kill < SOURCES * ARTICLES
+
+        # The next run (the replacement process and the survivor) crawls every source again: all of them
+        # ok, and the store ends with every item exactly once.
+        site.pids = pool.pids()
+        site.on_request = []
+        second = crawl(settings, trigger="test", pool=pool)
+    assert second.exit_code == 0 and second.sources_ok == SOURCES
+    assert _stored(database) == (SOURCES * ARTICLES, SOURCES * ARTICLES)
+    # What the survivor stored of a source cut short is kept; it is not counted again as new.
+    assert first.items_new <= stored_after_kill and stored_after_kill + second.items_new == SOURCES * ARTICLES
+    assert list(client.scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_keys_of_a_run_whose_runner_died_are_deleted_by_the_next_crawl(
+    settings: Settings, database: Database, frontier: tuple[redis.Redis, str], test_env: env.TestEnvironment
+) -> None:
+    """A worker killed mid-run leaves its run's keys behind (nothing of it is left to delete them); the
+    crawl that closes the run as abandoned deletes them, and only them."""
+    client, prefix = frontier
+    _configure(settings, prefix, test_env.redis_url, processes=1, cap=1)
+    with database.session() as session:
+        dead = start_run(session, "test", [], owner="gone:1", now=utcnow() - timedelta(hours=1)).id
+        alive = start_run(session, "test", [], owner="busy:2").id
+    for run_id in (dead, alive):
+        keys = RunKeys(prefix, run_id)
+        client.hset(keys.run, mapping={"open": 1, "processes": 2, "progress": 5})
+        client.rpush(keys.queue, b"a pickled request")
+        client.sadd(keys.seen(7), "http://example.invalid/a.html")
+    crawl(settings, source_ids=[], trigger="test")  # no sources: only the sweep runs
+    assert list(client.scan_iter(match=f"{prefix}:{dead}:*")) == []
+    assert len(list(client.scan_iter(match=f"{prefix}:{alive}:*"))) == 3
+
+
+def test_an_unreachable_redis_fails_the_run_with_every_source_aborted(
+    settings: Settings, database: Database
+) -> None:
+    """Redis down when a run starts: the runner cannot open the run, the crawl raises (the worker's tick
+    logs it) and every source is recorded as aborted, due again at once; nothing waits on the dead Redis."""
+    _configure(settings, "xinlian-test:down", "redis://127.0.0.1:1/0", processes=1, cap=1)
+    with counting_site() as site:
+        _add_sources(database, site.base_url)
+        with pytest.raises(redis.ConnectionError):
+            crawl(settings, trigger="test")
+    assert sum(site.paths.values()) == 0
+    outcomes = _outcomes(database, 1)
+    assert len(outcomes) == SOURCES
+    assert {(outcome.status, outcome.error_kind) for outcome in outcomes} == {("failed", "aborted")}
