@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from scrapy.crawler import AsyncCrawlerProcess, Crawler
+from scrapy.settings import Settings as ScrapySettings
 from sqlalchemy import select
 from twisted.internet.error import ReactorNotRunning
 
@@ -277,7 +278,11 @@ class CrawlServer:
         **arguments: Any,
     ) -> asyncio.Future[None]:
         """Start one Scrapy crawler of run ``run_id`` (stopped by ``cancel``)."""
-        crawler = Crawler(spider_class, scrapy_settings(self.settings, host_shares))
+        # At the spider's priority: Scrapy 2.19's CrawlerProcess.crawl(crawler) updates the crawler's
+        # settings with the process's own, which would drop the budgets of hosts this process shares
+        # (DOWNLOAD_SLOTS, crawlers/partition.py; tests/test_per_host_limits.py).
+        values = ScrapySettings(scrapy_settings(self.settings, host_shares), priority="spider")
+        crawler = Crawler(spider_class, values)
         return self._start(run_id, crawler, ledger, **arguments)
 
     def _start(

@@ -7,6 +7,7 @@ moment so that requests the crawler sent together overlap.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -49,9 +50,10 @@ class CountingSite:
 
 
 def _page(path: str) -> tuple[str, bytes]:
+    path = re.sub(r"^/s\d+/", "/", path)  # /s<k>/...: the pages of the k-th list source of the host
     if path == "/list.html":
         links = "".join(
-            f"<li><a href='/a/{n}.html'>关于第{n}项工作的通知</a><span>2024-05-{n + 1:02d}</span></li>"
+            f"<li><a href='a/{n}.html'>关于第{n}项工作的通知</a><span>2024-05-{n + 1:02d}</span></li>"
             for n in range(ARTICLES)
         )
         return "text/html; charset=utf-8", f"<html><body><ul class='news'>{links}</ul></body></html>".encode()
@@ -148,3 +150,18 @@ def test_fast_feed_polls_stay_within_the_host_cap(settings: Settings, database: 
         summary = crawl(settings, trigger="test")
     assert summary.sources_ok == FEEDS and _items(database) == FEEDS
     assert site.most == cap, f"at most {site.most} requests at once, cap {cap}"
+
+
+def test_a_host_split_over_two_processes_keeps_one_budget(settings: Settings, database: Database) -> None:
+    """A host with more list sources than one process's share is crawled by both processes, each with
+    half of its concurrency (crawlers/partition.py): together they stay at the cap."""
+    cap, sources = 2, 4
+    settings.crawl.concurrent_per_host = cap
+    settings.crawl.processes = 2
+    settings.crawl.min_sources_per_process = 1
+    with counting_site() as site:
+        _sources(database, [("html", f"{site.base_url}/s{k}/list.html") for k in range(sources)])
+        summary = crawl(settings, trigger="test")
+    assert summary.sources_ok == sources and _items(database) == sources * ARTICLES
+    assert site.served == sources * (ARTICLES + 1)
+    assert site.most == cap, f"at most {site.most} requests at once, cap {cap} over two processes"
