@@ -198,6 +198,12 @@ class CrawlPool:
             for worker in workers:
                 worker.stop()
 
+    def replace_dead(self) -> None:
+        """Start a process for each one that ended and wait until it is ready (between runs)."""
+        with self._lock:
+            self._replace_dead()
+            self._wait_ready(self.workers)
+
     def _replace_dead(self) -> None:
         for index, worker in enumerate(self.workers):
             if not worker.alive():

@@ -151,15 +151,22 @@ def _run_parts(
 
 def _frontier(settings: Settings, run_id: int, sources: int, processes: int) -> AbstractContextManager[None]:
     """The run's Redis frontier record in frontier mode (crawlers/frontier/runs.py), opened before its
-    processes start and deleted when they are done; nothing otherwise, or for a run without HTML list
-    sources (its processes then start no frontier crawler)."""
+    processes start and deleted when they (and any joiners of other machines, ``xinlian crawl join``) are
+    done; nothing otherwise, or for a run without HTML list sources (its processes then start no frontier
+    crawler)."""
     if not settings.crawl.frontier_url or not sources:
         return nullcontext()
     from crawlers.frontier.keys import RunKeys  # the optional frontier extra: only when the setting is on
     from crawlers.frontier.runs import frontier_run
 
-    keys = RunKeys(settings.crawl.frontier_key_prefix, run_id)
-    return frontier_run(settings.crawl.frontier_url, keys, sources, processes)
+    crawl = settings.crawl
+    keys = RunKeys(crawl.frontier_key_prefix, run_id)
+    # Slots for joiners on other machines count from the start: each process's share of a host stays fixed.
+    remote = crawl.frontier_remote_processes
+    # A joined process ends within a poll of the run's end, or by the stall rule as the local ones did.
+    return frontier_run(
+        crawl.frontier_url, keys, sources, processes + remote, remote, joiners_wait_s=crawl.frontier_stall_s
+    )
 
 
 def run_owner() -> str:

@@ -180,6 +180,14 @@ class CrawlSettings(_Section):
         " then recorded as aborted.",
     )
 
+    frontier_remote_processes: int = Field(
+        0,
+        ge=0,
+        description="Frontier only: slots a run keeps for crawl processes of other machines (`xinlian crawl"
+        " join`); every host's budget is divided by the run's own processes plus these, whether or not"
+        " joiners come (docs/deploy.md).",
+    )
+
     @field_validator("frontier_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:

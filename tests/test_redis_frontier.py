@@ -22,15 +22,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import psutil
 import pytest
 import redis
 from sqlalchemy import func, select
 
-from crawlers.frontier.keys import RunKeys
+from crawlers.frontier.keys import RunKeys, open_runs_key
+from crawlers.frontier.runs import frontier_run
+from crawlers.frontier.slots import leave, take_slot
 from crawlers.pool import CrawlPool
-from crawlers.runner import crawl
+from crawlers.runner import CrawlSummary, crawl
 from hub.crawlrecord import start_run
 from hub.db import Database
 from hub.models import CrawlOutcome, Item, Source, Unit
@@ -38,12 +41,14 @@ from hub.settings import Settings
 from hub.timeutil import utcnow
 from tests.fixtures import env
 from tests.minisite import serving
+from tests.workers import Process, wait_until, write_config
 
 pytestmark = pytest.mark.redis
 
 SOURCES = 6
 ARTICLES = 8
 HOLD_S = 0.1  # each answer is held this long, so that requests sent together overlap in the count
+GATE_S = 60.0  # at most this long at a closed gate
 
 
 @pytest.fixture
@@ -78,10 +83,16 @@ class CountingSite:
         self.pid_in_flight: Counter[int | None] = Counter()
         self.pid_most: Counter[int | None] = Counter()
         self.pids: list[int] = []  # the crawl processes to look client ports up in
+        self.parents: list[int] = []  # and the crawl processes these start (a joiner's, another machine)
+        self.gate: threading.Event | None = None  # when given, every page waits for it
         self.on_request: list[int] = []  # kill the sender of these request numbers (1-based)
 
     def sender(self, port: int) -> int | None:
-        for pid in self.pids:
+        children = []
+        for parent in self.parents:
+            with contextlib.suppress(psutil.Error):
+                children += [child.pid for child in psutil.Process(parent).children(recursive=True)]
+        for pid in [*self.pids, *children]:
             with contextlib.suppress(psutil.Error):
                 for conn in psutil.Process(pid).net_connections(kind="tcp"):
                     if conn.laddr and conn.laddr.port == port:
@@ -132,6 +143,8 @@ def counting_site() -> Iterator[CountingSite]:
             if pid is not None and number in site.on_request:
                 os.kill(pid, signal.SIGKILL)  # it dies holding this request (and whatever else it popped)
             try:
+                if site.gate is not None:
+                    site.gate.wait(GATE_S)
                 time.sleep(HOLD_S)
             finally:
                 with site.lock:
@@ -306,3 +319,127 @@ def test_an_unreachable_redis_fails_the_run_with_every_source_aborted(
     outcomes = _outcomes(database, 1)
     assert len(outcomes) == SOURCES
     assert {(outcome.status, outcome.error_kind) for outcome in outcomes} == {("failed", "aborted")}
+
+
+def _joiner(settings: Settings, tmp_path: Path, name: str = "joiner") -> Process:
+    """``xinlian crawl join --once`` with one crawl process, on the settings of ``settings`` (same store,
+    Redis, prefix and crawl limits), as another machine would run it: a separate OS process."""
+    crawl_keys = (
+        "allowed_private_hosts",
+        "download_timeout_s",
+        "retry_times",
+        "frontier_url",
+        "frontier_key_prefix",
+        "frontier_stall_s",
+        "concurrent_per_host",
+        "frontier_remote_processes",
+    )
+    config = write_config(
+        tmp_path / f"{name}.toml",
+        {
+            "store": {"url": settings.store.url},
+            "search": {"backend": "embedded", "embedded_path": str(tmp_path / f"{name}-index")},
+            "crawl": {key: getattr(settings.crawl, key) for key in crawl_keys},
+        },
+    )
+    args = ["--config", str(config), "crawl", "join", "--once", "--processes", "1"]
+    return Process(name, args, tmp_path / f"{name}.log")
+
+
+def test_a_joiner_on_another_machine_shares_the_run(
+    settings: Settings,
+    database: Database,
+    frontier: tuple[redis.Redis, str],
+    test_env: env.TestEnvironment,
+    tmp_path: Path,
+) -> None:
+    """One local crawl process and one remote slot; ``xinlian crawl join --once`` in a process of its own
+    takes the slot and fetches its share, and the run comes out as if both processes were local."""
+    client, prefix = frontier
+    cap = 2
+    _configure(settings, prefix, test_env.redis_url, processes=1, cap=cap)
+    settings.crawl.frontier_remote_processes = 1
+    settings.crawl.download_timeout_s = GATE_S  # pages wait at the gate until the joiner holds one too
+    results: list[CrawlSummary] = []
+    with counting_site() as site, CrawlPool(settings, 1) as pool:
+        site.pids = local = pool.pids()
+        site.gate = threading.Event()
+        _add_sources(database, site.base_url)
+
+        def run() -> None:
+            results.append(crawl(settings, trigger="test", pool=pool))
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        joiner = _joiner(settings, tmp_path)
+        try:
+            wait_until(lambda: client.scard(open_runs_key(prefix)) == 1, 30, "the run to be listed")
+            joiner.start()
+            site.parents = [joiner.pid]
+            # Both machines hold a list page at the gate: the joiner surely gets a share of the work.
+            wait_until(lambda: len(site.by_pid) == 2, 90, "both machines to fetch", watch=(joiner,))
+            site.gate.set()
+            runner.join(120)
+            assert joiner.popen is not None
+            assert joiner.popen.wait(60) == 0, joiner.output()[-3000:]
+        finally:
+            site.gate.set()
+            runner.join()
+            joiner.stop()
+    assert results, "the crawl raised (see the log above)"
+    summary = results[0]
+    joined = {pid for pid in site.by_pid if pid not in local}
+    assert "joined 1 time(s)" in joiner.output(), joiner.output()[-3000:]
+
+    # Every page once across the two machines, each fetched a share, and the host's cap held across both
+    # (each process had 1/2 of it: the remote slot counts whether or not a joiner comes).
+    assert set(site.paths) == _expected_paths()
+    assert max(site.paths.values()) == 1, [path for path, n in site.paths.items() if n > 1]
+    assert sum(site.by_pid.values()) == len(_expected_paths()), "every request's sender was found"
+    assert len(joined) == 1 and sum(site.by_pid[pid] for pid in local) > 0, dict(site.by_pid)
+    assert site.most <= cap, f"{site.most} requests at once, cap {cap}; per process {dict(site.pid_most)}"
+
+    # Items and outcomes written through the one store, whichever machine ended a source.
+    assert summary.exit_code == 0
+    assert _stored(database) == (SOURCES * ARTICLES, SOURCES * ARTICLES)
+    assert summary.items_new == SOURCES * ARTICLES and summary.sources_ok == SOURCES
+    outcomes = _outcomes(database, summary.run_id)
+    assert sorted(outcome.source_id for outcome in outcomes) == list(range(1, SOURCES + 1))
+    for outcome in outcomes:
+        assert (outcome.status, outcome.error_kind) == ("ok", None)
+        assert (outcome.items_seen, outcome.items_new) == (ARTICLES, ARTICLES)
+        assert outcome.requests == ARTICLES + 1 and outcome.status_counts == {"200": ARTICLES + 1}
+
+    # The run's keys and its entry in the open-runs set are gone.
+    assert list(client.scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_a_joiner_finding_no_free_slot_does_not_join(
+    settings: Settings,
+    database: Database,
+    frontier: tuple[redis.Redis, str],
+    test_env: env.TestEnvironment,
+    tmp_path: Path,
+) -> None:
+    """A run whose one remote slot is taken, and a run with none: ``crawl join --once`` joins neither; the
+    runner's end waits for the process that took the slot to leave, then deletes everything."""
+    client, prefix = frontier
+    _configure(settings, prefix, test_env.redis_url, processes=1, cap=2)
+    full, closed = RunKeys(prefix, 7), RunKeys(prefix, 8)
+    url = test_env.redis_url
+    with frontier_run(url, full, sources=1, processes=2, remote=1, joiners_wait_s=10):
+        with frontier_run(url, closed, sources=1, processes=1):
+            assert take_slot(client, full)  # another machine's process took it
+            assert not take_slot(client, full) and not take_slot(client, closed)
+            assert client.smembers(open_runs_key(prefix)) == {b"7"}
+            joiner = _joiner(settings, tmp_path).start()
+            try:
+                assert joiner.popen is not None
+                assert joiner.popen.wait(120) == 0, joiner.output()[-3000:]
+            finally:
+                joiner.stop()
+            assert "joined no run" in joiner.output()
+            assert client.hmget(full.run, ["joined", "left"]) == [b"1", None]
+            assert client.hget(closed.run, "joined") == b"0"
+        leave(client, full)  # the slot's process is done: the runner need not wait for it
+    assert list(client.scan_iter(match=f"{prefix}:*")) == []

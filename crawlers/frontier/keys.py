@@ -24,8 +24,9 @@ class RunKeys:
 
     @property
     def run(self) -> str:
-        """Hash: ``open`` sources without an outcome, ``processes`` sharing the run, ``progress`` (requests
-        and items finished anywhere, a stall detector)."""
+        """Hash: ``open`` sources without an outcome, ``processes`` sharing the run (the runner's own plus
+        ``remote`` slots for other machines, of which ``joined`` are taken and ``left`` done writing),
+        ``progress`` (requests and items finished anywhere, a stall detector)."""
         return f"{self.base}:run"
 
     @property
@@ -50,3 +51,8 @@ class RunKeys:
     def seen(self, source_id: int) -> str:
         """Set: URLs claimed for the source in this run (the ledger's per-source dedupe)."""
         return f"{self.base}:seen:{source_id}"
+
+
+def open_runs_key(prefix: str) -> str:
+    """Set of the ids of runs open under ``prefix``: where joiners on other machines find them."""
+    return f"{prefix}:open"

@@ -1,5 +1,6 @@
 """A frontier run's Redis record, opened by the runner before the crawl processes start and deleted
-with every key of the run when it ends (however it ends)."""
+with every key of the run when it ends (however it ends); with remote slots, the run is listed in the
+open-runs set while it runs, for joiners on other machines to find."""
 
 from __future__ import annotations
 
@@ -9,21 +10,40 @@ from contextlib import contextmanager
 
 import redis
 
-from crawlers.frontier.keys import RunKeys
+from crawlers.frontier.keys import RunKeys, open_runs_key
+from crawlers.frontier.slots import wait_for_joiners
 
 logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def frontier_run(url: str, keys: RunKeys, sources: int, processes: int) -> Iterator[None]:
-    """Open run ``keys.run_id`` for ``sources`` frontier sources shared by ``processes`` crawl processes;
-    delete every key of the run on the way out."""
+def frontier_run(
+    url: str, keys: RunKeys, sources: int, processes: int, remote: int = 0, joiners_wait_s: float = 0.0
+) -> Iterator[None]:
+    """Open run ``keys.run_id`` for ``sources`` frontier sources shared by ``processes`` crawl processes, of
+    which ``remote`` are slots for other machines' joiners (crawlers/frontier/slots.py); delete every key of
+    the run on the way out. A run that ends normally first waits, at most ``joiners_wait_s``, for the
+    processes that joined it to finish their writes."""
     client = redis.Redis.from_url(url)
     try:
-        client.hset(keys.run, mapping={"open": sources, "processes": processes, "progress": 0})
+        client.hset(
+            keys.run,
+            mapping={"open": sources, "processes": processes, "progress": 0, "remote": remote, "joined": 0},
+        )
+        if remote:
+            client.sadd(open_runs_key(keys.prefix), keys.run_id)
         yield
+        if remote:
+            client.srem(open_runs_key(keys.prefix), keys.run_id)  # no one joins a run that is over
+            if not wait_for_joiners(client, keys, joiners_wait_s):
+                logger.warning(
+                    "frontier run %d: a joined process not done within %.0f s; the run is closed without it",
+                    keys.run_id,
+                    joiners_wait_s,
+                )
     finally:
         try:
+            client.srem(open_runs_key(keys.prefix), keys.run_id)
             delete_run(client, keys)
         except redis.RedisError as exc:
             # Nothing is lost but memory: the keys name a finished run that nothing reads again.
@@ -46,6 +66,7 @@ def forget_runs(url: str, prefix: str, run_ids: list[int]) -> None:
     client = redis.Redis.from_url(url)
     try:
         for run_id in run_ids:
+            client.srem(open_runs_key(prefix), run_id)
             delete_run(client, RunKeys(prefix, run_id))
     except redis.RedisError as exc:
         logger.warning("frontier keys of abandoned runs %s not deleted (%s)", run_ids, exc)

@@ -99,10 +99,14 @@ class FrontierScheduler(Scheduler):
 
         Scrapy would pop up to CONCURRENT_REQUESTS at once and park them in the host's slot; from the shared
         queue that starves the other processes, and a process that dies loses everything it parked.
+        Waiting is everything in the downloader not being transferred: in a slot's queue, and in the
+        downloader middlewares, where a host's first requests wait for its robots.txt (counting the
+        slots' queues alone, one process took a whole run's list pages while its robots.txt was fetched,
+        and a process joining a moment later found the queue empty).
         """
         downloader: Any = self.crawler.engine.downloader
-        waiting = sum(len(slot.queue) for slot in downloader.slots.values())
-        return waiting >= self.prefetch
+        transferring = sum(len(slot.transferring) for slot in downloader.slots.values())
+        return len(downloader.active) - transferring >= self.prefetch
 
     def has_pending_requests(self) -> bool:
         """True while requests wait here or in the queue, or the run has sources in flight elsewhere."""
