@@ -3,9 +3,10 @@
 Set-up (not timed as throughput): a SQLite store of ``--items`` generated notices (bench/search.py's
 corpus: a city, 12 districts, 120 streets, 1,440 grassroots units, every moderation state, 8 % reposts)
 written with bulk inserts, and the embedded index filled with the backend's ``bulk`` in the same
-chunks. Then uvicorn serves the app with ``--workers`` processes (the app ``xinlian serve`` builds:
-same settings, JSON access log) on loopback, and a load generator in a separate process keeps
-``--concurrency`` keep-alive connections busy (asyncio + h11, a few tens of microseconds per request,
+chunks. Then ``--workers`` uvicorn processes serve the app on a port each (the app ``xinlian serve``
+builds: same settings, JSON access log) on loopback, as web replicas behind a proxy, and a load
+generator in a separate process keeps ``--concurrency`` keep-alive connections, spread evenly over
+them, busy (asyncio + h11, a few tens of microseconds per request,
 so it takes little of the cores it shares with the server).
 
 Figures, one ``name: value`` line each:
@@ -317,82 +318,102 @@ def _write_config(path: Path, workdir: Path, port: int) -> None:
 
 @dataclass
 class Server:
-    """uvicorn serving the app in a child process group, its log in a file."""
+    """``xinlian serve``'s app in one uvicorn process per port (each its own log file), as web replicas
+    behind a proxy run: the load generator spreads its connections over the ports evenly.
 
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
+    Not uvicorn's ``--workers`` on one port: the keep-alive connections of a short burst were all accepted
+    by one worker (the other stayed idle; bench/RESULTS.md 2026-12-07 evening), so the figure measured one
+    process however many were started."""
 
-    def start(self, config: Path, workers: int) -> None:
-        command = [
-            sys.executable, "-m", "uvicorn", "bench.http:serve_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-            "--no-access-log", "--proxy-headers", "--log-level", "warning",
-        ]  # fmt: skip
+    ports: list[int]
+    logs: list[Path]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, config: Path) -> None:
         env = {**os.environ, "XINLIAN_CONFIG": str(config)}
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1]
-            )
+        for port, log_path in zip(self.ports, self.logs, strict=True):
+            command = [
+                sys.executable, "-m", "uvicorn", "bench.http:serve_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--proxy-headers", "--log-level", "warning",
+            ]  # fmt: skip
+            with log_path.open("wb") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1]
+                    )
+                )
+        for port, log_path, process in zip(self.ports, self.logs, self.processes, strict=True):
+            self._wait_ready(port, log_path, process)
+
+    @staticmethod
+    def _wait_ready(port: int, log_path: Path, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: see {self.log}")
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: see {log_path}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as answer:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
                     if answer.status == 200:
                         return
             except OSError:
                 time.sleep(0.2)  # a benchmark may poll; tests may not
-        raise RuntimeError(f"server not ready after {READY_TIMEOUT_S} s: see {self.log}")
+        raise RuntimeError(f"server not ready after {READY_TIMEOUT_S} s: see {log_path}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
 
     def cpu_seconds(self) -> float:
-        """CPU time used so far by the server and its worker processes (user + system)."""
+        """CPU time used so far by the server processes (user + system)."""
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU time used so far by each server process and its children (user + system), by pid."""
         import psutil  # a development dependency, like the benchmarks
 
-        assert self.process is not None
-        parent = psutil.Process(self.process.pid)
-        total = 0.0
-        for process in (parent, *parent.children(recursive=True)):
-            times = process.cpu_times()
-            total += times.user + times.system
-        return total
+        used: dict[int, float] = {}
+        for server in self.processes:
+            parent = psutil.Process(server.pid)
+            for process in (parent, *parent.children(recursive=True)):
+                times = process.cpu_times()
+                used[process.pid] = times.user + times.system
+        return used
 
-    def log_size(self) -> int:
-        return self.log.stat().st_size
+    def log_size(self) -> list[int]:
+        return [log.stat().st_size for log in self.logs]
 
-    def full_collections(self, since: int) -> list[float]:
-        """Pauses (ms) of the workers' full garbage collections logged after byte ``since``."""
+    def _lines(self, since: list[int]) -> Iterator[bytes]:
+        """The JSON lines every process logged after its offset in ``since``."""
+        for log_path, offset in zip(self.logs, since, strict=True):
+            with log_path.open("rb") as log:
+                log.seek(offset)
+                yield from (line for line in log if line.startswith(b"{"))
+
+    def full_collections(self, since: list[int]) -> list[float]:
+        """Pauses (ms) of the processes' full garbage collections logged after ``since``."""
         pauses = []
-        with self.log.open("rb") as log:
-            log.seek(since)
-            for line in log:
-                if line.startswith(b"{") and GC_LOGGER.encode() in line:
-                    entry = json.loads(line)
-                    if entry.get("logger") == GC_LOGGER:  # "full collection <ms> ms"
-                        pauses.append(float(entry["message"].split()[2]))
+        for line in self._lines(since):
+            if GC_LOGGER.encode() in line:
+                entry = json.loads(line)
+                if entry.get("logger") == GC_LOGGER:  # "full collection <ms> ms"
+                    pauses.append(float(entry["message"].split()[2]))
         return pauses
 
-    def access(self, since: int) -> dict[str, list[float]]:
-        """Server time (ms) per route template of the requests logged after byte ``since``."""
+    def access(self, since: list[int]) -> dict[str, list[float]]:
+        """Server time (ms) per route template of the requests logged after ``since``."""
         found: dict[str, list[float]] = defaultdict(list)
-        with self.log.open("rb") as log:
-            log.seek(since)
-            for line in log:
-                if not line.startswith(b"{"):
-                    continue
-                entry = json.loads(line)
-                if entry.get("logger") == "xinlian.access" and entry.get("status") == 200:
-                    found[entry["route"]].append(float(entry["duration_ms"]))
+        for line in self._lines(since):
+            entry = json.loads(line)
+            if entry.get("logger") == "xinlian.access" and entry.get("status") == 200:
+                found[entry["route"]].append(float(entry["duration_ms"]))
         return found
 
 
@@ -444,12 +465,16 @@ async def _client(
         writer.close()
 
 
-async def _load(port: int, paths: list[str], concurrency: int, seconds: float) -> LoadResult:
+async def _load(ports: list[int], paths: list[str], concurrency: int, seconds: float) -> LoadResult:
     result = LoadResult()
     order = itertools.count()
     started, started_cpu = time.perf_counter(), time.process_time()
     outcomes = await asyncio.gather(
-        *(_client(port, paths, order, started + seconds, result) for _ in range(concurrency)),
+        # Connection n to process n mod len(ports): evenly, as a proxy spreads requests over replicas.
+        *(
+            _client(ports[n % len(ports)], paths, order, started + seconds, result)
+            for n in range(concurrency)
+        ),
         return_exceptions=True,
     )
     result.seconds = time.perf_counter() - started
@@ -458,16 +483,16 @@ async def _load(port: int, paths: list[str], concurrency: int, seconds: float) -
     return result
 
 
-def _load_process(port: int, paths: list[str], concurrency: int, seconds: float, answers: Any) -> None:
+def _load_process(ports: list[int], paths: list[str], concurrency: int, seconds: float, answers: Any) -> None:
     """Entry of the load generator's own process."""
-    answers.put(asyncio.run(_load(port, paths, concurrency, seconds)))
+    answers.put(asyncio.run(_load(ports, paths, concurrency, seconds)))
 
 
-def generate_load(port: int, paths: list[str], concurrency: int, seconds: float) -> LoadResult:
+def generate_load(ports: list[int], paths: list[str], concurrency: int, seconds: float) -> LoadResult:
     """Run the load generator in a separate process (its own interpreter and GIL) and wait for it."""
     context = multiprocessing.get_context("spawn")
     answers = context.Queue()
-    process = context.Process(target=_load_process, args=(port, paths, concurrency, seconds, answers))
+    process = context.Process(target=_load_process, args=(ports, paths, concurrency, seconds, answers))
     process.start()
     result: LoadResult = answers.get(timeout=seconds + 120)
     process.join()
@@ -545,7 +570,7 @@ def _report_cpu(report: Any, name: str, requests: int, server_s: float, load_s: 
 
 def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
     """Build (or reuse) the store, serve it, load it, report."""
-    port = _free_port()
+    ports = [_free_port() for _ in range(args.workers)]
     config = workdir / "xinlian.toml"
     settings = Settings(
         demo=True,
@@ -562,17 +587,19 @@ def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
     else:
         store = build_store(settings, args.items, args.seed, report)
         marker.write_text(json.dumps({"approved": store.approved}))
-    _write_config(config, workdir, port)
-    server = Server(port, workdir / "server.log")
+    _write_config(config, workdir, ports[0])
+    server = Server(ports, [workdir / f"server-{n}.log" for n in range(args.workers)])
     report("load_average_before_load", f"{os.getloadavg()[0]:.2f}")
     try:
-        server.start(config, args.workers)
+        server.start(config)
         report("server.workers", str(args.workers))
         queries = search_paths(store.units)
-        generate_load(port, queries, args.concurrency, args.warmup)  # warm-up, not counted
-        offset, cpu = server.log_size(), server.cpu_seconds()
-        result = generate_load(port, queries, args.concurrency, args.duration)
-        cpu = server.cpu_seconds() - cpu
+        generate_load(ports, queries, args.concurrency, args.warmup)  # warm-up, not counted
+        offset, before = server.log_size(), server.cpu_by_process()
+        result = generate_load(ports, queries, args.concurrency, args.duration)
+        after = server.cpu_by_process()
+        used = {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
+        cpu = sum(used.values())
         served = server.access(offset)
         ok = result.statuses.get(200, 0)
         report("search.concurrency", str(args.concurrency))
@@ -587,17 +614,20 @@ def run(args: argparse.Namespace, workdir: Path, report: Any) -> None:
         longest = f", longest {max(pauses):.1f} ms" if pauses else ""
         report("search.full_gc", f"{len(pauses)} in the workers, {sum(pauses):.1f} ms in all{longest}")
         _report_cpu(report, "search", len(result.latencies), cpu, result.cpu_seconds)
+        # Each process's share of a core (tantivy's threads included): the load should reach them all.
+        busy = sorted((seconds / result.seconds for seconds in used.values() if seconds > 0.05), reverse=True)
+        report("search.worker_core_use", " / ".join(f"{share:.2f}" for share in busy))
         report("load_average_after_search", f"{os.getloadavg()[0]:.2f}")
         if args.class_rounds > 0:  # one connection: each class's own time, no queueing behind others
-            alone = generate_load_rounds(port, queries, args.class_rounds)
+            alone = generate_load_rounds(ports[0], queries, args.class_rounds)
             _report_classes(report, result, alone)
 
         report("pages.concurrency", str(args.page_concurrency))
         worst = 0.0
         for name, paths in page_paths(store, args.seed).items():  # one kind at a time: CPU per kind
-            generate_load(port, paths, args.page_concurrency, 1.0)  # warm-up
+            generate_load(ports, paths, args.page_concurrency, 1.0)  # warm-up
             offset, cpu = server.log_size(), server.cpu_seconds()
-            pages = generate_load(port, paths, args.page_concurrency, args.page_duration / len(PAGES))
+            pages = generate_load(ports, paths, args.page_concurrency, args.page_duration / len(PAGES))
             cpu = server.cpu_seconds() - cpu
             times = server.access(offset).get(PAGES[name], [])
             p50, p95, _ = _quantiles(times)
@@ -624,7 +654,7 @@ def main(argv: list[str] | None = None) -> None:
     """Command-line entry: run and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=100_000, help="notices in the store and the index")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="web processes (one uvicorn each)")
     parser.add_argument("--concurrency", type=int, default=16, help="connections kept busy on the search API")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of measured search load")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of unmeasured load first")

@@ -184,7 +184,7 @@ def run_web(items: int, seed: int, workdir: Path, concurrency: int, duration: fl
         report("web.rss_started_mib", _mib(root.memory_info().rss))
         report("load_average_before_web_load", " ".join(f"{v:.2f}" for v in os.getloadavg()))
         with TreeSampler(server.pid) as sampler:
-            result = generate_load(port, paths, concurrency, duration)
+            result = generate_load([port], paths, concurrency, duration)
         report("web.tree_peak_pss_mib", _mib(sampler.peak_pss_bytes))
         report("web.tree_peak_rss_mib", f"{_mib(sampler.peak_bytes)} ({sampler.peak_processes} processes)")
         report("web.process_peak_rss_mib", f"{_hwm_mib(root):.1f}")
