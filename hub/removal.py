@@ -111,12 +111,7 @@ def record_listings(
         for item_id, source_id, url, missing_count in session.execute(unlisted):
             if url not in listed[source_id]:
                 by_count[(missing_count or 0) + 1].append((item_id, source_id))
-    for count, rows in by_count.items():  # one UPDATE per count (a few): not one per item
-        gone = bool(missing_limit) and count >= missing_limit
-        _set_where(session, [item_id for item_id, _ in rows], count, now if gone else None)
-        if gone:
-            for _, source_id in rows:
-                removed[source_id] += 1
+    _count_misses(session, by_count, missing_limit, now, removed)
     return removed
 
 
@@ -141,13 +136,26 @@ def record_unchanged_listings(
         )
         for item_id, source_id, missing_count in session.execute(missed):
             by_count[missing_count + 1].append((item_id, source_id))
+    _count_misses(session, by_count, missing_limit, now, removed)
+    return removed
+
+
+def _count_misses(
+    session: Session,
+    by_count: Mapping[int, list[tuple[int, int]]],
+    missing_limit: int,
+    now: datetime,
+    removed: dict[int, int],
+) -> None:
+    """Set the new missing counts (new count -> (item id, source id)), marking removed the items that
+    reach ``missing_limit`` (0: never) and counting them per source in ``removed``. One UPDATE per count
+    (a few), not one per item."""
     for count, rows in by_count.items():
         gone = bool(missing_limit) and count >= missing_limit
         _set_where(session, [item_id for item_id, _ in rows], count, now if gone else None)
         if gone:
             for _, source_id in rows:
                 removed[source_id] += 1
-    return removed
 
 
 def _chunks(values: Sequence[_T], size: int = ID_CHUNK) -> Iterator[Sequence[_T]]:

@@ -204,6 +204,28 @@ def _expected_paths() -> set[str]:
     return lists | {f"/a/{s}-{n}.html" for s in range(SOURCES) for n in range(ARTICLES)}
 
 
+def _assert_every_page_once(site: CountingSite) -> None:
+    """Every page of the site requested exactly once, each request's sending process identified."""
+    assert set(site.paths) == _expected_paths()
+    assert max(site.paths.values()) == 1, [path for path, n in site.paths.items() if n > 1]
+    assert sum(site.by_pid.values()) == len(_expected_paths()), "every request's sender was found"
+
+
+def _assert_stored_once_with_whole_outcomes(database: Database, summary: CrawlSummary) -> list[CrawlOutcome]:
+    """Every item stored once and every source one ok outcome with its whole counts and fetch statistics
+    (joined from every process that worked on it); returns the outcomes."""
+    assert summary.exit_code == 0
+    assert _stored(database) == (SOURCES * ARTICLES, SOURCES * ARTICLES)
+    assert summary.items_new == SOURCES * ARTICLES and summary.sources_ok == SOURCES
+    outcomes = _outcomes(database, summary.run_id)
+    assert sorted(outcome.source_id for outcome in outcomes) == list(range(1, SOURCES + 1))
+    for outcome in outcomes:
+        assert (outcome.status, outcome.error_kind) == ("ok", None)
+        assert (outcome.items_seen, outcome.items_new) == (ARTICLES, ARTICLES)
+        assert outcome.requests == ARTICLES + 1 and outcome.status_counts == {"200": ARTICLES + 1}
+    return outcomes
+
+
 def test_three_processes_share_one_crawl_through_the_frontier(
     settings: Settings, database: Database, frontier: tuple[redis.Redis, str], test_env: env.TestEnvironment
 ) -> None:
@@ -216,24 +238,13 @@ def test_three_processes_share_one_crawl_through_the_frontier(
         summary = crawl(settings, trigger="test", pool=pool)
 
     # Every page once across the three processes, and more than one process fetched.
-    assert set(site.paths) == _expected_paths()
-    assert max(site.paths.values()) == 1, [path for path, n in site.paths.items() if n > 1]
-    assert sum(site.by_pid.values()) == len(_expected_paths()), "every request's sender was found"
+    _assert_every_page_once(site)
     assert len(site.by_pid) >= 2, f"one process did all the work: {dict(site.by_pid)}"
     # The host's budget is shared: 1/3 of it in each process.
     assert site.most <= cap, f"{site.most} requests at once, cap {cap}; per process {dict(site.pid_most)}"
 
     # Every item stored once; every source one outcome with its whole counts, whoever wrote it.
-    assert summary.exit_code == 0
-    assert _stored(database) == (SOURCES * ARTICLES, SOURCES * ARTICLES)
-    assert summary.items_new == SOURCES * ARTICLES and summary.sources_ok == SOURCES
-    outcomes = _outcomes(database, summary.run_id)
-    assert sorted(outcome.source_id for outcome in outcomes) == list(range(1, SOURCES + 1))
-    for outcome in outcomes:
-        assert (outcome.status, outcome.error_kind) == ("ok", None)
-        assert (outcome.items_seen, outcome.items_new) == (ARTICLES, ARTICLES)
-        assert outcome.requests == ARTICLES + 1  # fetch statistics joined from every process
-        assert outcome.status_counts == {"200": ARTICLES + 1}
+    for outcome in _assert_stored_once_with_whole_outcomes(database, summary):
         assert outcome.http_status == 200 and outcome.duration_ms > 0
 
     # The run's keys are gone.
@@ -393,22 +404,12 @@ def test_a_joiner_on_another_machine_shares_the_run(
 
     # Every page once across the two machines, each fetched a share, and the host's cap held across both
     # (each process had 1/2 of it: the remote slot counts whether or not a joiner comes).
-    assert set(site.paths) == _expected_paths()
-    assert max(site.paths.values()) == 1, [path for path, n in site.paths.items() if n > 1]
-    assert sum(site.by_pid.values()) == len(_expected_paths()), "every request's sender was found"
+    _assert_every_page_once(site)
     assert len(joined) == 1 and sum(site.by_pid[pid] for pid in local) > 0, dict(site.by_pid)
     assert site.most <= cap, f"{site.most} requests at once, cap {cap}; per process {dict(site.pid_most)}"
 
     # Items and outcomes written through the one store, whichever machine ended a source.
-    assert summary.exit_code == 0
-    assert _stored(database) == (SOURCES * ARTICLES, SOURCES * ARTICLES)
-    assert summary.items_new == SOURCES * ARTICLES and summary.sources_ok == SOURCES
-    outcomes = _outcomes(database, summary.run_id)
-    assert sorted(outcome.source_id for outcome in outcomes) == list(range(1, SOURCES + 1))
-    for outcome in outcomes:
-        assert (outcome.status, outcome.error_kind) == ("ok", None)
-        assert (outcome.items_seen, outcome.items_new) == (ARTICLES, ARTICLES)
-        assert outcome.requests == ARTICLES + 1 and outcome.status_counts == {"200": ARTICLES + 1}
+    _assert_stored_once_with_whole_outcomes(database, summary)
 
     # The run's keys and its entry in the open-runs set are gone.
     assert list(client.scan_iter(match=f"{prefix}:*")) == []

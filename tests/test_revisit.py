@@ -9,10 +9,11 @@ from sqlalchemy import select, update
 
 from crawlers.runner import crawl
 from hub.db import Database
-from hub.models import CrawlOutcome, Item, Source, Unit
+from hub.models import CrawlOutcome, Item, Source
 from hub.settings import Settings
 from hub.timeutil import utcnow
 from tests.minisite import MiniSite, mini_site
+from tests.test_removed import _source
 
 BODY = "关于做好冬季供暖保障工作的通知。各社区要在十一月十五日前完成管网检修，确保居民按时供暖。"
 
@@ -37,17 +38,6 @@ def _article(site: MiniSite, n: int, body: str) -> None:
         f"<html><head><title>供暖通知{n}</title></head><body><h1>供暖通知{n}</h1>"
         f"<p>发布时间：2024-11-0{n + 1}</p><div class='content'><p>{body}</p></div></body></html>",
     )
-
-
-def _source(database: Database, url: str) -> int:
-    with database.session() as session:
-        unit = Unit(slug="jd", name="某某街道", level="street", path="/")
-        session.add(unit)
-        session.flush()
-        source = Source(unit_id=unit.id, name="通知公告", kind="html", url=url)
-        session.add(source)
-        session.flush()
-        return source.id
 
 
 def _age_parse(database: Database, source_id: int, days: int) -> None:
