@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from samplenet.generate import generate_network
 from samplenet.server import running_network
 from tests.fixtures.sample import SAMPLE_TODAY
 from tests.fixtures.web import REVIEWER, STAFF_PASSWORD, add_user
+from tests.minisite import serving
 from tests.test_browser_portal import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 pytestmark = pytest.mark.browser
@@ -197,14 +198,8 @@ def embedding_site(portal: str, database: Database, crawled: Crawled) -> Iterato
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="embedding-site", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base_url:
+        yield base_url
 
 
 @pytest.fixture
