@@ -2,9 +2,14 @@
 
 Crawled URLs are untrusted: a registry entry or any redirect hop must not reach the operator's own
 network. Hosts named in ``crawl.allowed_private_hosts`` (the sample network: ``127.0.0.1``) or
-``crawl.allow_private_networks`` lift the ban. The allow-list matches host names as written in the
-URL: ``127.0.0.1`` allows that spelling only, so ``localhost``, ``127.1`` or ``2130706433`` stay
-refused. Redirects are new requests and pass through the middleware again.
+``crawl.allow_private_networks`` lift the ban. A name on the allow-list matches that name only (case
+aside): ``sample.local`` does not allow ``a.sample.local``, and ``127.0.0.1`` does not allow ``localhost``
+(a name is only as trustworthy as whoever answers for it in DNS). An address on the allow-list matches
+that address in any spelling (``127.1``, ``2130706433``, ``0x7f.0.0.1``): the URL standard makes them one
+host, and URL libraries (w3lib >= 2.6, browsers) rewrite them to ``127.0.0.1`` before we see them, so a
+spelling rule would differ between code paths without keeping anything out. ``127.0.0.2`` or
+``::ffff:127.0.0.1`` are other addresses and stay refused. Redirects are new requests and pass through
+the middleware again.
 
 The address rules are here, free of Scrapy (the worker, the health probe and the WebSub hub use
 them too). Two checks on the crawl: ``crawlers.middlewares.privatenet.PrivateNetworkMiddleware``
@@ -81,10 +86,19 @@ class HostPolicy:
     def __init__(self, allow_all: bool, allowed_hosts: list[str]) -> None:
         self.allow_all = allow_all
         self.allowed_hosts = {host.lower().strip("[]") for host in allowed_hosts}
+        self.allowed_addresses = {
+            address for address in map(parse_ip_literal, self.allowed_hosts) if address is not None
+        }
 
     def allowed_name(self, host: str) -> bool:
-        """True when no address check is needed for ``host``."""
-        return self.allow_all or not host or host.lower().strip("[]") in self.allowed_hosts
+        """True when no address check is needed for ``host``: an allowed name, or an allowed address
+        however it is spelled."""
+        if self.allow_all or not host:
+            return True
+        host = host.lower().strip("[]")
+        if host in self.allowed_hosts:
+            return True
+        return bool(self.allowed_addresses) and parse_ip_literal(host) in self.allowed_addresses
 
     def refusal(self, host: str, addresses: list[str]) -> str | None:
         """Why ``host`` (resolved to ``addresses``) is refused, or None if it may be fetched."""

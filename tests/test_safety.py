@@ -83,17 +83,23 @@ def test_every_spelling_of_loopback_is_private() -> None:
         assert is_private_address(literal)
 
 
-def test_host_policy_allow_list_matches_exact_names() -> None:
+def test_host_policy_allow_list_matches_names_exactly_and_addresses_in_any_spelling() -> None:
     policy = HostPolicy(allow_all=False, allowed_hosts=["127.0.0.1", "Sample.Local", "[::1]"])
     assert policy.allowed_name("127.0.0.1")
     assert policy.allowed_name("sample.local")  # case does not matter
     assert policy.allowed_name("::1")
-    # Other spellings of an allowed address, and subdomains of an allowed name, are not allowed.
-    for host in ("127.1", "2130706433", "localhost", "a.sample.local", "127.0.0.2"):
-        assert not policy.allowed_name(host)
+    # An allowed address in another spelling is that address (w3lib >= 2.6 rewrites it to 127.0.0.1).
+    for host in ("127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "[0:0:0:0:0:0:0:1]"):
+        assert policy.allowed_name(host), host
+    # Names resolving to an allowed address, subdomains of an allowed name, and other addresses are not.
+    for host in ("localhost", "a.sample.local", "127.0.0.2", "127.2", "2130706434", "::ffff:127.0.0.1"):
+        assert not policy.allowed_name(host), host
     assert policy.refusal("127.0.0.1", ["127.0.0.1"]) is None
-    assert policy.refusal("127.1", ["127.0.0.1"]) == "127.1 resolves to private address 127.0.0.1"
+    assert policy.refusal("2130706433", ["127.0.0.1"]) is None
+    assert policy.refusal("127.2", ["127.0.0.2"]) == "127.2 resolves to private address 127.0.0.2"
     assert policy.refusal("localhost", ["::1", "127.0.0.1"]) is not None
+    # A names-only allow-list allows no address spelling at all.
+    assert not HostPolicy(allow_all=False, allowed_hosts=["sample.local"]).allowed_name("127.1")
 
 
 def test_host_policy_public_and_allow_all() -> None:

@@ -9,9 +9,11 @@ path), with follow-ups (teaser full text, list-page articles, sitemap pages); ``
 verification and at delivery); the health homepage probe.
 
 "Reaches" is measured, not inferred: a recorder listens on 127.0.0.2 (a loopback alias the guard must
-refuse), on ::1, and on 127.0.0.1, where only requests spelled with the allow-listed name 127.0.0.1 may
-arrive (the Host header says how the client spelled it: 0.0.0.0, 2130706433, localhost... all land
-there if let through). The private ranges nothing here can listen on are checked by the recorded refusal.
+refuse, targeted in every spelling: 2130706434, 0x7f.0.0.2, 127.2...), on ::1, and on 127.0.0.1, where
+only requests addressed to the allow-listed 127.0.0.1 may arrive (the Host header says how the client
+spelled it: 0.0.0.0, localhost... land there if let through). Other spellings of 127.0.0.1 itself are
+that allowed address (crawlers/safety.py), so they are not in the corpus. The private ranges nothing
+here can listen on are checked by the recorded refusal.
 In-process paths also get DNS names resolving to private addresses from a resolver override
 (``socket.getaddrinfo`` answering a ``.ssrf.test`` zone); the crawl processes resolve names through the
 system (``localhost``, and this machine's name when it is a loopback one).
@@ -208,12 +210,11 @@ def literal_targets(rec: Recorder) -> list[Target]:
         Target(f"http://[::ffff:127.0.0.1]:{q}", "IPv4-mapped IPv6"),
         Target(f"http://[::ffff:7f00:1]:{q}", "IPv4-mapped IPv6, hex"),
         Target(f"http://[0:0:0:0:0:ffff:7f00:2]:{p}", "IPv4-mapped IPv6, long form"),
-        Target(f"http://2130706433:{q}", "decimal 127.0.0.1"),
         Target(f"http://2130706434:{p}", "decimal 127.0.0.2"),
-        Target(f"http://0177.0.0.1:{q}", "octal"),
-        Target(f"http://0x7f.0.0.1:{q}", "hex part"),
+        Target(f"http://0177.0.0.2:{p}", "octal"),
+        Target(f"http://0x7f.0.0.2:{p}", "hex part"),
         Target(f"http://0x7f000002:{p}", "hex number"),
-        Target(f"http://127.1:{q}", "short form"),
+        Target(f"http://127.2:{p}", "short form"),
         Target(f"http://127.0.2:{p}", "short form of 127.0.0.2"),
         Target(f"http://127.000.000.002:{p}", "zero-padded"),
         Target(f"http://0.0.0.0:{q}", "unspecified (reaches local listeners)"),

@@ -217,7 +217,7 @@ def test_an_unreachable_callback_is_verified_again_after_a_backoff(
         ({"hub.topic": f"{BASE}/search/feed.rss?source={10**20}"}, "hub.topic"),
         ({"hub.callback": "http://10.1.2.3/cb"}, "private address"),
         ({"hub.callback": "http://localhost:9/cb"}, "private address"),  # only 127.0.0.1 is allow-listed
-        ({"hub.callback": "http://2130706433/cb"}, "private address"),  # 127.0.0.1 in another spelling
+        ({"hub.callback": "http://2130706434/cb"}, "private address"),  # 127.0.0.2 in another spelling
         ({"hub.callback": "ftp://127.0.0.1/cb"}, "http(s)"),
         ({"hub.secret": "x" * 200}, "hub.secret"),
         ({"hub.lease_seconds": "soon"}, "hub.lease_seconds"),

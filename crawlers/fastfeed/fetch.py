@@ -23,7 +23,7 @@ import asyncio
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -32,6 +32,7 @@ from yarl import URL
 
 from crawlers.errors import FailureInfo
 from crawlers.middlewares.stats import PERMANENT_STATUSES, REDIRECT_STATUSES, status_kind
+from crawlers.redirects import redirect_url
 from crawlers.safety import HostPolicy
 from hub.fetchstats import FetchStats
 from hub.health.netguard import GuardedResolver, refusal_before_connect
@@ -252,9 +253,6 @@ def redirect_target(answer: Answer) -> str | None:
     location = answer.header("Location")
     if answer.status not in REDIRECT_STATUSES or not location:
         return None
-    target = safe_url_string(location)
-    if location.startswith("//"):
-        target = urlsplit(answer.url).scheme + "://" + target.lstrip("/")
-    target = urljoin(answer.url, target)
+    target = redirect_url(answer.url, location)
     # Another scheme (ftp:, javascript:) is not followed: the redirect answer itself is the result.
     return target if urlsplit(target).scheme in ("http", "https") else None

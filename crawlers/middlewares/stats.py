@@ -9,13 +9,13 @@ robots.txt requests belong to no source and are not counted.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
 from crawlers.errors import classify_exception
+from crawlers.redirects import redirect_url
 from hub.fetchstats import FetchStats
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -73,7 +73,7 @@ class FetchStatsMiddleware:
             return response
         location = response.headers.get(b"Location")
         if response.status in REDIRECT_STATUSES and location:
-            target = urljoin(request.url, location.decode("latin-1"))
+            target = redirect_url(request.url, location.decode("latin-1"))
             stats.add_redirect(response.status, request.url, target)
         elif kind is None:
             # The chain ended on a page: if every hop was permanent, the source has moved there.
