@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY crawlers crawlers
 COPY hub hub
 COPY index index
@@ -12,7 +12,7 @@ COPY cli cli
 COPY samplenet samplenet
 COPY config config
 # The frontier extra (redis, scrapy-redis) is small; crawl.frontier_url turns it on (docs/deploy.md).
-RUN pip install ".[frontier]" && useradd --system --home-dir /app xinlian && mkdir -p /app/var && chown xinlian /app/var
+RUN pip install -c constraints.txt ".[frontier]" && useradd --system --home-dir /app xinlian && mkdir -p /app/var && chown xinlian /app/var
 USER xinlian
 ENV XINLIAN_CONFIG=/app/config/production.toml
 EXPOSE 8000

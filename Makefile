@@ -13,15 +13,28 @@ SQLITE_REQUIRE := elasticsearch,browser,redis
 PG_REQUIRE := postgres,redis
 endif
 
-.PHONY: install browser demo test lint typecheck test-sqlite test-postgres bench clean
+.PHONY: install lock browser demo test lint typecheck test-sqlite test-postgres bench clean
 
-$(BIN)/.installed: pyproject.toml
+# constraints.txt pins every dependency to the versions the tests last passed with (see `lock`).
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
+
+# Re-resolve the dependencies from pyproject.toml alone in a scratch venv and pin the result in
+# constraints.txt; then run `make test` before committing it.
+LOCK_VENV ?= var/lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install -q -e '.[dev]'
+	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV)
 
 # Debian's Chromium and a CJK font for the browser tests (Playwright drives /usr/bin/chromium).
 browser:
