@@ -45,7 +45,7 @@ from hub.rawitem import RawItem
 from hub.reposts import link_reposts_by_id
 from hub.sanitize import Sanitizer
 from hub.timeutil import utcnow
-from moderation.autoapprove import auto_approve_new
+from moderation.autoapprove import FirstScreening, auto_approve_new
 from moderation.screen import ScreeningResult
 from moderation.screening import (
     RevisionData,
@@ -287,8 +287,9 @@ def _prescreen(session: Session, works: list[_Work], only_unknown: bool) -> None
         work.screened = (revision, prescreen(revision, screener, matcher))
 
 
-def _screen_new(session: Session, new: list[_Work], ids: list[int]) -> None:
-    """Screen the first revisions of the new items at once (same rows as the single path)."""
+def _screen_new(session: Session, new: list[_Work], ids: list[int]) -> FirstScreening:
+    """Screen the first revisions of the new items at once (same rows as the single path); returns
+    what auto-approval needs of them."""
     _prescreen(session, [w for w in new if w.screened is None], only_unknown=False)
     screened = sorted(
         (
@@ -298,7 +299,11 @@ def _screen_new(session: Session, new: list[_Work], ids: list[int]) -> None:
         ),
         key=lambda pair: pair[0].item_id,
     )
-    screen_revisions(session, [r for r, _ in screened], fresh=True, base=[result for _, result in screened])
+    results = screen_revisions(
+        session, [r for r, _ in screened], fresh=True, base=[result for _, result in screened]
+    )
+    hashes = {item_id: w.content.content_hash for w, item_id in zip(new, ids, strict=True)}
+    return FirstScreening(hashes, results)
 
 
 def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, IngestOutcome]:
@@ -321,12 +326,12 @@ def _bulk(session: Session, works: list[_Work], now: datetime) -> dict[int, Inge
         ids = _insert_new(session, new, now)
         for work, item_id in zip(new, ids, strict=True):
             outcomes[work.index] = IngestOutcome("new", item_id)
-        _screen_new(session, new, ids)
+        first = _screen_new(session, new, ids)
         # Near-duplicate reposts → earliest original (hub/reposts.py); every new work was prescreened.
         sketched = {i: w.sketch for w, i in zip(new, ids, strict=True) if w.sketch is not None}
         link_reposts_by_id(session, ids, sketched=sketched)
         approved = set(
-            auto_approve_new(session, [(i, w.source.id) for w, i in zip(new, ids, strict=True)], now)
+            auto_approve_new(session, [(i, w.source.id) for w, i in zip(new, ids, strict=True)], now, first)
         )
         _queue_index(session, [i for i in ids if i not in approved], now)  # approvals queued their own
     for work, known in matched:

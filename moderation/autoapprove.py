@@ -10,7 +10,8 @@ bulk statements (the items were inserted by the same transaction a moment ago: n
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, update
@@ -19,7 +20,7 @@ from sqlalchemy.orm.util import identity_key
 
 from hub.models import Item, ItemState, ModerationEvent, OutboxEntry, OutboxOp, core_table
 from hub.websubhub import queue_publish_many
-from moderation.audit import event_values, snapshots
+from moderation.audit import Snapshot, event_values, snapshots
 from moderation.policy import (
     ACTION,
     POLICY_STATES,
@@ -28,6 +29,7 @@ from moderation.policy import (
     policies_for_sources,
     policy_for_source,
 )
+from moderation.screen import ScreeningResult
 from moderation.service import transition
 
 
@@ -48,17 +50,48 @@ def auto_approve(
     return True
 
 
-def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: datetime) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class FirstScreening:
+    """What the caller already knows of each new item's first revision: its content hash and its
+    screening as just stored (``moderation.screening.screen_revisions``), so nothing is read back."""
+
+    content_hashes: Mapping[int, str]
+    results: Mapping[int, ScreeningResult]
+
+    def covers(self, item_ids: Iterable[int]) -> bool:
+        return all(i in self.results and i in self.content_hashes for i in item_ids)
+
+    def snapshot(self, item_id: int) -> Snapshot:
+        """The audit snapshot ``moderation.audit.snapshots`` would read for a clean first revision."""
+        result = self.results[item_id]
+        version = max((hit.lexicon_version for hit in result.hits), default=None)
+        return Snapshot(self.content_hashes[item_id], len(result.hits), float(result.risk_score), version)
+
+
+def auto_approve_new(
+    session: Session,
+    items: Sequence[tuple[int, int]],
+    now: datetime,
+    first: FirstScreening | None = None,
+) -> list[int]:
     """Approve the clean ones of just-inserted pending items ``(item id, source id)``; returns their ids.
 
     Same rows as ``auto_approve`` on each, in id order: items, moderation events, outbox entries.
+    ``first``: their screening, known to the caller; without it (or when it lacks an item) the hits and
+    snapshots are read from the store.
     """
     policies = policies_for_sources(session, {source_id for _, source_id in items})
     candidates = sorted((item_id, policy) for item_id, source_id in items if (policy := policies[source_id]))
     if not candidates:
         return []
-    dirty = hit_counts(session, [(item_id, 1) for item_id, _ in candidates])
-    chosen = [(item_id, policy.actor) for item_id, policy in candidates if (item_id, 1) not in dirty]
+    known = first if first is not None and first.covers(item_id for item_id, _ in candidates) else None
+    if known is not None:
+        chosen = [
+            (item_id, policy.actor) for item_id, policy in candidates if not known.results[item_id].hits
+        ]
+    else:
+        dirty = hit_counts(session, [(item_id, 1) for item_id, _ in candidates])
+        chosen = [(item_id, policy.actor) for item_id, policy in candidates if (item_id, 1) not in dirty]
     if not chosen:
         return []
     connection = session.connection()
@@ -92,7 +125,11 @@ def auto_approve_new(session: Session, items: Sequence[tuple[int, int]], now: da
             loaded = session.identity_map.get(identity_key(Item, item_id))
             if loaded is not None:
                 session.expire(loaded)
-    found = snapshots(session, [(item_id, 1) for item_id, _ in chosen])  # the audit's screening snapshot
+    # The audit's screening snapshot of each approved revision.
+    if known is not None:
+        found = {(item_id, 1): known.snapshot(item_id) for item_id, _ in chosen}
+    else:
+        found = snapshots(session, [(item_id, 1) for item_id, _ in chosen])
     connection.execute(
         insert(core_table(ModerationEvent)),
         [
