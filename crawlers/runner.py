@@ -158,6 +158,7 @@ def _frontier(settings: Settings, run_id: int, sources: int, processes: int) -> 
         return nullcontext()
     from crawlers.frontier.keys import RunKeys  # the optional frontier extra: only when the setting is on
     from crawlers.frontier.runs import frontier_run
+    from crawlers.frontier.settings import HostBudget
 
     crawl = settings.crawl
     keys = RunKeys(crawl.frontier_key_prefix, run_id)
@@ -165,7 +166,13 @@ def _frontier(settings: Settings, run_id: int, sources: int, processes: int) -> 
     remote = crawl.frontier_remote_processes
     # A joined process ends within a poll of the run's end, or by the stall rule as the local ones did.
     return frontier_run(
-        crawl.frontier_url, keys, sources, processes + remote, remote, joiners_wait_s=crawl.frontier_stall_s
+        crawl.frontier_url,
+        keys,
+        sources,
+        processes + remote,
+        remote,
+        joiners_wait_s=crawl.frontier_stall_s,
+        budget=HostBudget.of(settings),  # joiners divide ours, whatever their own settings say
     )
 
 

@@ -332,9 +332,12 @@ def test_an_unreachable_redis_fails_the_run_with_every_source_aborted(
     assert {(outcome.status, outcome.error_kind) for outcome in outcomes} == {("failed", "aborted")}
 
 
-def _joiner(settings: Settings, tmp_path: Path, name: str = "joiner") -> Process:
+def _joiner(
+    settings: Settings, tmp_path: Path, name: str = "joiner", own: dict[str, object] | None = None
+) -> Process:
     """``xinlian crawl join --once`` with one crawl process, on the settings of ``settings`` (same store,
-    Redis, prefix and crawl limits), as another machine would run it: a separate OS process."""
+    Redis, prefix and crawl limits) but for the crawl settings in ``own``, as another machine would run
+    it: a separate OS process."""
     crawl_keys = (
         "allowed_private_hosts",
         "download_timeout_s",
@@ -350,7 +353,7 @@ def _joiner(settings: Settings, tmp_path: Path, name: str = "joiner") -> Process
         {
             "store": {"url": settings.store.url},
             "search": {"backend": "embedded", "embedded_path": str(tmp_path / f"{name}-index")},
-            "crawl": {key: getattr(settings.crawl, key) for key in crawl_keys},
+            "crawl": {**{key: getattr(settings.crawl, key) for key in crawl_keys}, **(own or {})},
         },
     )
     args = ["--config", str(config), "crawl", "join", "--once", "--processes", "1"]
@@ -365,7 +368,8 @@ def test_a_joiner_on_another_machine_shares_the_run(
     tmp_path: Path,
 ) -> None:
     """One local crawl process and one remote slot; ``xinlian crawl join --once`` in a process of its own
-    takes the slot and fetches its share, and the run comes out as if both processes were local."""
+    takes the slot and fetches its share, and the run comes out as if both processes were local. The
+    joiner's own settings allow a host 8 requests at once: it divides the runner's 2 all the same."""
     client, prefix = frontier
     cap = 2
     _configure(settings, prefix, test_env.redis_url, processes=1, cap=cap)
@@ -382,7 +386,7 @@ def test_a_joiner_on_another_machine_shares_the_run(
 
         runner = threading.Thread(target=run)
         runner.start()
-        joiner = _joiner(settings, tmp_path)
+        joiner = _joiner(settings, tmp_path, own={"concurrent_per_host": 8})
         try:
             wait_until(lambda: client.scard(open_runs_key(prefix)) == 1, 30, "the run to be listed")
             joiner.start()
@@ -403,7 +407,8 @@ def test_a_joiner_on_another_machine_shares_the_run(
     assert "joined 1 time(s)" in joiner.output(), joiner.output()[-3000:]
 
     # Every page once across the two machines, each fetched a share, and the host's cap held across both
-    # (each process had 1/2 of it: the remote slot counts whether or not a joiner comes).
+    # (each process had 1/2 of the runner's: the remote slot counts whether or not a joiner comes, and the
+    # joiner's own cap of 8 would have let it hold 4 pages at the gate).
     _assert_every_page_once(site)
     assert len(joined) == 1 and sum(site.by_pid[pid] for pid in local) > 0, dict(site.by_pid)
     assert site.most <= cap, f"{site.most} requests at once, cap {cap}; per process {dict(site.pid_most)}"

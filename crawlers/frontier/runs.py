@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import redis
 
 from crawlers.frontier.keys import RunKeys, open_runs_key
+from crawlers.frontier.settings import HostBudget
 from crawlers.frontier.slots import wait_for_joiners
 
 logger = logging.getLogger(__name__)
@@ -18,18 +19,31 @@ logger = logging.getLogger(__name__)
 
 @contextmanager
 def frontier_run(
-    url: str, keys: RunKeys, sources: int, processes: int, remote: int = 0, joiners_wait_s: float = 0.0
+    url: str,
+    keys: RunKeys,
+    sources: int,
+    processes: int,
+    remote: int = 0,
+    joiners_wait_s: float = 0.0,
+    budget: HostBudget | None = None,
 ) -> Iterator[None]:
     """Open run ``keys.run_id`` for ``sources`` frontier sources shared by ``processes`` crawl processes, of
     which ``remote`` are slots for other machines' joiners (crawlers/frontier/slots.py); delete every key of
     the run on the way out. A run that ends normally first waits, at most ``joiners_wait_s``, for the
-    processes that joined it to finish their writes."""
+    processes that joined it to finish their writes. ``budget``: each host's, which every process divides
+    (crawlers/frontier/settings.py); without it each process divides its own settings' budget."""
     client = redis.Redis.from_url(url)
     try:
-        client.hset(
-            keys.run,
-            mapping={"open": sources, "processes": processes, "progress": 0, "remote": remote, "joined": 0},
-        )
+        record: dict[str | bytes, int | float] = {
+            "open": sources,
+            "processes": processes,
+            "progress": 0,
+            "remote": remote,
+            "joined": 0,
+        }
+        if budget is not None:
+            record.update(budget.record())
+        client.hset(keys.run, mapping=record)  # type: ignore[arg-type]  # redis-py's Mapping is invariant
         if remote:
             client.sadd(open_runs_key(keys.prefix), keys.run_id)
         yield

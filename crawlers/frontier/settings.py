@@ -6,10 +6,15 @@ concurrency (at least one) and N times its delay and robots.txt Crawl-delay, as 
 for a host spread over N processes. This costs no Redis call per request and nothing can leak when a
 process dies; the price is that a host with ``concurrent_per_host`` below N sees up to N requests at once
 (docs/deploy.md).
+
+The host budget divided is the runner's (``HostBudget``, kept in the run's Redis record): a joiner on
+another machine whose own ``concurrent_per_host`` or ``download_delay_s`` differ still takes exactly its
+share of what the runner allowed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from crawlers.frontier.keys import RunKeys
@@ -17,9 +22,38 @@ from crawlers.scrapy_settings import scrapy_settings
 from hub.settings import Settings
 
 
-def frontier_scrapy_settings(settings: Settings, keys: RunKeys, processes: int) -> dict[str, Any]:
-    """Settings of the frontier crawler of run ``keys.run_id`` shared by ``processes`` crawl processes."""
+@dataclass(frozen=True, slots=True)
+class HostBudget:
+    """What one host may get from the whole run: requests at once, and the pause between two."""
+
+    per_host: int
+    delay_s: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> HostBudget:
+        return cls(settings.crawl.concurrent_per_host, settings.crawl.download_delay_s)
+
+    def record(self) -> dict[str | bytes, int | float]:
+        """The fields of the run's Redis record that carry it (crawlers/frontier/runs.py)."""
+        return {"per_host": self.per_host, "delay_s": self.delay_s}
+
+    @classmethod
+    def from_record(
+        cls, per_host: bytes | str | None, delay_s: bytes | str | None, fallback: HostBudget
+    ) -> HostBudget:
+        """The runner's budget as read back from the record; ``fallback`` for a record without one."""
+        if per_host is None or delay_s is None:
+            return fallback
+        return cls(int(per_host), float(delay_s))
+
+
+def frontier_scrapy_settings(
+    settings: Settings, keys: RunKeys, processes: int, budget: HostBudget | None = None
+) -> dict[str, Any]:
+    """Settings of the frontier crawler of run ``keys.run_id`` shared by ``processes`` crawl processes,
+    dividing ``budget`` (the runner's; by default this process's own settings)."""
     crawl = settings.crawl
+    budget = budget or HostBudget.of(settings)
     shared = max(1, processes)
     values = scrapy_settings(settings)
     values.update(
@@ -35,8 +69,8 @@ def frontier_scrapy_settings(settings: Settings, keys: RunKeys, processes: int) 
             "REDIS_URL": crawl.frontier_url,
             "XINLIAN_FRONTIER_RUN_KEY": keys.run,
             "XINLIAN_FRONTIER_STALL_S": crawl.frontier_stall_s,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, crawl.concurrent_per_host // shared),
-            "DOWNLOAD_DELAY": crawl.download_delay_s * shared,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, budget.per_host // shared),
+            "DOWNLOAD_DELAY": budget.delay_s * shared,
             "XINLIAN_DEFAULT_HOST_SHARE": shared,  # crawldelay.py stretches Crawl-delay by it
         }
     )
