@@ -333,11 +333,15 @@ def test_an_unreachable_redis_fails_the_run_with_every_source_aborted(
 
 
 def _joiner(
-    settings: Settings, tmp_path: Path, name: str = "joiner", own: dict[str, object] | None = None
+    settings: Settings,
+    tmp_path: Path,
+    name: str = "joiner",
+    own: dict[str, object] | None = None,
+    once: bool = True,
 ) -> Process:
-    """``xinlian crawl join --once`` with one crawl process, on the settings of ``settings`` (same store,
-    Redis, prefix and crawl limits) but for the crawl settings in ``own``, as another machine would run
-    it: a separate OS process."""
+    """``xinlian crawl join --once`` (or, ``once`` False, left running) with one crawl process, on the
+    settings of ``settings`` (same store, Redis, prefix and crawl limits) but for the crawl settings in
+    ``own``, as another machine would run it: a separate OS process."""
     crawl_keys = (
         "allowed_private_hosts",
         "download_timeout_s",
@@ -356,7 +360,7 @@ def _joiner(
             "crawl": {**{key: getattr(settings.crawl, key) for key in crawl_keys}, **(own or {})},
         },
     )
-    args = ["--config", str(config), "crawl", "join", "--once", "--processes", "1"]
+    args = ["--config", str(config), "crawl", "join", *(["--once"] if once else []), "--processes", "1"]
     return Process(name, args, tmp_path / f"{name}.log")
 
 
@@ -448,4 +452,55 @@ def test_a_joiner_finding_no_free_slot_does_not_join(
             assert client.hmget(full.run, ["joined", "left"]) == [b"1", None]
             assert client.hget(closed.run, "joined") == b"0"
         leave(client, full)  # the slot's process is done: the runner need not wait for it
+    assert list(client.scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_a_joiner_left_running_joins_run_after_run_until_stopped(
+    settings: Settings,
+    database: Database,
+    frontier: tuple[redis.Redis, str],
+    test_env: env.TestEnvironment,
+    tmp_path: Path,
+) -> None:
+    """``xinlian crawl join`` without ``--once``, as a service on another machine: it joins each run as it
+    opens (its process back in the pool between them), and SIGTERM ends it cleanly, exit status 0."""
+    client, prefix = frontier
+    _configure(settings, prefix, test_env.redis_url, processes=1, cap=2)
+    settings.crawl.frontier_remote_processes = 1
+    settings.crawl.download_timeout_s = GATE_S
+    runs: list[CrawlSummary] = []
+    joined_pids: list[set[int]] = []
+    with counting_site() as site, CrawlPool(settings, 1) as pool:
+        site.pids = local = pool.pids()
+        _add_sources(database, site.base_url)
+        with database.session() as session:
+            source_ids = list(session.scalars(select(Source.id).order_by(Source.id)))
+        joiner = _joiner(settings, tmp_path, once=False).start()
+        try:
+            site.parents = [joiner.pid]
+            for _ in range(2):  # the second run re-reads the list pages (unchanged: no articles)
+                site.gate = threading.Event()
+                site.by_pid.clear()
+                runner = threading.Thread(
+                    target=lambda: runs.append(crawl(settings, source_ids, trigger="test", pool=pool))
+                )
+                runner.start()
+                try:
+                    wait_until(lambda: len(site.by_pid) == 2, 90, "both machines to fetch", watch=(joiner,))
+                finally:
+                    site.gate.set()
+                    runner.join(120)
+                joined_pids.append({pid for pid in site.by_pid if pid not in local})
+            assert joiner.alive(), joiner.output()[-3000:]  # still waiting for the next run
+            os.kill(joiner.pid, signal.SIGTERM)
+            assert joiner.popen is not None
+            assert joiner.popen.wait(60) == 0, joiner.output()[-3000:]
+        finally:
+            site.gate = None
+            joiner.stop()
+    assert [summary.exit_code for summary in runs] == [0, 0]
+    assert [summary.sources_ok for summary in runs] == [SOURCES, SOURCES]
+    assert all(len(pids) == 1 for pids in joined_pids), joined_pids  # the joiner fetched in each run
+    assert f"joined 2 time(s): runs [{runs[0].run_id}, {runs[1].run_id}]" in joiner.output()
+    assert _stored(database) == (SOURCES * ARTICLES, SOURCES * ARTICLES)
     assert list(client.scan_iter(match=f"{prefix}:*")) == []
