@@ -91,20 +91,34 @@ def crawl(
             found = session.execute(query.order_by(Source.id)).all()
             rows = [(source_id, url) for source_id, url, _ in found]
             weight = source_weight(kind for _, _, kind in found)
-            frontier_sources = sum(1 for _, _, kind in found if kind == SourceKind.HTML.value)
+            frontier_ids = [source_id for source_id, _, kind in found if kind == SourceKind.HTML.value]
             if source_ids is None:
                 source_ids = [source_id for source_id, _ in rows]
             run_id = start_run(session, trigger, source_ids, owner=run_owner()).id
         total = len(source_ids)
         results: list[PartResult] | None = None
+        redis_lost: list[str] = []  # why the frontier's Redis lost the run, if it did (frontier_run)
         try:
             if rows:
                 results = _run_parts(
-                    settings, database, run_id, rows, total, weight, frontier_sources, on_progress, pool
+                    settings,
+                    database,
+                    run_id,
+                    rows,
+                    total,
+                    weight,
+                    len(frontier_ids),
+                    on_progress,
+                    pool,
+                    redis_lost.append,
                 )
         finally:
             # Interrupted, a worker killed or crashed: close the run with the unfinished sources as failures.
-            _close_run(database, run_id, source_ids, results)
+            reasons: dict[int, str] = {}
+            if redis_lost:  # its frontier sources left without an outcome say why
+                why = f"the frontier's Redis {redis_lost[0]} before this source finished"
+                reasons = dict.fromkeys(frontier_ids, why)
+            _close_run(database, run_id, source_ids, results, reasons)
         if on_progress is not None:
             on_progress(total, total)
         summary = summarize(database, run_id)
@@ -126,6 +140,7 @@ def _run_parts(
     frontier_sources: int,
     on_progress: Callable[[int, int], None] | None,
     pool: CrawlPool | None,
+    on_redis_lost: Callable[[str], None],
 ) -> list[PartResult]:
     crawl = settings.crawl
     if pool is not None and pool.settings != settings:
@@ -141,19 +156,22 @@ def _run_parts(
 
     if pool is not None:
         parts = partition(rows, processes_for(weight, pool.size, crawl.min_sources_per_process))
-        with _frontier(settings, run_id, frontier_sources, len(parts)):
+        with _frontier(settings, run_id, frontier_sources, len(parts), on_redis_lost):
             return pool.run(run_id, parts, report)
     configured = crawl.processes or usable_cores()
     parts = partition(rows, processes_for(weight, configured, crawl.min_sources_per_process))
-    with CrawlPool(settings, len(parts)) as own, _frontier(settings, run_id, frontier_sources, len(parts)):
+    frontier = _frontier(settings, run_id, frontier_sources, len(parts), on_redis_lost)
+    with CrawlPool(settings, len(parts)) as own, frontier:
         return own.run(run_id, parts, report)
 
 
-def _frontier(settings: Settings, run_id: int, sources: int, processes: int) -> AbstractContextManager[None]:
+def _frontier(
+    settings: Settings, run_id: int, sources: int, processes: int, on_lost: Callable[[str], None]
+) -> AbstractContextManager[None]:
     """The run's Redis frontier record in frontier mode (crawlers/frontier/runs.py), opened before its
     processes start and deleted when they (and any joiners of other machines, ``xinlian crawl join``) are
     done; nothing otherwise, or for a run without HTML list sources (its processes then start no frontier
-    crawler)."""
+    crawler). ``on_lost(why)``: Redis lost the run on the way (its processes left it)."""
     if not settings.crawl.frontier_url or not sources:
         return nullcontext()
     from crawlers.frontier.keys import RunKeys  # the optional frontier extra: only when the setting is on
@@ -173,6 +191,7 @@ def _frontier(settings: Settings, run_id: int, sources: int, processes: int) -> 
         remote,
         joiners_wait_s=crawl.frontier_stall_s,
         budget=HostBudget.of(settings),  # joiners divide ours, whatever their own settings say
+        on_lost=on_lost,
     )
 
 
@@ -223,8 +242,14 @@ def _sweep_abandoned(database: Database, stale_after_s: float) -> list[int]:
 
 
 def _close_run(
-    database: Database, run_id: int, source_ids: list[int], results: list[PartResult] | None
+    database: Database,
+    run_id: int,
+    source_ids: list[int],
+    results: list[PartResult] | None,
+    reasons: dict[int, str] | None = None,
 ) -> None:
+    """Close the run; a source without an outcome is aborted with its reason in ``reasons`` if it has
+    one there, otherwise with the run's."""
     lost = [result.message for result in results or [] if not result.finished and result.message]
     if results is None:
         why = "the crawl was interrupted before this source finished"
@@ -235,7 +260,13 @@ def _close_run(
 
     def close() -> None:
         with database.session() as session:
-            finish_run(session, run_id, source_ids, missing_message=why)
+            finish_run(
+                session,
+                run_id,
+                source_ids,
+                missing_message=why,
+                missing_messages=reasons,
+            )
 
     # A store restarting now must not leave the run open with its sources' outcomes missing.
     retry_on_disconnect(close, f"closing crawl run {run_id}")

@@ -6,16 +6,18 @@ its next check, so the health views and the scheduler read one consistent pictur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Insert, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.fetchstats import FetchStats, RedirectFacts, count_redirect, fetch_columns, url_taken
-from hub.models import CrawlOutcome, CrawlRun, Source
+from hub.models import CrawlOutcome, CrawlRun, Source, core_table
 from hub.timeutil import utcnow
 
 OUTCOME_STATUSES = frozenset({"ok", "not_modified", "failed"})
@@ -45,6 +47,8 @@ ABORTED_KIND = "aborted"  # the error kind of a crawl we stopped ourselves
 RUNNING = "running"
 FINISHED = "finished"
 ABANDONED = "abandoned"
+
+logger = logging.getLogger(__name__)
 
 
 def start_run(
@@ -178,13 +182,15 @@ def record_outcome(
     ttl_s: int | None = None,
     max_age_s: int | None = None,
     body_hash: str | None = None,
-) -> CrawlOutcome:
+) -> bool:
     """Write the outcome of one source in one run and update the source's counters and next check.
 
     ``retry_after_s`` (a 429's Retry-After) replaces the source's interval for this one next check.
     ``ttl_s`` (the feed's ``<ttl>``) and ``max_age_s`` (Cache-Control of the source URL's answer) are
     kept for the schedule (hub/schedule/headers.py turns the header values into seconds).
-    ``flush=False`` leaves the rows to the caller's next flush.
+    The outcome row is written at once; ``flush=False`` leaves the source's changes to the caller's
+    next flush. A source that has an outcome in the run already keeps it: this one is logged and dropped
+    (nothing of it reaches the source), and False is returned.
     ``body_hash`` (crawlers/bodyhash.py) is stored with a successful outcome; None leaves the stored
     one, "" clears it (the next answer is parsed even if its bytes are the same).
     A batch of outcomes is cheaper written with ``record_outcomes`` (no ORM objects; same decisions).
@@ -211,13 +217,46 @@ def record_outcome(
         body_hash=body_hash,
     )
     source = session.get(Source, source_id)
-    row = CrawlOutcome(**outcome_columns(outcome, source.url if source is not None else None))
-    session.add(row)
-    if source is not None:
+    columns = outcome_columns(outcome, source.url if source is not None else None)
+    written = insert_outcome_rows(session, [columns])
+    if written and source is not None:
         apply_outcome(source, outcome, lambda other_id, url: url_taken(session, other_id, url))
     if flush:
         session.flush()
-    return row
+    return bool(written)
+
+
+def insert_outcome_rows(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, int]]:
+    """Insert outcome rows (``outcome_columns``), skipping any whose (run, source) has one already;
+    returns the (run id, source id) of the rows written. The rest of the batch is written either way.
+
+    The first outcome of a source in a run wins (the store's unique index, migration 0007): a late one,
+    such as a frontier joiner's after the runner stopped waiting and recorded the source aborted, is
+    logged and dropped, so neither write fails and the run's totals count the source once.
+    """
+    if not rows:
+        return set()
+    table = core_table(CrawlOutcome)
+    keys = (table.c.run_id, table.c.source_id)
+    statement: Insert
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    else:  # no portable "skip": the unique index refuses a duplicate
+        statement = insert(table)
+    written = {(run_id, source_id) for run_id, source_id in session.execute(statement.returning(*keys), rows)}
+    for row in rows:
+        if (row["run_id"], row["source_id"]) not in written:
+            logger.warning(
+                "crawl run %d: source %d has an outcome already; this later one (%s %s) is dropped",
+                row["run_id"],
+                row["source_id"],
+                row["status"],
+                row["error_kind"] or "",
+            )
+    return written
 
 
 def outcome_columns(outcome: Outcome, source_url: str | None) -> dict[str, Any]:
@@ -314,8 +353,10 @@ def finish_run(
     missing_kind: str = "aborted",
     missing_message: str = "the crawl ended before this source was finished",
     now: datetime | None = None,
+    missing_messages: Mapping[int, str] | None = None,
 ) -> CrawlRun:
-    """Close the run: sources without an outcome get a failed one, then the totals are summed."""
+    """Close the run: sources without an outcome get a failed one (with their message in
+    ``missing_messages`` if they have one there, else ``missing_message``), then the totals are summed."""
     now = now or utcnow()
     run = session.get(CrawlRun, run_id)
     if run is None:
@@ -323,9 +364,8 @@ def finish_run(
     done = recorded_source_ids(session, run_id)
     for source_id in missing_source_ids:
         if source_id not in done:
-            record_outcome(
-                session, run_id, source_id, "failed", missing_kind, message=missing_message, now=now
-            )
+            message = (missing_messages or {}).get(source_id, missing_message)
+            record_outcome(session, run_id, source_id, "failed", missing_kind, message=message, now=now)
             done.add(source_id)
     _sum_outcomes(session, run)
     run.status = FINISHED

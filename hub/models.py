@@ -343,9 +343,14 @@ class CrawlRun(Base):
 
 
 class CrawlOutcome(Base):
-    """What one crawl run did with one source: success, not modified, or a classified failure."""
+    """What one crawl run did with one source: success, not modified, or a classified failure.
+
+    At most one per (run, source) (migration 0007): a late writer, such as a joiner still writing after
+    the runner recorded the source aborted, is dropped by hub/crawlrecord.insert_outcome_rows.
+    """
 
     __tablename__ = "crawl_outcomes"
+    __table_args__ = (Index("uq_crawl_outcomes_run_source", "run_id", "source_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)

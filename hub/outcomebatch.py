@@ -16,11 +16,11 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from hub.crawlrecord import Outcome, apply_outcome, outcome_columns
-from hub.models import CrawlOutcome, Source, core_table
+from hub.crawlrecord import Outcome, apply_outcome, insert_outcome_rows, outcome_columns
+from hub.models import Source, core_table
 
 
 @dataclass(slots=True)
@@ -59,7 +59,11 @@ _values = attrgetter(*_WRITABLE)
 
 
 def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
-    """record_outcome for each of ``outcomes`` (in order; at most one per source), without ORM objects."""
+    """record_outcome for each of ``outcomes`` (in order; at most one per source), without ORM objects.
+
+    An outcome for a (run, source) that has one already is logged and dropped, as record_outcome does;
+    the rest of the batch is written.
+    """
     if not outcomes:
         return
     table = core_table(Source)
@@ -76,13 +80,21 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
         holder = session.scalar(select(table.c.id).where(table.c.url == url, table.c.id != source_id))
         return holder is not None and holder not in records
 
-    outcome_rows: list[dict[str, Any]] = []
+    # Each row takes its source's URL before the batch (an outcome changes only its own source's).
+    outcome_rows = [
+        outcome_columns(outcome, record.url if (record := records.get(outcome.source_id)) else None)
+        for outcome in outcomes
+    ]
+    written = insert_outcome_rows(session, outcome_rows)
     for outcome in outcomes:
+        key = (outcome.run_id, outcome.source_id)
+        # A dropped outcome changes nothing on its source: the one stored first did.
+        if key not in written:
+            continue
+        written.remove(key)  # a second one of the source in this batch was dropped too
         record = records.get(outcome.source_id)
-        outcome_rows.append(outcome_columns(outcome, record.url if record is not None else None))
         if record is not None:
             apply_outcome(record, outcome, taken)
-    session.execute(insert(core_table(CrawlOutcome)), outcome_rows)
     _update_sources(session, records, before)
 
 

@@ -46,7 +46,8 @@ def test_outcomes_update_source_counters(database: Database) -> None:
             now=NOW,
         )
         record_outcome(session, run.id, bad_id, "failed", "http_5xx", 500, "HTTP 500", now=NOW)
-        record_outcome(session, run.id, bad_id, "failed", "timeout", None, "slow", now=NOW)
+        again = start_run(session, "test", [bad_id], now=NOW)  # one outcome per source per run
+        record_outcome(session, again.id, bad_id, "failed", "timeout", None, "slow", now=NOW)
     with database.session() as session:
         ok, bad = session.get(Source, ok_id), session.get(Source, bad_id)
         assert ok is not None and bad is not None

@@ -54,11 +54,11 @@ def queue(database: Database) -> Queue:
 
 def add_outcomes(database: Database, *outcomes: tuple[str, str | None]) -> None:
     with database.session() as session:
-        run = CrawlRun(trigger="test", started_at=T0)
-        session.add(run)
-        session.flush()
         source_id = session.scalars(select(Source.id).order_by(Source.id).limit(1)).one()
-        for status, kind in outcomes:
+        for status, kind in outcomes:  # a run each: a source has at most one outcome per run
+            run = CrawlRun(trigger="test", started_at=T0)
+            session.add(run)
+            session.flush()
             session.add(CrawlOutcome(run_id=run.id, source_id=source_id, status=status, error_kind=kind))
 
 

@@ -11,6 +11,11 @@ on arrival), so a process needs no database read for a source it did not start.
 
 Calls are plain redis-py round trips on the reactor thread (~0.1 ms each on a LAN): a few per page,
 small beside a page's fetch and parse. The default path (``CrawlLedger``) makes none.
+
+Redis failing a call (gone, restarting) loses the shared counts: a source whose ``end`` was not counted
+can never be settled. The process then leaves the run (``lost``; the scheduler takes nothing more and
+the spider closes once its requests in hand are done): no more Redis calls, its items are still stored,
+and the runner records the sources left without an outcome as aborted (crawlers/runner.py).
 """
 
 from __future__ import annotations
@@ -50,6 +55,18 @@ class FrontierLedger(CrawlLedger):
         self.keys = keys
         self.process_key = f"{os.uname().nodename}:{os.getpid()}"
         self.settled = 0  # outcomes this process wrote (the tests read it)
+        self.lost: str | None = None  # why this process lost the run's Redis and left the run
+
+    def redis_failed(self, exc: redis.RedisError) -> None:
+        """A Redis call failed: leave the run (once said, nothing more is asked of Redis)."""
+        if self.lost is None:
+            self.lost = f"{type(exc).__name__}: {exc}"
+            logger.warning(
+                "frontier run %d: Redis failed (%s); this process leaves the run, its sources without an"
+                " outcome are recorded aborted when the run ends",
+                self.run_id,
+                self.lost,
+            )
 
     def adopt(self, job: SourceJob) -> None:
         """A request of ``job`` arrived from the queue: this process keeps its own part of the source."""
@@ -58,22 +75,34 @@ class FrontierLedger(CrawlLedger):
 
     def begin(self, source_id: int) -> None:
         self.states[source_id].in_flight += 1
-        self.client.hincrby(self.keys.in_flight, str(source_id), 1)
+        if self.lost is not None:
+            return
+        try:
+            self.client.hincrby(self.keys.in_flight, str(source_id), 1)
+        except redis.RedisError as exc:
+            self.redis_failed(exc)
 
     def end(self, source_id: int) -> None:
         state = self.states[source_id]
         state.in_flight -= 1
         started = time.time() - (time.monotonic() - state.started)
         part: Part = (started, state)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(self.keys.parts(source_id), self.process_key, pickle.dumps(part))
-        pipe.hincrby(self.keys.in_flight, str(source_id), -1)
-        pipe.hincrby(self.keys.run, "progress", 1)
-        _, left, _ = pipe.execute()
-        if left == 0:
-            self._settle(state.job)
-        elif left < 0:  # a bug, not a race: every end follows its begin
-            logger.error("frontier run %d: source %d ended more often than it began", self.run_id, source_id)
+        if self.lost is not None:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(self.keys.parts(source_id), self.process_key, pickle.dumps(part))
+            pipe.hincrby(self.keys.in_flight, str(source_id), -1)
+            pipe.hincrby(self.keys.run, "progress", 1)
+            _, left, _ = pipe.execute()
+            if left == 0:
+                self._settle(state.job)
+            elif left < 0:  # a bug, not a race: every end follows its begin
+                logger.error(
+                    "frontier run %d: source %d ended more often than it began", self.run_id, source_id
+                )
+        except redis.RedisError as exc:
+            self.redis_failed(exc)
 
     def _settle(self, job: SourceJob) -> None:
         """Nothing of the source is in flight anywhere: join the parts and write its outcome."""
@@ -81,15 +110,28 @@ class FrontierLedger(CrawlLedger):
         # Our own Redis, written by our own processes (docs/deploy.md: keep Redis private).
         parts: list[Part] = [pickle.loads(blob) for blob in blobs.values()]
         merged = merge_parts(job, parts)
-        self.client.hincrby(self.keys.run, "open", -1)
         self.settled += 1
-        self._finalize(merged)
+        self._finalize(merged)  # before the count below: the parts are whole even if Redis fails now
+        self.client.hincrby(self.keys.run, "open", -1)
 
     def claim_url(self, source_id: int, url: str) -> bool:
-        return bool(self.client.sadd(self.keys.seen(source_id), url))
+        """False once Redis is lost: a URL no other process can see claimed is not fetched."""
+        if self.lost is not None:
+            return False
+        try:
+            return bool(self.client.sadd(self.keys.seen(source_id), url))
+        except redis.RedisError as exc:
+            self.redis_failed(exc)
+            return False
 
     def seen_count(self, source_id: int) -> int:
-        return int(self.client.scard(self.keys.seen(source_id)))
+        if self.lost is not None:
+            return 0  # nothing more is claimed (claim_url)
+        try:
+            return int(self.client.scard(self.keys.seen(source_id)))
+        except redis.RedisError as exc:
+            self.redis_failed(exc)
+            return 0
 
     async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:
         """Wait for this process's writes; write no outcome of its own.

@@ -5,7 +5,7 @@ open-runs set while it runs, for joiners on other machines to find."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import redis
@@ -26,12 +26,15 @@ def frontier_run(
     remote: int = 0,
     joiners_wait_s: float = 0.0,
     budget: HostBudget | None = None,
+    on_lost: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
     """Open run ``keys.run_id`` for ``sources`` frontier sources shared by ``processes`` crawl processes, of
     which ``remote`` are slots for other machines' joiners (crawlers/frontier/slots.py); delete every key of
     the run on the way out. A run that ends normally first waits, at most ``joiners_wait_s``, for the
     processes that joined it to finish their writes. ``budget``: each host's, which every process divides
-    (crawlers/frontier/settings.py); without it each process divides its own settings' budget."""
+    (crawlers/frontier/settings.py); without it each process divides its own settings' budget.
+    ``on_lost(why)`` is told at the run's end that Redis lost the run on the way (unreachable, or restarted
+    without the run's keys): its processes left it, and the run is closed all the same."""
     client = redis.Redis.from_url(url)
     try:
         record: dict[str | bytes, int | float] = {
@@ -47,14 +50,20 @@ def frontier_run(
         if remote:
             client.sadd(open_runs_key(keys.prefix), keys.run_id)
         yield
-        if remote:
-            client.srem(open_runs_key(keys.prefix), keys.run_id)  # no one joins a run that is over
-            if not wait_for_joiners(client, keys, joiners_wait_s):
-                logger.warning(
-                    "frontier run %d: a joined process not done within %.0f s; the run is closed without it",
-                    keys.run_id,
-                    joiners_wait_s,
-                )
+        try:
+            if not client.exists(keys.run):
+                _lost(on_lost, keys, "lost the run's keys (restarted or flushed)")
+            if remote:
+                client.srem(open_runs_key(keys.prefix), keys.run_id)  # no one joins a run that is over
+                if not wait_for_joiners(client, keys, joiners_wait_s):
+                    logger.warning(
+                        "frontier run %d: a joined process not done within %.0f s; the run is closed"
+                        " without it",
+                        keys.run_id,
+                        joiners_wait_s,
+                    )
+        except redis.RedisError as exc:
+            _lost(on_lost, keys, f"was unreachable ({type(exc).__name__}: {exc})")
     finally:
         try:
             client.srem(open_runs_key(keys.prefix), keys.run_id)
@@ -64,6 +73,12 @@ def frontier_run(
             logger.warning("frontier keys of run %d not deleted (%s)", keys.run_id, exc)
         finally:
             client.close()
+
+
+def _lost(on_lost: Callable[[str], None] | None, keys: RunKeys, why: str) -> None:
+    logger.warning("frontier run %d: Redis %s during the run", keys.run_id, why)
+    if on_lost is not None:
+        on_lost(why)
 
 
 def delete_run(client: redis.Redis, keys: RunKeys) -> int:

@@ -11,7 +11,10 @@ popped by whichever process has room. Ours adds:
   moment (another process may still add article pages), and leaves once every source is settled, or
   once nothing has finished anywhere for ``crawl.frontier_stall_s`` (a process died holding requests);
 - Scrapy looks at its scheduler every 5 s when idle; a frontier crawler looks every ``POLL_S``, since
-  work arrives from other processes without waking it.
+  work arrives from other processes without waking it;
+- Redis failing (gone, restarting) makes the process leave the run, as the ledger does
+  (crawlers/frontier/ledger.py): nothing more is taken or queued, and the spider closes once the requests
+  in hand are done, instead of Scrapy's engine raising on every poll with the spider never closing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections import deque
 from typing import Any
 
+import redis
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.misc import load_object
@@ -78,18 +82,30 @@ class FrontierScheduler(Scheduler):
             self.df = load_object(self.dupefilter_cls).from_spider(spider)
 
     def enqueue_request(self, request: Request) -> bool:
+        if self.spider.ledger.lost is not None:
+            return False  # dropped: no process could be told it is in flight
         if "retry_times" in request.meta or "redirect_urls" in request.meta:
             self.local.append(request)
             return True
-        return bool(super().enqueue_request(request))
+        try:
+            return bool(super().enqueue_request(request))
+        except redis.RedisError as exc:
+            self.spider.ledger.redis_failed(exc)
+            return False
 
     def next_request(self) -> Request | None:
+        if self.spider.ledger.lost is not None:
+            return None
         if self.local:
             request: Request = self.local.popleft()
             return request
         if self._backed_up():
             return None
-        request = super().next_request()
+        try:
+            request = super().next_request()
+        except redis.RedisError as exc:
+            self.spider.ledger.redis_failed(exc)
+            return None
         if request is not None:
             self.spider.ledger.adopt(request.cb_kwargs["job"])
         return request
@@ -110,9 +126,15 @@ class FrontierScheduler(Scheduler):
 
     def has_pending_requests(self) -> bool:
         """True while requests wait here or in the queue, or the run has sources in flight elsewhere."""
-        if self.local or len(self.queue):
+        if self.spider.ledger.lost is not None:
+            return False
+        if self.local:
             return True
-        return not self._run_over()
+        try:
+            return bool(len(self.queue)) or not self._run_over()
+        except redis.RedisError as exc:
+            self.spider.ledger.redis_failed(exc)
+            return False
 
     def _run_over(self) -> bool:
         fields = self.server.hmget(self.run_key, ["open", "progress"])
