@@ -88,9 +88,10 @@ def join(
     context.database.dispose()  # the store must hold this version's schema: our processes write to it
     import redis  # the optional frontier extra: only for this command
 
+    from crawlers.frontier.client import connect
     from crawlers.frontier.joiner import Joiner
 
-    client = redis.Redis.from_url(settings.crawl.frontier_url)
+    client = connect(settings.crawl.frontier_url, settings.crawl.frontier_timeout_s)
     try:
         client.ping()
     except redis.RedisError as exc:

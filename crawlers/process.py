@@ -239,12 +239,13 @@ class CrawlServer:
     ) -> tuple[CrawlLedger, Crawler, list[SourceJob]] | None:
         """This process's ledger and crawler in frontier run ``run_id`` and the frontier sources it starts;
         None when the run has no frontier (no HTML list sources)."""
-        import redis  # the optional frontier extra: imported only when the setting is on
-
+        # The optional frontier extra: imported only when the setting is on.
+        from crawlers.frontier.client import connect
         from crawlers.frontier.join import join_frontier
 
         if self.frontier_client is None:
-            self.frontier_client = redis.Redis.from_url(self.settings.crawl.frontier_url)
+            crawl = self.settings.crawl
+            self.frontier_client = connect(crawl.frontier_url, crawl.frontier_timeout_s)
         frontier_jobs = [job for job in jobs if job.kind == SourceKind.HTML.value]
         joined = join_frontier(
             self.settings, self.frontier_client, self.database, self.writer, run_id, frontier_jobs

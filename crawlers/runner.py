@@ -81,7 +81,13 @@ def crawl(
         if abandoned and settings.crawl.frontier_url:
             from crawlers.frontier.runs import forget_runs  # the optional frontier extra
 
-            forget_runs(settings.crawl.frontier_url, settings.crawl.frontier_key_prefix, abandoned)
+            crawl_settings = settings.crawl
+            forget_runs(
+                crawl_settings.frontier_url,
+                crawl_settings.frontier_key_prefix,
+                abandoned,
+                crawl_settings.frontier_timeout_s,
+            )
         with database.session() as session:
             query = select(Source.id, Source.url, Source.kind)
             if source_ids is None:
@@ -192,6 +198,7 @@ def _frontier(
         joiners_wait_s=crawl.frontier_stall_s,
         budget=HostBudget.of(settings),  # joiners divide ours, whatever their own settings say
         on_lost=on_lost,
+        timeout_s=crawl.frontier_timeout_s,
     )
 
 

@@ -172,6 +172,12 @@ class CrawlSettings(_Section):
         description="Prefix of the frontier's Redis keys (a run's keys are <prefix>:<run id>:...);"
         " installations sharing one Redis need different prefixes.",
     )
+    frontier_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Frontier only: a Redis call unanswered for this long fails; the process then leaves the"
+        " run as if Redis were gone (a frozen Redis must not hang the crawl).",
+    )
     frontier_stall_s: float = Field(
         120.0,
         gt=0,

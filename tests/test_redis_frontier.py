@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -316,16 +317,50 @@ def test_keys_of_a_run_whose_runner_died_are_deleted_by_the_next_crawl(
     assert len(list(client.scan_iter(match=f"{prefix}:{alive}:*"))) == 3
 
 
+@contextmanager
+def silent_redis() -> Iterator[str]:
+    """The URL of a server that accepts connections and never answers (a frozen Redis, a cut network)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("down", ["refused", "silent"])
 def test_an_unreachable_redis_fails_the_run_with_every_source_aborted(
-    settings: Settings, database: Database
+    settings: Settings, database: Database, down: str
 ) -> None:
-    """Redis down when a run starts: the runner cannot open the run, the crawl raises (the worker's tick
-    logs it) and every source is recorded as aborted, due again at once; nothing waits on the dead Redis."""
-    _configure(settings, "xinlian-test:down", "redis://127.0.0.1:1/0", processes=1, cap=1)
-    with counting_site() as site:
+    """Redis down when a run starts (refusing connections, or accepting them and never answering): the
+    runner cannot open the run, the crawl raises (the worker's tick logs it) and every source is recorded
+    as aborted, due again at once; nothing waits on the dead Redis longer than crawl.frontier_timeout_s."""
+    with contextlib.ExitStack() as stack:
+        url = "redis://127.0.0.1:1/0" if down == "refused" else stack.enter_context(silent_redis())
+        _configure(settings, "xinlian-test:down", url, processes=1, cap=1)
+        settings.crawl.frontier_timeout_s = 0.5
+        site = stack.enter_context(counting_site())
         _add_sources(database, site.base_url)
-        with pytest.raises(redis.ConnectionError):
+        started = time.monotonic()
+        with pytest.raises(redis.ConnectionError if down == "refused" else redis.TimeoutError):
             crawl(settings, trigger="test")
+        # A few tries of 0.5 s (redis-py retries a timed-out call): about 2 s. Without our timeout, redis-py
+        # 8 gives up after two reads of 5 s each (11-12 s here), older redis-py never.
+        assert time.monotonic() - started < 8
     assert sum(site.paths.values()) == 0
     outcomes = _outcomes(database, 1)
     assert len(outcomes) == SOURCES

@@ -10,11 +10,14 @@ from contextlib import contextmanager
 
 import redis
 
+from crawlers.frontier.client import connect
 from crawlers.frontier.keys import RunKeys, open_runs_key
 from crawlers.frontier.settings import HostBudget
 from crawlers.frontier.slots import wait_for_joiners
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 30.0  # crawl.frontier_timeout_s's default, for callers without settings (tests)
 
 
 @contextmanager
@@ -27,6 +30,7 @@ def frontier_run(
     joiners_wait_s: float = 0.0,
     budget: HostBudget | None = None,
     on_lost: Callable[[str], None] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Iterator[None]:
     """Open run ``keys.run_id`` for ``sources`` frontier sources shared by ``processes`` crawl processes, of
     which ``remote`` are slots for other machines' joiners (crawlers/frontier/slots.py); delete every key of
@@ -34,8 +38,9 @@ def frontier_run(
     processes that joined it to finish their writes. ``budget``: each host's, which every process divides
     (crawlers/frontier/settings.py); without it each process divides its own settings' budget.
     ``on_lost(why)`` is told at the run's end that Redis lost the run on the way (unreachable, or restarted
-    without the run's keys): its processes left it, and the run is closed all the same."""
-    client = redis.Redis.from_url(url)
+    without the run's keys): its processes left it, and the run is closed all the same. ``timeout_s``:
+    how long one Redis call may take (crawlers/frontier/client.py)."""
+    client = connect(url, timeout_s)
     try:
         record: dict[str | bytes, int | float] = {
             "open": sources,
@@ -89,10 +94,10 @@ def delete_run(client: redis.Redis, keys: RunKeys) -> int:
     return len(doomed)
 
 
-def forget_runs(url: str, prefix: str, run_ids: list[int]) -> None:
+def forget_runs(url: str, prefix: str, run_ids: list[int], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
     """Delete the keys of runs whose runner died (closed as abandoned by the next crawl): nothing else
     would, and nothing reads them."""
-    client = redis.Redis.from_url(url)
+    client = connect(url, timeout_s)
     try:
         for run_id in run_ids:
             client.srem(open_runs_key(prefix), run_id)

@@ -67,6 +67,11 @@ def frontier_scrapy_settings(
             "SCHEDULER_PERSIST": True,
             "SCHEDULER_IDLE_BEFORE_CLOSE": 0,  # never block the reactor on an empty queue
             "REDIS_URL": crawl.frontier_url,
+            # Merged into scrapy-redis's defaults (30 s each, one retry on a timeout): ours, as our clients'.
+            "REDIS_PARAMS": {
+                "socket_timeout": crawl.frontier_timeout_s,
+                "socket_connect_timeout": crawl.frontier_timeout_s,
+            },
             "XINLIAN_FRONTIER_RUN_KEY": keys.run,
             "XINLIAN_FRONTIER_STALL_S": crawl.frontier_stall_s,
             "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, budget.per_host // shared),
