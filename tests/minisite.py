@@ -7,9 +7,25 @@ answer 404 (robots.txt included, which allows everything).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing (test output stays readable) and answers with ``send_body``."""
+
+    def send_body(self, body: bytes, headers: Mapping[str, str] | None = None, status: int = 200) -> None:
+        """Answer ``status`` with ``body``, its length and ``headers``."""
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
 
 
 class MiniSite:
@@ -45,23 +61,15 @@ def mini_site() -> Iterator[MiniSite]:
     """Serve a MiniSite on a free loopback port for the length of the block."""
     site = MiniSite("")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
-            page = site.pages.get(self.path.split("?", 1)[0])
+            path = self.path.split("?", 1)[0]
+            page = site.pages.get(path)
             if page is None:
                 self.send_error(404)
                 return
             content_type, body = page
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in site.headers.get(self.path.split("?", 1)[0], {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return  # keep test output quiet
+            self.send_body(body, {"Content-Type": content_type, **site.headers.get(path, {})})
 
     with serving(Handler) as base_url:
         site.base_url = base_url

@@ -12,7 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from hub.rawitem import RawItem
 from index.outbox import drain_outbox
 from moderation.service import approve
 from tests.fixtures.web import REVIEWER, PortalData, seed_portal
+from tests.minisite import QuietHandler
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -105,18 +106,10 @@ def branch_site(hub_origin: str, database: Database, data: PortalData) -> Iterat
         " style-src 'self'"
     )
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
-            body = page if self.path == "/" else b""
-            self.send_response(200 if self.path == "/" else 204)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Security-Policy", policy)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            headers = {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": policy}
+            self.send_body(page if self.path == "/" else b"", headers, 200 if self.path == "/" else 204)
 
     sock, port = _listening()
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler, bind_and_activate=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,12 +21,13 @@ from hub.models import HealthProbe, Source, SourceHealth
 from hub.settings import Settings
 from samplenet.generate import generate_network
 from samplenet.server import running_network
+from tests.minisite import QuietHandler
 from tests.moderation_seed import add_unit
 
 USER_AGENT = "XinlianBot/0.1 (+https://xinlian.example/bot)"
 
 
-class Site(BaseHTTPRequestHandler):
+class Site(QuietHandler):
     """Home, a moved page, a redirect loop, a 503 page; robots.txt bars XinlianBot from /private/."""
 
     hits: list[str]
@@ -34,26 +35,15 @@ class Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.hits.append(self.path)
         if self.path == "/robots.txt":
-            self._send(200, b"User-agent: XinlianBot\nDisallow: /private/\n")
+            self.send_body(b"User-agent: XinlianBot\nDisallow: /private/\n")
         elif self.path == "/old":
-            self._send(301, b"", {"Location": "/home"})
+            self.send_body(b"", {"Location": "/home"}, status=301)
         elif self.path.startswith("/loop"):
-            self._send(302, b"", {"Location": "/loop2" if self.path == "/loop" else "/loop"})
+            self.send_body(b"", {"Location": "/loop2" if self.path == "/loop" else "/loop"}, status=302)
         elif self.path == "/down":
-            self._send(503, b"maintenance")
+            self.send_body(b"maintenance", status=503)
         else:
-            self._send(200, b"<html><title>home</title></html>")
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            self.send_body(b"<html><title>home</title></html>")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from crawlers.runner import crawl
 from hub.db import Database
 from hub.models import Item, Source, Unit
 from hub.settings import Settings
-from tests.minisite import serving
+from tests.minisite import QuietHandler, serving
 
 HOLD_S = 0.15  # how long each answer is held: long enough for concurrent requests to overlap
 ARTICLES = 12
@@ -81,7 +80,7 @@ def _page(path: str) -> tuple[str, bytes]:
 def counting_site() -> Iterator[CountingSite]:
     site = CountingSite()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/robots.txt":
@@ -98,14 +97,7 @@ def counting_site() -> Iterator[CountingSite]:
             if not body:
                 self.send_error(404)
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
+            self.send_body(body, {"Content-Type": content_type})
 
     with serving(Handler) as base_url:
         site.base_url = base_url

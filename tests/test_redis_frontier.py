@@ -22,7 +22,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psutil
@@ -41,7 +40,7 @@ from hub.models import CrawlOutcome, Item, Source, Unit
 from hub.settings import Settings
 from hub.timeutil import utcnow
 from tests.fixtures import env
-from tests.minisite import serving
+from tests.minisite import QuietHandler, serving
 from tests.workers import Process, wait_until, write_config
 
 pytestmark = pytest.mark.redis
@@ -124,7 +123,7 @@ def _page(path: str) -> bytes | None:
 def counting_site() -> Iterator[CountingSite]:
     site = CountingSite()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             body = _page(path)
@@ -152,14 +151,7 @@ def counting_site() -> Iterator[CountingSite]:
                     site.in_flight -= 1
                     site.pid_in_flight[pid] -= 1
             with contextlib.suppress(OSError):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
+                self.send_body(body, {"Content-Type": "text/html; charset=utf-8"})
 
     with serving(Handler) as base_url:
         site.base_url = base_url

@@ -16,7 +16,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from crawlers.runner import CrawlSummary, crawl
 from hub.db import Database
 from hub.models import Source, Unit
 from hub.settings import Settings
-from tests.minisite import serving
+from tests.minisite import QuietHandler, serving
 from tests.test_fastfeed import rss
 from tests.test_redis_frontier import (
     ARTICLES,
@@ -134,21 +133,14 @@ def _feed_site(gate: threading.Event) -> Iterator[str]:
     """A feed of FEED_ITEMS whole notices, answered once ``gate`` is set; yields its URL."""
     holder: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             if self.path != "/feed.xml":
                 self.send_error(404)
                 return
             gate.wait(GATE_S)
             body = rss(holder[0], FEED_ITEMS)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
+            self.send_body(body, {"Content-Type": "application/rss+xml"})
 
     with serving(Handler) as base_url:
         holder.append(base_url)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from index.document import documents_for
 from index.outbox import drain_outbox
 from moderation.service import approve, withdraw
 from tests.fixtures.web import REVIEWER, PortalData, seed_portal
+from tests.minisite import QuietHandler
 
 BASE = "http://127.0.0.1:8000"
 SECRET = "s3cret-of-the-subscriber"
@@ -63,10 +64,7 @@ class Subscriber:
         self.received: list[Received] = []
         subscriber = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # keep test output clean
-                return
-
+        class Handler(QuietHandler):
             def _record(self, body: bytes) -> tuple[Callback, Received]:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -77,10 +75,7 @@ class Subscriber:
                 return subscriber.callbacks.setdefault(parts.path, Callback()), seen
 
             def _answer(self, status: int, body: bytes = b"") -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_body(body, status=status)
 
             def do_GET(self) -> None:
                 callback, seen = self._record(b"")
