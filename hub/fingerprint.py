@@ -78,6 +78,12 @@ def _mix(values: U64) -> U64:
     return values
 
 
+def prepare() -> None:
+    """Build the fold table now, in a process about to ingest (crawlers/process.py), rather than inside
+    its first batch, where it would hold the GIL from the crawl's network thread (see hub/nfkc.prepare)."""
+    _fold_table()
+
+
 @cache
 def _fold_table() -> npt.NDArray[np.uint32]:
     """Per BMP code point: its NFKC lower-case form if that is a letter or digit, else 0 (dropped).

@@ -58,6 +58,12 @@ def _backward_combining() -> set[int]:
     return found
 
 
+def prepare() -> None:
+    """Build the tables now, in a process about to ingest (crawlers/process.py): built lazily inside the
+    first ingest batch, their ~0.2 s of pure Python holds the GIL while the crawl's network thread waits."""
+    _tables()
+
+
 @cache
 def _tables() -> _Tables:
     """Built on first use in a process (~0.2 s), never on import."""

@@ -193,11 +193,11 @@ def test_crawl_delay_is_honoured(settings: Settings, database: Database, hostile
     times = [at for path, at in hostile.hits if path != "/robots.txt"]
     assert len(times) == 4  # the feed, then three article pages for the full text
     gaps = [later - earlier for earlier, later in pairwise(times)]
-    # Scrapy spaces requests from when it hands them to the download handler; the first article request
-    # can reach the server up to ~0.1 s after that (seen since 543d029: 0.39-0.41 s between the first two
-    # articles, 0.50 between the others), which shortens the next gap as the server sees it. Without the
-    # Crawl-delay the gaps would be a few milliseconds.
-    assert min(gaps) >= 0.35 and sorted(gaps)[1] >= 0.45, gaps
+    # Scrapy spaces requests from when it hands them to the download handler: anything holding the GIL
+    # in the crawl process then delays the request's arrival and shortens the next gap at the site (the
+    # text tables built inside the first ingest batch did: 0.39 s, until crawlers/process.py built them
+    # at start).
+    assert min(gaps) >= 0.45, gaps
 
 
 def test_permanent_redirect_moves_the_source_after_n_crawls(
