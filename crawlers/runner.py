@@ -84,9 +84,9 @@ def crawl(
             crawl_settings = settings.crawl
             forget_runs(
                 crawl_settings.frontier_url,
+                crawl_settings.frontier_timeout_s,
                 crawl_settings.frontier_key_prefix,
                 abandoned,
-                crawl_settings.frontier_timeout_s,
             )
         with database.session() as session:
             query = select(Source.id, Source.url, Source.kind)
@@ -191,6 +191,7 @@ def _frontier(
     # A joined process ends within a poll of the run's end, or by the stall rule as the local ones did.
     return frontier_run(
         crawl.frontier_url,
+        crawl.frontier_timeout_s,
         keys,
         sources,
         processes + remote,
@@ -198,7 +199,6 @@ def _frontier(
         joiners_wait_s=crawl.frontier_stall_s,
         budget=HostBudget.of(settings),  # joiners divide ours, whatever their own settings say
         on_lost=on_lost,
-        timeout_s=crawl.frontier_timeout_s,
     )
 
 

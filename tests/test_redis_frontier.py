@@ -464,8 +464,9 @@ def test_a_joiner_finding_no_free_slot_does_not_join(
     _configure(settings, prefix, test_env.redis_url, processes=1, cap=2)
     full, closed = RunKeys(prefix, 7), RunKeys(prefix, 8)
     url = test_env.redis_url
-    with frontier_run(url, full, sources=1, processes=2, remote=1, joiners_wait_s=10):
-        with frontier_run(url, closed, sources=1, processes=1):
+    timeout_s = settings.crawl.frontier_timeout_s
+    with frontier_run(url, timeout_s, full, sources=1, processes=2, remote=1, joiners_wait_s=10):
+        with frontier_run(url, timeout_s, closed, sources=1, processes=1):
             assert take_slot(client, full)  # another machine's process took it
             assert not take_slot(client, full) and not take_slot(client, closed)
             assert client.smembers(open_runs_key(prefix)) == {b"7"}

@@ -24,8 +24,9 @@ import logging
 import os
 import pickle
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import redis
 
@@ -33,6 +34,8 @@ from crawlers.frontier.keys import RunKeys
 from crawlers.frontier.merge import Part, merge_parts
 from crawlers.ledger import CrawlLedger, SourceJob, SourceState
 from hub.db import Database
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,17 @@ class FrontierLedger(CrawlLedger):
                 self.lost,
             )
 
+    def ask(self, call: Callable[[], _T], fallback: _T) -> _T:
+        """``call()`` on the run's Redis; ``fallback`` once Redis is lost, or when this call fails (the
+        process then leaves the run: ``redis_failed``). The scheduler asks through it too."""
+        if self.lost is not None:
+            return fallback
+        try:
+            return call()
+        except redis.RedisError as exc:
+            self.redis_failed(exc)
+            return fallback
+
     def adopt(self, job: SourceJob) -> None:
         """A request of ``job`` arrived from the queue: this process keeps its own part of the source."""
         if job.id not in self.states:
@@ -75,21 +89,15 @@ class FrontierLedger(CrawlLedger):
 
     def begin(self, source_id: int) -> None:
         self.states[source_id].in_flight += 1
-        if self.lost is not None:
-            return
-        try:
-            self.client.hincrby(self.keys.in_flight, str(source_id), 1)
-        except redis.RedisError as exc:
-            self.redis_failed(exc)
+        self.ask(lambda: self.client.hincrby(self.keys.in_flight, str(source_id), 1), None)
 
     def end(self, source_id: int) -> None:
         state = self.states[source_id]
         state.in_flight -= 1
         started = time.time() - (time.monotonic() - state.started)
         part: Part = (started, state)
-        if self.lost is not None:
-            return
-        try:
+
+        def publish() -> None:
             pipe = self.client.pipeline(transaction=True)
             pipe.hset(self.keys.parts(source_id), self.process_key, pickle.dumps(part))
             pipe.hincrby(self.keys.in_flight, str(source_id), -1)
@@ -101,8 +109,8 @@ class FrontierLedger(CrawlLedger):
                 logger.error(
                     "frontier run %d: source %d ended more often than it began", self.run_id, source_id
                 )
-        except redis.RedisError as exc:
-            self.redis_failed(exc)
+
+        self.ask(publish, None)
 
     def _settle(self, job: SourceJob) -> None:
         """Nothing of the source is in flight anywhere: join the parts and write its outcome."""
@@ -116,22 +124,11 @@ class FrontierLedger(CrawlLedger):
 
     def claim_url(self, source_id: int, url: str) -> bool:
         """False once Redis is lost: a URL no other process can see claimed is not fetched."""
-        if self.lost is not None:
-            return False
-        try:
-            return bool(self.client.sadd(self.keys.seen(source_id), url))
-        except redis.RedisError as exc:
-            self.redis_failed(exc)
-            return False
+        return self.ask(lambda: bool(self.client.sadd(self.keys.seen(source_id), url)), False)
 
     def seen_count(self, source_id: int) -> int:
-        if self.lost is not None:
-            return 0  # nothing more is claimed (claim_url)
-        try:
-            return int(self.client.scard(self.keys.seen(source_id)))
-        except redis.RedisError as exc:
-            self.redis_failed(exc)
-            return 0
+        # 0 once Redis is lost: nothing more is claimed then (claim_url).
+        return self.ask(lambda: int(self.client.scard(self.keys.seen(source_id))), 0)
 
     async def close(self, source_ids: Iterable[int], aborted: bool = False) -> None:
         """Wait for this process's writes; write no outcome of its own.

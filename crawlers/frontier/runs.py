@@ -17,12 +17,11 @@ from crawlers.frontier.slots import wait_for_joiners
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 30.0  # crawl.frontier_timeout_s's default, for callers without settings (tests)
-
 
 @contextmanager
 def frontier_run(
     url: str,
+    timeout_s: float,
     keys: RunKeys,
     sources: int,
     processes: int,
@@ -30,7 +29,6 @@ def frontier_run(
     joiners_wait_s: float = 0.0,
     budget: HostBudget | None = None,
     on_lost: Callable[[str], None] | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Iterator[None]:
     """Open run ``keys.run_id`` for ``sources`` frontier sources shared by ``processes`` crawl processes, of
     which ``remote`` are slots for other machines' joiners (crawlers/frontier/slots.py); delete every key of
@@ -39,7 +37,7 @@ def frontier_run(
     (crawlers/frontier/settings.py); without it each process divides its own settings' budget.
     ``on_lost(why)`` is told at the run's end that Redis lost the run on the way (unreachable, or restarted
     without the run's keys): its processes left it, and the run is closed all the same. ``timeout_s``:
-    how long one Redis call may take (crawlers/frontier/client.py)."""
+    how long one Redis call may take (``crawl.frontier_timeout_s``, crawlers/frontier/client.py)."""
     client = connect(url, timeout_s)
     try:
         record: dict[str | bytes, int | float] = {
@@ -94,7 +92,7 @@ def delete_run(client: redis.Redis, keys: RunKeys) -> int:
     return len(doomed)
 
 
-def forget_runs(url: str, prefix: str, run_ids: list[int], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+def forget_runs(url: str, timeout_s: float, prefix: str, run_ids: list[int]) -> None:
     """Delete the keys of runs whose runner died (closed as abandoned by the next crawl): nothing else
     would, and nothing reads them."""
     client = connect(url, timeout_s)

@@ -24,7 +24,6 @@ import time
 from collections import deque
 from typing import Any
 
-import redis
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.misc import load_object
@@ -87,11 +86,8 @@ class FrontierScheduler(Scheduler):
         if "retry_times" in request.meta or "redirect_urls" in request.meta:
             self.local.append(request)
             return True
-        try:
-            return bool(super().enqueue_request(request))
-        except redis.RedisError as exc:
-            self.spider.ledger.redis_failed(exc)
-            return False
+        enqueue = super().enqueue_request
+        return bool(self.spider.ledger.ask(lambda: enqueue(request), False))
 
     def next_request(self) -> Request | None:
         if self.spider.ledger.lost is not None:
@@ -101,11 +97,7 @@ class FrontierScheduler(Scheduler):
             return request
         if self._backed_up():
             return None
-        try:
-            request = super().next_request()
-        except redis.RedisError as exc:
-            self.spider.ledger.redis_failed(exc)
-            return None
+        request = self.spider.ledger.ask(super().next_request, None)
         if request is not None:
             self.spider.ledger.adopt(request.cb_kwargs["job"])
         return request
@@ -130,11 +122,7 @@ class FrontierScheduler(Scheduler):
             return False
         if self.local:
             return True
-        try:
-            return bool(len(self.queue)) or not self._run_over()
-        except redis.RedisError as exc:
-            self.spider.ledger.redis_failed(exc)
-            return False
+        return self.spider.ledger.ask(lambda: bool(len(self.queue)) or not self._run_over(), False)
 
     def _run_over(self) -> bool:
         fields = self.server.hmget(self.run_key, ["open", "progress"])
