@@ -353,7 +353,8 @@ class CrawlOutcome(Base):
     __table_args__ = (Index("uq_crawl_outcomes_run_source", "run_id", "source_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
+    # Looked up by run through the unique index above, which begins with run_id (migration 0008).
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"))
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16))  # ok / not_modified / failed
     error_kind: Mapped[str | None] = mapped_column(String(40))  # timeout, http_5xx, redirect_loop, ...

@@ -80,3 +80,33 @@ def test_duplicate_outcomes_are_cut_to_the_first_and_refused_afterwards(database
             )
     finally:
         database.dispose()
+
+
+def test_outcomes_are_found_by_run_through_the_unique_index_alone(database_url: str) -> None:
+    """0008 drops the run_id index the unique (run_id, source_id) index made redundant; down restores it."""
+    database = Database(database_url)
+
+    def index_names() -> set[str]:
+        with database.engine.connect() as connection:
+            return {ix["name"] for ix in inspect(connection).get_indexes("crawl_outcomes")}
+
+    try:
+        assert "ix_crawl_outcomes_run_id" not in index_names()
+        assert "uq_crawl_outcomes_run_source" in index_names()
+        if database.engine.dialect.name == "sqlite":
+            with database.engine.connect() as connection:
+                plan = " ".join(
+                    str(row[-1])
+                    for row in connection.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN SELECT status FROM crawl_outcomes WHERE run_id = 1"
+                    )
+                )
+            assert "USING INDEX uq_crawl_outcomes_run_source (run_id=?)" in plan
+        database.dispose()
+        command.downgrade(alembic_config(database_url), "0007")
+        assert "ix_crawl_outcomes_run_id" in index_names()
+        database.dispose()
+        command.upgrade(alembic_config(database_url), "head")
+        assert "ix_crawl_outcomes_run_id" not in index_names()
+    finally:
+        database.dispose()
