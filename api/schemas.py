@@ -25,6 +25,7 @@ class SearchItemOut(BaseModel):
     id: int
     title: str
     snippet: str = Field(description="Plain text, HTML-escaped, matches wrapped in <mark>.")
+    title_highlight: str = Field(description="The whole title, HTML-escaped, matches wrapped in <mark>.")
     url: str = Field(description="The original page at the source.")
     portal_url: str = Field(description="The item's page on this portal.")
     unit: UnitRef

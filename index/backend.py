@@ -104,6 +104,7 @@ class SearchHit:
     score: float
     title: str
     snippet: str  # plain text with matches wrapped in <mark>...</mark>; everything else HTML-escaped
+    title_marked: str  # the whole title, escaped and marked as the snippet is
     url: str
     unit_id: int
     unit_name: str

@@ -42,7 +42,7 @@ from index.es_facets import read_facets, read_repost_counts, repost_count_body
 from index.es_paging import next_cursor, start_of_page
 from index.es_template import TEMPLATE_FILE, IndexTemplate, load_template
 from index.esquery import document_source, related_body, search_body, search_kind, suggest_body
-from index.snippet import make_snippet
+from index.snippet import make_snippet, mark_matches
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def _hit(raw: dict[str, Any], parsed: ParsedQuery) -> SearchHit:
         score=float(raw.get("_score") or 0.0),
         title=source["title"],
         snippet=make_snippet(source.get("text") or source.get("summary") or "", parsed),
+        title_marked=mark_matches(source["title"], parsed),
         url=source["url"],
         unit_id=int(source["unit_id"]),
         unit_name=source["unit_name"],

@@ -40,6 +40,7 @@ from index.embedded_query import (
 )
 from index.embedded_schema import F, micros, read_payload, sort_key, sort_key_parts
 from index.embedded_snippet import page_snippet
+from index.snippet import mark_matches
 
 RESCORE_WINDOW = 500  # the recency boost reorders this many best matches by plain score
 RECENCY_HALF_LIFE_DAYS = 90.0
@@ -429,6 +430,7 @@ def hit_of(payload: dict[str, Any], score: float, parsed: ParsedQuery, repost_co
         score=score,
         title=payload["title"],
         snippet=page_snippet(payload["text"] or payload["summary"], parsed),
+        title_marked=mark_matches(payload["title"], parsed),
         url=payload["url"],
         unit_id=int(payload["unit_id"]),
         unit_name=payload["unit_name"],

@@ -146,9 +146,10 @@ def _same(text: str) -> str:
     return text
 
 
-def _render(text: str, spans: list[Span], length: int) -> str:
-    """The window of ``text`` from LEAD_CHARS before the first span, ``spans`` (merged, sorted) marked."""
-    start = max(0, spans[0][0] - LEAD_CHARS) if spans else 0
+def _render(text: str, spans: list[Span], length: int, whole: bool = False) -> str:
+    """The window of ``text`` from LEAD_CHARS before the first span (from its start if ``whole``),
+    ``spans`` (merged, sorted) marked."""
+    start = max(0, spans[0][0] - LEAD_CHARS) if spans and not whole else 0
     end = min(len(text), start + length)
     # One search of the window instead of html.escape's five replaces on each piece.
     escape = html.escape if _ESCAPED.search(text, start, end) else _same
@@ -268,6 +269,15 @@ def fast_snippet(text: str, query: ParsedQuery, length: int = SNIPPET_CHARS) -> 
     # after ``end`` are cut away by the window (which, when very short, may end before ``first``).
     start = norm.position(max(0, first - 1))
     return _render(text, finder.spans(start, norm.position(max(end, first + 1)) + 1), length)
+
+
+def mark_matches(text: str, query: ParsedQuery) -> str:
+    """All of ``text`` (a title), HTML-escaped, with the matches ``make_snippet`` marks in <mark>.
+
+    By the definition (every token compared): titles are short, and a result page marks twenty.
+    """
+    text = " ".join(text.split())
+    return _render(text, _match_spans(text, query), len(text), whole=True)
 
 
 def make_snippet(text: str, query: ParsedQuery, length: int = SNIPPET_CHARS) -> str:

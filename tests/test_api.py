@@ -30,6 +30,7 @@ def test_search_json_finds_approved_items(client: TestClient, portal_data: Porta
     assert item["id"] == portal_data.party_item
     assert item["title"] == "学校召开党建工作推进会"
     assert "<mark>" in item["snippet"]
+    assert item["title_highlight"] == "学校召开<mark>党建</mark>工作推进会"
     assert item["url"] == "http://127.0.0.1:8700/n/1.html"
     assert item["portal_url"] == f"http://127.0.0.1:8000/items/{portal_data.party_item}"
     assert item["unit"]["name"] == "东城实验学校党支部"

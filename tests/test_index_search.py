@@ -239,6 +239,15 @@ def test_snippet_escapes_markup(corpus: SearchBackend) -> None:
     )
 
 
+def test_title_is_marked_whole(corpus: SearchBackend) -> None:
+    result = corpus.search(q("wifi"))
+    assert hit_of(result, 8).title_marked == "社区公共<mark>WiFi</mark>开通"
+    assert hit_of(result, 9).title_marked == "社区公共网络开通"  # a body match marks nothing in the title
+    result = corpus.search(q("党"))
+    assert hit_of(result, 16).title_marked == "爱<mark>党</mark>爱国教育进校园"
+    assert hit_of(result, 7).title_marked == "第一<mark>党</mark>支部三月主题<mark>党</mark>日"
+
+
 def test_hit_carries_what_a_result_line_shows(corpus: SearchBackend) -> None:
     [hit] = corpus.search(q("规划")).hits
     doc = next(doc for doc in CORPUS if doc.item_id == 14)

@@ -20,6 +20,7 @@ from index.snippet import (
     fast_snippet,
     make_snippet,
     make_snippet_by_tokens,
+    mark_matches,
 )
 
 # Pieces of text: Chinese, kana and Hangul; English in several cases and widths; digits; characters
@@ -185,6 +186,18 @@ def test_words_match_whole_words_only() -> None:
     assert make_snippet("apple app_x app社区 ＡＰＰ happy", query) == (
         "apple <mark>app</mark>_x <mark>app</mark>社区 <mark>ＡＰＰ</mark> happy"
     )
+
+
+def test_a_marked_title_is_whole_escaped_and_marked_throughout() -> None:
+    # A snippet's window would begin LEAD_CHARS before the first match and end after SNIPPET_CHARS.
+    title = "关于<b>做好</b>" + "一二三四五六七八九十" * 4 + "党建工作与党建宣传的通知"
+    assert mark_matches(title, parse_query("党建")) == (
+        "关于&lt;b&gt;做好&lt;/b&gt;"
+        + "一二三四五六七八九十" * 4
+        + "<mark>党建</mark>工作与<mark>党建</mark>宣传的通知"
+    )
+    assert mark_matches("  社区\n公告 ", parse_query("无关")) == "社区 公告"
+    assert mark_matches("社区公告", parse_query("")) == "社区公告"
 
 
 def _members(pattern: re.Pattern[str]) -> list[str]:

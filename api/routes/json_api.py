@@ -41,6 +41,7 @@ def _hit_out(settings: Settings, hit: SearchHit, staff: bool) -> SearchItemOut:
         id=hit.item_id,
         title=hit.title,
         snippet=hit.snippet,
+        title_highlight=hit.title_marked,
         url=hit.url,
         portal_url=portal_url(settings, hit.item_id),
         unit=UnitRef(id=hit.unit_id, name=hit.unit_name, slug=hit.unit_slug or None),
