@@ -1,4 +1,5 @@
-"""The demo pipeline: sample network → import → crawl → moderate → index, on the real code paths.
+"""The demo pipeline: sample network → import → crawl → moderate → index → site health, on the real
+code paths.
 
 ``run_demo`` does the work and returns what it did, so tests drive it in-process; the ``xinlian demo``
 command adds the progress output and serves the portal until Ctrl-C.
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from cli.crawl_cmd import crawl_with_progress, print_summary
 from crawlers.runner import CrawlSummary
 from hub.db import Database
+from hub.health.job import health_tick
 from hub.models import Item, ItemState, Role, Source
 from hub.registry import import_registry
 from hub.settings import Settings
@@ -44,6 +46,7 @@ class DemoResult:
     crawl: CrawlSummary
     approved: int
     pending: int
+    health: dict[str, int]  # sources per health status after the first sweep (docs/health.md)
 
 
 def demo_settings(settings: Settings, workdir: Path) -> Settings:
@@ -71,7 +74,8 @@ def sample_network_running(settings: Settings, port: int | None = None) -> Itera
 
 
 def run_pipeline(settings: Settings, running: RunningNetwork, workdir: Path, console: Console) -> DemoResult:
-    """Import the running sample network, crawl it, approve trusted sources' items, index them."""
+    """Import the running sample network, crawl it, approve trusted sources' items, index them, and
+    classify every source's health (homepage probes and the sweep, as the worker's health job does)."""
     database = Database(settings.store.url)
     try:
         database.migrate()
@@ -89,11 +93,14 @@ def run_pipeline(settings: Settings, running: RunningNetwork, workdir: Path, con
             drain_outbox(database, backend, zone=settings.timezone)
         finally:
             backend.close()
+        _probed, swept = health_tick(settings, database)
+        health = dict(swept.sources.most_common())
+        console.print("site health: " + ", ".join(f"{count} {status}" for status, count in health.items()))
         with database.session() as session:
             pending = len(session.scalars(select(Item.id).where(Item.state == ItemState.PENDING.value)).all())
     finally:
         database.dispose()
-    return DemoResult(settings, running.base_url, summary, approved, pending)
+    return DemoResult(settings, running.base_url, summary, approved, pending, health)
 
 
 def _approve_trusted(database: Database, running: RunningNetwork) -> int:

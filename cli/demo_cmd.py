@@ -1,8 +1,9 @@
 """``xinlian demo``: the whole pipeline on the sample network, then the portal on localhost.
 
-The demo has no ``xinlian worker``, so while the portal runs this process also runs the two worker jobs
-a visitor notices (``demo_jobs``): our WebSub hub's verifications and deliveries, and the index outbox
-drain that makes a staff decision reach search and the feeds. Crawling stays with the pipeline run.
+The demo has no ``xinlian worker``, so while the portal runs this process also runs the three worker
+jobs a visitor notices (``demo_jobs``): our WebSub hub's verifications and deliveries, the index outbox
+drain that makes a staff decision reach search and the feeds, and the health job that keeps the site
+health page current. Crawling stays with the pipeline run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cli.demo import (
     sample_network_running,
 )
 from hub.db import Database
+from hub.health.job import health_job
 from hub.scheduler import add_interval_jobs
 from hub.settings import Settings
 from index.backend import SearchBackend
@@ -57,6 +59,8 @@ def demo_jobs(
     return [
         ("drain", drain, settings.worker.drain_s),
         ("websubhub", hub_job(settings, database, backend), settings.websubhub.tick_s),
+        # Statuses move with time (a site turns stale while the demo runs); probes stay daily.
+        ("health", health_job(settings, database), settings.health.tick_s),
     ]
 
 
@@ -76,6 +80,7 @@ def demo_banner(settings: Settings) -> list[str]:
         f"search 党建:    {root}/search?q=党建",
         f"JSON API:      {root}/api/v1/search?q=党建",
         f"moderation:    {root}/staff/queue",
+        f"site health:   {root}/staff/health (which sites are stale, broken or unreachable)",
         f"WebSub hub:    {root}/websub/hub (subscriptions verified and delivered by this process)",
         f"staff login:   {DEMO_USER} / {DEMO_PASSWORD}  "
         "(sign in at /staff/login; HTTP Basic or an API token for the API)",

@@ -16,7 +16,7 @@ from api.app import create_app
 from cli.demo import DEMO_ACTOR, DEMO_PASSWORD, DEMO_USER, run_pipeline, sample_network_running
 from cli.demo_cmd import demo_banner, demo_jobs, demo_serve_settings
 from hub.db import Database
-from hub.models import Item, ItemState, ModerationEvent, Unit
+from hub.models import Item, ItemState, ModerationEvent, Source, SourceHealth, Unit
 from hub.settings import Settings
 from index.factory import open_backend
 from moderation.service import approve
@@ -40,6 +40,10 @@ def test_demo_pipeline_serves_approved_items_from_many_sites(settings: Settings,
     assert result.crawl.sources_ok > 0
     assert result.approved > 0
     assert result.pending > 0  # untrusted sources wait in the queue
+    # Every source is classified; the sample network's dead and failing sites are flagged as such.
+    assert sum(result.health.values()) == result.crawl.sources_total
+    assert result.health.get("active", 0) > 0
+    assert result.health.get("broken", 0) + result.health.get("unreachable", 0) > 0, result.health
 
     database = Database(settings.store.url)
     with database.session() as session:
@@ -60,7 +64,7 @@ def test_demo_pipeline_serves_approved_items_from_many_sites(settings: Settings,
         assert len(sites) >= 3, sites
         page = client.get("/search", params={"q": "党建"})
         assert page.status_code == 200
-        assert hits[0]["title"] in page.text
+        assert hits[0]["title"] in re.sub("</?mark>", "", page.text)  # matches are marked in titles
 
         pending_id = min(pending_ids)
         assert client.get(f"/items/{pending_id}").status_code == 404
@@ -78,7 +82,7 @@ def check_served_demo(settings: Settings) -> None:
     database = Database(served.store.url)
     backend = open_backend(served)
     jobs = demo_jobs(served, database, backend)
-    assert [name for name, _job, _every in jobs] == ["drain", "websubhub"]
+    assert [name for name, _job, _every in jobs] == ["drain", "websubhub", "health"]
 
     def run_jobs() -> None:
         for _name, job, _every in jobs:
@@ -94,6 +98,13 @@ def check_served_demo(settings: Settings) -> None:
         ).one()
         approved_id = session.scalars(
             select(Item.id).where(Item.state == ItemState.APPROVED.value).order_by(Item.id).limit(1)
+        ).one()
+        failing_name = session.scalars(
+            select(Source.name)
+            .join(SourceHealth, SourceHealth.source_id == Source.id)
+            .where(SourceHealth.status.in_(["broken", "unreachable"]))
+            .order_by(Source.id)
+            .limit(1)
         ).one()
         pending_id, pending_title = session.execute(
             select(Item.id, Item.title)
@@ -128,6 +139,9 @@ def check_served_demo(settings: Settings) -> None:
             )
             assert signed_in.status_code == 303
             assert client.get("/staff/queue").status_code == 200
+            health_page = client.get("/staff/health", params={"status": ["broken", "unreachable"]})
+            assert health_page.status_code == 200
+            assert failing_name in health_page.text
 
             # A subscription is answered 202 and verified by the demo's hub job; an approval then
             # reaches search (drain) and the subscriber (delivery).
