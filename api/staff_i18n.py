@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
+from api.health_reason_i18n import chinese_reason
 from api.i18n import Translator
 
 _MESSAGES: Mapping[str, tuple[str, str]] = {
@@ -183,6 +185,23 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "hstatus_broken": ("故障", "Broken"),
     "hstatus_unreachable": ("无法访问", "Unreachable"),
     "hstatus_unknown": ("未知", "Unknown"),
+    # Crawl failure kinds (crawlers/errors.py), in health reasons and the failures column.
+    "error_kind_timeout": ("超时", "timeout"),
+    "error_kind_dns": ("域名解析失败", "DNS failure"),
+    "error_kind_refused": ("连接被拒绝", "connection refused"),
+    "error_kind_connection": ("连接失败", "connection failed"),
+    "error_kind_tls": ("TLS/证书错误", "TLS or certificate error"),
+    "error_kind_blocked_private": ("指向内网地址，已拦截", "private address, blocked"),
+    "error_kind_http_4xx": ("HTTP 4xx 错误", "HTTP 4xx"),
+    "error_kind_http_5xx": ("HTTP 5xx 错误", "HTTP 5xx"),
+    "error_kind_rate_limited": ("被限流", "rate limited"),
+    "error_kind_redirect_loop": ("重定向循环", "redirect loop"),
+    "error_kind_robots": ("robots.txt 禁止抓取", "refused by robots.txt"),
+    "error_kind_parse_error": ("无法解析", "could not be parsed"),
+    "error_kind_encoding": ("编码无法识别", "unreadable encoding"),
+    "error_kind_too_large": ("响应过大", "answer too large"),
+    "error_kind_aborted": ("抓取中止", "crawl aborted"),
+    "error_kind_error": ("错误", "error"),
     "hcol_source": ("信息源", "Source"),
     "hcol_unit": ("单位代码", "Unit slug"),
     "hcol_unit_name": ("单位", "Unit"),
@@ -237,6 +256,13 @@ class StaffTranslator(Translator):
         if row is None:
             return Translator.label(self, prefix, value)
         return row[1] if self.language == "en" else row[0]
+
+    def health_reason(self, data: Mapping[str, Any] | None, stored: str) -> str:
+        """A health reason (hub/health/reasons.py) in this language: ``stored`` (the English sentence
+        the sweep wrote) on English pages, else worded from its key and values."""
+        if self.language == "en":
+            return stored
+        return chinese_reason(data, stored, self.label)
 
 
 def staff_translator(language: str) -> StaffTranslator:

@@ -651,6 +651,8 @@ class SourceHealth(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     status: Mapped[str] = mapped_column(_enum(HealthStatus), default=HealthStatus.UNKNOWN.value, index=True)
     reason: Mapped[str] = mapped_column(String(300), default="")
+    # The reason's key and values (hub/health/reasons.py): staff pages word it in the reader's language.
+    reason_data: Mapped[dict[str, Any] | None]
     status_since: Mapped[datetime | None]
     computed_at: Mapped[datetime | None]
     # The latest homepage probe (copied from health_probes so the sweep reads one row per source).
@@ -683,6 +685,8 @@ class UnitHealthSummary(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
     status: Mapped[str] = mapped_column(_enum(HealthStatus), default=HealthStatus.UNKNOWN.value, index=True)
     reason: Mapped[str] = mapped_column(String(300), default="")
+    # The reason's key and values (hub/health/reasons.py): staff pages word it in the reader's language.
+    reason_data: Mapped[dict[str, Any] | None]
     status_since: Mapped[datetime | None]
     computed_at: Mapped[datetime | None]
     source_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"active": 2, "broken": 1}
@@ -707,6 +711,8 @@ class HealthEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     reason: Mapped[str] = mapped_column(String(300), default="")
+    # The reason's key and values (hub/health/reasons.py): staff pages word it in the reader's language.
+    reason_data: Mapped[dict[str, Any] | None]
 
 
 class UnitScoreMonth(Base):

@@ -14,11 +14,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import update
 
 from hub.db import Database
 from hub.health.report import source_report, to_csv, unit_report
 from hub.health.sweep import sweep
-from hub.models import Role, Source
+from hub.models import HealthEvent, Role, Source, SourceHealth
 from hub.settings import Settings
 from tests.fixtures.web import STAFF_PASSWORD, add_user
 from tests.moderation_seed import add_unit
@@ -79,7 +80,7 @@ def test_the_dashboard_lists_sources_filters_and_sorts_from_the_url(
     page = admin.get("/staff/health")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store, private"
     assert sorted(statuses_shown(page.text)) == ["active", "active", "active", "broken", "stale"]
-    assert "east-broken-feed" in page.text and "last 1 crawl failed: http_5xx, HTTP 500" in page.text
+    assert "east-broken-feed" in page.text and "最近 1 次抓取失败：HTTP 5xx 错误，HTTP 500" in page.text
 
     broken = admin.get("/staff/health", params={"status": ["broken", "stale"], "unit": "east"})
     assert sorted(statuses_shown(broken.text)) == ["broken", "stale"]
@@ -116,6 +117,34 @@ def test_units_view_and_the_district_rollup(admin: TestClient, tree: dict[str, i
     for status in ("active", "stale", "broken"):
         assert f'unit=east&amp;status={status}">1</a>' in east_row
     assert ">3</td>" in east_row
+
+
+def test_reasons_are_worded_in_the_pages_language_and_old_rows_keep_their_sentence(
+    admin: TestClient, database: Database, tree: dict[str, int]
+) -> None:
+    source_id = tree["east-broken"]
+    chinese = admin.get(f"/staff/health/sources/{source_id}").text
+    timeline = chinese[chinese.index('class="timeline"') :]
+    assert "最近 1 次抓取失败：HTTP 5xx 错误，HTTP 500" in timeline  # the change to broken
+    assert re.search(r"最新条目在 \d+ 天前，近 12 周平均每周 [\d.]+ 条", timeline)  # the first, active
+    assert "last 1 crawl failed" not in chinese
+    english = admin.get(f"/staff/health/sources/{source_id}", params={"lang": "en"}).text
+    assert "last 1 crawl failed: http_5xx, HTTP 500" in english and "最近" not in english
+    units = admin.get("/staff/health", params={"view": "units", "unit": "east", "lang": "zh-CN"}).text
+    assert re.search(r"\d+ 个信息源中最好的为(活跃|停更|故障)", units)
+
+    # A row the sweep wrote before reasons had keys (or with values of another shape) shows its sentence.
+    with database.session() as session:
+        health = session.get(SourceHealth, source_id)
+        assert health is not None and health.reason_data == {
+            "key": "failed",
+            "args": {"runs": 1, "kind": "http_5xx", "http": 500},
+        }
+        health.reason_data = None
+        session.execute(update(HealthEvent).values(reason_data={"key": "failed", "args": {"runs": "x"}}))
+    old = admin.get(f"/staff/health/sources/{source_id}", params={"lang": "zh-CN"}).text
+    assert "last 1 crawl failed: http_5xx, HTTP 500" in old[: old.index('class="timeline"')]
+    assert "最近" not in old[old.index('class="timeline"') :]
 
 
 def test_a_source_page_has_its_timeline_and_an_accessible_weekly_chart(

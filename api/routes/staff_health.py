@@ -199,6 +199,25 @@ def _key(value: Value) -> tuple[int, float | str]:
     return (1, str(value))
 
 
+def _with_reason_data(session: Session, view: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` with their stored reason's key and values (``reason_data``), which the pages word in
+    the reader's language; the report itself (exports, API, CLI) keeps the English sentence only."""
+    if view == "units":
+        key = "unit"
+        query = (
+            select(Unit.slug, UnitHealthSummary.reason_data)
+            .join(UnitHealthSummary, UnitHealthSummary.unit_id == Unit.id)
+            .where(Unit.slug.in_([record[key] for record in records]))
+        )
+    else:
+        key = "source_id"
+        query = select(SourceHealth.source_id, SourceHealth.reason_data).where(
+            SourceHealth.source_id.in_([record[key] for record in records])
+        )
+    found: dict[Any, Any] = {owner: data for owner, data in session.execute(query)}
+    return [{**record, "reason_data": found.get(record[key])} for record in records]
+
+
 def _page(request: Request, user: User, template: str, context: dict[str, Any]) -> HTMLResponse:
     """Render a staff page that no cache keeps and no robot indexes."""
     t = staff_translator(get_translator(request).language)
@@ -268,7 +287,7 @@ def dashboard(
         error, records = filters.unit, []  # an unknown unit: said on the page, no rows
     pages = max(1, -(-len(records) // PAGE_SIZE))
     page = min(filters.page, pages)
-    shown = records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = _with_reason_data(session, filters.view, records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
     return _page(
         request,
         user,
@@ -409,6 +428,7 @@ def _history_rows(session: Session, settings: Settings, **subject: Any) -> list[
             "from_status": event.from_status,
             "to_status": event.to_status,
             "reason": event.reason,
+            "reason_data": event.reason_data,
         }
         for event in history(session, limit=100, **subject)
     ]
@@ -436,6 +456,8 @@ def source_page(
     unit = source.unit
     rows = source_report(session, now, settings.timezone, settings.health.tls_warn_days, unit.slug)
     row = next((record for record in rows.records() if record["source_id"] == source_id), None)
+    if row is not None:
+        [row] = _with_reason_data(session, "sources", [row])
     health = session.get(SourceHealth, source_id)
     crawl = request.query_params.get("crawl")
     return _page(
@@ -504,13 +526,17 @@ def unit_page(
         for record in unit_report(session, settings.timezone, slug).records()
         if record["unit"] != slug
     )
-    sources = [
-        record
-        for record in source_report(
-            session, now, settings.timezone, settings.health.tls_warn_days, slug
-        ).records()
-        if record["unit"] == slug
-    ]
+    sources = _with_reason_data(
+        session,
+        "sources",
+        [
+            record
+            for record in source_report(
+                session, now, settings.timezone, settings.health.tls_warn_days, slug
+            ).records()
+            if record["unit"] == slug
+        ],
+    )
     trend = score_trend(session, unit.id, TREND_MONTHS)
     return _page(
         request,

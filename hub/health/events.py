@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -53,6 +54,7 @@ class PendingChange:
     from_status: str | None
     to_status: str
     reason: str
+    reason_data: dict[str, Any] | None = None  # key and values (hub/health/reasons.py)
 
 
 def record_changes(session: Session, changes: Sequence[PendingChange], at: datetime) -> list[HealthChange]:
@@ -71,6 +73,7 @@ def record_changes(session: Session, changes: Sequence[PendingChange], at: datet
             "to_status": change.to_status,
             "at": at,
             "reason": change.reason[:REASON_MAX],
+            "reason_data": change.reason_data,
         }
         for change in changes
     ]

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from hub.health import reasons
+from hub.health.reasons import Reason
 from hub.health.signals import SourceSignals
 from hub.models import HealthStatus
 from hub.settings import HealthSettings
@@ -34,7 +36,12 @@ class Verdict:
     """A status and the reason shown beside it."""
 
     status: HealthStatus
-    reason: str
+    why: Reason
+
+    @property
+    def reason(self) -> str:
+        """The reason in English (stored beside ``why``'s key and values)."""
+        return self.why.english()
 
 
 def for_unit(table: Mapping[str, float], level: str, unit_type: str, default: float) -> float:
@@ -49,35 +56,36 @@ def classify_source(signals: SourceSignals, health: HealthSettings, now: datetim
     """The status of one source (rules in order: failures, extraction, never read, freshness)."""
     if signals.failing and signals.consecutive_failures >= health.failures_for_status:
         kind = signals.last_error_kind or "error"
-        code = f", HTTP {signals.last_status_code}" if signals.last_status_code else ""
-        runs = f"{signals.consecutive_failures} crawl{'s' if signals.consecutive_failures > 1 else ''}"
         status = UNREACHABLE if kind in UNREACHABLE_KINDS else BROKEN
-        return Verdict(status, f"last {runs} failed: {kind}{code}")
+        runs, http = signals.consecutive_failures, signals.last_status_code or None
+        return Verdict(status, Reason(reasons.FAILED, {"runs": runs, "kind": kind, "http": http}))
     if signals.extraction_failing:
-        return Verdict(BROKEN, "the last crawl found no items where there used to be some")
+        return Verdict(BROKEN, Reason(reasons.NO_ITEMS_ANY_MORE))
     if not signals.ever_read and signals.items_total == 0:
         probe = signals.probe
         if probe is not None and probe.reachable is False and probe.error_kind in UNREACHABLE_KINDS:
-            return Verdict(UNREACHABLE, f"never read; homepage unreachable: {probe.error_kind}")
-        waiting = f" ({signals.last_error_kind})" if signals.consecutive_failures else ""
-        return Verdict(UNKNOWN, f"not read yet{waiting}")
+            return Verdict(UNREACHABLE, Reason(reasons.NEVER_READ_UNREACHABLE, {"kind": probe.error_kind}))
+        waiting = signals.last_error_kind if signals.consecutive_failures else None
+        return Verdict(UNKNOWN, Reason(reasons.NOT_READ, {"kind": waiting}))
     return _freshness(signals, health, now)
 
 
 def _freshness(signals: SourceSignals, health: HealthSettings, now: datetime) -> Verdict:
     since = signals.last_new_item_at or signals.created_at
     days = max((now - since).total_seconds() / 86400, 0.0)
-    what = "no new item" if signals.last_new_item_at else "no item since registration"
+    registered = signals.last_new_item_at is None
     dormant = for_unit(health.dormant_days, signals.level, signals.unit_type, 365.0)
     stale = for_unit(health.stale_days, signals.level, signals.unit_type, 30.0)
     if days > dormant:
-        return Verdict(DORMANT, f"{what} for {days:.0f} days (dormant after {dormant:g})")
+        return Verdict(
+            DORMANT, Reason(reasons.DORMANT, {"days": days, "limit": dormant, "registered": registered})
+        )
     if days > stale:
-        return Verdict(STALE, f"{what} for {days:.0f} days (stale after {stale:g})")
+        return Verdict(STALE, Reason(reasons.STALE, {"days": days, "limit": stale, "registered": registered}))
     rate_4w, rate_12w = signals.rate_4w, signals.rate_12w
     if rate_12w >= health.slowing_min_per_week and rate_4w < health.slowing_fraction * rate_12w:
-        return Verdict(SLOWING, f"{rate_4w:.2f} items/week over 4 weeks, {rate_12w:.2f} over 12")
-    return Verdict(ACTIVE, f"last new item {days:.0f} days ago, {rate_12w:.2f} items/week over 12 weeks")
+        return Verdict(SLOWING, Reason(reasons.SLOWING, {"rate_4w": rate_4w, "rate_12w": rate_12w}))
+    return Verdict(ACTIVE, Reason(reasons.ACTIVE, {"days": days, "rate_12w": rate_12w}))
 
 
 def rollup_unit(statuses: Iterable[str]) -> Verdict:
@@ -89,15 +97,14 @@ def rollup_unit(statuses: Iterable[str]) -> Verdict:
     """
     counts = Counter(statuses)
     if not counts:
-        return Verdict(UNKNOWN, "no sources")
+        return Verdict(UNKNOWN, Reason(reasons.NO_SOURCES))
     total = sum(counts.values())
     failing = counts[BROKEN] + counts[UNREACHABLE]
-    note = f"; {failing} of {total} sources failing" if failing else ""
     for status in FRESHNESS:
         if counts[status]:
-            return Verdict(status, f"best of {total} source{'s' if total > 1 else ''}: {status}{note}")
-    if counts[BROKEN]:
-        return Verdict(BROKEN, f"no readable source{note}")
-    if counts[UNREACHABLE]:
-        return Verdict(UNREACHABLE, f"no readable source{note}")
-    return Verdict(UNKNOWN, "no source read yet")
+            args = {"total": total, "status": status.value, "failing": failing}
+            return Verdict(status, Reason(reasons.BEST_OF, args))
+    for status in (BROKEN, UNREACHABLE):
+        if counts[status]:
+            return Verdict(status, Reason(reasons.NO_READABLE, {"total": total, "failing": failing}))
+    return Verdict(UNKNOWN, Reason(reasons.NONE_READ))

@@ -136,8 +136,13 @@ def _apply(
     first = row.computed_at is None
     if first or row.status != verdict.status:
         previous = None if first else row.status
-        pending.append(PendingChange(subject, source_id, unit_id, previous, verdict.status, verdict.reason))
+        pending.append(
+            PendingChange(
+                subject, source_id, unit_id, previous, verdict.status, verdict.reason, verdict.why.data()
+            )
+        )
         row.status_since = now
     row.status = verdict.status.value
     row.reason = verdict.reason[:REASON_MAX]
+    row.reason_data = verdict.why.data()
     row.computed_at = now
