@@ -60,9 +60,11 @@ def highlight(text: str, hits: Sequence[HitOut], field: str) -> list[Segment]:
     return segments
 
 
-def hit_labels(hits: Sequence[HitOut], indexes: Iterable[int]) -> str:
-    """The tooltip of a marked run: category, term and severity of each hit on it."""
-    return "; ".join(f"{hits[i].category}: {hits[i].term} ({hits[i].severity})" for i in indexes)
+def hit_labels(hits: Sequence[HitOut], indexes: Iterable[int], t: Translator) -> str:
+    """The tooltip of a marked run: category (its label), term and severity of each hit on it."""
+    return "; ".join(
+        f"{t.label('hitcat', hits[i].category)}: {hits[i].term} ({hits[i].severity})" for i in indexes
+    )
 
 
 def format_age(seconds: float | None, t: Translator) -> str:

@@ -109,7 +109,15 @@ def test_review_page_marks_hits_in_place_and_escapes_item_text(
     plain = re.sub(r"</?mark[^>]*>", "", body)
     assert plain.replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'") == text
     assert re.search(r"此件为<mark [^>]*>内部资料</mark>，请勿外传", body)
-    assert "submitted" in html  # the audit trail
+    # Codes are shown by their labels: the hit's category (table and tooltip), the audit trail's action.
+    assert re.search(r'<mark class="hit"[^>]* title="涉密: 内部资料 \(\d+\)">内部资料</mark>', body)
+    hits_table = html[html.index(">内部资料</td>") :]
+    assert hits_table.startswith(">内部资料</td><td>涉密</td>")
+    assert "<td>采集入库</td>" in html and ">submitted<" not in html and ">classified<" not in html
+    english = client.get(f"/staff/items/{item_id}", params={"lang": "en"}, auth=auth("alice")).text
+    assert "<td>Submitted</td>" in english and "<td>Classified</td>" in english
+    queue_page = client.get("/staff/queue", params={"lang": "zh-CN"}, auth=auth("alice")).text
+    assert '<option value="classified">涉密</option>' in queue_page
 
 
 def test_viewer_sees_the_queue_without_decision_buttons(client: TestClient, queue: Queue) -> None:

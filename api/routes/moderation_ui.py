@@ -166,7 +166,7 @@ def item_page(
             "view": view,
             "title_segments": highlight(revision.title, view.hits, "title") if revision else [],
             "text_segments": highlight(revision.text, view.hits, "text") if revision else [],
-            "hit_labels": lambda indexes: hit_labels(view.hits, indexes),
+            "hit_labels": lambda indexes: hit_labels(view.hits, indexes, get_translator(request)),
             "reasons": _reasons(settings, user),
         },
     )
