@@ -52,6 +52,7 @@ class Bench:
 BENCHES: tuple[Bench, ...] = (
     Bench("feedparse", (), ("--sources", "40", "--items", "5")),
     Bench("ingest", ("--sources", "500", "--items", "20"), ("--sources", "10", "--items", "3")),
+    Bench("storeingest", ("--sources", "500", "--items", "20"), ("--sources", "10", "--items", "3")),
     Bench("repoll", ("--sources", "500", "--items", "20"), ("--sources", "10", "--items", "2")),
     Bench("htmlcrawl", ("--sites", "120", "--items", "20"), ("--sites", "6", "--items", "2")),
     Bench("screen", (), ("--terms", "2000", "--chars", "200000", "--batch-items", "50")),
