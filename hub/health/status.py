@@ -73,19 +73,24 @@ def classify_source(signals: SourceSignals, health: HealthSettings, now: datetim
 def _freshness(signals: SourceSignals, health: HealthSettings, now: datetime) -> Verdict:
     since = signals.last_new_item_at or signals.created_at
     days = max((now - since).total_seconds() / 86400, 0.0)
+    shown = round(days, 2)  # in reason_data: kept short
     registered = signals.last_new_item_at is None
     dormant = for_unit(health.dormant_days, signals.level, signals.unit_type, 365.0)
     stale = for_unit(health.stale_days, signals.level, signals.unit_type, 30.0)
     if days > dormant:
         return Verdict(
-            DORMANT, Reason(reasons.DORMANT, {"days": days, "limit": dormant, "registered": registered})
+            DORMANT, Reason(reasons.DORMANT, {"days": shown, "limit": dormant, "registered": registered})
         )
     if days > stale:
-        return Verdict(STALE, Reason(reasons.STALE, {"days": days, "limit": stale, "registered": registered}))
+        return Verdict(
+            STALE, Reason(reasons.STALE, {"days": shown, "limit": stale, "registered": registered})
+        )
     rate_4w, rate_12w = signals.rate_4w, signals.rate_12w
     if rate_12w >= health.slowing_min_per_week and rate_4w < health.slowing_fraction * rate_12w:
-        return Verdict(SLOWING, Reason(reasons.SLOWING, {"rate_4w": rate_4w, "rate_12w": rate_12w}))
-    return Verdict(ACTIVE, Reason(reasons.ACTIVE, {"days": days, "rate_12w": rate_12w}))
+        return Verdict(
+            SLOWING, Reason(reasons.SLOWING, {"rate_4w": round(rate_4w, 4), "rate_12w": round(rate_12w, 4)})
+        )
+    return Verdict(ACTIVE, Reason(reasons.ACTIVE, {"days": shown, "rate_12w": round(rate_12w, 4)}))
 
 
 def rollup_unit(statuses: Iterable[str]) -> Verdict:
