@@ -37,7 +37,7 @@ from index.factory import open_backend
 from index.outbox import drain_outbox
 from samplenet.export import write_registry
 from samplenet.generate import generate_network
-from samplenet.server import running_network_process
+from samplenet.server import RunningNetwork, running_network_process
 
 DRAIN_PAUSE_S = 0.5  # the drainer's wait when the outbox is empty
 
@@ -103,6 +103,16 @@ class CpuClock:
         return {kind: now[kind] - self._start[kind] for kind in now}
 
 
+def import_trusted(database: Database, running: RunningNetwork, workdir: Path) -> None:
+    """Register every source of the running sample network, the whole network trusted: clean items
+    are approved on ingest (moderation/policy.py), as a trusted network runs."""
+    registry = workdir / "registry.yaml"
+    write_registry(registry, running.network, running.base_url)
+    with database.session() as session:
+        import_registry(session, registry)
+        session.execute(update(Unit).where(Unit.parent_id.is_(None)).values(auto_approve=True))
+
+
 def bench_settings(workdir: Path, processes: int = 0, fast_feeds: bool = True) -> Settings:
     """Settings of a benchmark store in ``workdir`` crawling the loopback sample network.
 
@@ -143,12 +153,7 @@ def run(
     figures: dict[str, float | int | str] = {}
     # The sample server runs in its own process: it must not share the GIL of the process that measures.
     with running_network_process(network) as running:
-        registry = workdir / "registry.yaml"
-        write_registry(registry, network, running.base_url)
-        with database.session() as session:
-            import_registry(session, registry)
-            # The whole network trusted: clean items are approved on ingest (moderation/policy.py).
-            session.execute(update(Unit).where(Unit.parent_id.is_(None)).values(auto_approve=True))
+        import_trusted(database, running, workdir)
         # The crawl pool is a long-lived service (as in `xinlian worker`): started before the clock runs.
         pool = CrawlPool(settings)
         try:

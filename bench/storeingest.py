@@ -19,19 +19,18 @@ import time
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from bench.ingest import import_trusted
 from crawlers.feeds import parse_feed
 from crawlers.ledger import INGEST_BATCH
 from crawlers.sqlitelock import begin_writes_immediately
 from hub.db import Database
 from hub.fingerprint import prepare as prepare_fingerprints
 from hub.ingestbatch import ingest_batch
-from hub.models import Item, ItemState, Source, Unit
+from hub.models import Item, ItemState, Source
 from hub.nfkc import prepare as prepare_nfkc
 from hub.rawitem import RawItem
-from hub.registry import import_registry
-from samplenet.export import write_registry
 from samplenet.generate import generate_network
 from samplenet.server import running_network_process
 
@@ -55,11 +54,7 @@ def run(sources: int, items: int, workdir: Path) -> dict[str, float | int]:
     database.migrate()
     begin_writes_immediately(database.engine)  # as a crawl process's writer begins its transactions
     with running_network_process(network) as running:
-        registry = workdir / "registry.yaml"
-        write_registry(registry, network, running.base_url)
-        with database.session() as session:
-            import_registry(session, registry)
-            session.execute(update(Unit).where(Unit.parent_id.is_(None)).values(auto_approve=True))
+        import_trusted(database, running, workdir)
         raws = _raw_items(database)
     prepare_nfkc()  # built at a crawl process's start, not in its first batch
     prepare_fingerprints()
