@@ -5,8 +5,9 @@ other processes move its figures by ±15 % from run to run. This one takes the s
 parsed before the clock runs, and times only what a crawl process's writer thread does with them:
 batches of ``crawlers.ledger.INGEST_BATCH`` items through ``ingest_batch`` (prepare and sanitize,
 screening, dedupe, inserts, repost linking, auto-approval, outbox rows), each in its own transaction,
-into a fresh SQLite store with the whole network trusted. Its figures move little between runs, so a
-change to the store path can be judged by them. Prints one ``name: value`` line per figure.
+into a fresh SQLite store with the whole network trusted. Back-to-back runs agree within a few percent
+(the shared machines here drift by ±10 % over minutes: compare a change with alternating runs). Prints
+one ``name: value`` line per figure.
 
     python -m bench.storeingest --sources 500 --items 20
 """
