@@ -247,6 +247,21 @@ def test_list_filters_and_pages(client: TestClient, database: Database, registry
     assert client.get("/staff/sources", params={"status": "bogus"}).status_code == 422
 
 
+def test_failures_are_shown_by_their_labels(client: TestClient, database: Database, registry: None) -> None:
+    signed_in(client, database, "boss", Role.ADMIN)
+    with database.session() as session:
+        source = session.scalars(select(Source).order_by(Source.id)).first()
+        assert source is not None
+        source.consecutive_failures, source.last_error_kind, source.last_status_code = 2, "http_5xx", 503
+        source_id, name = source.id, source.name
+    listed = client.get("/staff/sources", params={"q": name, "lang": "zh-CN"}).text
+    assert '<span class="meta">HTTP 5xx 错误</span>' in listed and ">http_5xx<" not in listed
+    page = client.get(f"/staff/sources/{source_id}", params={"lang": "zh-CN"}).text
+    assert "<dd>HTTP 5xx 错误 (HTTP 503)" in page
+    english = client.get(f"/staff/sources/{source_id}", params={"lang": "en"}).text
+    assert "<dd>HTTP 5xx (HTTP 503)" in english
+
+
 def test_csrf_and_cross_site_posts_are_refused(
     client: TestClient, database: Database, registry: None, sample_server: RunningNetwork
 ) -> None:
