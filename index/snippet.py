@@ -250,9 +250,14 @@ class _Finder:
         return _merged(spans)
 
 
-def fast_snippet(text: str, query: ParsedQuery, length: int = SNIPPET_CHARS) -> str | None:
-    """``make_snippet(text, query, length)`` with ``str.find``, or None where that is not valid (see
-    ``_Finder``); ``text`` is already whitespace-flattened."""
+def fast_snippet(
+    text: str, query: ParsedQuery, length: int = SNIPPET_CHARS, whole: bool = False
+) -> str | None:
+    """``make_snippet(text, query, length)`` (``whole``: ``mark_matches(text, query)``) with
+    ``str.find``, or None where that is not valid (see ``_Finder``); ``text`` is already
+    whitespace-flattened."""
+    if whole:
+        length = len(text)
     wanted = query.highlight_tokens()
     if not wanted:
         return _render(text, [], length)  # nothing to mark: the first ``length`` characters
@@ -263,6 +268,8 @@ def fast_snippet(text: str, query: ParsedQuery, length: int = SNIPPET_CHARS) -> 
     first = finder.first()
     if first is None:
         return _render(text, [], length)
+    if whole:
+        return _render(text, finder.spans(0, len(norm.text)), length, whole=True)
     end = min(len(text), max(0, first - LEAD_CHARS) + length)
     # Every span starts at or after ``first`` (from an occurrence at or after the normalized position
     # of ``first - 1``: the second character of a bigram maps after its first); spans starting at or
@@ -274,10 +281,12 @@ def fast_snippet(text: str, query: ParsedQuery, length: int = SNIPPET_CHARS) -> 
 def mark_matches(text: str, query: ParsedQuery) -> str:
     """All of ``text`` (a title), HTML-escaped, with the matches ``make_snippet`` marks in <mark>.
 
-    By the definition (every token compared): titles are short, and a result page marks twenty.
+    A result page marks twenty: found with ``str.find`` as snippets are, by the definition where that
+    is not valid.
     """
     text = " ".join(text.split())
-    return _render(text, _match_spans(text, query), len(text), whole=True)
+    fast = fast_snippet(text, query, whole=True)
+    return fast if fast is not None else _render(text, _match_spans(text, query), len(text), whole=True)
 
 
 def make_snippet(text: str, query: ParsedQuery, length: int = SNIPPET_CHARS) -> str:

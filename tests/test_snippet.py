@@ -16,7 +16,9 @@ from index.snippet import (
     _FULL_WIDTH,
     _SIMPLE_TEXT,
     _UNCHANGED,
+    _match_spans,
     _Normalized,
+    _render,
     fast_snippet,
     make_snippet,
     make_snippet_by_tokens,
@@ -163,6 +165,15 @@ def test_make_snippet_is_the_definition_on_random_texts(seed: int) -> None:
         assert make_snippet(text, query, length) == expected, (text, query, length)
         if length == 120:
             assert page_snippet(text, query) == expected, (text, query)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_marked_titles_are_the_definition_on_random_texts(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(2_000):
+        text, query = _text(rng), _query(rng)
+        flat = " ".join(text.split())  # the definition: every token of the whole title compared
+        assert mark_matches(text, query) == _render(flat, _match_spans(flat, query), len(flat), whole=True)
 
 
 def test_tokens_no_query_can_produce_match_nowhere() -> None:
