@@ -157,6 +157,7 @@ def item_page(
     """One item under review: text with hits marked in place, diff against the live revision, trail."""
     view = review_item(item_id, session, settings, user)
     revision = view.revision
+    translator = get_translator(request)
     return _page(
         request,
         "staff/item.html",
@@ -166,7 +167,7 @@ def item_page(
             "view": view,
             "title_segments": highlight(revision.title, view.hits, "title") if revision else [],
             "text_segments": highlight(revision.text, view.hits, "text") if revision else [],
-            "hit_labels": lambda indexes: hit_labels(view.hits, indexes, get_translator(request)),
+            "hit_labels": lambda indexes: hit_labels(view.hits, indexes, translator),
             "reasons": _reasons(settings, user),
         },
     )
