@@ -41,16 +41,22 @@ class HasHits(InvalidTransition):
     """Bulk approval refused: the revision under review has screening hits and needs a look of its own."""
 
 
+# Most specific first: Claimed is a Conflict, HasHits and UnknownReason are InvalidTransitions.
+_KINDS: tuple[tuple[type[ModerationError], str], ...] = (
+    (Claimed, "claimed"),
+    (Conflict, "conflict"),
+    (Forbidden, "forbidden"),
+    (NotFound, "not_found"),
+    (HasHits, "has_hits"),
+    (UnknownReason, "unknown_reason"),
+)
+# Every word error_kind can return (the staff pages label each one: api/staff_script_i18n.py).
+ERROR_KINDS: tuple[str, ...] = (*(kind for _, kind in _KINDS), "invalid")
+
+
 def error_kind(error: ModerationError) -> str:
     """A stable word for an error, reported per item by bulk operations and the API."""
-    for cls, kind in (
-        (Claimed, "claimed"),
-        (Conflict, "conflict"),
-        (Forbidden, "forbidden"),
-        (NotFound, "not_found"),
-        (HasHits, "has_hits"),
-        (UnknownReason, "unknown_reason"),
-    ):
+    for cls, kind in _KINDS:
         if isinstance(error, cls):
             return kind
     return "invalid"

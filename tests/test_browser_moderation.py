@@ -3,11 +3,13 @@ through the staff API (with the session's CSRF token), sign out."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -64,6 +66,33 @@ def _state(database: Database, item_id: int) -> str:
         return item.state
 
 
+def _luminance(css_colour: str) -> float:
+    """WCAG relative luminance of an ``rgb(r, g, b)`` / ``rgba(...)`` computed colour."""
+    channels = [int(part) / 255 for part in re.findall(r"\d+", css_colour)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _header_link_contrast(page: Any) -> list[tuple[str, float]]:
+    """(text, WCAG contrast ratio against the header's background) of every link in the staff header."""
+    background, links = page.evaluate(
+        """() => {
+            const header = document.querySelector("header.staff-header");
+            const links = Array.from(header.querySelectorAll("a"))
+                .filter((a) => a.offsetParent !== null)
+                .map((a) => [a.textContent.trim(), getComputedStyle(a).color]);
+            return [getComputedStyle(header).backgroundColor, links];
+        }"""
+    )
+    assert len(links) >= 4  # brand, the page links, the language switch
+    back = _luminance(background)
+    ratios = []
+    for text, colour in links:
+        lighter, darker = sorted((_luminance(colour), back), reverse=True)
+        ratios.append((text, (lighter + 0.05) / (darker + 0.05)))
+    return ratios
+
+
 def test_keyboard_approve_and_reject_from_the_queue(
     staff_server: str, queue: Queue, extra_hit: int, database: Database, tmp_path: Path
 ) -> None:
@@ -90,6 +119,8 @@ def test_keyboard_approve_and_reject_from_the_queue(
             page.get_by_role("button", name="登录").click()
             expect(page).to_have_url(f"{staff_server}/staff/queue")
             page.screenshot(path=str(screenshot_dir / "signed-in.png"), full_page=True)
+            for text, ratio in _header_link_contrast(page):  # the language switch was dark red on red
+                assert ratio >= 4.5, f"header link {text!r}: contrast {ratio:.1f} against the header"
             first = page.locator("tr.queue-row").first
             expect(first).to_have_attribute("data-item", str(queue.east_hit))  # riskiest first
             page.keyboard.press("j")
@@ -97,6 +128,7 @@ def test_keyboard_approve_and_reject_from_the_queue(
             page.keyboard.press("a")
             expect(first).to_have_attribute("data-state", "approved")
             expect(first.locator(".state")).to_have_text("已发布")
+            expect(page.locator("#status")).to_have_text(f"#{queue.east_hit}：已发布")  # the page's language
             assert _state(database, queue.east_hit) == "approved"
 
             # The selection moved on to the next row: r asks for a reason code, then rejects.
@@ -115,12 +147,15 @@ def test_keyboard_approve_and_reject_from_the_queue(
             expect(third).to_have_class("queue-row overdue current")
             page.keyboard.press("c")
             expect(third.locator(".claim")).to_have_text("alice")
+            expect(page.locator("#status")).to_have_text(f"#{extra_hit}：已认领")
             page.locator("#pick-all").check()
             page.get_by_role("button", name="批量通过（仅无命中）").click()
             # Decided rows are not picked; the item with a hit is refused.
-            expect(page.locator("#status")).to_have_text("approve: 3 / 4")
-            expect(third.locator(".state")).to_contain_text("screening hits")
-            expect(third.locator(".state")).to_have_attribute("title", "has_hits")
+            expect(page.locator("#status")).to_have_text("通过：3 / 4 条完成")
+            # Why, in Chinese; the service's own message (which hits) is the tooltip.
+            expect(third.locator(".state")).to_have_text("有筛查命中，请逐条审核")
+            expect(third.locator(".state")).to_have_attribute("data-refusal", "has_hits")
+            expect(third.locator(".state")).to_have_attribute("title", re.compile("screening hit"))
             clean = [*queue.east_clean, queue.west_clean]
             assert [_state(database, i) for i in clean] == ["approved"] * 3
             page.screenshot(path=str(screenshot_dir / "queue.png"), full_page=True)

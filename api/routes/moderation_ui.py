@@ -23,6 +23,7 @@ from api.moderation_schemas import ReasonOut
 from api.params import HoursQuery, RowId, RowIdQuery
 from api.rendering import render
 from api.routes.moderation_api import moderation_queue, reasons, review_item
+from api.staff_script_i18n import script_messages
 from api.staff_view import format_age, highlight, hit_labels
 from hub.models import Item, ItemState, ScreeningHit, Unit, User
 from moderation.permissions import DECIDING_ROLES
@@ -44,6 +45,7 @@ def _page(request: Request, template: str, context: dict[str, object]) -> HTMLRe
             "api_base": API_BASE,
             "age": lambda seconds: format_age(seconds, translator),
             "state_labels": {state: translator.label("staff_state", state) for state in ItemState},
+            "script_messages": script_messages(translator),
             **context,
         },
     )

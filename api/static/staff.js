@@ -9,6 +9,23 @@
   const dialog = document.getElementById("reason-dialog");
   const review = document.getElementById("review");
   const stateLabels = JSON.parse(document.body.dataset.states || "{}");
+  // The page's words for what happened (api/staff_script_i18n.py); codes where a page gives none.
+  const words = JSON.parse(document.body.dataset.messages || "{}");
+
+  function word(key, values) {
+    const template = words[key] || Object.keys(values).map((name) => `{${name}}`).join(" ");
+    return template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
+  function actionLabel(action) {
+    return (words.actions && words.actions[action]) || action;
+  }
+
+  // A failed request in the page's language, the server's own detail kept in brackets.
+  function failure(error) {
+    const statuses = words.statuses || {};
+    return { what: statuses[error.status] || words.request_failed || "error", detail: error.message };
+  }
 
   const rows = () => Array.from(document.querySelectorAll("tr.queue-row"));
   const marks = () => Array.from(document.querySelectorAll("mark.hit"));
@@ -64,7 +81,9 @@
     }
     if (!response.ok) {
       const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
-      throw new Error(response.status + " " + detail);
+      const error = new Error(response.status + " " + detail);
+      error.status = String(response.status);
+      throw error;
     }
     return data;
   }
@@ -108,7 +127,7 @@
 
   async function act(el, action) {
     if (!el) {
-      say("j / k", true);
+      say(word("pick_row", {}), true);
       return;
     }
     const id = el.dataset.item;
@@ -118,7 +137,7 @@
         el.dataset.version = result.version;
         const cell = el.querySelector(".claim");
         if (cell) cell.textContent = action === "claim" && result.claim ? result.claim.by : "";
-        say(`#${id}: ${action === "claim" ? "claimed" : "released"}`);
+        say(word(action === "claim" ? "claimed" : "released", { id }));
         return;
       }
       let body = { version: Number(el.dataset.version), content_hash: el.dataset.hash || null };
@@ -130,10 +149,11 @@
       const result = await call(`/items/${id}/${action}`, body);
       el.dataset.version = result.version;
       showState(el, result.state);
-      say(`#${id}: ${result.state}${result.step === "first" ? " (first review)" : ""}`);
+      const what = result.step === "first" ? words.first_approval : stateLabels[result.state];
+      say(word("decided", { id, what: what || result.state }));
       if (!review) select(move(1, rows, "current"));
     } catch (error) {
-      say(`#${id}: ${error.message}`, true);
+      say(word("failed", { id, ...failure(error) }), true);
     }
   }
 
@@ -171,16 +191,20 @@
           showState(row, outcome.state);
           row.querySelector(".pick").checked = false;
         } else {
-          // The service's message says why in words (e.g. which screening hits hold the item back).
+          // Why, in the page's words; the service's message (e.g. which screening hits hold the
+          // item back) is the tooltip.
           const cell = row.querySelector(".state");
-          cell.textContent = outcome.message || outcome.error;
-          cell.title = outcome.error || "";
+          const refusals = words.refusals || {};
+          cell.textContent = refusals[outcome.error] || outcome.message || outcome.error;
+          cell.title = outcome.message || outcome.error || "";
+          cell.dataset.refusal = outcome.error || "";
         }
       }
       updateCount();
-      say(`${action}: ${result.done} / ${result.done + result.refused}`, result.refused > 0);
+      const total = result.done + result.refused;
+      say(word("bulk", { action: actionLabel(action), done: result.done, total }), result.refused > 0);
     } catch (error) {
-      say(`${action}: ${error.message}`, true);
+      say(word("bulk_failed", { action: actionLabel(action), ...failure(error) }), true);
     }
   }
 
