@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from api.deps import get_templates, get_translator
+from hub.secreturl import masked_url
 from hub.timeutil import to_zone
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -54,6 +55,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     templates.env.filters["localtime"] = localtime
     templates.env.filters["isotime"] = isotime
     templates.env.filters["http_url"] = http_url
+    templates.env.filters["masked_url"] = masked_url
     templates.env.filters["month_end"] = month_end
     return templates
 

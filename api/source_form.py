@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from hub.fulltextmode import FULL_TEXT_KEY
 from hub.models import Source
+from hub.secreturl import masked_url, unmasked_url
 from hub.sourceadmin import GUID_KEY, SELECTOR_KEYS, FieldProblem, InvalidSource, source_fields
 
 _AUTO_APPROVE = {"inherit": None, "on": True, "off": False}
@@ -50,7 +51,7 @@ class SourceForm(BaseModel):
             unit=source.unit.slug,
             name=fields["name"],
             kind=fields["kind"],
-            url=fields["url"],
+            url=masked_url(fields["url"]),  # a key in the URL is not shown (hub/secreturl.py)
             platform=fields["platform"] or "",
             account=fields["account"] or "",
             category=fields["category"] or "",
@@ -65,8 +66,11 @@ class SourceForm(BaseModel):
         """The submitted selector ``key`` (item, link, ...)."""
         return str(getattr(self, f"sel_{key}"))
 
-    def fields(self, stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The service's fields; selectors the form does not show are kept from ``stored``."""
+    def fields(
+        self, stored: Mapping[str, Any] | None = None, stored_url: str | None = None
+    ) -> dict[str, Any]:
+        """The service's fields; selectors the form does not show are kept from ``stored``, and the
+        stored URL when the form sent it back as shown, its secrets masked (``of_source``)."""
         selectors = {
             key: value
             for key, value in (stored or {}).items()
@@ -80,7 +84,7 @@ class SourceForm(BaseModel):
         return {
             "name": self.name,
             "kind": self.kind,
-            "url": self.url,
+            "url": unmasked_url(self.url, stored_url),
             "platform": self.platform,
             "account": self.account,
             "category": self.category,

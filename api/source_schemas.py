@@ -32,7 +32,10 @@ class SourceOut(BaseModel):
     id: int
     name: str
     kind: str = Field(description="feed, html, sitemap or account.")
-    url: str = Field(description="As stored; an account given as platform + id is bridge://platform/id.")
+    url: str = Field(
+        description="As stored, secret query values (key=, token=...) shown as ***; sent back unchanged in a"
+        " PATCH it keeps the stored URL. An account given as platform + id is bridge://platform/id."
+    )
     platform: str | None = None
     account_id: str | None = None
     category: str | None = None

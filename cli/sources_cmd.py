@@ -16,6 +16,7 @@ from hub.models import Source, Unit
 from hub.registry import RegistryError, export_registry, import_registry
 from hub.schedule.crawlnow import crawl_now
 from hub.schedule.hooks import status_hooks
+from hub.secreturl import masked_url
 from hub.sourceadmin import (
     InvalidSource,
     NoSuchSource,
@@ -95,7 +96,7 @@ def list_(
                 str(source.id),
                 row.unit.name,
                 source.kind,
-                source.url,
+                masked_url(source.url),  # a listing is shown on screens and pasted in tickets
                 "yes" if source.enabled else "no",
                 checked,
                 str(source.consecutive_failures),

@@ -217,7 +217,7 @@ def record_outcome(
         body_hash=body_hash,
     )
     source = session.get(Source, source_id)
-    columns = outcome_columns(outcome, source.url if source is not None else None)
+    columns = outcome_columns(outcome)
     written = insert_outcome_rows(session, [columns])
     if written and source is not None:
         apply_outcome(source, outcome, lambda other_id, url: url_taken(session, other_id, url))
@@ -259,9 +259,8 @@ def insert_outcome_rows(session: Session, rows: Sequence[dict[str, Any]]) -> set
     return written
 
 
-def outcome_columns(outcome: Outcome, source_url: str | None) -> dict[str, Any]:
-    """The CrawlOutcome row of ``outcome`` (column name: value, every column but the id);
-    ``source_url`` is the source's URL before this outcome (None: the source is gone)."""
+def outcome_columns(outcome: Outcome) -> dict[str, Any]:
+    """The CrawlOutcome row of ``outcome`` (column name: value, every column but the id)."""
     return {
         "run_id": outcome.run_id,
         "source_id": outcome.source_id,
@@ -275,7 +274,7 @@ def outcome_columns(outcome: Outcome, source_url: str | None) -> dict[str, Any]:
         "items_removed": outcome.items_removed,
         "duration_ms": outcome.duration_ms,
         "finished_at": outcome.finished_at,
-        **fetch_columns(outcome.fetch, source_url),
+        **fetch_columns(outcome.fetch),
     }
 
 

@@ -8,7 +8,6 @@ URL, unless another source already has that URL.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from hub.accounturl import ACCOUNT_URL_PREFIX
 from hub.models import Source
+from hub.secreturl import masked_url
 
-# The bridge access key's query parameter (crawlers/bridge.py), masked in the hops of account sources.
-_KEY_PARAMETER = re.compile(r"([?&]key=)[^&#]*")
 # Redirect hops kept per outcome (a loop would repeat the same hops up to the redirect limit).
 MAX_REDIRECTS_KEPT = 20
 
@@ -64,18 +62,16 @@ class RedirectFacts(Protocol):
     moved_count: int
 
 
-def fetch_columns(stats: FetchStats | None, source_url: str | None) -> dict[str, Any]:
-    """The CrawlOutcome columns of ``stats`` (None: nothing counted); ``source_url`` is the source's URL
-    before this outcome (None: the source is gone)."""
+def fetch_columns(stats: FetchStats | None) -> dict[str, Any]:
+    """The CrawlOutcome columns of ``stats`` (None: nothing counted)."""
     if stats is None:
         return {"requests": 0, "bytes_received": 0, "status_counts": {}, "failure_counts": {},
                 "redirects": [], "items_unchanged": 0}  # fmt: skip
-    redirects = list(stats.redirects)
-    if source_url is not None and source_url.startswith(ACCOUNT_URL_PREFIX):
-        # An account's hops are bridge routes carrying the bridge's access key (?key=): kept without it.
-        redirects = [
-            {**hop, "url": _without_key(hop["url"]), "to": _without_key(hop["to"])} for hop in redirects
-        ]
+    # Hops are shown on staff pages: an account's bridge routes carry the bridge's access key (?key=),
+    # and a registry URL may carry a token of its own (hub/secreturl.py).
+    redirects = [
+        {**hop, "url": masked_url(hop["url"]), "to": masked_url(hop["to"])} for hop in stats.redirects
+    ]
     return {
         "requests": stats.requests,
         "bytes_received": stats.bytes_received,
@@ -93,10 +89,6 @@ def count_redirect(source: RedirectFacts, stats: FetchStats, taken: Callable[[in
     """
     if not source.url.startswith(ACCOUNT_URL_PREFIX):
         count_permanent_redirect(source, stats.moved_to, stats.moved_after, taken)
-
-
-def _without_key(url: str) -> str:
-    return _KEY_PARAMETER.sub(r"\1***", url)
 
 
 def note_permanent_redirect(session: Session, source: Source, target: str | None, moved_after: int) -> bool:

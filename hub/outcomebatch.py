@@ -81,10 +81,7 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
         return holder is not None and holder not in records
 
     # Each row takes its source's URL before the batch (an outcome changes only its own source's).
-    outcome_rows = [
-        outcome_columns(outcome, record.url if (record := records.get(outcome.source_id)) else None)
-        for outcome in outcomes
-    ]
+    outcome_rows = [outcome_columns(outcome) for outcome in outcomes]
     written = insert_outcome_rows(session, outcome_rows)
     for outcome in outcomes:
         key = (outcome.run_id, outcome.source_id)

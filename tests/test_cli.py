@@ -66,6 +66,8 @@ def test_import_crawl_moderate_search_from_the_command_line(
 
     code, output = run(config_file, "sources", "list")
     assert code == 0 and rss.url in output
+    # The account sources' bridge routes are listed without their access key.
+    assert sample_server.network.access_key not in output and "key=***" in output
 
     code, output = run(config_file, "crawl", "--source", str(source_id))
     assert code == 0, output

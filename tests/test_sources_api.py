@@ -264,3 +264,27 @@ def test_every_operation_is_in_openapi(client: TestClient) -> None:
     for path in ("/api/v1/sources/test", "/api/v1/sources/discover", "/api/v1/sources/{source_id}/test"):
         assert set(paths[path]) == {"post"}
     assert paths["/api/v1/sources/{source_id}"]["get"]["parameters"][0]["schema"]["maximum"] == 2**31 - 1
+
+
+def test_a_key_in_a_source_url_is_masked_and_a_read_back_url_keeps_it(
+    client: TestClient, database: Database, tokens: dict[str, str], sample_server: RunningNetwork
+) -> None:
+    key = sample_server.network.access_key
+    with database.session() as session:
+        source = session.scalars(select(Source).where(Source.kind == "account").order_by(Source.id)).first()
+        assert source is not None and f"key={key}" in source.url
+        source_id, stored_url = source.id, source.url
+    read = as_user(client, tokens, "watcher").get(f"/api/v1/sources/{source_id}").json()
+    assert read["url"] == stored_url.replace(key, "***")
+    listed = client.get("/api/v1/sources", params={"kind": "account"})
+    assert listed.status_code == 200 and key not in listed.text and "key=***" in listed.text
+
+    # An admin's client writes back what it read: the stored key stays; a test reads the real route.
+    admin = as_user(client, tokens, "boss")
+    tested = admin.post(f"/api/v1/sources/{source_id}/test", json={"url": read["url"]})
+    assert tested.status_code == 200 and tested.json()["items"], tested.text
+    patched = admin.patch(f"/api/v1/sources/{source_id}", json={"url": read["url"], "name": "改名"})
+    assert patched.status_code == 200 and patched.json()["url"] == read["url"]
+    with database.session() as session:
+        stored = session.get(Source, source_id)
+        assert stored is not None and (stored.name, stored.url) == ("改名", stored_url)

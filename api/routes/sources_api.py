@@ -36,6 +36,7 @@ from api.source_schemas import (
     SourceTestIn,
 )
 from hub.models import HealthStatus, Source, SourceHealth, SourceKind, Unit, User
+from hub.secreturl import masked_url, unmasked_url
 from hub.sourceadmin import (
     STATUSES,
     InvalidSource,
@@ -93,7 +94,7 @@ def source_out(source: Source, unit: Unit, health: str) -> SourceOut:
         id=source.id,
         name=source.name,
         kind=source.kind,
-        url=source.url,
+        url=masked_url(source.url),  # a key in the URL is for the crawl, not for every staff reader
         platform=source.platform,
         account_id=source.account_id,
         category=source.category,
@@ -243,6 +244,13 @@ def discover_route(
     )
 
 
+def _resolve_masked(changes: dict[str, Any], source: Source) -> dict[str, Any]:
+    """``changes`` with a URL sent back as read (its secrets masked) meaning the stored URL."""
+    if isinstance(changes.get("url"), str):
+        changes["url"] = unmasked_url(changes["url"], source.url)
+    return changes
+
+
 @router.get("/{source_id}", response_model=SourceDetailOut, name="source_get")
 def get_route(request: Request, source_id: RowId, session: SessionDep, _user: Staff) -> SourceDetailOut:
     """One source."""
@@ -260,7 +268,7 @@ def patch_route(
         update_source(
             session,
             source,
-            body.changes(),
+            _resolve_masked(body.changes(), source),
             admin.username,
             enabled=body.enabled,
             interval_s=body.check_interval_s,
@@ -282,7 +290,7 @@ def test_route(
     crawl would; nothing is stored."""
     source = _source_or_404(session, source_id)
     may_fetch(session, auth.user, source)
-    wanted: dict[str, Any] = body.changes() if body is not None else {}
+    wanted: dict[str, Any] = _resolve_masked(body.changes(), source) if body is not None else {}
     try:
         preview = source_test(settings, source, wanted, body.limit if body is not None else 10)
     except InvalidSource as exc:
