@@ -37,6 +37,10 @@ DEMO_PASSWORD = "xinlian-demo"
 DEMO_ACTOR = "演示审核员 (demo)"
 
 
+# The sample network answers on loopback within milliseconds; only its deliberately dead sites take longer.
+DEMO_TIMEOUT_S = 4.0
+
+
 @dataclass
 class DemoResult:
     """What the demo pipeline did."""
@@ -50,10 +54,20 @@ class DemoResult:
 
 
 def demo_settings(settings: Settings, workdir: Path) -> Settings:
-    """The settings with the store and index moved into ``workdir`` and demo mode on."""
+    """The settings with the store and index moved into ``workdir``, demo mode on, and requests given up
+    after at most ``DEMO_TIMEOUT_S`` (the sample network's stalling site held the crawl's end, and the
+    homepage probes, for the whole configured timeout, retried)."""
+    crawl = settings.crawl.model_copy(
+        update={"download_timeout_s": min(settings.crawl.download_timeout_s, DEMO_TIMEOUT_S)}
+    )
+    health = settings.health.model_copy(
+        update={"probe_timeout_s": min(settings.health.probe_timeout_s, DEMO_TIMEOUT_S)}
+    )
     return settings.model_copy(
         update={
             "demo": True,
+            "crawl": crawl,
+            "health": health,
             "store": settings.store.model_copy(update={"url": f"sqlite:///{workdir / 'xinlian.db'}"}),
             "search": settings.search.model_copy(
                 update={"backend": "embedded", "embedded_path": str(workdir / "search-index")}

@@ -39,6 +39,7 @@ from crawlers.fastfeed.fulltext import FullTextSpider, HandOffQueue
 from crawlers.fastfeed.worker import ABORTED, FeedRun
 from crawlers.ledger import CrawlLedger, SourceJob
 from crawlers.memtrim import heap_trimmer
+from crawlers.quietlogs import quiet_recorded_failures
 from crawlers.scrapy_settings import scrapy_settings
 from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.feed import FeedSpider
@@ -115,6 +116,7 @@ def configure_process_logging(settings: Settings) -> None:
     debug = settings.log_level.upper() == "DEBUG"
     # As Scrapy's handler did: warnings and errors only, unless the settings ask for debug output.
     configure_logging("DEBUG" if debug else "WARNING", settings.web.log_format, secret_values(settings))
+    quiet_recorded_failures()
     if not debug:
         # Records below the level are not even built: every request would make a debug record.
         logging.getLogger("scrapy").setLevel(logging.WARNING)

@@ -25,6 +25,8 @@ def scrapy_settings(settings: Settings, host_shares: Mapping[str, int] | None = 
         "REDIRECT_MAX_TIMES": crawl.max_redirects,
         "RETRY_ENABLED": crawl.retry_times > 0,
         "RETRY_TIMES": crawl.retry_times,
+        # A source that still fails is its recorded outcome, not an error of ours (crawlers/quietlogs.py).
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "CONCURRENT_REQUESTS": crawl.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_per_host,
         # Scrapy's own downloader lets a slot's whole queue go at once on asyncio (crawlers/downloader.py).

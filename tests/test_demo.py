@@ -13,7 +13,15 @@ from rich.console import Console
 from sqlalchemy import select
 
 from api.app import create_app
-from cli.demo import DEMO_ACTOR, DEMO_PASSWORD, DEMO_USER, run_pipeline, sample_network_running
+from cli.demo import (
+    DEMO_ACTOR,
+    DEMO_PASSWORD,
+    DEMO_TIMEOUT_S,
+    DEMO_USER,
+    demo_settings,
+    run_pipeline,
+    sample_network_running,
+)
 from cli.demo_cmd import demo_banner, demo_jobs, demo_serve_settings
 from hub.db import Database
 from hub.models import Item, ItemState, ModerationEvent, Source, SourceHealth, Unit
@@ -164,3 +172,19 @@ def check_served_demo(settings: Settings) -> None:
         subscriber.server.server_close()
         backend.close()
         database.dispose()
+
+
+def test_demo_settings_give_up_on_a_stalled_site_quickly(settings: Settings, tmp_path: Path) -> None:
+    """The demo's crawl and probes wait at most DEMO_TIMEOUT_S for the sample network's stalling site
+    (the configured 10-15 s, retried, made the demo's crawl take 22 s); a shorter configured one stays."""
+    slow = settings.model_copy(
+        update={
+            "crawl": settings.crawl.model_copy(update={"download_timeout_s": 15.0}),
+            "health": settings.health.model_copy(update={"probe_timeout_s": 10.0}),
+        }
+    )
+    demo = demo_settings(slow, tmp_path)
+    assert demo.crawl.download_timeout_s == demo.health.probe_timeout_s == DEMO_TIMEOUT_S < 10.0
+    assert demo.demo and str(tmp_path) in demo.store.url
+    quick = demo_settings(settings, tmp_path)  # the tests' 3 s
+    assert quick.crawl.download_timeout_s == min(settings.crawl.download_timeout_s, DEMO_TIMEOUT_S)

@@ -155,7 +155,7 @@ def test_sample_feeds_stored_identically_on_both_paths(
 
 
 def test_faults_and_teasers_recorded_alike_on_both_paths(
-    settings: Settings, scrapy_settings: Settings, site: FaultSite
+    settings: Settings, scrapy_settings: Settings, site: FaultSite, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # One retry, as by default: a 500 is asked twice on both paths, a 429 and a 503 with Retry-After once.
     fast, slow = (with_crawl(s, retry_times=1) for s in (settings, scrapy_settings))
@@ -186,3 +186,7 @@ def test_faults_and_teasers_recorded_alike_on_both_paths(
     kinds = {url: outcome["error_kind"] for url, outcome in fast_outcomes.items()}
     assert kinds[site.base + "/stall"] == "timeout" and kinds[site.base + "/big-stream"] == "too_large"
     assert fast_outcomes[site.base + "/broken"]["requests"] == 2
+    # A failure is the source's recorded outcome: the crawl processes do not also log it as an error
+    # (Scrapy's "Gave up retrying" was an ERROR line on the console for each failed source).
+    printed = capfd.readouterr().err
+    assert "Gave up retrying" not in printed and " ERROR " not in printed, printed
