@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import select
@@ -59,6 +60,7 @@ def test_import_crawl_moderate_search_from_the_command_line(
     assert code == 0, output
     code, output = run(config_file, "sources", "import", str(sample_registry_file))
     assert code == 0, output
+    assert re.search(r"imported units: \d+ new, 0 changed, 0 unchanged; sources: \d+ new", output), output
     with database.session() as session:
         rss = session.scalars(select(Source).where(Source.url.like("%rss.xml"))).first()
         assert rss is not None

@@ -24,6 +24,15 @@ class ImportSummary:
     sources_updated: int = 0
     sources_unchanged: int = 0
 
+    def __str__(self) -> str:
+        """What the CLI and the demo print: "imported units: 18 new, 0 changed, 0 unchanged; sources: ..." """
+        counts = (
+            f"{kind}: {getattr(self, kind + '_created')} new, {getattr(self, kind + '_updated')} changed,"
+            f" {getattr(self, kind + '_unchanged')} unchanged"
+            for kind in ("units", "sources")
+        )
+        return "imported " + "; ".join(counts)
+
 
 def _assign(target: Any, values: dict[str, Any]) -> bool:
     """Set ``values`` on ``target``; True when anything changed."""
