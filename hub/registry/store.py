@@ -26,12 +26,10 @@ class ImportSummary:
 
     def __str__(self) -> str:
         """What the CLI and the demo print: "imported units: 18 new, 0 changed, 0 unchanged; sources: ..." """
-        counts = (
-            f"{kind}: {getattr(self, kind + '_created')} new, {getattr(self, kind + '_updated')} changed,"
-            f" {getattr(self, kind + '_unchanged')} unchanged"
-            for kind in ("units", "sources")
-        )
-        return "imported " + "; ".join(counts)
+        units = (self.units_created, self.units_updated, self.units_unchanged)
+        sources = (self.sources_created, self.sources_updated, self.sources_unchanged)
+        counts = "{} new, {} changed, {} unchanged"
+        return f"imported units: {counts.format(*units)}; sources: {counts.format(*sources)}"
 
 
 def _assign(target: Any, values: dict[str, Any]) -> bool:
