@@ -220,10 +220,12 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "hcol_last_error": ("最近错误", "Last error"),
     "hcol_paused_at": ("暂停抓取于", "Paused at"),
     "hcol_pause_reason": ("暂停原因", "Why paused"),
-    "hcol_probed_at": ("探测时间", "Probed at"),
-    "hcol_reachable": ("可访问", "Reachable"),
-    "hcol_http_status": ("HTTP 状态", "HTTP status"),
-    "hcol_latency_ms": ("延迟（毫秒）", "Latency (ms)"),
+    # The probe columns are the homepage's (hub/health/probe.py), not the source's last fetch: a broken
+    # feed on a live site shows HTTP 200 here beside its 5xx failure, so the titles say whose they are.
+    "hcol_probed_at": ("首页探测时间", "Homepage probed at"),
+    "hcol_reachable": ("首页可访问", "Homepage reachable"),
+    "hcol_http_status": ("首页 HTTP 状态", "Homepage HTTP status"),
+    "hcol_latency_ms": ("首页延迟（毫秒）", "Homepage latency (ms)"),
     "hcol_tls_days_left": ("证书剩余天数", "TLS days left"),
     "hcol_robots_blocked": ("robots.txt 禁止", "Blocked by robots.txt"),
     "hcol_score": ("得分", "Score"),

@@ -81,6 +81,10 @@ def test_the_dashboard_lists_sources_filters_and_sorts_from_the_url(
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store, private"
     assert sorted(statuses_shown(page.text)) == ["active", "active", "active", "broken", "stale"]
     assert "east-broken-feed" in page.text and "最近 1 次抓取失败：HTTP 5xx 错误，HTTP 500" in page.text
+    # The probe's columns say they are the homepage's: a broken feed on a live site shows its HTTP 200.
+    cells = re.findall(r"<th\b.*?</th>", page.text, re.S)
+    headings = [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+    assert {"首页 HTTP 状态", "首页延迟（毫秒）"} <= set(headings), headings
 
     broken = admin.get("/staff/health", params={"status": ["broken", "stale"], "unit": "east"})
     assert sorted(statuses_shown(broken.text)) == ["broken", "stale"]
