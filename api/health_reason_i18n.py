@@ -31,6 +31,15 @@ def _failing_note(total: int, failing: int) -> str:
     return f"；{total} 个信息源中 {failing} 个故障或无法访问" if failing else ""
 
 
+def _paused(
+    label: Label, days: float, since: str, kind: str | None, http: int | None, message: str | None
+) -> str:
+    what = label("error_kind", kind) if kind else "抓取失败"
+    what += f"，HTTP {http}" if http else ""
+    detail = f"：{message}" if message else ""
+    return f"自 {since}（UTC）起连续失败 {days:.1f} 天，已暂停抓取；最近：{what}{detail}"
+
+
 def _not_read(label: Label, kind: str | None) -> str:
     return f"尚未读取（{label('error_kind', kind)}）" if kind else "尚未读取"
 
@@ -56,6 +65,11 @@ _CHINESE: Mapping[str, Callable[..., str]] = {
     reasons.NO_READABLE: lambda label, total, failing: f"没有可读取的信息源{_failing_note(total, failing)}",
     reasons.NO_SOURCES: lambda label: "没有信息源",
     reasons.NONE_READ: lambda label: "信息源都还没有读取",
+    reasons.PAUSED: _paused,
+    reasons.RESUMED_AFTER_CRAWL: lambda label, status: (
+        "抓取成功，恢复调度" if status == "ok" else "抓取成功（内容未变化），恢复调度"
+    ),
+    reasons.RESUMED_ON_REQUEST: lambda label, actor: f"{actor} 要求立即抓取，恢复调度",
 }
 
 

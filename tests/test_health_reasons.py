@@ -24,6 +24,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     reasons.NO_READABLE: {"total": 2, "failing": 2},
     reasons.NO_SOURCES: {},
     reasons.NONE_READ: {},
+    reasons.PAUSED: {
+        "days": 3.2,
+        "since": "2026-12-01 08:00",
+        "kind": "timeout",
+        "http": None,
+        "message": None,
+    },
+    reasons.RESUMED_AFTER_CRAWL: {"status": "not_modified"},
+    reasons.RESUMED_ON_REQUEST: {"actor": "张三"},
 }
 
 
@@ -54,6 +63,24 @@ def test_the_english_sentences_read_as_before() -> None:
     assert Reason(reasons.BEST_OF, EXAMPLES[reasons.BEST_OF]).english() == (
         "best of 3 sources: stale; 1 of 3 sources failing"
     )
+
+
+def test_pauses_read_as_before_and_in_chinese_quote_the_failure() -> None:
+    args = {
+        "days": 3.2,
+        "since": "2026-12-01 08:00",
+        "kind": "http_5xx",
+        "http": 503,
+        "message": "Service down",
+    }
+    paused = Reason(reasons.PAUSED, args)
+    assert paused.english() == (
+        "failing for 3.2 days since 2026-12-01 08:00 UTC; last: http_5xx (HTTP 503): Service down"
+    )
+    assert staff_translator("zh-CN").health_reason(paused.data(), paused.english()) == (
+        "自 2026-12-01 08:00（UTC）起连续失败 3.2 天，已暂停抓取；最近：HTTP 5xx 错误，HTTP 503：Service down"
+    )
+    assert Reason(reasons.RESUMED_ON_REQUEST, {"actor": "alice"}).english() == "crawl now requested by alice"
 
 
 def test_chinese_wording_uses_the_labels_of_codes() -> None:

@@ -167,8 +167,15 @@ def test_failing_for_n_days_pauses_then_a_successful_probe_resumes(database: Dat
     with database.session() as session:  # the history the health dashboard shows
         for change in recorder.changes:
             record_health_event(session, change)
-        events = [(e.from_status, e.to_status) for e in reversed(history(session, source_id=city))]
+        rows = list(reversed(history(session, source_id=city)))
+        events = [(e.from_status, e.to_status) for e in rows]
+        keys = [(e.reason_data or {}).get("key") for e in rows]
     assert events == [("scheduled", "paused"), ("paused", "scheduled")]
+    # Each keeps its reason's key and values beside the English sentence (worded on the staff pages).
+    assert keys == ["paused", "resumed_after_crawl"]
+    assert rows[0].reason == paused.pause_reason and rows[0].reason_data is not None
+    assert rows[0].reason_data["args"]["kind"] == "timeout" and rows[0].reason_data["args"]["days"] >= 3
+    assert rows[1].reason == "a crawl succeeded (not_modified)"
     assert (resumed.paused_at, resumed.pause_reason, resumed.failure_score, resumed.failing_since) == (
         None,
         None,
@@ -263,8 +270,8 @@ def test_crawl_now_lifts_a_pause_and_reports_it(database: Database) -> None:
         (city, True, True),
         (other, False, False),
     ]
-    assert [(change.state, change.reason) for change in recorder.changes] == [
-        ("resumed", "crawl now requested by alice")
+    assert [(change.state, change.reason, change.reason_data) for change in recorder.changes] == [
+        ("resumed", "crawl now requested by alice", {"key": "resumed_on_request", "args": {"actor": "alice"}})
     ]
     source = _source(database, city)
     assert (source.paused_at, source.next_check_at, source.crawl_requested_at) == (None, now, now)

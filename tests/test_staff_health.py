@@ -17,9 +17,12 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from hub.db import Database
+from hub.health import reasons
+from hub.health.reasons import Reason
 from hub.health.report import source_report, to_csv, unit_report
 from hub.health.sweep import sweep
 from hub.models import HealthEvent, Role, Source, SourceHealth
+from hub.schedule.hooks import record_health_event, status_change
 from hub.settings import Settings
 from tests.fixtures.web import STAFF_PASSWORD, add_user
 from tests.moderation_seed import add_unit
@@ -260,3 +263,28 @@ def test_every_staff_page_links_the_dashboard(admin: TestClient, tree: dict[str,
     page = admin.get("/staff/queue")
     assert page.status_code == 200
     assert 'href="/staff/health"' in page.text
+
+
+def test_a_pause_is_worded_in_the_pages_language_in_the_table_and_the_timeline(
+    admin: TestClient, database: Database, tree: dict[str, int]
+) -> None:
+    source_id = tree["east-broken"]
+    why = Reason(
+        reasons.PAUSED,
+        {"days": 3.5, "since": "2026-03-01 08:00", "kind": "timeout", "http": None, "message": None},
+    )
+    change = status_change(source_id, "paused", NOW, why)
+    with database.session() as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        source.paused_at, source.pause_reason = NOW, change.reason  # as hub/schedule/reschedule.py does
+        record_health_event(session, change)
+    english_sentence = "failing for 3.5 days since 2026-03-01 08:00 UTC; last: timeout"
+    chinese_sentence = "自 2026-03-01 08:00（UTC）起连续失败 3.5 天，已暂停抓取；最近：超时"
+    table = admin.get("/staff/health", params={"paused": "1"}).text
+    assert statuses_shown(table) == ["broken"]
+    assert chinese_sentence in table and english_sentence not in table
+    page = admin.get(f"/staff/health/sources/{source_id}").text
+    assert chinese_sentence in page[page.index('class="timeline"') :]
+    english = admin.get("/staff/health", params={"paused": "1", "lang": "en"}).text
+    assert english_sentence in english

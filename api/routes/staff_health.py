@@ -48,6 +48,7 @@ from hub.health.report import (
     write_xlsx,
 )
 from hub.models import (
+    HealthEvent,
     HealthStatus,
     Role,
     Source,
@@ -58,6 +59,7 @@ from hub.models import (
     UnitLevel,
     User,
 )
+from hub.schedule.hooks import PAUSED
 from hub.settings import Settings
 from hub.timeutil import to_zone
 
@@ -215,7 +217,20 @@ def _with_reason_data(session: Session, view: str, records: list[dict[str, Any]]
             SourceHealth.source_id.in_([record[key] for record in records])
         )
     found: dict[Any, Any] = {owner: data for owner, data in session.execute(query)}
-    return [{**record, "reason_data": found.get(record[key])} for record in records]
+    records = [{**record, "reason_data": found.get(record[key])} for record in records]
+    if view == "units":
+        return records
+    # A paused source's reason is the one its latest pause event holds (hub/schedule/hooks.py).
+    paused = [record[key] for record in records if record.get("paused_at") is not None]
+    pauses: dict[int, Any] = {}
+    if paused:
+        events = (
+            select(HealthEvent.source_id, HealthEvent.reason_data)
+            .where(HealthEvent.source_id.in_(paused), HealthEvent.to_status == PAUSED)
+            .order_by(HealthEvent.at, HealthEvent.id)
+        )
+        pauses = {source_id: data for source_id, data in session.execute(events)}  # the latest wins
+    return [{**record, "pause_reason_data": pauses.get(record[key])} for record in records]
 
 
 def _page(request: Request, user: User, template: str, context: dict[str, Any]) -> HTMLResponse:

@@ -24,6 +24,10 @@ BEST_OF = "best_of"  # total: int, status: str, failing: int (a unit: its liveli
 NO_READABLE = "no_readable"  # total: int, failing: int
 NO_SOURCES = "no_sources"
 NONE_READ = "none_read"
+# The schedule's pauses and resumptions in a source's timeline (hub/schedule/plan.py, crawlnow.py).
+PAUSED = "paused"  # days: float, since: str (UTC, "YYYY-MM-DD HH:MM"), kind: str | None, http, message
+RESUMED_AFTER_CRAWL = "resumed_after_crawl"  # status: str (the crawl's: ok or not_modified)
+RESUMED_ON_REQUEST = "resumed_on_request"  # actor: str
 
 
 def _plural(count: int, word: str) -> str:
@@ -47,6 +51,12 @@ def _failing_note(total: int, failing: int) -> str:
     return f"; {failing} of {total} sources failing" if failing else ""
 
 
+def _paused(days: float, since: str, kind: str | None, http: int | None, message: str | None) -> str:
+    what = (kind or "failed") + (f" (HTTP {http})" if http else "")
+    detail = f": {message}" if message else ""
+    return f"failing for {days:.1f} days since {since} UTC; last: {what}{detail}"
+
+
 _ENGLISH: Mapping[str, Callable[..., str]] = {
     FAILED: _failed,
     NO_ITEMS_ANY_MORE: lambda: "the last crawl found no items where there used to be some",
@@ -64,6 +74,9 @@ _ENGLISH: Mapping[str, Callable[..., str]] = {
     NO_READABLE: lambda total, failing: f"no readable source{_failing_note(total, failing)}",
     NO_SOURCES: lambda: "no sources",
     NONE_READ: lambda: "no source read yet",
+    PAUSED: _paused,
+    RESUMED_AFTER_CRAWL: lambda status: f"a crawl succeeded ({status})",
+    RESUMED_ON_REQUEST: lambda actor: f"crawl now requested by {actor}",
 }
 KEYS = frozenset(_ENGLISH)
 

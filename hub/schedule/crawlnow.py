@@ -16,8 +16,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.health import reasons
+from hub.health.reasons import Reason
 from hub.models import Source
-from hub.schedule.hooks import StatusChange, StatusHook, notify
+from hub.schedule.hooks import StatusChange, StatusHook, notify, status_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,8 @@ def crawl_now(
         leased = source.leased_until is not None and source.leased_until > now
         resumed = source.paused_at is not None
         if resumed:
-            changes.append(StatusChange(source.id, "resumed", now, f"crawl now requested by {actor}"))
+            why = Reason(reasons.RESUMED_ON_REQUEST, {"actor": actor})
+            changes.append(status_change(source.id, "resumed", now, why))
         source.paused_at = None
         source.pause_reason = None
         source.crawl_requested_at = now

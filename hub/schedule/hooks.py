@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from hub.alerts.listener import alert_listeners
 from hub.health.events import SUBJECT_SOURCE, HealthListener, PendingChange, record_changes
 from hub.health.events import notify as notify_listeners
+from hub.health.reasons import Reason
 from hub.models import Source
 from hub.settings import Settings
 
@@ -28,12 +29,25 @@ logger = logging.getLogger("xinlian.schedule")
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """One source paused or resumed, when and why."""
+    """One source paused or resumed, when and why: ``reason`` in English (logs, alerts, the source's
+    pause_reason), ``reason_data`` its key and values for the staff pages (hub/health/reasons.py)."""
 
     source_id: int
     state: Literal["paused", "resumed"]
     at: datetime
     reason: str
+    reason_data: dict[str, Any] | None = None
+
+
+# A pause reason is kept on the source (sources.pause_reason) and in the health event: at most this long.
+REASON_MAX = 500
+
+
+def status_change(
+    source_id: int, state: Literal["paused", "resumed"], at: datetime, why: Reason
+) -> StatusChange:
+    """The change with ``why`` worded in English and kept as data."""
+    return StatusChange(source_id, state, at, why.english()[:REASON_MAX], why.data())
 
 
 StatusHook = Callable[[Session, StatusChange], None]
@@ -59,7 +73,9 @@ def record_health_event(
     if unit_id is None:  # the source was deleted meanwhile
         return
     from_status, to_status = (SCHEDULED, PAUSED) if change.state == "paused" else (PAUSED, SCHEDULED)
-    pending = PendingChange(SUBJECT_SOURCE, change.source_id, unit_id, from_status, to_status, change.reason)
+    pending = PendingChange(
+        SUBJECT_SOURCE, change.source_id, unit_id, from_status, to_status, change.reason, change.reason_data
+    )
     notify_listeners(session, record_changes(session, [pending], change.at), listeners)
 
 

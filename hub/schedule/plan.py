@@ -19,13 +19,15 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hub.health import reasons
+from hub.health.reasons import Reason
 from hub.schedule.failures import FailureClass, failure_class, is_empty, weight
-from hub.schedule.hooks import StatusChange
+from hub.schedule.hooks import StatusChange, status_change
 from hub.schedule.interval import backoff_s, floor_s, jittered_s, level_bounds, rate_interval_s
 from hub.schedule.rate import fold_rate
 from hub.settings import ScheduleSettings
 
-REASON_MAX = 500
+MESSAGE_MAX = 200  # of the last failure's message, quoted in a pause reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +86,18 @@ def _rate(facts: Facts, ok: bool, now: datetime, window_s: float) -> tuple[float
     return facts.entries_per_week, None, 0
 
 
-def _why(facts: Facts, since: datetime, now: datetime) -> str:
-    days = (now - since).total_seconds() / 86400
-    what = facts.error_kind or "failed"
-    if facts.http_status:
-        what += f" (HTTP {facts.http_status})"
-    text = f"failing for {days:.1f} days since {since:%Y-%m-%d %H:%M} UTC; last: {what}"
-    if facts.message:
-        text += f": {facts.message}"
-    return text[:REASON_MAX]
+def _why(facts: Facts, since: datetime, now: datetime) -> Reason:
+    """Why the source is paused, worded by hub/health/reasons.py (English) and the staff pages."""
+    return Reason(
+        reasons.PAUSED,
+        {
+            "days": round((now - since).total_seconds() / 86400, 1),
+            "since": f"{since:%Y-%m-%d %H:%M}",
+            "kind": facts.error_kind,
+            "http": facts.http_status,
+            "message": facts.message[:MESSAGE_MAX] if facts.message else None,
+        },
+    )
 
 
 def plan_next_check(facts: Facts, policy: ScheduleSettings, now: datetime, rng: random.Random) -> Plan:
@@ -117,15 +122,17 @@ def plan_next_check(facts: Facts, policy: ScheduleSettings, now: datetime, rng: 
     change: StatusChange | None = None
     if paused_at is not None and ok:
         paused_at, reason = None, None
-        change = StatusChange(facts.source_id, "resumed", now, f"a crawl succeeded ({facts.status})")
+        change = status_change(
+            facts.source_id, "resumed", now, Reason(reasons.RESUMED_AFTER_CRAWL, {"status": facts.status})
+        )
     elif (
         paused_at is None
         and not ok
         and failing_since is not None
         and now - failing_since >= timedelta(days=policy.pause_after_days)
     ):
-        paused_at, reason = now, _why(facts, failing_since, now)
-        change = StatusChange(facts.source_id, "paused", now, reason)
+        change = status_change(facts.source_id, "paused", now, _why(facts, failing_since, now))
+        paused_at, reason = now, change.reason
 
     shortest, longest = level_bounds(policy.interval_bounds_s, facts.level)
     delay = rate_interval_s(rate, policy.checks_per_entry, shortest, longest)
