@@ -31,6 +31,9 @@ from tests.test_health_status import T0, add_items, add_source, crawled
 from tests.test_staff_auth import sign_in
 
 NOW = T0 + timedelta(days=1)
+# CJK ideographs and punctuation, full-width forms; not U+3000, which indents unit trees in selects.
+CHINESE = re.compile(r"[\u3001-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+SEEDED_NAME = re.compile(r"[\w-]*?单位")  # tests.moderation_seed.add_unit names a unit "<slug>单位"
 
 
 @pytest.fixture
@@ -288,3 +291,30 @@ def test_a_pause_is_worded_in_the_pages_language_in_the_table_and_the_timeline(
     assert chinese_sentence in page[page.index('class="timeline"') :]
     english = admin.get("/staff/health", params={"paused": "1", "lang": "en"}).text
     assert english_sentence in english
+
+
+def test_staff_pages_in_english_show_no_chinese_of_their_own(admin: TestClient, tree: dict[str, int]) -> None:
+    """Every staff page outside the moderation queue, read in English, shows no Chinese of its own: only
+    the seeded units' names and the switch back to Chinese. (The queue and review pages also show the
+    moderation reasons, which an organization writes in its own language: config/moderation/reasons.toml.)"""
+    source_id = tree["east-broken"]
+    pages = [
+        "/staff/health",
+        "/staff/health?view=units",
+        "/staff/health?paused=1",
+        f"/staff/health/sources/{source_id}",
+        "/staff/health/units/east",
+        "/staff/sources",
+        f"/staff/sources/{source_id}",
+        "/staff/sources/new",
+        "/staff/sources/discover",
+        "/staff/users",
+    ]
+    found: dict[str, list[str]] = {}
+    for page in pages:
+        answer = admin.get(page, params={"lang": "en"})
+        assert answer.status_code == 200, page
+        text = SEEDED_NAME.sub("", answer.text).replace(">中文<", "><")
+        if words := sorted(set(CHINESE.findall(text))):
+            found[page] = words
+    assert found == {}
