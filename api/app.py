@@ -43,6 +43,7 @@ from api.routes.health_api import router as health_api_router
 from api.routes.sources_api import router as sources_api_router
 from api.routes.staff_auth import router as staff_auth_router
 from api.routes.staff_health import router as staff_health_router
+from api.routes.staff_health_pages import router as staff_health_pages_router
 from api.routes.staff_sources import router as staff_sources_router
 from api.routes.staff_sources_ui import router as staff_sources_ui_router
 from api.routes.staff_users import router as staff_users_router
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(moderation_ui.router)
     app.include_router(staff_auth_router)
     app.include_router(staff_health_router)
+    app.include_router(staff_health_pages_router)
     app.include_router(staff_sources_router)
     app.include_router(staff_sources_ui_router)
     app.include_router(sources_api_router)

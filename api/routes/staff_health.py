@@ -3,16 +3,13 @@
 Server-rendered views of ``hub/health/report.py``: the tables are the rows of ``xinlian health report``
 (by source or by unit) filtered, sorted and paged here, with every filter in the URL; the exports are
 those rows as CSV and XLSX (``to_csv``, ``write_xlsx``). The tree roll-up is ``rollup_counts``. A
-source's page has its status timeline and a chart of items per week, a unit's page its score breakdown
-and monthly trend; charts are inline SVG drawn here (no script, no CDN) with a data table beside them.
-Any signed-in staff member may look; admins and moderators get "crawl now", which calls the staff
-sources API's route (``routes/staff_sources.py``) from a form, so its checks are the API's.
+source's and a unit's own page are ``routes/staff_health_pages.py``, which shares this module's router
+settings (``health_router``) and page helper (``health_page``). Any signed-in staff member may look.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,27 +17,20 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import Staff, StaffAuthDep
+from api.auth import Staff
 from api.clock import ClockDep
 from api.csrf import from_other_site
 from api.deps import SessionDep, SettingsDep, get_translator
-from api.params import RowId
 from api.rendering import render
-from api.routes.staff_sources import MAY_CRAWL_NOW, crawl_now_route
 from api.staff_i18n import staff_translator
-from hub.health.events import history
 from hub.health.report import (
     Report,
     Value,
-    items_per_week,
-    level_ranks,
     rollup_counts,
-    score_trend,
-    scored_peers,
     source_report,
     status_counts,
     to_csv,
@@ -51,7 +41,6 @@ from hub.models import (
     HealthEvent,
     HealthStatus,
     Role,
-    Source,
     SourceHealth,
     SourceKind,
     Unit,
@@ -105,12 +94,17 @@ def refuse_other_sites(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site requests may not crawl sources")
 
 
-router = APIRouter(
-    prefix="/staff/health",
-    tags=["staff"],
-    default_response_class=HTMLResponse,
-    dependencies=[Depends(refuse_other_sites)],
-)
+def health_router() -> APIRouter:
+    """A router for pages under /staff/health (this module's, and staff_health_pages.py's)."""
+    return APIRouter(
+        prefix="/staff/health",
+        tags=["staff"],
+        default_response_class=HTMLResponse,
+        dependencies=[Depends(refuse_other_sites)],
+    )
+
+
+router = health_router()
 
 
 @dataclass(slots=True)
@@ -201,7 +195,7 @@ def _key(value: Value) -> tuple[int, float | str]:
     return (1, str(value))
 
 
-def _with_reason_data(session: Session, view: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_reason_data(session: Session, view: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``records`` with their stored reason's key and values (``reason_data``), which the pages word in
     the reader's language; the report itself (exports, API, CLI) keeps the English sentence only."""
     if view == "units":
@@ -233,7 +227,7 @@ def _with_reason_data(session: Session, view: str, records: list[dict[str, Any]]
     return [{**record, "pause_reason_data": pauses.get(record[key])} for record in records]
 
 
-def _page(request: Request, user: User, template: str, context: dict[str, Any]) -> HTMLResponse:
+def health_page(request: Request, user: User, template: str, context: dict[str, Any]) -> HTMLResponse:
     """Render a staff page that no cache keeps and no robot indexes."""
     t = staff_translator(get_translator(request).language)
     response = render(
@@ -302,8 +296,8 @@ def dashboard(
         error, records = filters.unit, []  # an unknown unit: said on the page, no rows
     pages = max(1, -(-len(records) // PAGE_SIZE))
     page = min(filters.page, pages)
-    shown = _with_reason_data(session, filters.view, records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
-    return _page(
+    shown = with_reason_data(session, filters.view, records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+    return health_page(
         request,
         user,
         "staff/health.html",
@@ -376,198 +370,3 @@ def export(
         content = path.read_bytes()
     headers["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
     return Response(content, media_type=XLSX_TYPE, headers=headers)
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-    value: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    """A bar chart's geometry in SVG user units (the template draws it)."""
-
-    width: int
-    height: int
-    top: float  # the value at the top of the plot area
-    bars: list[Bar]
-    baseline: float  # y of the zero line
-    left: float  # x where the plot area starts (room for the axis labels)
-
-    @property
-    def total(self) -> float:
-        """The sum of the values."""
-        return sum(bar.value or 0 for bar in self.bars)
-
-    @property
-    def peak(self) -> float:
-        """The largest value (0 without any)."""
-        return max((bar.value for bar in self.bars if bar.value is not None), default=0)
-
-
-def bar_chart(
-    points: list[tuple[str, float | None]], top: float | None = None, width: int = 480, height: int = 180
-) -> Chart:
-    """Bars for ``points`` (label, value; None draws no bar) scaled to ``top`` (default: the largest)."""
-    left, bottom, right, up = 40.0, 26.0, 8.0, 16.0
-    largest = max((value for _, value in points if value is not None), default=0.0)
-    scale_top = float(top if top is not None else max(largest, 1.0))
-    plot_w, plot_h = width - left - right, height - bottom - up
-    slot = plot_w / max(len(points), 1)
-    bars = []
-    for n, (label, value) in enumerate(points):
-        bar_h = 0.0 if value is None else plot_h * min(value, scale_top) / scale_top
-        bars.append(
-            Bar(
-                x=round(left + n * slot + slot * 0.15, 1),
-                y=round(up + plot_h - bar_h, 1),
-                width=round(slot * 0.7, 1),
-                height=round(bar_h, 1),
-                label=label,
-                value=value,
-            )
-        )
-    return Chart(width, height, scale_top, bars, up + plot_h, left)
-
-
-def _history_rows(session: Session, settings: Settings, **subject: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "at": to_zone(event.at, settings.timezone).strftime("%Y-%m-%d %H:%M"),
-            "iso": event.at.isoformat(),
-            "from_status": event.from_status,
-            "to_status": event.to_status,
-            "reason": event.reason,
-            "reason_data": event.reason_data,
-        }
-        for event in history(session, limit=100, **subject)
-    ]
-
-
-def _weekly(session: Session, settings: Settings, now: datetime, **owner: Any) -> Chart:
-    weeks = items_per_week(session, now, weeks=CHART_WEEKS, **owner)
-    return bar_chart([(to_zone(start, settings.timezone).strftime("%m-%d"), count) for start, count in weeks])
-
-
-@router.get("/sources/{source_id}", name="staff_health_source")
-def source_page(
-    request: Request,
-    source_id: RowId,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Staff,
-    clock: ClockDep,
-) -> HTMLResponse:
-    """One source: status and signals, the homepage probe, its status timeline, items per week."""
-    now = clock()
-    source = session.get(Source, source_id)
-    if source is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no source {source_id}")
-    unit = source.unit
-    rows = source_report(session, now, settings.timezone, settings.health.tls_warn_days, unit.slug)
-    row = next((record for record in rows.records() if record["source_id"] == source_id), None)
-    if row is not None:
-        [row] = _with_reason_data(session, "sources", [row])
-    health = session.get(SourceHealth, source_id)
-    crawl = request.query_params.get("crawl")
-    return _page(
-        request,
-        user,
-        "staff/health_source.html",
-        {
-            "source": source,
-            "unit": unit,
-            "row": row,
-            "redirects": (health.redirects if health else None) or [],
-            "probe_message": health.probe_message if health else None,
-            "probe_error": health.probe_error_kind if health else None,
-            "tls_warn_days": settings.health.tls_warn_days,
-            "events": _history_rows(session, settings, source_id=source_id),
-            "chart": _weekly(session, settings, now, source_id=source_id),
-            "may_crawl": user.role in MAY_CRAWL_NOW and source.enabled,
-            "crawl_outcome": crawl if crawl in CRAWL_OUTCOMES else None,
-            "paused_at": source.paused_at,
-            "next_check_at": source.next_check_at,
-        },
-    )
-
-
-@router.post("/sources/{source_id}/crawl-now", name="staff_health_crawl_now")
-def crawl_now_form(
-    request: Request,
-    source_id: RowId,
-    auth: StaffAuthDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-) -> RedirectResponse:
-    """The source page's "crawl now" button: the staff sources API's crawl-now, answered with a redirect
-    back to the page saying what happened."""
-    try:
-        done = crawl_now_route(source_id, auth, session, settings, clock)
-        outcome = "being_crawled" if done.being_crawled else "queued"
-    except HTTPException as exc:
-        if exc.status_code == status.HTTP_404_NOT_FOUND:
-            raise
-        outcome = "disabled" if exc.status_code == status.HTTP_409_CONFLICT else "refused"
-    target = request.app.url_path_for("staff_health_source", source_id=source_id)
-    return RedirectResponse(f"{target}?crawl={outcome}", status_code=status.HTTP_303_SEE_OTHER)
-
-
-@router.get("/units/{slug}", name="staff_health_unit")
-def unit_page(
-    request: Request,
-    slug: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Staff,
-    clock: ClockDep,
-) -> HTMLResponse:
-    """One unit: status, score breakdown, rank in level, monthly trend, its sources, the units below."""
-    now = clock()
-    unit = session.scalar(select(Unit).where(Unit.slug == slug))
-    if unit is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no unit {slug!r}")
-    health = session.get(UnitHealthSummary, unit.id)
-    ranks = level_ranks(session)
-    peers = scored_peers(session, unit.level)
-    below = Counter(
-        str(record["status"])
-        for record in unit_report(session, settings.timezone, slug).records()
-        if record["unit"] != slug
-    )
-    sources = _with_reason_data(
-        session,
-        "sources",
-        [
-            record
-            for record in source_report(
-                session, now, settings.timezone, settings.health.tls_warn_days, slug
-            ).records()
-            if record["unit"] == slug
-        ],
-    )
-    trend = score_trend(session, unit.id, TREND_MONTHS)
-    return _page(
-        request,
-        user,
-        "staff/health_unit.html",
-        {
-            "unit": unit,
-            "health": health,
-            "breakdown": (health.breakdown if health else None) or {},
-            "rank": ranks.get(unit.id),
-            "peers": peers,
-            "below": {value: below.get(value, 0) for value in STATUSES if below.get(value)},
-            "sources": sources,
-            "trend": trend,
-            "trend_chart": bar_chart([(month, score) for month, score in trend], top=100.0),
-            "chart": _weekly(session, settings, now, unit_id=unit.id),
-            "events": _history_rows(session, settings, unit_id=unit.id),
-        },
-    )
