@@ -20,10 +20,27 @@ def _ids(body: dict[str, object]) -> list[int]:
     return [item["id"] for item in items]
 
 
-def test_public_search_ignores_a_state_parameter(client: TestClient, portal_data: PortalData) -> None:
-    body = client.get("/api/v1/search", params={"q": "党建", "state": "pending"}).json()
+def test_public_search_refuses_a_state_parameter(client: TestClient, portal_data: PortalData) -> None:
+    refused = client.get("/api/v1/search", params={"q": "党建", "state": "pending"})
+    assert refused.status_code == 422  # a filter of the staff search only: not silently dropped either
+    assert [error["loc"] for error in refused.json()["detail"]] == [["query", "state"]]
+    body = client.get("/api/v1/search", params={"q": "党建"}).json()
     assert _ids(body) == [portal_data.party_item]
     assert body["items"][0]["state"] is None  # the public is not told moderation states
+
+
+def test_unknown_parameters_are_named_not_ignored(client: TestClient, portal_data: PortalData) -> None:
+    """``size=50`` used to answer a page of the default size; the API says what it takes instead."""
+    refused = client.get("/api/v1/search", params={"q": "党建", "size": "50", "sort": "date"})
+    assert refused.status_code == 422
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["query", "size"] and error["input"] == "50"
+    assert "limit" in error["msg"] and "page" in error["msg"]  # the names it does take
+    # The language switch and cache busters pass everywhere; so does every documented parameter.
+    fine = client.get("/api/v1/search", params={"q": "党建", "lang": "en", "_": "1712", "limit": "5"})
+    assert fine.status_code == 200 and _ids(fine.json()) == [portal_data.party_item]
+    assert client.get("/api/v1/units", params={"size": "5"}).status_code == 422
+    assert client.get("/api/v1/units", params={"limit": "5"}).status_code == 200
 
 
 def test_staff_search_requires_a_login(client: TestClient, portal_data: PortalData) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path
 from sqlalchemy.orm import Session
 
 from api.auth import Staff
@@ -32,6 +32,7 @@ from api.paging import LimitParam, page_count
 from api.params import RowId
 from api.routes.staff_health import CHART_WEEKS, TREND_MONTHS, FiltersDep, filtered_report
 from api.schemas import UnitRef
+from api.strictquery import refuse_unknown_query
 from api.unit_queries import find_unit
 from hub.health.events import history
 from hub.health.report import (
@@ -45,7 +46,7 @@ from hub.health.report import (
 )
 from hub.models import HealthEvent, Source, SourceHealth, UnitHealthSummary
 
-router = APIRouter(prefix="/api/v1/health", tags=["staff"])
+router = APIRouter(prefix="/api/v1/health", tags=["staff"], dependencies=[Depends(refuse_unknown_query)])
 
 HISTORY = 100  # status changes listed, newest first (as the staff pages)
 UnitKey = Annotated[str, Path(min_length=1, max_length=64, description="The unit's slug or id.")]

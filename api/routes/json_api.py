@@ -22,10 +22,11 @@ from api.search import (
     run_search,
     search_params,
 )
+from api.strictquery import refuse_unknown_query
 from hub.settings import Settings
 from index.backend import SearchBackendError, SearchHit
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(refuse_unknown_query)])
 
 MAX_LIMIT = 100
 UNAVAILABLE = "search is temporarily unavailable"

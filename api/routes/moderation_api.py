@@ -41,6 +41,7 @@ from api.moderation_schemas import (
 )
 from api.params import MAX_ROW_ID, RowId, RowIdQuery, hours_query, row_id_query
 from api.schemas import UnitRef
+from api.strictquery import refuse_unknown_query
 from hub.db import Database
 from hub.models import Item, ItemRevision, ItemState, ModerationEvent, User
 from hub.settings import Settings
@@ -71,7 +72,9 @@ from moderation.stats import StatsRow, moderation_stats, stats_csv
 logger = logging.getLogger(__name__)
 # Every write here is refused when another site could have made a moderator's browser send it.
 router = APIRouter(
-    prefix="/api/v1/moderation", tags=["moderation"], dependencies=[Depends(refuse_cross_site_writes)]
+    prefix="/api/v1/moderation",
+    tags=["moderation"],
+    dependencies=[Depends(refuse_cross_site_writes), Depends(refuse_unknown_query)],
 )
 
 DECISION_ACTIONS = ("approve", "reject", "needs_changes", "withdraw")

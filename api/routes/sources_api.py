@@ -35,6 +35,7 @@ from api.source_schemas import (
     SourcePatch,
     SourceTestIn,
 )
+from api.strictquery import refuse_unknown_query
 from hub.models import HealthStatus, Source, SourceHealth, SourceKind, Unit, User
 from hub.secreturl import masked_url, unmasked_url
 from hub.sourceadmin import (
@@ -57,7 +58,9 @@ if TYPE_CHECKING:  # the fetching code loads only when a test runs
     from crawlers.preview import Preview
 
 router = APIRouter(
-    prefix="/api/v1/sources", tags=["sources"], dependencies=[Depends(refuse_cross_site_writes)]
+    prefix="/api/v1/sources",
+    tags=["sources"],
+    dependencies=[Depends(refuse_cross_site_writes), Depends(refuse_unknown_query)],
 )
 TEXT_PREVIEW = 300  # characters of an item's text in a test
 

@@ -19,13 +19,16 @@ from api.clock import ClockDep
 from api.crossorigin import refuse_cross_site_writes
 from api.deps import SessionDep, SettingsDep
 from api.params import RowId
+from api.strictquery import refuse_unknown_query
 from hub.models import Role, Source
 from hub.schedule.crawlnow import crawl_now
 from hub.schedule.hooks import status_hooks
 from moderation.permissions import in_scope
 
 router = APIRouter(
-    prefix="/api/v1/staff/sources", tags=["staff"], dependencies=[Depends(refuse_cross_site_writes)]
+    prefix="/api/v1/staff/sources",
+    tags=["staff"],
+    dependencies=[Depends(refuse_cross_site_writes), Depends(refuse_unknown_query)],
 )
 MAY_CRAWL_NOW = frozenset({Role.ADMIN.value, Role.MODERATOR.value})
 

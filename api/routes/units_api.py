@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from api import content
 from api.auth import OptionalStaff
@@ -19,6 +19,7 @@ from api.rendering import http_url
 from api.routes.json_api import portal_url
 from api.routes.portal import unit_feed_links
 from api.schemas import UnitRef
+from api.strictquery import refuse_unknown_query
 from api.unit_health import unit_health
 from api.unit_queries import (
     BadCursor,
@@ -47,7 +48,7 @@ from api.unit_schemas import (
 from hub.models import Item, Source, Unit, UnitLevel, UnitType
 from hub.settings import Settings
 
-router = APIRouter(prefix="/api/v1/units", tags=["api"])
+router = APIRouter(prefix="/api/v1/units", tags=["api"], dependencies=[Depends(refuse_unknown_query)])
 
 UnitKey = Annotated[str, Path(min_length=1, max_length=64, description="The unit's slug or id.")]
 NO_UNIT = "no such unit"
