@@ -259,6 +259,14 @@ _MESSAGES: Mapping[str, tuple[str, str]] = {
     "hitcat_pii_id_card": ("身份证号", "ID card number"),
     "hitcat_pii_mobile": ("手机号", "Mobile number"),
     "hitcat_pii_bank_card": ("银行卡号", "Bank card number"),
+    "hitcat_quality_duplicate": ("重复内容", "Duplicate"),
+    # Where a hit is (moderation/screen.py Hit.field).
+    "hitfield_title": ("标题", "Title"),
+    "hitfield_text": ("正文", "Text"),
+    "hitfield_attachments": ("附件名", "Attachment names"),
+    "hitfield_links": ("链接", "Link"),
+    "hitfield_item": ("整条", "Whole item"),
+    "staff_duplicate_of": ("与 #{id} 重复", "Same as #{id}"),
     # Audit actions (moderation/service.py, moderation/audit.py, hub/ingest.py).
     "action_submitted": ("采集入库", "Submitted"),
     "action_revised": ("来源已修改", "Revised at source"),

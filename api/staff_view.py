@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from api.i18n import Translator
 from api.moderation_schemas import HitOut
+from moderation.screen import ATTACHMENTS, DUPLICATE, LINKS, TEXT, TITLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,25 @@ def hit_labels(hits: Sequence[HitOut], indexes: Iterable[int], t: Translator) ->
     return "; ".join(
         f"{t.label('hitcat', hits[i].category)}: {hits[i].term} ({hits[i].severity})" for i in indexes
     )
+
+
+def hit_place(hit: HitOut, t: Translator) -> str:
+    """Where a hit is, for the hits table: the field's label with the span (characters of the title
+    or text, of the joined attachment names) or the link's number; a whole-item finding has no span."""
+    field = t.label("hitfield", hit.field)
+    if hit.field == LINKS:
+        return f"{field} {hit.start + 1}"
+    if hit.field in (TITLE, TEXT, ATTACHMENTS):
+        return f"{field} {hit.start}–{hit.end}"
+    return field
+
+
+def duplicate_of(hit: HitOut) -> int | None:
+    """The stored item a ``quality_duplicate`` hit points at (its term is "item <id>"), else None."""
+    if hit.category != DUPLICATE:
+        return None
+    number = hit.term.removeprefix("item ")
+    return int(number) if number.isdigit() else None
 
 
 def format_age(seconds: float | None, t: Translator) -> str:

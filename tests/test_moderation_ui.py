@@ -4,18 +4,24 @@ hits marked in place, escaping."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.i18n import Translator
 from api.moderation_schemas import HitOut
 from api.staff_view import Segment, highlight
 from hub.db import Database
 from hub.ingest import ingest
 from hub.models import Role, Source
+from moderation.checks import SEVERITY as CHECK_SEVERITY
+from moderation.pii import SEVERITY as PII_SEVERITY
+from moderation.screen import DUPLICATE
 from tests.fixtures.web import STAFF_PASSWORD, add_user
-from tests.moderation_seed import T0, Queue, raw, seed_queue
+from tests.moderation_seed import HIT_BODY, T0, Queue, raw, seed_queue
 
 HOSTILE_TITLE = '<img src=x onerror="alert(1)">通知'
 # The body's entities become literal markup in the extracted text, right before the classified marking.
@@ -156,3 +162,34 @@ def test_review_page_of_an_edited_item_shows_the_diff_against_the_live_revision(
     assert 'class="diff"' in html
     assert "<ins>新增：下周继续开展活动。</ins>" in html
     assert "<del>" in html and "共清理卫生死角4处" in html  # the live line, shown as removed
+
+
+def test_review_page_says_where_hits_are_and_links_the_item_a_duplicate_repeats(
+    client: TestClient, database: Database, queue: Queue
+) -> None:
+    """A hit's place is worded (field label and span), and a duplicate links the item it repeats instead
+    of showing the code "item 12"; every category the shipped checks and lexicons give has a label."""
+    with database.session() as session:
+        west = session.query(Source).filter_by(unit_id=queue.west).one()
+        copy_id = ingest(session, raw(west, 3, HIT_BODY), now=T0 + timedelta(hours=9)).item_id  # = east's #3
+    view = client.get(f"/api/v1/moderation/items/{copy_id}", auth=auth("alice")).json()
+    assert {hit["category"] for hit in view["hits"]} >= {"quality_duplicate", "classified"}
+
+    html = client.get(f"/staff/items/{copy_id}", auth=auth("alice")).text
+    table = html[html.index('<table class="hits">') :]
+    link = f'<a href="/staff/items/{queue.east_hit}">与 #{queue.east_hit} 重复</a>'
+    assert f"<td>整条</td><td>{link}</td><td>重复内容</td>" in table
+    assert re.search(r"<td>正文 \d+–\d+</td><td>内部资料</td><td>涉密</td>", table)
+    assert f"item {queue.east_hit}" not in table and "quality_duplicate" not in table
+    english = client.get(f"/staff/items/{copy_id}", params={"lang": "en"}, auth=auth("alice")).text
+    assert f">Same as #{queue.east_hit}</a></td><td>Duplicate</td>" in english
+
+    categories = {DUPLICATE, *CHECK_SEVERITY, *PII_SEVERITY}
+    for lexicon in (Path(__file__).parents[1] / "config" / "lexicons").glob("*.txt"):
+        rows = (line.split("\t") for line in lexicon.read_text("utf-8").splitlines() if "\t" in line)
+        categories |= {row[1] for row in rows if not row[0].startswith("#")}
+    assert {"advertising", "classified", "pii_mobile", "link_shortener"} <= categories
+    for language in ("zh-CN", "en"):
+        translator = Translator(language)
+        unlabelled = {c for c in categories if translator.label("hitcat", c) == c}
+        assert unlabelled == set(), language

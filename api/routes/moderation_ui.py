@@ -24,7 +24,7 @@ from api.params import HoursQuery, RowId, RowIdQuery
 from api.rendering import render
 from api.routes.moderation_api import moderation_queue, reasons, review_item
 from api.staff_script_i18n import script_messages
-from api.staff_view import format_age, highlight, hit_labels
+from api.staff_view import duplicate_of, format_age, highlight, hit_labels, hit_place
 from hub.models import Item, ItemState, ScreeningHit, Unit, User
 from moderation.permissions import DECIDING_ROLES
 
@@ -170,6 +170,8 @@ def item_page(
             "title_segments": highlight(revision.title, view.hits, "title") if revision else [],
             "text_segments": highlight(revision.text, view.hits, "text") if revision else [],
             "hit_labels": lambda indexes: hit_labels(view.hits, indexes, translator),
+            "hit_place": hit_place,
+            "duplicate_of": duplicate_of,
             "reasons": _reasons(settings, user),
         },
     )
