@@ -40,6 +40,15 @@ def _paused(
     return f"自 {since}（UTC）起连续失败 {days:.1f} 天，已暂停抓取；最近：{what}{detail}"
 
 
+# The score's shares (reasons.SHARES): a sentence, and what it counts for "no data".
+_SHARES = {
+    "originals": "{whole} 条中 {part} 条为原创",
+    "availability": "{whole} 次抓取和探测中 {part} 次成功",
+    "approvals": "{whole} 条已审核条目中 {part} 条通过",
+}
+_SHARE_NAMES = {"originals": "原创条目", "availability": "抓取和探测", "approvals": "审核结果"}
+
+
 def _not_read(label: Label, kind: str | None) -> str:
     return f"尚未读取（{label('error_kind', kind)}）" if kind else "尚未读取"
 
@@ -70,6 +79,15 @@ _CHINESE: Mapping[str, Callable[..., str]] = {
         "抓取成功，恢复调度" if status == "ok" else "抓取成功（内容未变化），恢复调度"
     ),
     reasons.RESUMED_ON_REQUEST: lambda label, actor: f"{actor} 要求立即抓取，恢复调度",
+    reasons.INDICATOR_RATE: lambda label, rate, expected: (
+        f"近 12 周平均每周 {rate:.2f} 条，期望每周 {expected:g} 条"
+    ),
+    reasons.NO_ITEM_YET: lambda label: "还没有条目",
+    reasons.LAST_NEW_ITEM: lambda label, days, stale: (
+        f"最新条目在 {days:.1f} 天前，超过 {stale:g} 天即为停更"
+    ),
+    reasons.SHARE: lambda label, part, whole, what: _SHARES[what].format(part=part, whole=whole),
+    reasons.NO_DATA: lambda label, what: f"暂无数据（{_SHARE_NAMES[what]}）",
 }
 
 

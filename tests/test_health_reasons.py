@@ -33,6 +33,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     reasons.RESUMED_AFTER_CRAWL: {"status": "not_modified"},
     reasons.RESUMED_ON_REQUEST: {"actor": "张三"},
+    reasons.INDICATOR_RATE: {"rate": 1.0, "expected": 3.0},
+    reasons.NO_ITEM_YET: {},
+    reasons.LAST_NEW_ITEM: {"days": 4.3, "stale": 14.0},
+    reasons.SHARE: {"part": 12, "whole": 12, "what": "originals"},
+    reasons.NO_DATA: {"what": "approvals"},
 }
 
 
@@ -81,6 +86,20 @@ def test_pauses_read_as_before_and_in_chinese_quote_the_failure() -> None:
         "自 2026-12-01 08:00（UTC）起连续失败 3.2 天，已暂停抓取；最近：HTTP 5xx 错误，HTTP 503：Service down"
     )
     assert Reason(reasons.RESUMED_ON_REQUEST, {"actor": "alice"}).english() == "crawl now requested by alice"
+
+
+@pytest.mark.parametrize("what", sorted(reasons.SHARES))
+def test_every_share_of_the_score_is_worded_in_both_languages(what: str) -> None:
+    for key, args in (
+        (reasons.SHARE, {"part": 2, "whole": 3, "what": what}),
+        (reasons.NO_DATA, {"what": what}),
+    ):
+        reason = Reason(key, args)
+        chinese = staff_translator("zh-CN").health_reason(reason.data(), reason.english())
+        assert chinese != reason.english() and not any("a" <= char <= "z" for char in chinese), chinese
+    assert Reason(reasons.SHARE, {"part": 2, "whole": 3, "what": "availability"}).english() == (
+        "2 of 3 crawls and probes succeeded"
+    )
 
 
 def test_chinese_wording_uses_the_labels_of_codes() -> None:

@@ -221,6 +221,14 @@ def test_a_unit_page_has_the_score_breakdown_and_the_monthly_trend(
     breakdown = html[html.index('id="breakdown"') : html.index("</table>", html.index('id="breakdown"'))]
     for indicator in ("Frequency", "Timeliness", "Originality", "Availability", "Moderation"):
         assert indicator in breakdown
+    assert re.search(r"<td>\d+ of \d+ items are originals</td>", breakdown)
+    # In Chinese, what each indicator is made of is worded in Chinese too (it was English on both).
+    chinese = admin.get("/staff/health/units/east-lively", params={"lang": "zh-CN"}).text
+    start = chinese.index('id="breakdown"')
+    table = chinese[start : chinese.index("</table>", start)]
+    assert re.search(r"<td>\d+ 条中 \d+ 条为原创</td>", table)
+    assert re.search(r"<td>近 12 周平均每周 [\d.]+ 条，期望每周 [\d.]+ 条</td>", table)
+    assert "items/week" not in table and "originals" not in table
     trend = html[html.index('id="trend"') :]
     assert '<title id="trend-title">' in trend and ">2024-06</th>" in trend  # this month's snapshot
     assert "east-lively-feed" in html

@@ -28,6 +28,18 @@ NONE_READ = "none_read"
 PAUSED = "paused"  # days: float, since: str (UTC, "YYYY-MM-DD HH:MM"), kind: str | None, http, message
 RESUMED_AFTER_CRAWL = "resumed_after_crawl"  # status: str (the crawl's: ok or not_modified)
 RESUMED_ON_REQUEST = "resumed_on_request"  # actor: str
+# What each indicator of a unit's activity score is made of (hub/health/score.py, the breakdown's detail).
+INDICATOR_RATE = "indicator_rate"  # rate: float (items/week over 12 weeks), expected: float
+NO_ITEM_YET = "no_item_yet"
+LAST_NEW_ITEM = "last_new_item"  # days: float, stale: float
+SHARE = "share"  # part: int, whole: int, what: one of SHARES
+NO_DATA = "no_data"  # what: one of SHARES
+# The shares of the score, and how the English sentence names them.
+SHARES = {
+    "originals": "items are originals",
+    "availability": "crawls and probes succeeded",
+    "approvals": "decided items approved",
+}
 
 
 def _plural(count: int, word: str) -> str:
@@ -77,6 +89,11 @@ _ENGLISH: Mapping[str, Callable[..., str]] = {
     PAUSED: _paused,
     RESUMED_AFTER_CRAWL: lambda status: f"a crawl succeeded ({status})",
     RESUMED_ON_REQUEST: lambda actor: f"crawl now requested by {actor}",
+    INDICATOR_RATE: lambda rate, expected: f"{rate:.2f} items/week over 12 weeks, {expected:g} expected",
+    NO_ITEM_YET: lambda: "no item yet",
+    LAST_NEW_ITEM: lambda days, stale: f"last new item {days:.1f} days ago, stale after {stale:g}",
+    SHARE: lambda part, whole, what: f"{part} of {whole} {SHARES[what]}",
+    NO_DATA: lambda what: f"no data ({SHARES[what]})",
 }
 KEYS = frozenset(_ENGLISH)
 

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from hub.health import reasons
+from hub.health.reasons import Reason
 from hub.health.signals import SourceSignals
 from hub.health.status import for_unit
 from hub.models import Item, ItemState
@@ -92,36 +94,37 @@ def unit_activity(
 
 def indicator_values(
     activity: UnitActivity, expected_per_week: float, stale_days: float, now: datetime
-) -> dict[str, tuple[float | None, str]]:
-    """Each indicator's value in [0, 1] (None: no data) and a line saying what it is made of."""
-    values: dict[str, tuple[float | None, str]] = {}
+) -> dict[str, tuple[float | None, Reason]]:
+    """Each indicator's value in [0, 1] (None: no data) and what it is made of (worded in English when
+    stored, in the reader's language on the staff pages: hub/health/reasons.py)."""
+    values: dict[str, tuple[float | None, Reason]] = {}
     if activity.sources:
         rate = activity.items_12w / 12
         values["frequency"] = (
             min(1.0, rate / expected_per_week) if expected_per_week > 0 else 1.0,
-            f"{rate:.2f} items/week over 12 weeks, {expected_per_week:g} expected",
+            Reason(reasons.INDICATOR_RATE, {"rate": round(rate, 2), "expected": expected_per_week}),
         )
         if activity.last_new_item_at is None:
-            values["timeliness"] = (0.0, "no item yet")
+            values["timeliness"] = (0.0, Reason(reasons.NO_ITEM_YET))
         else:
             days = max((now - activity.last_new_item_at).total_seconds() / 86400, 0.0)
             values["timeliness"] = (
                 max(0.0, 1.0 - days / stale_days) if stale_days > 0 else 0.0,
-                f"last new item {days:.1f} days ago, stale after {stale_days:g}",
+                Reason(reasons.LAST_NEW_ITEM, {"days": round(days, 1), "stale": stale_days}),
             )
     else:
-        values["frequency"] = (None, "no sources")
-        values["timeliness"] = (None, "no sources")
-    values["originality"] = _share(activity.window_originals, activity.window_items, "items are originals")
-    values["availability"] = _share(activity.successes, activity.attempts, "crawls and probes succeeded")
-    values["moderation"] = _share(activity.approved, activity.decided, "decided items approved")
+        values["frequency"] = (None, Reason(reasons.NO_SOURCES))
+        values["timeliness"] = (None, Reason(reasons.NO_SOURCES))
+    values["originality"] = _share(activity.window_originals, activity.window_items, "originals")
+    values["availability"] = _share(activity.successes, activity.attempts, "availability")
+    values["moderation"] = _share(activity.approved, activity.decided, "approvals")
     return values
 
 
-def _share(part: int, whole: int, what: str) -> tuple[float | None, str]:
+def _share(part: int, whole: int, what: str) -> tuple[float | None, Reason]:
     if not whole:
-        return None, f"no data ({what})"
-    return part / whole, f"{part} of {whole} {what}"
+        return None, Reason(reasons.NO_DATA, {"what": what})
+    return part / whole, Reason(reasons.SHARE, {"part": part, "whole": whole, "what": what})
 
 
 def compute_score(
@@ -140,7 +143,7 @@ def compute_score(
     breakdown: dict[str, dict[str, Any]] = {}
     score = 0.0
     for name in INDICATORS:
-        value, detail = values[name]
+        value, why = values[name]
         weight = weights.get(name, 0.0)
         points = None
         if value is not None and total_weight > 0 and weight > 0:
@@ -150,6 +153,7 @@ def compute_score(
             "value": None if value is None else round(value, 3),
             "weight": weight,
             "points": points,
-            "detail": detail,
+            "detail": why.english(),
+            "detail_data": why.data(),
         }
     return Score(round(score, 1) if total_weight > 0 else None, breakdown)
