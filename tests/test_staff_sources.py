@@ -356,6 +356,7 @@ def test_a_key_in_a_source_url_is_never_shown_and_survives_an_edit(
         source_id, stored_url = source.id, source.url
         form = SourceForm.of_source(source).model_dump()
     assert form["url"] == stored_url.replace(key, "***")
+    assert '<option value="weibo" selected>微博</option>' in client.get(f"/staff/sources/{source_id}").text
     for page in ("/staff/sources", f"/staff/sources/{source_id}", f"/staff/health/sources/{source_id}"):
         shown = client.get(page)
         assert shown.status_code == 200, page
