@@ -85,7 +85,6 @@ UNIT_TABLE = (
     "sources",
 )
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CRAWL_OUTCOMES = frozenset({"queued", "being_crawled", "refused", "disabled"})
 
 
 def refuse_other_sites(request: Request) -> None:

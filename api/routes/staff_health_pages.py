@@ -25,14 +25,13 @@ from api.health_chart import Chart, bar_chart
 from api.params import RowId
 from api.routes.staff_health import (
     CHART_WEEKS,
-    CRAWL_OUTCOMES,
     STATUSES,
     TREND_MONTHS,
     health_page,
     health_router,
     with_reason_data,
 )
-from api.routes.staff_sources import MAY_CRAWL_NOW, crawl_now_route
+from api.routes.staff_sources import CRAWL_OUTCOMES, MAY_CRAWL_NOW, crawl_now_outcome
 from hub.health.events import history
 from hub.health.report import (
     items_per_week,
@@ -122,13 +121,7 @@ def crawl_now_form(
 ) -> RedirectResponse:
     """The source page's "crawl now" button: the staff sources API's crawl-now, answered with a redirect
     back to the page saying what happened."""
-    try:
-        done = crawl_now_route(source_id, auth, session, settings, clock)
-        outcome = "being_crawled" if done.being_crawled else "queued"
-    except HTTPException as exc:
-        if exc.status_code == status.HTTP_404_NOT_FOUND:
-            raise
-        outcome = "disabled" if exc.status_code == status.HTTP_409_CONFLICT else "refused"
+    outcome = crawl_now_outcome(source_id, auth, session, settings, clock)
     target = request.app.url_path_for("staff_health_source", source_id=source_id)
     return RedirectResponse(f"{target}?crawl={outcome}", status_code=status.HTTP_303_SEE_OTHER)
 

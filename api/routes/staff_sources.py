@@ -66,3 +66,20 @@ def crawl_now_route(
         resumed=done.resumed,
         being_crawled=done.leased,
     )
+
+
+# What "crawl now" from a staff page did: the word its redirect carries (?crawl=...).
+CRAWL_OUTCOMES = frozenset({"queued", "being_crawled", "refused", "disabled"})
+
+
+def crawl_now_outcome(
+    source_id: int, auth: StaffAuthDep, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> str:
+    """``crawl_now_route`` for a page's form: one of ``CRAWL_OUTCOMES`` (a missing source stays a 404)."""
+    try:
+        done = crawl_now_route(source_id, auth, session, settings, clock)
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_404_NOT_FOUND:
+            raise
+        return "disabled" if exc.status_code == status.HTTP_409_CONFLICT else "refused"
+    return "being_crawled" if done.being_crawled else "queued"

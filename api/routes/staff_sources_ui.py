@@ -25,7 +25,7 @@ from api.csrf import from_other_site
 from api.deps import SessionDep, SettingsDep, get_translator
 from api.params import RowId
 from api.rendering import render
-from api.routes.staff_sources import MAY_CRAWL_NOW, crawl_now_route
+from api.routes.staff_sources import CRAWL_OUTCOMES, MAY_CRAWL_NOW, crawl_now_outcome
 from api.source_form import SourceForm
 from api.staff_i18n import staff_translator
 from hub.models import HealthStatus, Role, Source, SourceHealth, SourceKind, Unit, User
@@ -56,7 +56,6 @@ PAGE_SIZE = 50
 MAX_UNIT_OPTIONS = 1000
 TEST_ITEMS = 10
 DONE_MESSAGES = frozenset({"created", "saved", "unchanged", "enabled", "disabled"})
-CRAWL_OUTCOMES = frozenset({"queued", "being_crawled", "refused", "disabled"})
 
 
 def refuse_other_sites(request: Request) -> None:
@@ -402,11 +401,5 @@ def crawl_now_form(
     clock: ClockDep,
 ) -> RedirectResponse:
     """ "Crawl now": the staff sources API's route, answered with a redirect saying what happened."""
-    try:
-        done = crawl_now_route(source_id, auth, session, settings, clock)
-        outcome = "being_crawled" if done.being_crawled else "queued"
-    except HTTPException as exc:
-        if exc.status_code == status.HTTP_404_NOT_FOUND:
-            raise
-        outcome = "disabled" if exc.status_code == status.HTTP_409_CONFLICT else "refused"
+    outcome = crawl_now_outcome(source_id, auth, session, settings, clock)
     return _back(request, source_id, f"crawl={outcome}")
