@@ -80,7 +80,6 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
         holder = session.scalar(select(table.c.id).where(table.c.url == url, table.c.id != source_id))
         return holder is not None and holder not in records
 
-    # Each row takes its source's URL before the batch (an outcome changes only its own source's).
     outcome_rows = [outcome_columns(outcome) for outcome in outcomes]
     written = insert_outcome_rows(session, outcome_rows)
     for outcome in outcomes:
