@@ -1,10 +1,11 @@
 """The JSON API refuses query parameters it does not document, instead of ignoring them.
 
-``/api/v1/search?q=党建&size=50`` used to answer 20 results (the parameter is ``page_size``), leaving the
-client to guess why. Routers of the JSON API depend on ``refuse_unknown_query``: a parameter that is not
-among the operation's query parameters in the OpenAPI schema (the contract clients read) gets a 422 in
-FastAPI's validation shape naming it and the ones the endpoint takes. Allowed anywhere: ``lang`` (the
-language middleware's, api/middleware.py) and names starting with ``_`` (cache busters such as ``_=``).
+``/api/v1/search?q=党建&size=50`` used to answer a page of the default size (the parameter is
+``limit``), leaving the client to guess why. Routers of the JSON API depend on
+``refuse_unknown_query``: a parameter that is not among the operation's query parameters in the
+OpenAPI schema (the contract clients read) gets a 422 in FastAPI's validation shape naming it and the
+ones the endpoint takes. Allowed anywhere: ``lang`` (the language middleware's, api/middleware.py) and
+names starting with ``_`` (cache busters such as ``_=``).
 Portal pages, feeds and widgets stay lenient: feed readers and embedding sites add their own parameters.
 """
 
