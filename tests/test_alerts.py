@@ -147,6 +147,9 @@ def alert_settings(settings: Settings, receiver: Receiver, smtp: Smtp, **alerts:
     )
 
 
+FEED_TOKEN = "s3cret-feed-token"
+
+
 @pytest.fixture
 def branch_feed(database: Database) -> int:
     """city → east (district) → east-b1 (branch) with one lively feed, crawled fine at T0."""
@@ -155,6 +158,7 @@ def branch_feed(database: Database) -> int:
         district = add_unit(session, "east", "district", city)
         branch = add_unit(session, "east-b1", "branch", district)
         source = add_source(session, branch, "b1-feed")
+        source.url += f"?token={FEED_TOKEN}"  # a feed behind a token: alerts leave the hub, the token not
         add_items(session, source, [1, 3, 6, 9, 12, 20], T0)
         crawled(session, source, T0)
         return source.id
@@ -238,6 +242,8 @@ def test_an_alert_fires_once_after_the_threshold_once_on_recovery_and_not_in_bet
         ]
     body = smtp.box.to("east@example.cn")[0].get_content()
     assert "last 3 crawls failed: timeout" in body and "Failed crawls in a row: 3" in body
+    assert failing["source"]["url"] == "http://127.0.0.1:9/b1-feed.xml?token=***"
+    assert FEED_TOKEN not in body and FEED_TOKEN not in str(bodies)
     assert "At: 2024-06-03 15:00" in body  # T0 + 3 h = 07:00 UTC, shown in Asia/Shanghai
 
 

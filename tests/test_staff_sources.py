@@ -15,8 +15,11 @@ from sqlalchemy import func, select
 
 from api.source_form import SourceForm
 from hub.db import Database
+from hub.health.sweep import sweep
 from hub.models import Item, Role, Source, Unit
 from hub.registry import import_registry
+from hub.settings import Settings
+from hub.timeutil import utcnow
 from samplenet.model import SampleSite
 from samplenet.server import RunningNetwork
 from tests.fixtures.web import add_user
@@ -344,7 +347,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(
 
 
 def test_a_key_in_a_source_url_is_never_shown_and_survives_an_edit(
-    client: TestClient, database: Database, registry: None, sample_server: RunningNetwork
+    client: TestClient, database: Database, registry: None, sample_server: RunningNetwork, settings: Settings
 ) -> None:
     """The sample network's account sources are bridge routes with ``?key=`` (as a registry may list
     them): staff pages show the URL with the key masked, and the form sent back as shown keeps it."""
@@ -356,8 +359,17 @@ def test_a_key_in_a_source_url_is_never_shown_and_survives_an_edit(
         source_id, stored_url = source.id, source.url
         form = SourceForm.of_source(source).model_dump()
     assert form["url"] == stored_url.replace(key, "***")
+    with database.session() as session:  # every source gets a row in the health report
+        sweep(session, settings.health, settings.timezone, utcnow(), [])
     assert '<option value="weibo" selected>微博</option>' in client.get(f"/staff/sources/{source_id}").text
-    for page in ("/staff/sources", f"/staff/sources/{source_id}", f"/staff/health/sources/{source_id}"):
+    pages = (
+        "/staff/sources",
+        f"/staff/sources/{source_id}",
+        f"/staff/health/sources/{source_id}",
+        "/staff/health/export?view=sources&format=csv",  # the report: CSV, XLSX, the API, the CLI
+        "/api/v1/health",
+    )
+    for page in pages:
         shown = client.get(page)
         assert shown.status_code == 200, page
         assert key not in shown.text, page

@@ -7,6 +7,7 @@ from typing import Any
 
 from hub.health.events import HealthChange
 from hub.models import Source, Unit
+from hub.secreturl import masked_url
 
 FAILING, RECOVERED, DIGEST, TEST = "failing", "recovered", "digest", "test"
 # The schedule paused crawling the source (hub/schedule/hooks.py records it as scheduled -> paused).
@@ -61,7 +62,7 @@ def source_alert(
         "status": change.to_status,
         "from_status": change.from_status,
         "reason": change.reason,
-        "source": {"id": source.id, "name": source.name, "kind": source.kind, "url": source.url},
+        "source": {"id": source.id, "name": source.name, "kind": source.kind, "url": masked_url(source.url)},
         "unit": unit_part(unit),
         "consecutive_failures": source.consecutive_failures,
         "last_error_kind": source.last_error_kind,

@@ -27,6 +27,7 @@ from hub.models import (
     UnitHealthSummary,
     UnitScoreMonth,
 )
+from hub.secreturl import masked_url
 from hub.timeutil import to_zone
 
 Value = str | int | float | bool | None
@@ -150,7 +151,7 @@ def source_report(
                 source.id,
                 source.name,
                 source.kind,
-                source.url,
+                masked_url(source.url),  # exports and the API go to every staff member (hub/secreturl.py)
                 health.status,
                 health.reason,
                 _when(health.status_since, zone),
@@ -201,7 +202,7 @@ def paused_report(session: Session, zone: str, unit_slug: str | None = None) -> 
             unit.name,
             source.id,
             source.name,
-            source.url,
+            masked_url(source.url),
             _when(source.paused_at, zone),
             source.pause_reason,
         ]
