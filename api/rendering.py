@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from api.deps import get_templates, get_translator
-from hub.secreturl import masked_url
+from hub.secreturl import has_secret, masked_url
 from hub.timeutil import to_zone
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -25,6 +25,13 @@ def http_url(value: str | None) -> str:
     if not value:
         return ""
     return value if urlsplit(value.strip()).scheme.lower() in ("http", "https") else ""
+
+
+def public_url(value: str | None) -> str:
+    """``value`` for a public page: an http(s) URL without a credential in it (hub/secreturl.py), else ''.
+    A source read behind ``?token=`` is named on the unit's page, not linked."""
+    url = http_url(value)
+    return "" if not url or has_secret(url) else url
 
 
 def month_end(month: str) -> str:
@@ -56,6 +63,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     templates.env.filters["isotime"] = isotime
     templates.env.filters["http_url"] = http_url
     templates.env.filters["masked_url"] = masked_url
+    templates.env.filters["public_url"] = public_url
     templates.env.filters["month_end"] = month_end
     return templates
 

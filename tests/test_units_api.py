@@ -21,6 +21,7 @@ from moderation.service import approve
 from tests.fixtures.web import STAFF_PASSWORD, PortalData, add_user
 
 BRIDGE_KEY = "bridge-key-7f3a9c"
+FEED_TOKEN = "t0ken-of-the-feed"
 PAGING = {"total", "page", "page_size", "pages", "items", "next_cursor"}
 
 
@@ -71,7 +72,8 @@ def test_region_is_a_prefix_of_the_division_code(
 
 @pytest.fixture
 def account(database: Database, portal_data: PortalData) -> None:
-    """The branch also has a Weibo account (read through the bridge) and a disabled feed."""
+    """The branch also has a Weibo account (read through the bridge), a feed read with a token and a
+    disabled feed."""
     with database.session() as session:
         session.add(
             Source(
@@ -81,6 +83,14 @@ def account(database: Database, portal_data: PortalData) -> None:
                 url="bridge://weibo/school123",
                 platform="weibo",
                 account_id="school123",
+            )
+        )
+        session.add(
+            Source(
+                unit_id=portal_data.branch_id,
+                name="内部订阅",
+                kind="feed",
+                url=f"http://127.0.0.1:8700/s/private.xml?token={FEED_TOKEN}",
             )
         )
         session.add(
@@ -139,18 +149,22 @@ def test_the_public_sees_public_source_fields_and_staff_the_disabled_ones(
     public = client.get("/api/v1/units/east-school")
     assert BRIDGE_KEY not in public.text and "bridge://" not in public.text
     sources = {source["name"]: source for source in public.json()["sources"]}
-    assert set(sources) == {"学校新闻", "学校微博"}  # the disabled one is not listed
+    assert set(sources) == {"学校新闻", "学校微博", "内部订阅"}  # the disabled one is not listed
     weibo = sources["学校微博"]
     assert (weibo["url"], weibo["platform"], weibo["account_id"]) == (None, "weibo", "school123")
     assert sources["学校新闻"]["url"] == "http://127.0.0.1:8700/s/feed.xml"
+    # A source read with a credential in its URL is named, not linked: on the API and on the page.
+    assert sources["内部订阅"]["url"] is None and FEED_TOKEN not in public.text
+    page = client.get("/units/east-school").text
+    assert "内部订阅" in page and FEED_TOKEN not in page and "private.xml" not in page
     assert all(source["enabled"] is None for source in sources.values())
 
     add_user(database, "viewer", Role.VIEWER)
     client.auth = ("viewer", STAFF_PASSWORD)
     staff = client.get("/api/v1/units/east-school").json()
     enabled = {source["name"]: source["enabled"] for source in staff["sources"]}
-    assert enabled == {"学校新闻": True, "学校微博": True, "旧网站": False}
-    assert staff["counts"]["sources"] == 3 and BRIDGE_KEY not in str(staff)
+    assert enabled == {"学校新闻": True, "学校微博": True, "内部订阅": True, "旧网站": False}
+    assert staff["counts"]["sources"] == 4 and BRIDGE_KEY not in str(staff)
 
 
 def _undated(database: Database, portal_data: PortalData, count: int) -> list[int]:

@@ -15,7 +15,7 @@ from api.deps import SessionDep, SettingsDep, get_translator
 from api.feeds.snippets import widget_snippets
 from api.feeds.widget import WidgetParams
 from api.paging import LimitParam, PageParam, page_count
-from api.rendering import http_url
+from api.rendering import http_url, public_url
 from api.routes.json_api import portal_url
 from api.routes.portal import unit_feed_links
 from api.schemas import UnitRef
@@ -130,8 +130,9 @@ def _source_out(source: Source, staff: bool) -> UnitSourceOut:
         kind=source.kind,
         category=source.category,
         # An account's stored URL is bridge://platform/account; the bridge's own address and key are
-        # added at crawl time and never stored, but the public gets no bridge URL at all.
-        url=None if account else (http_url(source.url) or None),
+        # added at crawl time and never stored, but the public gets no bridge URL at all, nor a URL
+        # with a credential in it (a feed behind ?token=, a bridge route listed with its key).
+        url=None if account else (public_url(source.url) or None),
         platform=source.platform,
         account_id=source.account_id,
         enabled=source.enabled if staff else None,
