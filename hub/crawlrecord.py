@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.fetchstats import FetchStats, RedirectFacts, count_redirect, fetch_columns, url_taken
 from hub.models import CrawlOutcome, CrawlRun, Source, core_table
+from hub.secreturl import masked_text
 from hub.timeutil import utcnow
 
 OUTCOME_STATUSES = frozenset({"ok", "not_modified", "failed"})
@@ -132,7 +133,8 @@ class Outcome:
             raise ValueError(f"unknown crawl outcome status {self.status!r}")
         if self.status == "failed" and self.error_kind not in ERROR_KINDS:
             raise ValueError(f"failed outcome needs a known error_kind, got {self.error_kind!r}")
-        self.message = self.message[:MESSAGE_MAX] if self.message else None
+        # Shown on staff pages and in alerts: a URL quoted in it loses its secrets (hub/secreturl.py).
+        self.message = masked_text(self.message)[:MESSAGE_MAX] if self.message else None
         if self.status != "failed":
             self.error_kind = None
 

@@ -9,6 +9,7 @@ parameter was there.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 MASK = "***"
@@ -66,6 +67,18 @@ def masked_url(url: str) -> str:
     if question:
         before = f"{path}?{_masked_query(query)}"
     return f"{before}{hash_mark}{fragment}"
+
+
+# A URL inside a message (an exception's text, a log line): up to whitespace, a quote or an angle bracket.
+_URL_IN_TEXT = re.compile(r"""https?://[^\s<>"']+""", re.IGNORECASE)
+
+
+def masked_text(text: str) -> str:
+    """``text`` with every http(s) URL in it masked (``masked_url``): failure messages quote the URL
+    they failed on ("Getting http://...?token=... took longer than 15.0 seconds")."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda found: masked_url(found.group(0)), text)
 
 
 def has_secret(url: str) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.secreturl import has_secret, masked_url, unmasked_url
+from hub.crawlrecord import Outcome
+from hub.secreturl import has_secret, masked_text, masked_url, unmasked_url
 
 
 @pytest.mark.parametrize(
@@ -38,3 +39,14 @@ def test_an_edit_sent_back_masked_means_the_stored_url() -> None:
     assert unmasked_url("http://bridge:1200/weibo/user/123?key=other", stored).endswith("key=other")
     assert unmasked_url("http://bridge:1200/weibo/user/456?key=***", stored).endswith("456?key=***")
     assert unmasked_url("http://x.cn/?key=***", None) == "http://x.cn/?key=***"
+
+
+def test_urls_quoted_in_a_failure_message_lose_their_secrets() -> None:
+    said = "Getting https://a.cn/feed.xml?token=abc&page=2 took longer than 15.0 seconds; see <http://b.cn/?key=k>."
+    assert masked_text(said) == (
+        "Getting https://a.cn/feed.xml?token=***&page=2 took longer than 15.0 seconds; see <http://b.cn/?key=***>."
+    )
+    assert masked_text("no address here") == "no address here"
+    # A crawl outcome keeps the masked message (staff pages, alerts, the health report show it).
+    outcome = Outcome(run_id=1, source_id=2, status="failed", error_kind="timeout", message=said)
+    assert outcome.message is not None and "abc" not in outcome.message and "token=***" in outcome.message
