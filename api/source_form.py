@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from hub.fulltextmode import FULL_TEXT_KEY
 from hub.models import Source
-from hub.secreturl import masked_url, unmasked_url
+from hub.secreturl import masked_url
 from hub.sourceadmin import GUID_KEY, SELECTOR_KEYS, FieldProblem, InvalidSource, source_fields
 
 _AUTO_APPROVE = {"inherit": None, "on": True, "off": False}
@@ -66,11 +66,8 @@ class SourceForm(BaseModel):
         """The submitted selector ``key`` (item, link, ...)."""
         return str(getattr(self, f"sel_{key}"))
 
-    def fields(
-        self, stored: Mapping[str, Any] | None = None, stored_url: str | None = None
-    ) -> dict[str, Any]:
-        """The service's fields; selectors the form does not show are kept from ``stored``, and the
-        stored URL when the form sent it back as shown, its secrets masked (``of_source``)."""
+    def fields(self, stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The service's fields; selectors the form does not show are kept from ``stored``."""
         selectors = {
             key: value
             for key, value in (stored or {}).items()
@@ -84,7 +81,7 @@ class SourceForm(BaseModel):
         return {
             "name": self.name,
             "kind": self.kind,
-            "url": unmasked_url(self.url, stored_url),
+            "url": self.url,  # the masked URL of_source shows means the stored one (hub/sourceadmin.py)
             "platform": self.platform,
             "account": self.account,
             "category": self.category,

@@ -28,6 +28,7 @@ from hub.canonical import canonical_url, guid_policy
 from hub.fulltextmode import FULL_TEXT_KEY
 from hub.models import HealthStatus, Source, SourceHealth, Unit
 from hub.registry.rows import SourceRow, check_http_url
+from hub.secreturl import unmasked_url
 from hub.settings import Settings
 
 if TYPE_CHECKING:  # the fetching code loads only when a test or discovery runs
@@ -222,6 +223,10 @@ def source_row(changes: Mapping[str, Any], source: Source | None = None) -> Sour
         raise InvalidSource([FieldProblem(name, "not a field of a source") for name in unknown])
     data = source_fields(source) if source is not None else {}
     data.update(changes)
+    if source is not None and isinstance(changes.get("url"), str):
+        # Pages and the API show a stored URL with its secrets masked (hub/secreturl.py): sent back as
+        # shown, it means the stored one.
+        data["url"] = unmasked_url(changes["url"], source.url)
     if "selectors" in data:
         data["selectors"] = _clean_selectors(data["selectors"])
     for name in ("platform", "account", "category"):

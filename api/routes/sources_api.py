@@ -37,7 +37,7 @@ from api.source_schemas import (
 )
 from api.strictquery import refuse_unknown_query
 from hub.models import HealthStatus, Source, SourceHealth, SourceKind, Unit, User
-from hub.secreturl import masked_url, unmasked_url
+from hub.secreturl import masked_url
 from hub.sourceadmin import (
     STATUSES,
     InvalidSource,
@@ -247,13 +247,6 @@ def discover_route(
     )
 
 
-def _resolve_masked(changes: dict[str, Any], source: Source) -> dict[str, Any]:
-    """``changes`` with a URL sent back as read (its secrets masked) meaning the stored URL."""
-    if isinstance(changes.get("url"), str):
-        changes["url"] = unmasked_url(changes["url"], source.url)
-    return changes
-
-
 @router.get("/{source_id}", response_model=SourceDetailOut, name="source_get")
 def get_route(request: Request, source_id: RowId, session: SessionDep, _user: Staff) -> SourceDetailOut:
     """One source."""
@@ -271,7 +264,7 @@ def patch_route(
         update_source(
             session,
             source,
-            _resolve_masked(body.changes(), source),
+            body.changes(),
             admin.username,
             enabled=body.enabled,
             interval_s=body.check_interval_s,
@@ -293,7 +286,7 @@ def test_route(
     crawl would; nothing is stored."""
     source = _source_or_404(session, source_id)
     may_fetch(session, auth.user, source)
-    wanted: dict[str, Any] = _resolve_masked(body.changes(), source) if body is not None else {}
+    wanted: dict[str, Any] = body.changes() if body is not None else {}
     try:
         preview = source_test(settings, source, wanted, body.limit if body is not None else 10)
     except InvalidSource as exc:

@@ -359,7 +359,7 @@ def save(
     edited fields, stored or not (admins and moderators within their units)."""
     user = auth.user
     source = _source_or_404(session, source_id)
-    fields = form.fields(source.selectors, source.url)
+    fields = form.fields(source.selectors)
     try:
         if form.action == "test":
             if not may_fetch(session, user, source):
