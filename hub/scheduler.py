@@ -24,6 +24,9 @@ from hub.timeutil import utcnow
 # more due sources than its cap must not make the claim walk the whole due set).
 PAGE_FACTOR = 4
 SCAN_PAGES = 5
+# A claim that loses candidates to another worker's claim (read the same due rows, leased them first)
+# reads again, at most this many times in all, so a worker never idles a round behind a busier one.
+CLAIM_ATTEMPTS = 3
 
 
 def _lease_free(now: datetime) -> ColumnElement[bool]:
@@ -66,16 +69,19 @@ def _due_pages(session: Session, now: datetime, page: int) -> Iterator[list[tupl
             return
 
 
-def _pick(pages: Iterator[list[tuple[int, str]]], limit: int, per_host_cap: int) -> list[int]:
-    per_host: Counter[str] = Counter()
-    picked: list[int] = []
+def _pick(
+    pages: Iterator[list[tuple[int, str]]], limit: int, per_host_cap: int, per_host: Counter[str]
+) -> dict[int, str]:
+    """Up to ``limit`` candidates (id → host, in due order), counting hosts on from ``per_host``."""
+    per_host = per_host.copy()
+    picked: dict[int, str] = {}
     for number, rows in enumerate(pages, start=1):
         for source_id, url in rows:
             host = urlsplit(url).netloc
             if per_host[host] >= per_host_cap:
                 continue
             per_host[host] += 1
-            picked.append(source_id)
+            picked[source_id] = host
             if len(picked) >= limit:
                 return picked
         if number >= SCAN_PAGES:
@@ -97,29 +103,47 @@ def claim_due_sources(
     One indexed read picks the candidates, one UPDATE leases them: it re-checks that each is still
     due and unleased (on PostgreSQL it also skips rows another worker is leasing at this moment,
     ``FOR UPDATE SKIP LOCKED``), so two workers never take the same source; the ids it returns are
-    the claimed ones. The lease moves ``next_check_at`` to its end as well, so a claimed source is
-    out of the due range, and a worker killed mid-crawl loses nothing: its sources become due again
-    when the lease runs out. A crawl outcome (hub/crawlrecord.py) ends the lease.
+    the claimed ones. Candidates another worker leased first are replaced by a fresh read (up to
+    ``CLAIM_ATTEMPTS`` reads in all). The lease moves ``next_check_at`` to its end as well, so a
+    claimed source is out of the due range, and a worker killed mid-crawl loses nothing: its sources
+    become due again when the lease runs out. A crawl outcome (hub/crawlrecord.py) ends the lease.
     """
     now = now or utcnow()
-    picked = _pick(_due_pages(session, now, max(limit * PAGE_FACTOR, 100)), limit, per_host_cap)
-    if not picked:
-        return []
     lease_until = now + timedelta(seconds=lease_s)
+    claimed: list[int] = []
+    hosts: Counter[str] = Counter()
+    for _ in range(CLAIM_ATTEMPTS):
+        picked = _pick(
+            _due_pages(session, now, max(limit * PAGE_FACTOR, 100)), limit - len(claimed), per_host_cap, hosts
+        )
+        if not picked:
+            break
+        got = _lease(session, list(picked), now, lease_until, owner)
+        for source_id, host in picked.items():
+            if source_id in got:
+                claimed.append(source_id)
+                hosts[host] += 1
+        if len(got) == len(picked) or len(claimed) >= limit:
+            break  # no other worker took a candidate first: nothing more is due for this claim
+    return claimed
+
+
+def _lease(session: Session, ids: list[int], now: datetime, lease_until: datetime, owner: str) -> set[int]:
+    """Lease those of ``ids`` still due and unleased; the ids leased."""
     claimable = (
         select(Source.id)
-        .where(Source.id.in_(picked), Source.enabled == true(), _due(now), _lease_free(now))
+        .where(Source.id.in_(ids), Source.enabled == true(), _due(now), _lease_free(now))
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer and ignores it
     )
-    claimed = session.scalars(
-        update(Source)
-        .where(Source.id.in_(claimable.scalar_subquery()))
-        .values(next_check_at=lease_until, leased_until=lease_until, lease_owner=owner[:100] or None)
-        .returning(Source.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    got = set(claimed)
-    return [source_id for source_id in picked if source_id in got]  # in due order
+    return set(
+        session.scalars(
+            update(Source)
+            .where(Source.id.in_(claimable.scalar_subquery()))
+            .values(next_check_at=lease_until, leased_until=lease_until, lease_owner=owner[:100] or None)
+            .returning(Source.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
 
 
 def add_interval_jobs(scheduler: BaseScheduler, jobs: list[tuple[str, Callable[[], None], float]]) -> None:

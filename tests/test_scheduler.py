@@ -7,8 +7,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from hub.crawlrecord import record_outcome, start_run
 from hub.db import Database
@@ -150,6 +151,36 @@ def test_crawl_now_never_takes_a_source_from_the_worker_crawling_it(database: Da
         assert claim_due_sources(
             session, limit=5, per_host_cap=5, lease_s=900, now=now + timedelta(seconds=2)
         ) == [idle_id]
+
+
+def test_a_claim_that_loses_its_candidates_to_another_worker_reads_again(database_url: str) -> None:
+    """Another worker leases this claim's candidates between its read and its UPDATE (the race two
+    workers polling together run into every tick): the claim reads again and leases other due
+    sources, instead of coming back empty while sources wait."""
+    now = utcnow()
+    setup = Database(database_url)
+    _add_sources(setup, [(f"http://site{n}.test/", -60) for n in range(6)], now=now)
+    setup.dispose()
+    mine, rival = Database(database_url), Database(database_url)
+    rival_claimed: list[int] = []
+
+    def rival_claims_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE SOURCES") and not rival_claimed:
+            with rival.session() as session:
+                rival_claimed.extend(
+                    claim_due_sources(session, limit=3, per_host_cap=1, lease_s=900, now=now, owner="rival")
+                )
+
+    event.listen(mine.engine, "before_cursor_execute", rival_claims_first)
+    try:
+        with mine.session() as session:
+            claimed = claim_due_sources(session, limit=3, per_host_cap=1, lease_s=900, now=now, owner="me")
+    finally:
+        mine.dispose()
+        rival.dispose()
+    assert len(rival_claimed) == 3
+    assert len(claimed) == 3
+    assert set(claimed).isdisjoint(rival_claimed)
 
 
 def _clock(start: datetime) -> Callable[[], datetime]:
