@@ -71,6 +71,14 @@ def masked_url(url: str) -> str:
 
 # A URL inside a message (an exception's text, a log line): up to whitespace, a quote or an angle bracket.
 _URL_IN_TEXT = re.compile(r"""https?://[^\s<>"']+""", re.IGNORECASE)
+# Punctuation that ends the sentence around a URL rather than the URL ("... took too long: http://x/?key=k.").
+_SENTENCE_END = ".,;:!?)]}，。；：！？）】"
+
+
+def _masked_in_text(found: re.Match[str]) -> str:
+    url = found.group(0)
+    kept = url.rstrip(_SENTENCE_END)
+    return masked_url(kept) + url[len(kept) :]
 
 
 def masked_text(text: str) -> str:
@@ -78,7 +86,7 @@ def masked_text(text: str) -> str:
     they failed on ("Getting http://...?token=... took longer than 15.0 seconds")."""
     if "://" not in text:
         return text
-    return _URL_IN_TEXT.sub(lambda found: masked_url(found.group(0)), text)
+    return _URL_IN_TEXT.sub(_masked_in_text, text)
 
 
 def has_secret(url: str) -> bool:

@@ -47,6 +47,10 @@ def test_urls_quoted_in_a_failure_message_lose_their_secrets() -> None:
         "Getting https://a.cn/feed.xml?token=***&page=2 took longer than 15.0 seconds; see <http://b.cn/?key=***>."
     )
     assert masked_text("no address here") == "no address here"
+    # Punctuation ending the sentence stays, after the mask; the secret before it goes.
+    assert masked_text("Timed out on http://b.cn/?key=k.") == "Timed out on http://b.cn/?key=***."
+    assert masked_text("读取 http://b.cn/?token=t123。") == "读取 http://b.cn/?token=***。"
+    assert masked_text("(see http://b.cn/?key=k), then") == "(see http://b.cn/?key=***), then"
     # A crawl outcome keeps the masked message (staff pages, alerts, the health report show it).
     outcome = Outcome(run_id=1, source_id=2, status="failed", error_kind="timeout", message=said)
     assert outcome.message is not None and "abc" not in outcome.message and "token=***" in outcome.message
