@@ -190,6 +190,9 @@ class ReviewOut(BaseModel):
 class ReasonOut(BaseModel):
     code: str
     label: str
+    label_en: str | None = Field(
+        None, description="The label on staff pages read in English, if the file gives one."
+    )
     template: str
     actions: list[str]
 

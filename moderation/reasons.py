@@ -1,7 +1,9 @@
 """Reason codes of decisions with editable text templates (docs/architecture.md step 6).
 
 ``config/moderation/reasons.toml`` (``moderation.reasons_file``) holds one table per code: ``label``,
-``template`` and the ``actions`` it serves (reject, needs_changes, withdraw). The file is read when a
+an optional ``label_en`` for staff pages read in English, ``template`` and the ``actions`` it serves
+(reject, needs_changes, withdraw). The template stays in the organization's language in every case: it
+is the text recorded and sent to the source. The file is read when a
 decision needs it, so an edit applies at the next decision without a restart. A decision gives a code,
 free text, or both: the recorded reason is the template followed by the free text.
 """
@@ -24,12 +26,18 @@ class ReasonFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ReasonCode:
-    """One reason: its code, a short label and the text recorded with the decision."""
+    """One reason: its code, a short label (and its English wording, if given) and the text recorded
+    with the decision."""
 
     code: str
     label: str
     template: str
     actions: tuple[str, ...]
+    label_en: str | None = None
+
+    def label_in(self, language: str) -> str:
+        """The label for a page in ``language``: the English one where there is one, else ``label``."""
+        return self.label_en if language == "en" and self.label_en else self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,12 @@ class ReasonCatalog:
             if not isinstance(actions, list) or not set(actions) <= set(REASON_ACTIONS):
                 raise bad(code, "actions", f"actions must be among {', '.join(REASON_ACTIONS)}")
             label = entry.get("label", code)
-            codes[code] = ReasonCode(code, str(label), template.strip(), tuple(actions))
+            label_en = entry.get("label_en")
+            if label_en is not None and (not isinstance(label_en, str) or not label_en.strip()):
+                raise bad(code, "label_en", "label_en must be a non-empty text")
+            codes[code] = ReasonCode(
+                code, str(label), template.strip(), tuple(actions), label_en.strip() if label_en else None
+            )
         return cls(codes)
 
     def for_action(self, action: str) -> list[ReasonCode]:

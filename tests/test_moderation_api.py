@@ -180,6 +180,8 @@ def test_review_view_queue_fields_and_reasons(client: TestClient, queue: Queue) 
     )
     reasons = client.get(f"{API}/reasons", params={"action": "withdraw"}, auth=auth("alice")).json()
     assert "outdated" in {r["code"] for r in reasons} and "duplicate" not in {r["code"] for r in reasons}
+    labels = {r["code"]: (r["label"], r["label_en"]) for r in reasons}
+    assert labels["outdated"] == ("已过时效", "Out of date")
 
 
 def test_stats_json_and_csv(client: TestClient, queue: Queue) -> None:

@@ -193,3 +193,21 @@ def test_review_page_says_where_hits_are_and_links_the_item_a_duplicate_repeats(
         translator = Translator(language)
         unlabelled = {c for c in categories if translator.label("hitcat", c) == c}
         assert unlabelled == set(), language
+
+
+def _reason_options(html: str) -> dict[str, str]:
+    dialog = html[html.index('id="reason-dialog"') :]
+    return dict(re.findall(r'<option value="(\w+)"[^>]*>([^<]*)</option>', dialog))
+
+
+def test_the_reason_dialog_speaks_the_page_language(client: TestClient, queue: Queue) -> None:
+    """The shipped reasons carry an English label (``label_en``): staff reading in English pick from
+    English labels; the template recorded and sent to the source stays in the organization's language."""
+    chinese = _reason_options(client.get("/staff/queue", auth=auth("alice")).text)
+    english = _reason_options(client.get("/staff/queue", params={"lang": "en"}, auth=auth("alice")).text)
+    assert chinese["personal_data"] == "含个人信息"
+    assert english["personal_data"] == "Contains personal data"
+    assert english.keys() == chinese.keys() and len(english) >= 10
+    assert [label for label in english.values() if re.search(r"[\u4e00-\u9fff]", label)] == []
+    review = client.get(f"/staff/items/{queue.east_hit}", params={"lang": "en"}, auth=auth("alice")).text
+    assert _reason_options(review) == english

@@ -102,6 +102,21 @@ def test_reason_file_is_read_per_decision_and_bad_files_name_the_code(tmp_path: 
     path.write_text('[late]\nlabel = "迟"\nactions = ["withdraw"]\n', encoding="utf-8")
     with pytest.raises(ReasonFileError, match=r"\[late\] needs a template"):
         ReasonCatalog.load(path)
+    path.write_text('[late]\nlabel = "迟"\nlabel_en = ""\ntemplate = "过期"\n', encoding="utf-8")
+    with pytest.raises(ReasonFileError, match=r"reasons.toml:3: \[late\] label_en must be a non-empty text"):
+        ReasonCatalog.load(path)
+
+
+def test_a_reason_label_falls_back_to_the_organizations_language(tmp_path: Path) -> None:
+    path = tmp_path / "reasons.toml"
+    path.write_text(
+        '[late]\nlabel = "迟"\nlabel_en = "Late"\ntemplate = "过期"\n'
+        '[other]\nlabel = "其他"\ntemplate = "其他"\n',
+        encoding="utf-8",
+    )
+    codes = ReasonCatalog.load(path).codes
+    assert (codes["late"].label_in("en"), codes["late"].label_in("zh-CN")) == ("Late", "迟")
+    assert codes["other"].label_in("en") == "其他"  # no English given: the label as written
 
 
 def test_withdraw_with_a_code_deletes_from_the_index(database: Database, queue: Queue) -> None:

@@ -303,8 +303,8 @@ def test_a_pause_is_worded_in_the_pages_language_in_the_table_and_the_timeline(
 
 def test_staff_pages_in_english_show_no_chinese_of_their_own(admin: TestClient, tree: dict[str, int]) -> None:
     """Every staff page outside the moderation queue, read in English, shows no Chinese of its own: only
-    the seeded units' names and the switch back to Chinese. (The queue and review pages also show the
-    moderation reasons, which an organization writes in its own language: config/moderation/reasons.toml.)"""
+    the seeded units' names and the switch back to Chinese. (The queue and review pages show the items'
+    own text; their reason labels are checked in tests/test_moderation_ui.py.)"""
     source_id = tree["east-broken"]
     pages = [
         "/staff/health",

@@ -460,7 +460,10 @@ def reasons(
         raise HTTPException(status_code=500, detail=str(exc)) from exc
     codes = catalog.for_action(action) if action else list(catalog.codes.values())
     return [
-        ReasonOut(code=r.code, label=r.label, template=r.template, actions=list(r.actions)) for r in codes
+        ReasonOut(
+            code=r.code, label=r.label, label_en=r.label_en, template=r.template, actions=list(r.actions)
+        )
+        for r in codes
     ]
 
 
