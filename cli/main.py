@@ -2,41 +2,97 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
+from typer.core import TyperGroup
 
-from cli import (
-    alerts_cmd,
-    config_cmd,
-    crawl_cmd,
-    demo_cmd,
-    health_cmd,
-    index_cmd,
-    moderate_cmd,
-    sample_cmd,
-    serve_cmd,
-    sources_cmd,
-    users_cmd,
-    worker_cmd,
-)
 from cli.context import CliContext
 from hub.db import is_disconnect
 from index.backend import SearchBackendError
 
+# Every command: name → (module, attribute), a Typer group (``app``) or one command's function. A
+# command's module is imported when that command runs (or help lists them all): ``xinlian sources
+# list`` no longer loads the web app, the crawler and the search engine the other commands need.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cli.config_cmd", "init"),
+    "serve": ("cli.serve_cmd", "serve"),
+    "worker": ("cli.worker_cmd", "worker"),
+    "demo": ("cli.demo_cmd", "demo"),
+    "config": ("cli.config_cmd", "app"),
+    "sources": ("cli.sources_cmd", "app"),
+    "moderate": ("cli.moderate_cmd", "app"),
+    "index": ("cli.index_cmd", "app"),
+    "sample": ("cli.sample_cmd", "app"),
+    "users": ("cli.users_cmd", "app"),
+    "health": ("cli.health_cmd", "app"),
+    "alerts": ("cli.alerts_cmd", "app"),
+    "crawl": ("cli.crawl_cmd", "app"),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command ``name`` of COMMANDS, its module imported now."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command: Any = typer.main.get_group(target)  # as add_typer would: no completion options
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """The root group's commands: every name of COMMANDS, each loaded on first use."""
+
+    def __init__(self, given: MutableMapping[str, Any]) -> None:
+        self._loaded = dict(given)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._loaded[name] = load_command(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS.keys() | self._loaded.keys())
+
+
+class _LazyGroup(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands)
+
 
 def build_app() -> typer.Typer:
-    """The typer application with every command group registered."""
+    """The typer application; its commands (COMMANDS) load when they run."""
     app = typer.Typer(
         name="xinlian",
         help="Xinlian (信链): crawl, moderate, index and republish the sites of an organization's units.",
         no_args_is_help=True,
         pretty_exceptions_show_locals=False,
+        cls=_LazyGroup,
     )
 
     @app.callback()
@@ -51,19 +107,6 @@ def build_app() -> typer.Typer:
     ) -> None:
         ctx.obj = CliContext(config_file=config)
 
-    app.add_typer(config_cmd.app, name="config")
-    app.add_typer(sources_cmd.app, name="sources")
-    app.add_typer(moderate_cmd.app, name="moderate")
-    app.add_typer(index_cmd.app, name="index")
-    app.add_typer(sample_cmd.app, name="sample")
-    app.add_typer(users_cmd.app, name="users")
-    app.add_typer(health_cmd.app, name="health")
-    app.add_typer(alerts_cmd.app, name="alerts")
-    app.add_typer(crawl_cmd.app, name="crawl")
-    app.command("init")(config_cmd.init)
-    app.command("serve")(serve_cmd.serve)
-    app.command("worker")(worker_cmd.worker)
-    app.command("demo")(demo_cmd.demo)
     return app
 
 
