@@ -14,6 +14,7 @@ from dataclasses import dataclass
 TICK_FONT = 12
 _CHAR_WIDTH = 0.62  # of the font size: "04-27" and digits; Chinese months are wider, see _label_width
 _TICK_GAP = 8
+MAX_BAR_WIDTH = 48  # a chart of a few months keeps bars, not slabs across the plot
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +82,12 @@ def bar_chart(
         bar_h = 0.0 if value is None else plot_h * min(value, scale_top) / scale_top
         half_label = _label_width(label) / 2
         centre = left + n * slot + slot / 2
+        bar_w = min(slot * 0.7, MAX_BAR_WIDTH)
         bars.append(
             Bar(
-                x=round(left + n * slot + slot * 0.15, 1),
+                x=round(centre - bar_w / 2, 1),
                 y=round(up + plot_h - bar_h, 1),
-                width=round(slot * 0.7, 1),
+                width=round(bar_w, 1),
                 height=round(bar_h, 1),
                 label=label,
                 value=value,

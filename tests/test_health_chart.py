@@ -37,3 +37,14 @@ def test_a_half_year_of_weeks_names_the_last_week_and_not_the_one_before() -> No
     chart = bar_chart([(f"w{n:02d}", 1.0) for n in range(26)])
     ticked = [n for n, bar in enumerate(chart.bars) if bar.ticked]
     assert ticked[-1] == 25 and ticked[-2] <= 25 - (ticked[1] - ticked[0])
+
+
+def test_bars_stay_bars_and_sit_in_their_slots() -> None:
+    """One month of score is a bar, not a slab across two thirds of the chart; each bar is centred
+    under its label and inside the plot."""
+    for count in (1, 2, 12, 26):
+        chart = bar_chart([(f"{n:02d}", 50.0) for n in range(count)], top=100.0)
+        for bar in chart.bars:
+            assert 0 < bar.width <= 48
+            assert chart.left <= bar.x and bar.x + bar.width <= chart.width
+            assert abs(bar.x + bar.width / 2 - bar.label_x) < 0.2
