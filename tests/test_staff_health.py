@@ -91,6 +91,12 @@ def test_the_dashboard_lists_sources_filters_and_sorts_from_the_url(
     cells = re.findall(r"<th\b.*?</th>", page.text, re.S)
     headings = [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
     assert {"首页 HTTP 状态", "首页延迟（毫秒）"} <= set(headings), headings
+    # Times wrap between the date and the time only ("2026-12-" / "06 11:06" over three lines before).
+    times = re.findall(
+        r'<td><span class="nowrap">\d{4}-\d\d-\d\d</span> <span class="nowrap">\d\d:\d\d</span></td>',
+        page.text,
+    )
+    assert len(times) >= 3  # the last new item of each source that has one
 
     broken = admin.get("/staff/health", params={"status": ["broken", "stale"], "unit": "east"})
     assert sorted(statuses_shown(broken.text)) == ["broken", "stale"]
@@ -295,6 +301,10 @@ def test_a_pause_is_worded_in_the_pages_language_in_the_table_and_the_timeline(
     table = admin.get("/staff/health", params={"paused": "1"}).text
     assert statuses_shown(table) == ["broken"]
     assert chinese_sentence in table and english_sentence not in table
+    assert re.search(
+        r'<span class="flag"><span class="nowrap">[\d-]{10}</span> <span class="nowrap">[\d:]{5}</span>',
+        table,
+    )
     page = admin.get(f"/staff/health/sources/{source_id}").text
     assert chinese_sentence in page[page.index('class="timeline"') :]
     english = admin.get("/staff/health", params={"paused": "1", "lang": "en"}).text
