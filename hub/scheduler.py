@@ -70,13 +70,20 @@ def _due_pages(session: Session, now: datetime, page: int) -> Iterator[list[tupl
 
 
 def _pick(
-    pages: Iterator[list[tuple[int, str]]], limit: int, per_host_cap: int, per_host: Counter[str]
+    pages: Iterator[list[tuple[int, str]]],
+    limit: int,
+    per_host_cap: int,
+    per_host: Counter[str],
+    lost: set[int],
 ) -> dict[int, str]:
-    """Up to ``limit`` candidates (id → host, in due order), counting hosts on from ``per_host``."""
+    """Up to ``limit`` candidates (id → host, in due order), counting hosts on from ``per_host``, none
+    of ``lost`` (another worker leased them, or is leasing them in a transaction not yet committed)."""
     per_host = per_host.copy()
     picked: dict[int, str] = {}
     for number, rows in enumerate(pages, start=1):
         for source_id, url in rows:
+            if source_id in lost:
+                continue
             host = urlsplit(url).netloc
             if per_host[host] >= per_host_cap:
                 continue
@@ -112,10 +119,10 @@ def claim_due_sources(
     lease_until = now + timedelta(seconds=lease_s)
     claimed: list[int] = []
     hosts: Counter[str] = Counter()
+    lost: set[int] = set()
     for _ in range(CLAIM_ATTEMPTS):
-        picked = _pick(
-            _due_pages(session, now, max(limit * PAGE_FACTOR, 100)), limit - len(claimed), per_host_cap, hosts
-        )
+        pages = _due_pages(session, now, max(limit * PAGE_FACTOR, 100))
+        picked = _pick(pages, limit - len(claimed), per_host_cap, hosts, lost)
         if not picked:
             break
         got = _lease(session, list(picked), now, lease_until, owner)
@@ -123,6 +130,8 @@ def claim_due_sources(
             if source_id in got:
                 claimed.append(source_id)
                 hosts[host] += 1
+            else:
+                lost.add(source_id)
         if len(got) == len(picked) or len(claimed) >= limit:
             break  # no other worker took a candidate first: nothing more is due for this claim
     return claimed

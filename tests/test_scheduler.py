@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select, update
 
 from hub.crawlrecord import record_outcome, start_run
@@ -181,6 +182,34 @@ def test_a_claim_that_loses_its_candidates_to_another_worker_reads_again(databas
     assert len(rival_claimed) == 3
     assert len(claimed) == 3
     assert set(claimed).isdisjoint(rival_claimed)
+
+
+def test_a_claim_skips_sources_another_worker_is_leasing_right_now(database_url: str) -> None:
+    """PostgreSQL: another worker's lease is written but not committed (its rows locked) while this claim
+    runs. ``SKIP LOCKED`` passes those rows over; reading again still shows them due, so the claim must
+    not pick them again: it leases the other due sources, all in one call."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("runs on PostgreSQL (make test-postgres)")
+    now = utcnow()
+    setup = Database(database_url)
+    _add_sources(setup, [(f"http://site{n}.test/", -60) for n in range(9)], now=now)
+    setup.dispose()
+    mine, rival = Database(database_url), Database(database_url)
+    try:
+        with rival.session() as rival_session:
+            # The first three due sources, leased and not committed until this block ends.
+            rival_claimed = claim_due_sources(
+                rival_session, limit=3, per_host_cap=1, lease_s=900, now=now, owner="rival"
+            )
+            with mine.session() as session:
+                claimed = claim_due_sources(
+                    session, limit=6, per_host_cap=1, lease_s=900, now=now, owner="me"
+                )
+    finally:
+        mine.dispose()
+        rival.dispose()
+    assert len(rival_claimed) == 3
+    assert len(claimed) == 6 and set(claimed).isdisjoint(rival_claimed)
 
 
 def _clock(start: datetime) -> Callable[[], datetime]:
