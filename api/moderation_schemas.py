@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from api.params import MAX_LIST_IDS, RowIdField, RowIdList
 from api.schemas import UnitRef
 from moderation.outcome import ItemOutcome
+from moderation.reasons import reason_label
 
 
 class ClaimOut(BaseModel):
@@ -195,6 +196,10 @@ class ReasonOut(BaseModel):
     )
     template: str
     actions: list[str]
+
+    def label_in(self, language: str) -> str:
+        """The label for a staff page in ``language``."""
+        return reason_label(self.label, self.label_en, language)
 
 
 class StatsOut(BaseModel):

@@ -3,9 +3,9 @@
 ``config/moderation/reasons.toml`` (``moderation.reasons_file``) holds one table per code: ``label``,
 an optional ``label_en`` for staff pages read in English, ``template`` and the ``actions`` it serves
 (reject, needs_changes, withdraw). The template stays in the organization's language in every case: it
-is the text recorded and sent to the source. The file is read when a
-decision needs it, so an edit applies at the next decision without a restart. A decision gives a code,
-free text, or both: the recorded reason is the template followed by the free text.
+is the text recorded and sent to the source. The file is read when a decision needs it, so an edit
+applies at the next decision without a restart. A decision gives a code, free text, or both: the
+recorded reason is the template followed by the free text.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ class ReasonFileError(ValueError):
     """The reasons file is malformed; the message names the file, the line and the code."""
 
 
+def reason_label(label: str, label_en: str | None, language: str) -> str:
+    """A reason's label for a page in ``language``: the English one where there is one, else ``label``."""
+    return label_en if language == "en" and label_en else label
+
+
 @dataclass(frozen=True, slots=True)
 class ReasonCode:
     """One reason: its code, a short label (and its English wording, if given) and the text recorded
@@ -36,8 +41,8 @@ class ReasonCode:
     label_en: str | None = None
 
     def label_in(self, language: str) -> str:
-        """The label for a page in ``language``: the English one where there is one, else ``label``."""
-        return self.label_en if language == "en" and self.label_en else self.label
+        """The label for a page in ``language`` (``reason_label``)."""
+        return reason_label(self.label, self.label_en, language)
 
 
 @dataclass(frozen=True, slots=True)
