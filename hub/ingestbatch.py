@@ -177,8 +177,11 @@ def _insert_new(session: Session, new: list[_Work], now: datetime) -> list[int]:
         stored = originals[work.content.content_hash]
         values["repost_of_id"] = next((i for i, s in stored if s != work.source.id), None)
         rows.append(values)
-    statement = insert(core_table(Item)).returning(Item.id, sort_by_parameter_order=True)
-    ids = list(session.connection().execute(statement, rows).scalars())
+    # Matched back by canonical URL (unique, and unique within a batch: _split defers repeats) rather
+    # than with sort_by_parameter_order, which makes SQLite run one INSERT per row.
+    statement = insert(core_table(Item)).returning(Item.id, Item.canonical_url)
+    id_of = {url: item_id for item_id, url in session.connection().execute(statement, rows)}
+    ids = [id_of[work.content.canonical_url] for work in new]
     session.connection().execute(
         insert(core_table(ItemRevision)),
         [
