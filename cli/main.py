@@ -12,15 +12,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
+from cli.commandhelp import command_help
 from cli.context import CliContext
 from hub.db import is_disconnect
 from index.backend import SearchBackendError
 
 # Every command: name → (module, attribute), a Typer group (``app``) or one command's function. A
-# command's module is imported when that command runs (or help lists them all): ``xinlian sources
-# list`` no longer loads the web app, the crawler and the search engine the other commands need.
+# command's module is imported when that command runs: ``xinlian sources list`` no longer loads the
+# web app, the crawler and the search engine the other commands need, and ``xinlian --help`` reads
+# the commands' help from their source (cli/commandhelp.py) without importing any.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("cli.config_cmd", "init"),
     "serve": ("cli.serve_cmd", "serve"),
@@ -57,11 +59,14 @@ class _LazyCommands(MutableMapping[str, Any]):
 
     def __init__(self, given: MutableMapping[str, Any]) -> None:
         self._loaded = dict(given)
+        self.listing = False  # while the root's help lists the commands: summaries, not commands
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._loaded:
             if name not in COMMANDS:
                 raise KeyError(name)
+            if self.listing and (summary := command_help(*COMMANDS[name])) is not None:
+                return TyperCommand(name, help=summary)  # listed, never run: not kept
             self._loaded[name] = load_command(name)
         return self._loaded[name]
 
@@ -82,7 +87,15 @@ class _LazyCommands(MutableMapping[str, Any]):
 class _LazyGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.commands = _LazyCommands(self.commands)
+        self.lazy_commands = _LazyCommands(self.commands)
+        self.commands = self.lazy_commands
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # typer's vendored click types are private
+        self.lazy_commands.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.lazy_commands.listing = False
 
 
 def build_app() -> typer.Typer:
