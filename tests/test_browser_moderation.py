@@ -178,3 +178,41 @@ def test_keyboard_approve_and_reject_from_the_queue(
         finally:
             browser.close()
     assert errors == []
+
+
+_LINES_PER_LABEL = """() => Array.from(document.querySelectorAll(
+    ".hits th, .audit th, .users th, .users .title-cell strong")).map((element) => {
+        const range = document.createRange();
+        range.selectNodeContents(element);
+        const tops = new Set(Array.from(range.getClientRects()).map((rect) => Math.round(rect.top)));
+        return [element.textContent.trim(), tops.size];
+    })"""
+
+
+def test_review_and_users_pages_fit_a_phone(staff_server: str, queue: Queue, database: Database) -> None:
+    """At 390 px the review page's hit and history tables and the users table squeezed their headings
+    and user names to one character a line, and the users page scrolled sideways as a whole. The tables
+    now scroll inside their own region."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/install-browser)")
+    from playwright.sync_api import expect, sync_playwright
+
+    add_user(database, "root", Role.ADMIN)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 800}).new_page()
+            page.goto(staff_server + "/staff/login")
+            page.get_by_label("用户名").fill("root")
+            page.get_by_label("密码").fill(STAFF_PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            expect(page).to_have_url(f"{staff_server}/staff/queue")
+            for path, tables in ((f"/staff/items/{queue.east_hit}", 2), ("/staff/users", 1)):
+                page.goto(staff_server + path)
+                assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+                labels = page.evaluate(_LINES_PER_LABEL)
+                assert len(labels) >= 5, (path, labels)
+                assert [label for label, lines in labels if lines != 1] == [], path
+                assert page.locator(".table-scroll[role=region] table").count() == tables, path
+        finally:
+            browser.close()
