@@ -189,10 +189,10 @@ _LINES_PER_LABEL = """() => Array.from(document.querySelectorAll(
     })"""
 
 
-def test_review_and_users_pages_fit_a_phone(staff_server: str, queue: Queue, database: Database) -> None:
+def test_staff_pages_fit_a_phone(staff_server: str, queue: Queue, database: Database) -> None:
     """At 390 px the review page's hit and history tables and the users table squeezed their headings
-    and user names to one character a line, and the users page scrolled sideways as a whole. The tables
-    now scroll inside their own region."""
+    and user names to one character a line, and the users and source pages scrolled sideways as a
+    whole. The tables now scroll inside their own region and the form fields fit the screen."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (scripts/install-browser)")
     from playwright.sync_api import expect, sync_playwright
@@ -214,5 +214,16 @@ def test_review_and_users_pages_fit_a_phone(staff_server: str, queue: Queue, dat
                 assert len(labels) >= 5, (path, labels)
                 assert [label for label, lines in labels if lines != 1] == [], path
                 assert page.locator(".table-scroll[role=region] table").count() == tables, path
+            # The source forms: the 60-character URL field pushed the page to 505 px, and text fields
+            # were 20 px tall beside 44 px selects.
+            with database.session() as session:
+                source_id = session.scalars(select(Source.id).limit(1)).one()
+            for path in (f"/staff/sources/{source_id}", "/staff/sources/new"):
+                page.goto(staff_server + path)
+                assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+                fields = page.locator("#source-form input:not([type=hidden])")
+                assert fields.count() >= 10, path
+                for box in (fields.nth(i).bounding_box() for i in range(fields.count())):
+                    assert box is not None and box["x"] + box["width"] <= 390 and box["height"] >= 44, path
         finally:
             browser.close()
