@@ -214,6 +214,16 @@ def test_staff_pages_fit_a_phone(staff_server: str, queue: Queue, database: Data
                 assert len(labels) >= 5, (path, labels)
                 assert [label for label, lines in labels if lines != 1] == [], path
                 assert page.locator(".table-scroll[role=region] table").count() == tables, path
+            # The queue: eight columns left each title two characters wide; a row is now a card.
+            page.goto(staff_server + "/staff/queue")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            first = page.locator("tr.queue-row").first
+            title = first.locator(".title-cell").bounding_box()
+            approve = first.get_by_role("button", name="通过").bounding_box()
+            assert title is not None and title["width"] >= 250
+            assert approve is not None and approve["x"] + approve["width"] <= 390
+            heading = first.locator("td.age").evaluate("(cell) => getComputedStyle(cell, '::before').content")
+            assert heading == '"等待"'
             # The source forms: the 60-character URL field pushed the page to 505 px, and text fields
             # were 20 px tall beside 44 px selects.
             with database.session() as session:
