@@ -224,6 +224,11 @@ def test_staff_pages_fit_a_phone(staff_server: str, queue: Queue, database: Data
             assert approve is not None and approve["x"] + approve["width"] <= 390
             heading = first.locator("td.age").evaluate("(cell) => getComputedStyle(cell, '::before').content")
             assert heading == '"等待"'
+            # The source list scrolls in its region, each source's name a readable column wide.
+            page.goto(staff_server + "/staff/sources")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            name = page.locator("tr.source-row td.title-cell").first.bounding_box()
+            assert name is not None and name["width"] >= 150
             # The source forms: the 60-character URL field pushed the page to 505 px, and text fields
             # were 20 px tall beside 44 px selects.
             with database.session() as session:
