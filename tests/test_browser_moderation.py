@@ -233,6 +233,11 @@ def test_staff_pages_fit_a_phone(staff_server: str, queue: Queue, database: Data
             # were 20 px tall beside 44 px selects.
             with database.session() as session:
                 source_id = session.scalars(select(Source.id).limit(1)).one()
+            # A source's weekly chart: its axis labels shrank to a 7 px font on a phone.
+            page.goto(f"{staff_server}/staff/health/sources/{source_id}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            label = page.locator(".health-chart text.tick").last.bounding_box()
+            assert label is not None and label["height"] >= 10
             for path in (f"/staff/sources/{source_id}", "/staff/sources/new"):
                 page.goto(staff_server + path)
                 assert page.evaluate("document.documentElement.scrollWidth") <= 390, path

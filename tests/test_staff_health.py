@@ -228,6 +228,16 @@ def test_a_unit_page_has_the_score_breakdown_and_the_monthly_trend(
     for indicator in ("Frequency", "Timeliness", "Originality", "Availability", "Moderation"):
         assert indicator in breakdown
     assert re.search(r"<td>\d+ of \d+ items are originals</td>", breakdown)
+    # Each figure column with one number of decimals (weights read 0.25, 0.2, 0.15 before).
+    figures = re.findall(
+        r'<td class="num">([^<]*)</td>\s*<td class="num">([^<]*)</td>\s*<td class="num">([^<]*)</td>',
+        breakdown,
+    )
+    assert len(figures) == 5
+    for value, weight, points in figures:
+        assert re.fullmatch(r"\d\.\d{3}|-", value) and re.fullmatch(r"\d\.\d{2}", weight), (value, weight)
+        assert re.fullmatch(r"\d+\.\d|-", points), points
+    assert "0.20" in [weight for _, weight, _ in figures]
     # In Chinese, what each indicator is made of is worded in Chinese too (it was English on both).
     chinese = admin.get("/staff/health/units/east-lively", params={"lang": "zh-CN"}).text
     start = chinese.index('id="breakdown"')
