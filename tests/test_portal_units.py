@@ -335,7 +335,7 @@ def test_unit_page_shows_the_health_sweeps_status_and_score_breakdown(
                 status="stale",
                 score=42.5,
                 breakdown={
-                    "frequency": {"value": 0.2, "weight": 0.3, "points": 10.0, "detail": ""},
+                    "frequency": {"value": 0.2, "weight": 0.25, "points": 10.04, "detail": ""},
                     "availability": {"value": None, "weight": 0.2, "points": None, "detail": "no probe"},
                 },
             )
@@ -347,7 +347,8 @@ def test_unit_page_shows_the_health_sweeps_status_and_score_breakdown(
         [cell.text_content() for cell in row.cssselect("th, td")]
         for row in page.cssselect("table.score-breakdown tbody tr")
     ]
-    assert rows == [["更新频率", "0.3", "10.0"], ["可访问性", "0.2", "–"]]
+    # One number of decimals per column, so the figures line up (weights read 0.25 and 0.2).
+    assert rows == [["更新频率", "0.25", "10.0"], ["可访问性", "0.20", "–"]]
     # A unit the sweep has not classified keeps only its crawl facts.
     assert not lxml.html.fromstring(client.get("/units/street").text).cssselect(
         ".badge-site-stale, .score-breakdown"
