@@ -28,6 +28,7 @@ from crawlers.htmltree import paragraph_text, parse_document, select
 from crawlers.media import images_in, videos_in
 from crawlers.pagedate import DateContext, find_date
 from hub.rawitem import Attachment, RawItem
+from hub.xmlchars import NOT_XML
 
 ATTACHMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".wps", ".zip", ".rar", ".ppt", ".pptx")
 # Cheap pre-check before a link's path is split and compared with ATTACHMENT_EXTENSIONS.
@@ -43,8 +44,6 @@ _VALUE_END = re.compile(
     r"\s{2,}|\s*(?:来源|作者|记者|通讯员|发布|时间|日期|浏览|阅读|点击|字号|字体|编辑|责任|审核|打印|分享|关闭|\d{4}\s*[-/.年])"
 )
 SUMMARY_MIN = 20
-# Control characters XML cannot hold (all of C0 but tab, newline and carriage return).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _BOILERPLATE = ("nav", "header", "footer", "script", "style", "noscript", "aside", "form")
 
 
@@ -206,7 +205,7 @@ def extract_article(
         # lxml parses control characters but refuses to write them back (drop_tree joining a tail,
         # rewrite_links setting an href). Rare, so the page is cleaned only then: a regex pass over
         # every page would cost a fifth of its parse.
-        cleaned = _NOT_XML.sub("", html)
+        cleaned = NOT_XML.sub("", html)
         if cleaned == html:
             raise
         return _extract_article(cleaned, *args)

@@ -16,6 +16,7 @@ from lxml.html.defs import link_attrs
 
 from crawlers.extract import ATTACHMENT_EXTENSIONS, URL_CONTROLS
 from hub.rawitem import Attachment
+from hub.xmlchars import NOT_XML
 
 # Absolute URLs urljoin returns unchanged: lower-case scheme, a host (no IPv6 literal: urljoin
 # checks it), no dot segments, no empty query or fragment at the end.
@@ -115,6 +116,19 @@ def _make_links_absolute(body: etree._Element, base_url: str) -> None:
 
 def html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment], list[str]]:
     """Absolute-URL HTML, plain text, attachments and images of a feed entry's content."""
+    try:
+        return _html_parts(fragment, base_url)
+    except ValueError:
+        # lxml parses control characters (a JSON Feed may carry any) but refuses to write them back
+        # (a <base> tag's tail joined to its neighbour, a rewritten href). Rare, so the fragment is
+        # cleaned only then, as crawlers/extract.py does for pages.
+        cleaned = NOT_XML.sub("", fragment)
+        if cleaned == fragment:
+            raise
+        return _html_parts(cleaned, base_url)
+
+
+def _html_parts(fragment: str, base_url: str) -> tuple[str, str, list[Attachment], list[str]]:
     if not fragment.strip():
         return "", "", [], []
     body = _body(fragment)

@@ -25,6 +25,7 @@ from hub.rawitem import RawItem
 from hub.reposts import RepostPolicy, link_repost, relink_repost
 from hub.sanitize import Sanitizer, html_to_text
 from hub.timeutil import utcnow
+from hub.xmlchars import storable
 from moderation.autoapprove import auto_approve
 from moderation.screening import screen_item
 
@@ -248,6 +249,7 @@ def ingest(
     Runs in the caller's transaction (the caller commits). Raises ValueError on unusable input.
     """
     now = now or utcnow()
+    raw = storable(raw)  # no NUL or other control character reaches the store (hub/xmlchars.py)
     content = _prepare(raw)
     source = session.get(Source, raw.source_id)
     if source is None:

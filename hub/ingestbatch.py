@@ -45,6 +45,7 @@ from hub.rawitem import RawItem
 from hub.reposts import link_reposts_by_id
 from hub.sanitize import Sanitizer
 from hub.timeutil import utcnow
+from hub.xmlchars import storable
 from moderation.autoapprove import FirstScreening, auto_approve_new
 from moderation.screen import ScreeningResult
 from moderation.screening import (
@@ -97,7 +98,8 @@ def _usable(session: Session, raws: Sequence[RawItem]) -> list[_Work | None]:
     own = {s.id: own_urls(s.url) for s in sources.values()}  # once per source, not per item
     sanitizer = Sanitizer()  # one nh3 cleaner for the batch
     works: list[_Work | None] = []
-    for index, raw in enumerate(raws):
+    for index, given in enumerate(raws):
+        raw = storable(given)  # no NUL or other control character reaches the store (hub/xmlchars.py)
         source = sources.get(raw.source_id)
         try:
             if source is None:

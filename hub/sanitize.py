@@ -9,6 +9,8 @@ import nh3
 from lxml import html as lxml_html
 from lxml.etree import ParserError
 
+from hub.xmlchars import NOT_XML
+
 ALLOWED_TAGS = frozenset(
     {
         "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt", "em",
@@ -31,8 +33,6 @@ DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "
 LINK_REL = "noopener nofollow"
 _BLANK_LINES = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t\u3000\xa0]+")
-# Control characters XML cannot hold (all of C0 but tab, newline and carriage return).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_DECLARATION = re.compile(r"^(?:\s*<\?xml[^>]*\?>)+")  # every leading one
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # An http(s) URL that urljoin returns unchanged whatever the base (with _REBUILT and ASCII only):
@@ -95,7 +95,7 @@ def html_to_text(html: str) -> str:
     """Readable plain text of ``html``: one line per block, whitespace collapsed."""
     # lxml refuses to set text holding control characters, and a str with an encoding declaration;
     # it drops the rest of an element after a lone surrogate.
-    html = _XML_DECLARATION.sub("", _NOT_XML.sub("", html), count=1)
+    html = _XML_DECLARATION.sub("", NOT_XML.sub("", html), count=1)
     html = _LONE_SURROGATE.sub("\ufffd", html)
     if not html.strip():
         return ""

@@ -48,7 +48,7 @@ PIECES = [
     "<table><tr><td><p>表格里的正文段落，内容足够长以便被选为正文。</p></td></tr></table>",
     "<a href=\"/files/通知.docx\">通知.docx</a>", "<video src=\"/v.mp4\"></video>", "<base href=\"/other/\">",
     "</div></div></body></html>", "<html><head>", "<body>", "<p>", "</p>", "<", ">", "&", "&#0;", "\x00",
-    "\ufeff", "\ud800", "&#xD800;", "<?xml version=\"1.0\" encoding=\"gbk\"?>", "<!DOCTYPE html>",
+    "\ufeff", "\ufffe", "\ud800", "&#xD800;", "<?xml version=\"1.0\" encoding=\"gbk\"?>", "<!DOCTYPE html>",
 ]  # fmt: skip
 PAGES = st.one_of(
     st.lists(st.sampled_from(PIECES), max_size=25).map("".join),
@@ -82,6 +82,7 @@ def assert_inert(html: str) -> None:
 @example("<a href=http://[::1>bad ipv6</a>")
 @example("0<SCRIPT></SCRIPT>\x1f")  # drop_tree raised ValueError on the control character (fixed)
 @example(f"<div><p>{'通知正文' * 10}</p><a href='a\x1fb'>x</a></div>")  # so did rewrite_links (fixed)
+@example("\ufffe")  # a noncharacter XML cannot hold: trafilatura's fallback body raised (fixed)
 def test_extract_never_raises_and_sanitized_body_is_inert(html: str) -> None:
     """Any page, however broken or hostile, extracts to a RawItem whose title is one line of text,
     whose links and attachments are absolute, whose strings a store can encode, and whose body, once

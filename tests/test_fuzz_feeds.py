@@ -36,7 +36,8 @@ FIELD_TEXT = st.one_of(
             "2024-05-06 10:00", "Mon, 06 May 2024 10:00:00 +0800", "2024年5月6日",
             "9999-12-31T23:59:59-05:00", "0000000", "A://[", "\ud800", "x\udfffy", "&#xD800;", "&#0;",
             "<script>alert(1)</script>", "<p onclick=x>正文</p>", "javascript:alert(1)", "http://[::1",
-            "/relative/1.html", "&amp;&lt;", "\x00", "]]>", "http://a.gov.cn/f.pdf",
+            "/relative/1.html", "&amp;&lt;", "\x00", "]]>", "http://a.gov.cn/f.pdf", "\ufffe",
+            "<p>x</p><base href='/d/'>\x01 tail", "<a href='r\ufffe'>l</a>",
         ]
     ),
 )  # fmt: skip
@@ -147,6 +148,13 @@ def _check(feed: ParsedFeed) -> None:
     b'{"version": "https://jsonfeed.org/version/1", "items": [{"url": "/1", "title": "\\ud800"}]}', None, True
 )
 @example(b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 5000, None, True)
+# lxml refused to write back a control character (JSON may carry any): a <base> tag's tail, an href.
+@example(
+    b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"url": "http://a.gov.cn/1", "title": "t",'
+    b' "content_html": "<p>x</p><base href=\\"/d/\\">\\u0001 tail <a href=\\"r\\ufffe\\">l</a>"}]}',
+    None,
+    True,
+)
 @example(b"", None, False)  # feedparser's result for nothing has no "version" (AttributeError, fixed)
 @example(b'<rss version="2.0"><channel><item><link>h://[</link></item></channel></rss>', None, False)
 @example(b'<rss version="2.0"><channel><item><link>h://[</link></item></channel></rss>', None, True)

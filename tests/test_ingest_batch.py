@@ -15,7 +15,7 @@ from hub.db import Database
 from hub.ingest import IngestOutcome, ingest
 from hub.ingestbatch import ingest_batch
 from hub.models import Item, ItemRevision, ModerationEvent, OutboxEntry, ScreeningHit, Source, Unit
-from hub.rawitem import RawItem
+from hub.rawitem import Attachment, RawItem
 from moderation.service import transition
 
 BASE = "http://127.0.0.1:8700/sites"
@@ -255,3 +255,46 @@ def test_empty_and_all_refused_batches(database: Database, sources: tuple[int, i
         assert ingest_batch(session, [raw(sources[0], "y.html", "", title="")]) == [None]
         assert ingest_batch(session, [raw(9999, "z.html", "正文")]) == [None]
         assert session.scalars(select(Item)).all() == []
+
+
+@pytest.mark.parametrize("ingester", [ingest_batch, _one_by_one], ids=["batch", "one-by-one"])
+def test_control_characters_never_reach_the_store(
+    database: Database, sources: tuple[int, int], ingester: Ingester
+) -> None:
+    """A JSON Feed may carry any character: a NUL in one item's title made PostgreSQL refuse the whole
+    batch's INSERT (every item of the batch lost, again at each crawl), and control characters break
+    the XML the hub republishes. They are dropped from every crawled string; the batch goes on."""
+    city = sources[0]
+    dirty = RawItem(
+        source_id=city,
+        url=f"{BASE}/dirty\x01.html",
+        title="关于\x00召开\ufffe会议的通知",
+        text="正文\x00第一段\x1f。",
+        html="<p>正文\x00第一段\x1f。</p>",
+        guid="g\x00-1",
+        summary="摘要\x0b",
+        author="张\x00三",
+        origin="区政府\x07办公室",
+        attachments=[Attachment(name="附件\x00.pdf", url=f"{BASE}/a\x01.pdf")],
+        images=[f"{BASE}/i\x02.png"],
+    )
+    with database.session() as session:
+        outcomes = ingester(
+            session, [dirty, raw(city, "clean.html", "另一条通知的正文", title="另一条通知")], NOW
+        )
+    assert [o.status if o else None for o in outcomes] == ["new", "new"]
+    with database.session() as session:
+        item = session.scalars(select(Item).where(Item.title.like("关于%"))).one()
+        stored = (item.url, item.title, item.text, item.guid, item.summary, item.author, item.origin)
+        assert stored == (
+            f"{BASE}/dirty.html",
+            "关于召开会议的通知",
+            "正文第一段。",
+            "g-1",
+            "摘要",
+            "张三",
+            "区政府办公室",
+        )
+        assert "\x00" not in item.html and "\x1f" not in item.html
+        assert item.attachments == [{"name": "附件.pdf", "url": f"{BASE}/a.pdf"}]
+        assert item.images == [f"{BASE}/i.png"]
