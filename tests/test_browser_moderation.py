@@ -224,6 +224,9 @@ def test_staff_pages_fit_a_phone(staff_server: str, queue: Queue, database: Data
             assert approve is not None and approve["x"] + approve["width"] <= 390
             heading = first.locator("td.age").evaluate("(cell) => getComputedStyle(cell, '::before').content")
             assert heading == '"等待"'
+            select_all = page.locator("label.pick-all .phone-label")  # the lone box says what it does
+            expect(select_all).to_be_visible()
+            expect(select_all).to_have_text("全选")
             # The source list scrolls in its region, each source's name a readable column wide.
             page.goto(staff_server + "/staff/sources")
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
